@@ -1,0 +1,210 @@
+"""Chat history in SQLite: the last messages of each room, kept across restarts, deleted once a
+room has stayed empty long enough.
+
+All database work runs on one worker thread with one connection (one writer, like Datasette's
+`execute_write_fn`), so the event loop never blocks on disk. New messages are kept in memory at
+once (newcomers see them immediately) and written in batches; `close()` flushes what is pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterable, TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id TEXT PRIMARY KEY,
+    room TEXT NOT NULL,
+    author_id TEXT NOT NULL,
+    nickname TEXT NOT NULL,
+    text TEXT NOT NULL,
+    time INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_room ON messages (room, time);
+-- rooms whose history is waiting to expire: empty since that Unix time
+CREATE TABLE IF NOT EXISTS empty_rooms (
+    room TEXT PRIMARY KEY,
+    since REAL NOT NULL
+);
+"""
+
+Message = dict[str, Any]
+
+
+class StorageUnavailable(RuntimeError):
+    pass
+
+
+class HistoryStore:
+    def __init__(self, path: Path, *, size: int, retention: float) -> None:
+        self.path = path
+        self.size = size
+        self.retention = retention
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="videochat-sqlite")
+        self._db: sqlite3.Connection | None = None
+        self._cache: dict[str, collections.deque[Message]] = {}
+        self._pending: list[tuple[str, tuple]] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task | None = None
+        self._flushed = asyncio.Event()
+        self._flushed.set()
+
+    # lifecycle
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await self._run(self._open_db)
+        self._writer = asyncio.create_task(self._write_loop(), name="videochat-history-writer")
+
+    def _open_db(self) -> None:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+        # Nobody is in any room when the server starts: every room with history starts its
+        # countdown now, unless it was already counting.
+        now = time.time()
+        db.execute(
+            "INSERT OR IGNORE INTO empty_rooms (room, since) SELECT DISTINCT room, ? FROM messages", (now,)
+        )
+        self._db = db
+
+    async def close(self) -> None:
+        await self.flush()
+        if self._writer is not None:
+            self._writer.cancel()
+            try:
+                await self._writer
+            except asyncio.CancelledError:
+                pass
+        if self._db is not None:
+            await self._run(self._db.close)
+            self._db = None
+        self._executor.shutdown(wait=True)
+
+    async def ping(self) -> None:
+        """Raise StorageUnavailable unless the database answers."""
+        try:
+            await self._run(lambda: self._db.execute("SELECT 1").fetchone())  # type: ignore[union-attr]
+        except Exception as exc:
+            raise StorageUnavailable(str(exc)) from exc
+
+    # reading and writing
+
+    async def recent(self, room: str) -> list[Message]:
+        cached = self._cache.get(room)
+        if cached is None:
+            rows = await self._run(self._load, room)
+            cached = self._cache.get(room)  # another task may have loaded it meanwhile
+            if cached is None:
+                cached = self._cache[room] = collections.deque(rows, maxlen=self.size)
+        return list(cached)
+
+    def _load(self, room: str) -> list[Message]:
+        assert self._db is not None
+        rows = self._db.execute(
+            "SELECT id, author_id, nickname, text, time FROM messages WHERE room = ?"
+            " ORDER BY time DESC, rowid DESC LIMIT ?",
+            (room, self.size),
+        ).fetchall()
+        return [
+            {"id": id_, "room": room, "author": {"id": author, "nickname": nick}, "text": text, "time": t}
+            for id_, author, nick, text, t in reversed(rows)
+        ]
+
+    def append(self, message: Message) -> None:
+        cached = self._cache.get(message["room"])
+        if cached is not None:
+            cached.append(message)
+        author = message["author"]
+        self._queue(
+            "INSERT INTO messages (id, room, author_id, nickname, text, time) VALUES (?, ?, ?, ?, ?, ?)",
+            (message["id"], message["room"], author["id"], author["nickname"], message["text"], message["time"]),
+        )
+
+    def room_occupied(self, room: str) -> None:
+        self._queue("DELETE FROM empty_rooms WHERE room = ?", (room,))
+
+    def room_emptied(self, room: str, now: float | None = None) -> None:
+        self._queue(
+            "INSERT OR REPLACE INTO empty_rooms (room, since) VALUES (?, ?)",
+            (room, time.time() if now is None else now),
+        )
+
+    async def expire(self, is_occupied: Callable[[str], bool], now: float | None = None) -> list[str]:
+        """Delete the history of rooms empty for longer than the retention; returns those rooms."""
+        await self.flush()
+        cutoff = (time.time() if now is None else now) - self.retention
+        candidates = await self._run(
+            lambda: [r for (r,) in self._db.execute(  # type: ignore[union-attr]
+                "SELECT room FROM empty_rooms WHERE since <= ?", (cutoff,))]
+        )
+        expired = [room for room in candidates if not is_occupied(room)]
+        if expired:
+            await self._run(self._delete_rooms, expired)
+            for room in expired:
+                self._cache.pop(room, None)
+            log.info("history expired for %d room(s)", len(expired))
+        return expired
+
+    def _delete_rooms(self, rooms: Iterable[str]) -> None:
+        statements = []
+        for room in rooms:
+            statements.append(("DELETE FROM messages WHERE room = ?", (room,)))
+            statements.append(("DELETE FROM empty_rooms WHERE room = ?", (room,)))
+        self._write_batch(statements)
+
+    def forget_cache(self, room: str) -> None:
+        """Drop a room's in-memory copy (it is loaded again from disk when needed)."""
+        self._cache.pop(room, None)
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is on disk."""
+        if self._pending:
+            self._flushed.clear()
+            self._wake.set()
+        await self._flushed.wait()
+
+    # the writer
+
+    def _queue(self, sql: str, params: tuple) -> None:
+        self._pending.append((sql, params))
+        self._flushed.clear()
+        self._wake.set()
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, []
+            if batch:
+                try:
+                    await self._run(self._write_batch, batch)
+                except Exception:
+                    log.exception("could not write %d change(s) to the history database", len(batch))
+            if not self._pending:
+                self._flushed.set()
+
+    def _write_batch(self, batch: list[tuple[str, tuple]]) -> None:
+        """Apply statements in one transaction (one fsync for the whole batch)."""
+        assert self._db is not None
+        self._db.execute("BEGIN")
+        try:
+            for sql, params in batch:
+                self._db.execute(sql, params)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)

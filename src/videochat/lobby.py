@@ -1,0 +1,119 @@
+"""The plain WebSocket lobby at `/` (the seed's first step, for websocat and other simple clients).
+
+Clients send `{"type": "nickname" | "new_message", "payload": string}`; every lobby client, the
+sender included, receives the text `<nickname>: <message>`. Each client has its own bounded outbox
+and writer task, so a slow reader delays nobody: when its outbox is full it is disconnected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .errors import UserError
+from .rooms import DEFAULT_NICKNAME
+from .validation import Limits
+
+log = logging.getLogger(__name__)
+
+OUTBOX_SIZE = 256
+POLICY_VIOLATION = 1008
+
+
+@dataclass(eq=False)
+class LobbyClient:
+    websocket: WebSocket
+    nickname: str = DEFAULT_NICKNAME
+    outbox: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(OUTBOX_SIZE))
+
+
+class Lobby:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.clients: set[LobbyClient] = set()
+
+    async def serve(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        client = LobbyClient(websocket)
+        self.clients.add(client)
+        writer = asyncio.create_task(self._write(client), name="videochat-lobby-writer")
+        log.info("lobby client connected (%d now)", len(self.clients))
+        try:
+            while True:
+                frame = await websocket.receive()
+                if frame["type"] == "websocket.disconnect":
+                    break
+                self._handle(client, frame)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.clients.discard(client)
+            writer.cancel()
+            log.info("lobby client disconnected (%d left)", len(self.clients))
+
+    def _handle(self, client: LobbyClient, frame: dict) -> None:
+        try:
+            kind, payload = self._parse(frame)
+            if kind == "nickname":
+                client.nickname = self.limits.nickname(payload)
+            else:
+                text = self.limits.message(payload)
+                self.broadcast(f"{client.nickname}: {text}")
+        except UserError as error:
+            log.warning("lobby refused a frame: %s (%s)", error.code, error.message)
+            self._send(client, f"error: {error.message}")
+
+    @staticmethod
+    def _parse(frame: dict) -> tuple[str, object]:
+        text = frame.get("text")
+        if text is None:
+            raise UserError("invalid_frame", "binary frames are not understood; send JSON text")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise UserError("invalid_frame", 'not JSON; send {"type": "new_message", "payload": "..."}') from None
+        if not isinstance(data, dict):
+            raise UserError("invalid_frame", 'expected a JSON object like {"type": "new_message", "payload": "..."}')
+        kind = data.get("type")
+        if kind not in ("nickname", "new_message"):
+            raise UserError("invalid_frame", f'unknown type {kind!r}; expected "nickname" or "new_message"')
+        if "payload" not in data:
+            raise UserError("invalid_frame", "missing payload")
+        return kind, data["payload"]
+
+    def broadcast(self, text: str) -> None:
+        for client in list(self.clients):
+            self._send(client, text)
+
+    def _send(self, client: LobbyClient, text: str) -> None:
+        try:
+            client.outbox.put_nowait(text)
+        except asyncio.QueueFull:
+            log.warning("lobby client too slow (%d frames waiting): disconnecting it", OUTBOX_SIZE)
+            self.clients.discard(client)
+            client.outbox = asyncio.Queue(1)
+            client.outbox.put_nowait(None)  # tells its writer to close the connection
+
+    async def _write(self, client: LobbyClient) -> None:
+        try:
+            while True:
+                text = await client.outbox.get()
+                if text is None:
+                    await client.websocket.close(POLICY_VIOLATION, "too slow to keep up")
+                    return
+                await client.websocket.send_text(text)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the connection went away under us; the reader cleans up
+            self.clients.discard(client)
+
+    async def close_all(self, reason: str) -> None:
+        for client in list(self.clients):
+            try:
+                await client.websocket.close(1001, reason)
+            except Exception:
+                pass

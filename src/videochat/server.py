@@ -1,0 +1,78 @@
+"""Running the app under uvicorn: TLS, reload, the start-up line, and a shutdown that tells clients."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+import uvicorn
+
+from .app import VideochatApp, create_app
+from .settings import Settings
+from .tls import ensure_self_signed
+
+log = logging.getLogger("videochat")
+
+GRACEFUL_SHUTDOWN_SECONDS = 5  # bounds the wait for long-polling requests in flight
+
+
+class VideochatServer(uvicorn.Server):
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.servers:
+            host, port = self.servers[0].sockets[0].getsockname()[:2]
+            scheme = "https" if self.config.ssl else "http"
+            shown = f"[{host}]" if ":" in host else host
+            log.info("listening on %s://%s:%d", scheme, shown, port)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        app = _find_app(self.config.loaded_app)
+        if app is not None:
+            await app.before_shutdown()
+        await super().shutdown(sockets)
+        # uvicorn re-raises the signal that stopped it once it is done; we have shut down cleanly
+        # already, so the process exits 0 instead of dying of SIGTERM or a KeyboardInterrupt.
+        getattr(self, "_captured_signals", []).clear()
+
+
+def _find_app(app: Any) -> VideochatApp | None:
+    """uvicorn wraps the app in its own middleware; find ours inside."""
+    for _ in range(10):
+        if isinstance(app, VideochatApp):
+            return app
+        app = getattr(app, "app", None)
+    return None
+
+
+def run(settings: Settings) -> int:
+    ssl: dict[str, Any] = {}
+    if settings.self_signed:
+        cert, key = ensure_self_signed(settings.data_dir, settings.host)
+        ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    elif settings.tls_cert is not None:
+        ssl = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
+    common = dict(
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # our own logging (videochat.logs) is already set up
+        access_log=settings.log_level == "debug",
+        ws_per_message_deflate=False,  # chat frames are small; deflate costs CPU and memory per socket
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        lifespan="on",
+        **ssl,
+    )
+    if settings.reload:
+        # The reloading child builds the app from VIDEOCHAT_* variables (create_app_from_env).
+        os.environ.update(settings.to_env())
+        config = uvicorn.Config("videochat.app:create_app_from_env", factory=True, reload=True,
+                                reload_dirs=[os.path.dirname(__file__)], **common)
+        server = VideochatServer(config)
+        sock = config.bind_socket()
+        uvicorn.supervisors.ChangeReload(config, target=server.run, sockets=[sock]).run()
+        return 0
+    config = uvicorn.Config(create_app(settings), **common)
+    server = VideochatServer(config)
+    server.run()
+    return 0 if server.started else 1

@@ -1,0 +1,141 @@
+"""Every setting, once: the flag `--x-y`, the environment variable `VIDEOCHAT_X_Y`, and its entry in
+docs/config.md (tests/test_docs.py fails when one of them is missing)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "VIDEOCHAT_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot work; the message says which and why."""
+
+
+def _meta(help: str, *, flag: bool = False, choices: tuple[str, ...] | None = None) -> dict[str, Any]:
+    return {"help": help, "flag": flag, "choices": choices}
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = field(default="127.0.0.1", metadata=_meta(
+        "Address to listen on. The default serves this machine only; use 0.0.0.0 for the LAN."))
+    port: int = field(default=3000, metadata=_meta(
+        "TCP port to listen on; 0 picks any free port (the address is printed at start)."))
+    data_dir: Path = field(default=Path("data"), metadata=_meta(
+        "Folder for the SQLite database and the self-signed certificate; created if missing."))
+    log_level: str = field(default="info", metadata=_meta(
+        "Least severe log level written.", choices=LOG_LEVELS))
+    reload: bool = field(default=False, metadata=_meta(
+        "Restart the server when its code changes (for development).", flag=True))
+    tls_cert: Path | None = field(default=None, metadata=_meta(
+        "PEM certificate file: serve HTTPS (needs --tls-key)."))
+    tls_key: Path | None = field(default=None, metadata=_meta(
+        "PEM private key file for --tls-cert."))
+    self_signed: bool = field(default=False, metadata=_meta(
+        "Serve HTTPS with a self-signed certificate created once in the data folder and reused, "
+        "so that phones on the LAN may use camera and microphone.", flag=True))
+    max_room_name: int = field(default=64, metadata=_meta(
+        "Longest room name, in characters."))
+    max_nickname: int = field(default=32, metadata=_meta(
+        "Longest nickname, in characters."))
+    max_message: int = field(default=2000, metadata=_meta(
+        "Longest chat message, in characters."))
+    history_size: int = field(default=100, metadata=_meta(
+        "How many recent messages of a room a newcomer receives."))
+    history_retention: float = field(default=3600.0, metadata=_meta(
+        "Seconds a room may stay empty before its history is deleted."))
+
+    def validate(self) -> "Settings":
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port must be between 0 and 65535, got {self.port}")
+        if self.log_level not in LOG_LEVELS:
+            raise SettingsError(f"log-level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise SettingsError("tls-cert and tls-key go together: give both or neither")
+        if self.tls_cert is not None and self.self_signed:
+            raise SettingsError("choose either self-signed or tls-cert/tls-key, not both")
+        for path in (self.tls_cert, self.tls_key):
+            if path is not None and not path.is_file():
+                raise SettingsError(f"TLS file not found: {path}")
+        for name in ("max_room_name", "max_nickname", "max_message", "history_size"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{option_name(name)} must be at least 1, got {getattr(self, name)}")
+        if self.history_retention <= 0:
+            raise SettingsError(f"history-retention must be more than 0 seconds, got {self.history_retention}")
+        return self
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "videochat.sqlite3"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if (self.tls_cert or self.self_signed) else "http"
+
+    def to_env(self) -> dict[str, str]:
+        """The settings as environment variables (how a reloading child process receives them)."""
+        env = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                value = "1" if value else "0"
+            env[env_name(f.name)] = str(value)
+        return env
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(env_name(f.name))
+            if raw is not None:
+                values[f.name] = parse_value(f, raw)
+        return cls(**values).validate()
+
+
+def env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def option_name(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def setting_fields() -> tuple[dataclasses.Field, ...]:
+    return dataclasses.fields(Settings)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def parse_value(f: dataclasses.Field, raw: str) -> Any:
+    kind = value_type(f)
+    where = f"{env_name(f.name)}={raw!r}"
+    if kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise SettingsError(f"{where}: expected one of 1/0, true/false, yes/no, on/off")
+    try:
+        return kind(raw)
+    except ValueError:
+        raise SettingsError(f"{where}: expected {kind.__name__}") from None
+
+
+def value_type(f: dataclasses.Field) -> type:
+    annotation = str(f.type)
+    for name, kind in (("bool", bool), ("int", int), ("float", float), ("Path", Path)):
+        if annotation.startswith(name):
+            return kind
+    return str

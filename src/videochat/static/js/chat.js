@@ -1,0 +1,78 @@
+// The chat log (#messages): messages and notices, in time order, each message shown once.
+
+import { el, formatTime } from "./dom.js";
+
+export class ChatLog {
+    /** @type {Map<string, HTMLElement>} message id -> its element */
+    #shown = new Map();
+
+    /**
+     * @param {HTMLElement} list the #messages list
+     * @param {HTMLElement} empty shown while there is nothing in the list
+     */
+    constructor(list, empty) {
+        this.list = list;
+        this.empty = empty;
+    }
+
+    /**
+     * Adds a message unless it is already shown (a reconnect sends the history again).
+     * @param {import("./protocol.js").Message} message
+     * @param {boolean} mine
+     */
+    addMessage(message, mine) {
+        if (this.#shown.has(message.id)) return;
+        const time = new Date(message.time);
+        const item = el("li", {
+            className: mine ? "message mine" : "message",
+            attrs: { "data-id": message.id, "data-time": String(message.time), "data-author": message.author.nickname },
+        }, [
+            el("div", { className: "message-meta" }, [
+                el("span", { className: "message-author", text: message.author.nickname }),
+                el("time", { className: "message-time", text: formatTime(message.time), attrs: { datetime: time.toISOString() } }),
+            ]),
+            el("p", { className: "message-text", text: message.text }),
+        ]);
+        this.#shown.set(message.id, item);
+        this.#insert(item, message.time);
+    }
+
+    /**
+     * Merges a room's history (oldest first): what is missing goes in at its place in time.
+     * @param {import("./protocol.js").Message[]} history
+     * @param {(message: import("./protocol.js").Message) => boolean} isMine
+     */
+    addHistory(history, isMine) {
+        for (const message of history) this.addMessage(message, isMine(message));
+    }
+
+    /**
+     * A line about the room itself: someone joined, left, changed name.
+     * @param {string} text
+     * @param {string} kind joined, left, renamed, info
+     */
+    addNotice(text, kind = "info") {
+        const now = Date.now();
+        const item = el("li", { className: `notice notice-${kind}`, attrs: { "data-time": String(now), "data-kind": kind } }, [
+            el("span", { className: "notice-text", text }),
+            el("time", { className: "message-time", text: formatTime(now), attrs: { datetime: new Date(now).toISOString() } }),
+        ]);
+        this.#insert(item, now);
+    }
+
+    /**
+     * Inserts by time, keeping the view at the bottom if it was there. Notices use this browser's
+     * clock and messages the server's; both are close enough to place a notice among messages.
+     */
+    #insert(item, time) {
+        const atBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
+        let next = null;
+        for (let node = this.list.lastElementChild; node; node = node.previousElementSibling) {
+            if (Number(node.getAttribute("data-time")) <= time) break;
+            next = node;
+        }
+        this.list.insertBefore(item, next);
+        this.empty.hidden = true;
+        if (atBottom || item.classList.contains("mine")) this.list.scrollTop = this.list.scrollHeight;
+    }
+}

@@ -1,0 +1,97 @@
+// The home page: choose a nickname, see the open rooms live, create or enter a room.
+
+import { byId, el, setFormError, showError } from "./dom.js";
+import { errorText, memberCount, t } from "./i18n.js";
+import { ChatConnection } from "./protocol.js";
+import { showStatus } from "./status.js";
+import { loadNickname, saveNickname } from "./storage.js";
+import { check, limitOf } from "./validate.js";
+
+const form = byId("enter-form");
+const nicknameInput = /** @type {HTMLInputElement} */ (byId("nickname-input"));
+const roomInput = /** @type {HTMLInputElement} */ (byId("room-input"));
+const formError = byId("enter-error");
+const roomList = byId("room-list");
+const roomsEmpty = byId("rooms-empty");
+
+/** The URL of a room's page. */
+function roomUrl(room) {
+    return `/r/${encodeURIComponent(room)}`;
+}
+
+/** @param {import("./protocol.js").RoomSummary[]} rooms */
+function renderRooms(rooms) {
+    const items = rooms.map(({ name, count }) => {
+        const link = el("a", {
+            className: "room-link",
+            attrs: { href: roomUrl(name), "aria-label": t("join_room_link", { room: name, count }) },
+        }, [
+            el("span", { className: "room-name", text: name }),
+            el("span", { className: "room-count", text: memberCount(count) }),
+        ]);
+        return el("li", { attrs: { "data-room": name, "data-count": String(count) } }, [link]);
+    });
+    roomList.replaceChildren(...items);
+    roomList.setAttribute("aria-busy", "false");
+    roomsEmpty.textContent = t("rooms_empty");
+    roomsEmpty.hidden = rooms.length > 0;
+}
+
+function rememberNickname() {
+    const result = check("nickname", nicknameInput.value, limitOf(nicknameInput, "nickname"));
+    if (result.value) saveNickname(result.value);
+    return result;
+}
+
+function fieldError(input, [key, values]) {
+    setFormError(formError, t(key, values));
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+}
+
+async function enter(connection) {
+    for (const input of [nicknameInput, roomInput]) input.removeAttribute("aria-invalid");
+    setFormError(formError, "");
+    const nickname = rememberNickname();
+    if (nickname.error) return fieldError(nicknameInput, nickname.error);
+    const room = check("room", roomInput.value, limitOf(roomInput, "room"));
+    if (room.error) return fieldError(roomInput, room.error);
+    try {
+        // Ask the server too when we can: its rules are the ones that count (the room page will
+        // tell about a refused room name).
+        if (connection.status === "connected") await connection.setNickname(nickname.value);
+    } catch (error) {
+        nicknameInput.setAttribute("aria-invalid", String(error.code === "invalid_nickname"));
+        setFormError(formError, errorText(error));
+        return;
+    }
+    window.location.assign(roomUrl(room.value));
+}
+
+function main() {
+    nicknameInput.value = loadNickname();
+    nicknameInput.addEventListener("input", rememberNickname);
+
+    const connection = new ChatConnection();
+    // The list on every (re)connect; room_change keeps it current in between.
+    showStatus(connection, (status) => {
+        if (status === "connected") connection.listRooms().then(renderRooms, (error) => showError(errorText(error)));
+    });
+    connection.onrooms = renderRooms;
+    connection.onerror = (error) => showError(errorText(error));
+
+    let busy = false;
+    form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        if (busy) return;
+        busy = true;
+        try {
+            await enter(connection);
+        } finally {
+            busy = false;
+        }
+    });
+    connection.connect();
+}
+
+main();

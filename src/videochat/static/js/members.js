@@ -1,0 +1,70 @@
+// Who is in the room: the member list (#members), the tiles on the stage, the count in the title.
+
+import { avatar, el } from "./dom.js";
+import { memberCount, t } from "./i18n.js";
+
+export class MemberList {
+    /** @type {Map<string, import("./protocol.js").Member>} id -> member, in order of arrival */
+    #members = new Map();
+    #you = "";
+
+    /**
+     * @param {{list: HTMLElement, tiles: HTMLElement, count: HTMLElement}} elements
+     */
+    constructor(elements) {
+        this.elements = elements;
+    }
+
+    /**
+     * Replaces everything with the members from an enter_room ack.
+     * @param {import("./protocol.js").Member[]} members
+     * @param {import("./protocol.js").Member} you
+     */
+    reset(members, you) {
+        this.#members = new Map(members.map((member) => [member.id, member]));
+        this.#you = you.id;
+        this.#render();
+    }
+
+    /** @param {import("./protocol.js").Member} member */
+    add(member) {
+        this.#members.set(member.id, member);
+        this.#render();
+    }
+
+    /** @param {import("./protocol.js").Member} member */
+    remove(member) {
+        this.#members.delete(member.id);
+        this.#render();
+    }
+
+    /** @param {import("./protocol.js").Member} member the member with its new nickname */
+    rename(member) {
+        if (!this.#members.has(member.id)) return;
+        this.#members.set(member.id, member);
+        this.#render();
+    }
+
+    #render() {
+        const { list, tiles, count } = this.elements;
+        const members = [...this.#members.values()];
+        list.replaceChildren(...members.map((member) => this.#item(member)));
+        tiles.replaceChildren(...members.map((member) => el("li", { className: "tile" }, [
+            avatar(member.nickname, "avatar avatar-large"),
+            el("span", { className: "tile-name", text: member.nickname }),
+        ])));
+        tiles.dataset.count = String(Math.min(members.length, 9));
+        count.textContent = memberCount(members.length);
+        count.dataset.count = String(members.length);
+    }
+
+    #item(member) {
+        const you = member.id === this.#you;
+        const children = [avatar(member.nickname), el("span", { className: "member-name", text: member.nickname })];
+        if (you) children.push(el("span", { className: "you-marker", text: t("you_marker") }));
+        return el("li", {
+            className: you ? "member you" : "member",
+            attrs: { "data-id": member.id, "data-nickname": member.nickname },
+        }, children);
+    }
+}

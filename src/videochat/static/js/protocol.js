@@ -1,0 +1,259 @@
+// The conversation with the videochat server (docs/protocol.md), and nothing else: this module never
+// touches the DOM. A page creates one ChatConnection, assigns the callbacks it cares about and calls
+// the methods, which return promises settled by the server's acknowledgements.
+
+import { io } from "/static/vendor/socket.io.esm.min.js";
+
+/** @typedef {{id: string, nickname: string}} Member */
+/** @typedef {{id: string, room: string, author: Member, text: string, time: number}} Message */
+/** @typedef {{name: string, count: number}} RoomSummary */
+/** @typedef {{ok: true, room: string, you: Member, count: number, members: Member[], history: Message[]}} EnterAck */
+/** @typedef {{room: string, member: Member, count: number}} Presence */
+/** @typedef {"connecting" | "connected" | "reconnecting" | "disconnected"} Status */
+
+/** An error the server answered with (`{code, message}`), or one of ours: offline, timeout, disconnected. */
+export class ProtocolError extends Error {
+    /**
+     * @param {string} code
+     * @param {string} message
+     * @param {string} [event] the event the server refused, when it said
+     */
+    constructor(code, message, event) {
+        super(message);
+        this.name = "ProtocolError";
+        this.code = code;
+        this.event = event;
+    }
+}
+
+export class ChatConnection {
+    /** @type {((status: Status, detail: {shutdown: boolean}) => void) | null} */
+    onstatus = null;
+    /** Someone else entered our room. @type {((presence: Presence) => void) | null} */
+    onwelcome = null;
+    /** Someone else left our room. @type {((presence: Presence) => void) | null} */
+    onbye = null;
+    /** A message from someone else (our own come back in sendMessage's ack). @type {((message: Message) => void) | null} */
+    onmessage = null;
+    /** The list of open rooms changed. @type {((rooms: RoomSummary[]) => void) | null} */
+    onrooms = null;
+    /** Someone in one of our rooms, maybe us, changed name. @type {((info: {room: string, member: Member, old: string}) => void) | null} */
+    onnickname = null;
+    /** Back in the room after a reconnect: fresh members and history. @type {((ack: EnterAck) => void) | null} */
+    onrejoin = null;
+    /** The server announced it is stopping; reconnection follows. @type {((message: string) => void) | null} */
+    onshutdown = null;
+    /** An error not tied to a request of ours. @type {((error: ProtocolError) => void) | null} */
+    onerror = null;
+
+    /** @type {Status} */
+    #status = "disconnected";
+    #shutdown = false;
+    #shutdownShown = false;
+    #everConnected = false;
+    /** @type {string | null} the nickname the server should know us by, re-sent on every connect */
+    #nickname = null;
+    /** @type {string | null} the room we are in, re-entered on every connect */
+    #room = null;
+    /** @type {Member | null} */
+    #you = null;
+    /** @type {Array<() => void>} */
+    #waitingForConnection = [];
+
+    /**
+     * @param {{url?: string, timeout?: number}} [options] timeout: how long to wait for an ack, in ms
+     */
+    constructor(options = {}) {
+        this.timeout = options.timeout ?? 10000;
+        const socketOptions = { autoConnect: false, reconnectionDelay: 500, reconnectionDelayMax: 3000 };
+        this.socket = options.url ? io(options.url, socketOptions) : io(socketOptions);
+        this.#listen();
+    }
+
+    /** @returns {Status} */
+    get status() { return this.#status; }
+    get nickname() { return this.#nickname; }
+    get room() { return this.#room; }
+    /** Our member entry in the current room (its id changes on every reconnect). */
+    get you() { return this.#you; }
+
+    /** Opens the connection; resolves once connected (and our nickname and room are restored). */
+    connect() {
+        if (!this.socket.connected && !this.socket.active) {
+            this.#setStatus("connecting");
+            this.socket.connect();
+        }
+        return this.#whenConnected();
+    }
+
+    /** Closes the connection for good (no reconnection). */
+    close() {
+        this.socket.disconnect();
+        this.#setStatus("disconnected");
+    }
+
+    /**
+     * Sets our nickname. Waits for the connection if there is none yet.
+     * @param {string} name
+     * @returns {Promise<{ok: true, nickname: string}>}
+     */
+    async setNickname(name) {
+        const ack = await this.#requestOnceConnected("nickname", name);
+        this.#nickname = ack.nickname;
+        return ack;
+    }
+
+    /**
+     * Enters a room; the ack has its members and recent history. Waits for the connection if needed.
+     * @param {string} room
+     * @returns {Promise<EnterAck>}
+     */
+    async enterRoom(room) {
+        const ack = await this.#requestOnceConnected("enter_room", room);
+        this.#room = ack.room;
+        this.#you = ack.you;
+        return ack;
+    }
+
+    /**
+     * Sends a message; resolves with the stored Message. Fails at once when offline, so that a
+     * message is never sent twice or long after the user typed it.
+     * @param {string} text
+     * @param {string} [room] defaults to the room we are in
+     * @returns {Promise<Message>}
+     */
+    async sendMessage(text, room = this.#room ?? "") {
+        const ack = await this.#request("new_message", text, room);
+        return ack.message;
+    }
+
+    /**
+     * Leaves a room. Offline, the server has already dropped us, so this only forgets the room.
+     * @param {string} [room]
+     */
+    async leaveRoom(room = this.#room ?? "") {
+        if (room === this.#room) {
+            this.#room = null;
+            this.#you = null;
+        }
+        if (!this.socket.connected) return { ok: true, room };
+        return this.#request("leave_room", room);
+    }
+
+    /** @returns {Promise<RoomSummary[]>} */
+    async listRooms() {
+        const ack = await this.#requestOnceConnected("list_rooms");
+        return ack.rooms;
+    }
+
+    #listen() {
+        const socket = this.socket;
+        socket.on("connect", () => this.#connected());
+        socket.on("disconnect", (reason) => {
+            // "io client disconnect" is our own close(); anything else reconnects by itself.
+            if (reason !== "io client disconnect") this.#setStatus("reconnecting");
+        });
+        socket.on("connect_error", () => {
+            if (!socket.active) this.#setStatus("disconnected");
+            else this.#setStatus(this.#everConnected ? "reconnecting" : "connecting");
+        });
+        socket.on("welcome", (nickname, count, info) => this.onwelcome?.(presence(nickname, count, info, this.#room)));
+        socket.on("bye", (nickname, count, info) => this.onbye?.(presence(nickname, count, info, this.#room)));
+        socket.on("new_message", (line, message) => {
+            if (message) this.onmessage?.(message);
+        });
+        socket.on("room_change", (names, rooms) => {
+            this.onrooms?.(rooms ?? names.map((name) => ({ name, count: 0 })));
+        });
+        socket.on("nickname_change", (info) => {
+            if (this.#you && info.member.id === this.#you.id) this.#you = info.member;
+            this.onnickname?.(info);
+        });
+        socket.on("error", (error) => {
+            this.onerror?.(new ProtocolError(error?.code ?? "unknown", error?.message ?? "", error?.event));
+        });
+        socket.on("server_shutdown", (info) => {
+            this.#shutdown = true;
+            this.onshutdown?.(info?.message ?? "");
+            this.#setStatus("reconnecting");
+        });
+    }
+
+    /** On every (re)connect: tell the server our name again and go back into our room. */
+    async #connected() {
+        const rejoining = this.#everConnected;
+        this.#everConnected = true;
+        try {
+            if (this.#nickname !== null) await this.#request("nickname", this.#nickname);
+            if (this.#room !== null) {
+                const ack = await this.#request("enter_room", this.#room);
+                this.#you = ack.you;
+                if (rejoining) this.onrejoin?.(ack);
+            }
+        } catch (error) {
+            if (!this.socket.connected) return; // lost again: the next connect tries again
+            this.onerror?.(asProtocolError(error));
+        }
+        this.#shutdown = false;
+        this.#setStatus("connected");
+        const waiting = this.#waitingForConnection.splice(0);
+        for (const resolve of waiting) resolve();
+    }
+
+    /** @returns {Promise<void>} */
+    #whenConnected() {
+        if (this.#status === "connected") return Promise.resolve();
+        return new Promise((resolve) => this.#waitingForConnection.push(resolve));
+    }
+
+    /** A request that waits for the connection, and is asked again if the connection drops meanwhile. */
+    async #requestOnceConnected(event, ...args) {
+        for (;;) {
+            await this.#whenConnected();
+            try {
+                return await this.#request(event, ...args);
+            } catch (error) {
+                if (this.socket.connected || !["offline", "disconnected"].includes(error.code)) throw error;
+            }
+        }
+    }
+
+    /** Emits an event with an ack; resolves with the Ok ack, rejects with a ProtocolError. */
+    async #request(event, ...args) {
+        if (!this.socket.connected) throw new ProtocolError("offline", "Not connected to the server.");
+        let ack;
+        try {
+            ack = await this.socket.timeout(this.timeout).emitWithAck(event, ...args);
+        } catch (error) {
+            if (!this.socket.connected) throw new ProtocolError("disconnected", String(error?.message ?? error));
+            throw new ProtocolError("timeout", `No answer to "${event}" within ${this.timeout} ms.`);
+        }
+        if (!ack || ack.ok !== true) {
+            const error = ack?.error ?? {};
+            throw new ProtocolError(error.code ?? "unknown", error.message ?? "The server refused the request.", event);
+        }
+        return ack;
+    }
+
+    /** @param {Status} status */
+    #setStatus(status) {
+        if (status === this.#status && this.#shutdown === this.#shutdownShown) return;
+        this.#status = status;
+        this.#shutdownShown = this.#shutdown;
+        this.onstatus?.(status, { shutdown: this.#shutdown });
+    }
+}
+
+/** @returns {Presence} */
+function presence(nickname, count, info, room) {
+    return {
+        room: info?.room ?? room ?? "",
+        member: info?.member ?? { id: "", nickname: String(nickname) },
+        count: Number(count),
+    };
+}
+
+function asProtocolError(error) {
+    if (error instanceof ProtocolError) return error;
+    return new ProtocolError("unknown", String(error?.message ?? error));
+}

@@ -1,0 +1,181 @@
+// The room page /r/<room>: ask for a name if we have none, enter the room, then chat.
+
+import { ChatLog } from "./chat.js";
+import { byId, el, setFormError, showError } from "./dom.js";
+import { errorText, t } from "./i18n.js";
+import { MemberList } from "./members.js";
+import { ChatConnection } from "./protocol.js";
+import { showStatus } from "./status.js";
+import { loadNickname, saveNickname } from "./storage.js";
+import { check, limitOf } from "./validate.js";
+
+/** @type {{room: string}} */
+const pageData = JSON.parse(byId("page-data").textContent || "{}");
+
+const joinPanel = byId("join-panel");
+const joinForm = byId("join-form");
+const joinError = byId("join-error");
+const nicknameInput = /** @type {HTMLInputElement} */ (byId("nickname-input"));
+const roomView = byId("room-view");
+const roomTitle = byId("room-title");
+const messageForm = byId("message-form");
+const messageInput = /** @type {HTMLInputElement} */ (byId("message-input"));
+const renameForm = byId("rename-form");
+const renameInput = /** @type {HTMLInputElement} */ (byId("rename-input"));
+const leaveButton = /** @type {HTMLButtonElement} */ (byId("leave"));
+
+const connection = new ChatConnection();
+const chat = new ChatLog(byId("messages"), byId("no-messages"));
+const members = new MemberList({ list: byId("members"), tiles: byId("tiles"), count: byId("member-count") });
+
+/** The room as the server named it (trimmed), once we are in. */
+let room = pageData.room;
+/** Our member ids: a new one after every reconnect, and our messages keep the id they were sent with. */
+const myIds = new Set();
+const isMine = (message) => myIds.has(message.author.id);
+
+/** Shows the room from an enter_room ack: on entering, and again after each reconnect. */
+function showRoom(ack, rejoined) {
+    room = ack.room;
+    myIds.add(ack.you.id);
+    roomTitle.textContent = room;
+    document.title = `${room} · ${t("app_name")}`;
+    joinPanel.hidden = true;
+    roomView.hidden = false;
+    members.reset(ack.members, ack.you);
+    renameInput.value = ack.you.nickname;
+    chat.addHistory(ack.history, isMine);
+    chat.addNotice(rejoined ? t("notice_reconnected") : t("notice_you_joined", { room }), "info");
+    if (!rejoined) messageInput.focus();
+}
+
+/** @param {import("./validate.js").ErrorKey | null | undefined} errorKey why the name was refused */
+function askForNickname(errorKey) {
+    joinPanel.hidden = false;
+    roomView.hidden = true;
+    setFormError(joinError, errorKey ? t(...errorKey) : "");
+    nicknameInput.focus();
+}
+
+/** Sets our name, then enters the room. */
+async function join(nickname) {
+    const button = /** @type {HTMLButtonElement} */ (byId("join"));
+    if (button.disabled) return;
+    button.disabled = true;
+    try {
+        await connection.setNickname(nickname);
+        saveNickname(nickname);
+        showRoom(await connection.enterRoom(room), false);
+    } catch (error) {
+        if (error.code === "invalid_nickname") {
+            askForNickname(null);
+            setFormError(joinError, errorText(error));
+            return;
+        }
+        const home = el("a", { className: "button", text: t("back_home"), attrs: { href: "/" } });
+        showError(errorText(error), error.code === "invalid_room" ? [home] : []);
+    } finally {
+        button.disabled = false;
+    }
+}
+
+function listenToRoom() {
+    connection.onwelcome = ({ room: where, member }) => {
+        if (where !== room) return;
+        members.add(member);
+        chat.addNotice(t("notice_joined", { name: member.nickname }), "joined");
+    };
+    connection.onbye = ({ room: where, member }) => {
+        // Our own previous connection, dropped by the server after we came back: not news.
+        if (where !== room || myIds.has(member.id)) return;
+        members.remove(member);
+        chat.addNotice(t("notice_left", { name: member.nickname }), "left");
+    };
+    connection.onmessage = (message) => {
+        if (message.room === room) chat.addMessage(message, isMine(message));
+    };
+    connection.onnickname = ({ room: where, member, old }) => {
+        if (where !== room) return;
+        members.rename(member);
+        chat.addNotice(t("notice_renamed", { old, name: member.nickname }), "renamed");
+        if (myIds.has(member.id)) {
+            renameInput.value = member.nickname;
+            saveNickname(member.nickname);
+        }
+    };
+    connection.onrejoin = (ack) => showRoom(ack, true);
+    connection.onerror = (error) => showError(errorText(error));
+}
+
+async function sendMessage() {
+    const result = check("message", messageInput.value, limitOf(messageInput, "message"));
+    if (result.error) return showError(t(...result.error));
+    if (!result.value) return;
+    // Cleared at once so the user can type on; put back if the server never took it.
+    messageInput.value = "";
+    try {
+        chat.addMessage(await connection.sendMessage(result.value, room), true);
+    } catch (error) {
+        if (!messageInput.value) messageInput.value = result.value;
+        showError(errorText(error));
+    }
+}
+
+async function rename() {
+    const result = check("nickname", renameInput.value, limitOf(renameInput, "nickname"));
+    if (result.error) return showError(t(...result.error));
+    if (result.value === connection.nickname) return;
+    try {
+        await connection.setNickname(result.value);
+        saveNickname(result.value);
+    } catch (error) {
+        showError(errorText(error));
+    }
+}
+
+async function leave() {
+    leaveButton.disabled = true;
+    try {
+        await connection.leaveRoom(room);
+    } catch {
+        // Leaving fails only if we were not in the room any more: we are going home either way.
+    }
+    connection.close();
+    window.location.assign("/");
+}
+
+function onSubmit(form, action) {
+    form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        action();
+    });
+}
+
+function main() {
+    showStatus(connection);
+    listenToRoom();
+    connection.connect();
+
+    onSubmit(messageForm, sendMessage);
+    onSubmit(renameForm, rename);
+    leaveButton.addEventListener("click", leave);
+    // Enter while a Korean (or any IME) syllable is being composed only ends the composition.
+    messageInput.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" && event.isComposing) event.preventDefault();
+    });
+    onSubmit(joinForm, () => {
+        const result = check("nickname", nicknameInput.value, limitOf(nicknameInput, "nickname"));
+        if (result.error) return askForNickname(result.error);
+        setFormError(joinError, "");
+        join(result.value);
+    });
+
+    const fromUrl = new URLSearchParams(window.location.search).get("name");
+    const nickname = fromUrl ?? loadNickname();
+    const result = check("nickname", nickname, limitOf(nicknameInput, "nickname"));
+    nicknameInput.value = nickname;
+    if (result.value) join(result.value);
+    else askForNickname(fromUrl === null ? null : result.error);
+}
+
+main();

@@ -1,0 +1,116 @@
+"""HTTP: the pages, the JSON API, the Socket.IO browser client, and security headers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import i18n
+from .rooms import Registry
+from .validation import Limits
+
+PACKAGE_DIR = Path(__file__).parent
+STATIC_DIR = PACKAGE_DIR / "static"
+VENDOR_DIR = STATIC_DIR / "vendor"
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+LANGUAGE_COOKIE = "videochat_lang"
+
+# What the set-up copies from npm's socket.io-client into static/vendor/, and the URLs the Node
+# server answers for it (seed clients load /socket.io/socket.io.js).
+SOCKET_IO_CLIENT_FILES = {
+    "/socket.io/socket.io.js": "socket.io.js",
+    "/socket.io/socket.io.js.map": "socket.io.js.map",
+    "/socket.io/socket.io.min.js": "socket.io.min.js",
+    "/socket.io/socket.io.esm.min.js": "socket.io.esm.min.js",
+}
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def missing_assets() -> list[str]:
+    return [name for name in SOCKET_IO_CLIENT_FILES.values() if not (VENDOR_DIR / name).is_file()]
+
+
+class Pages:
+    def __init__(self, registry: Registry, limits: Limits) -> None:
+        self.registry = registry
+        self.limits = limits
+        self.templates = Environment(
+            loader=FileSystemLoader(TEMPLATES_DIR),
+            autoescape=select_autoescape(("html",)),
+            auto_reload=False,
+        )
+
+    def _render(self, request: Request, template: str, **context: object) -> Response:
+        query_lang = request.query_params.get("lang")
+        lang = i18n.choose_language(
+            query_lang, request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language")
+        )
+        strings = i18n.STRINGS[lang]
+        html = self.templates.get_template(template).render(
+            request=request, lang=lang, t=_translator(strings), strings=strings,
+            max_room_name=self.limits.max_room_name, max_nickname=self.limits.max_nickname,
+            max_message=self.limits.max_message, **context
+        )
+        response = HTMLResponse(html)
+        if query_lang in i18n.LANGUAGES:
+            response.set_cookie(LANGUAGE_COOKIE, query_lang, max_age=365 * 24 * 3600, samesite="lax")
+        return response
+
+    async def home(self, request: Request) -> Response:
+        return self._render(request, "home.html", page="home")
+
+    async def room(self, request: Request) -> Response:
+        return self._render(request, "room.html", page="room", room=request.path_params["room"])
+
+    async def api_rooms(self, request: Request) -> Response:
+        return JSONResponse({"rooms": self.registry.room_summaries()})
+
+
+def _translator(strings: dict[str, str]) -> Callable[..., str]:
+    def t(key: str, **values: object) -> str:
+        text = strings.get(key, key)
+        return text.format(**values) if values else text
+
+    return t
+
+
+async def socket_io_client(request: Request) -> Response:
+    name = SOCKET_IO_CLIENT_FILES[request.url.path]
+    path = VENDOR_DIR / name
+    if not path.is_file():
+        return PlainTextResponse(
+            "The Socket.IO client is not installed; run the set-up (README).", status_code=503
+        )
+    return FileResponse(path, media_type="application/javascript" if name.endswith(".js") else "application/json")
+
+
+class SecurityHeaders:
+    """Adds the security headers to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

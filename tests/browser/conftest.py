@@ -1,0 +1,145 @@
+"""Browser tests: one Debian Chromium for the session, a fresh context for each user of a test.
+
+The server is the real one (`live_server`, `server_factory` in tests/conftest.py). Each test waits on
+states the page shows (texts, attributes), never on sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
+
+# Debian's Chromium; `playwright install` cannot download a browser here (docs: TESTING.md).
+CHROMIUM = os.environ.get("VIDEOCHAT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+]
+TIMEOUT_MS = 15_000
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks the browser tests, and runs them after all the others.
+
+    Playwright's sync API keeps its asyncio loop marked as running in this thread from the first
+    browser test to the end of the session, and pytest-asyncio cannot start a loop for an async
+    test while it is: so every async test must come before the first browser test.
+    """
+    browser_tests = [item for item in items if _is_browser_test(item)]
+    for item in browser_tests:
+        item.add_marker(pytest.mark.browser)
+    others = [item for item in items if not _is_browser_test(item)]
+    items[:] = others + browser_tests
+
+
+def _is_browser_test(item: pytest.Item) -> bool:
+    return Path(__file__).parent in Path(item.path).parents
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}; scripts/setup --test installs it")
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+    yield browser
+    browser.close()
+
+
+class PageErrors:
+    """Uncaught exceptions and console errors of every page a test opened: a test fails on any."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def watch(self, page: Page, who: str) -> None:
+        page.on("pageerror", lambda error: self.errors.append(f"{who}: uncaught {error}"))
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error" and not _expected_console_error(message.text):
+                self.errors.append(f"{who}: console error {message.text} ({message.location.get('url')})")
+
+        page.on("console", on_console)
+
+
+def _expected_console_error(text: str) -> bool:
+    # While a server restarts, the browser itself logs the refused connections.
+    return "ERR_CONNECTION_REFUSED" in text or "WebSocket connection to" in text
+
+
+@pytest.fixture
+def page_errors() -> Iterator[PageErrors]:
+    errors = PageErrors()
+    yield errors
+    assert not errors.errors, "\n".join(errors.errors)
+
+
+@pytest.fixture
+def new_user(browser: Browser, page_errors: PageErrors) -> Iterator[Callable[..., Page]]:
+    """new_user(nickname=None, lang="en", **context_options) -> a page in a context of its own.
+
+    A nickname is stored in the page's localStorage before any script runs, as a returning user has.
+    """
+    contexts: list[BrowserContext] = []
+
+    def open_page(nickname: str | None = None, *, lang: str = "en", **options) -> Page:
+        context = browser.new_context(locale=lang, **options)
+        context.set_default_timeout(TIMEOUT_MS)
+        if nickname is not None:
+            key, value = json.dumps("videochat.nickname"), json.dumps(nickname)
+            context.add_init_script(f"localStorage.getItem({key}) ?? localStorage.setItem({key}, {value})")
+        contexts.append(context)
+        page = context.new_page()
+        page_errors.watch(page, nickname or f"user{len(contexts)}")
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def room_name() -> str:
+    """A room name no other test uses."""
+    return f"room-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def room_url() -> Callable[..., str]:
+    """room_url(server_url, room, **query) -> the URL of a room's page."""
+
+    def build(server_url: str, room: str, **query: str) -> str:
+        url = f"{server_url}/r/{quote(room, safe='')}"
+        return f"{url}?{urlencode(query)}" if query else url
+
+    return build

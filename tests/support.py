@@ -1,0 +1,156 @@
+"""Test support: a real videochat server process, and a recording Socket.IO client.
+
+Nothing here imitates the server: tests talk to `python -m videochat serve` over real sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import socketio
+
+LISTENING = re.compile(r"listening on (https?)://([^\s:]+|\[[^\]]+\]):(\d+)")
+START_TIMEOUT = 30.0
+
+
+class ServerProcess:
+    """`python -m videochat serve` on a free port, with its log kept for failure reports."""
+
+    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.args = list(args)
+        self.env = env or {}
+        self.port = 0
+        self.scheme = "http"
+        self.process: subprocess.Popen | None = None
+        self.lines: list[str] = []
+        self._listening = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def start(self) -> "ServerProcess":
+        command = [sys.executable, "-m", "videochat", "serve", "--port", str(self.port),
+                   "--data-dir", str(self.data_dir), *self.args]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        self._listening.clear()
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True, env=env)
+        self._reader = threading.Thread(target=self._read, args=(self.process,), daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._listening.wait(0.05):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"videochat did not start ({command}):\n{self.log}")
+        return self
+
+    def _read(self, process: subprocess.Popen) -> None:
+        assert process.stdout is not None
+        with process.stdout:
+            for line in process.stdout:
+                self.lines.append(line)
+                match = LISTENING.search(line)
+                if match:
+                    self.scheme, self.port = match.group(1), int(match.group(3))
+                    self._listening.set()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return process.returncode if process else None
+        process.send_signal(sig)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise RuntimeError(f"videochat did not stop within {timeout}s:\n{self.log}")
+        finally:
+            self._reader.join(5)
+
+    def restart(self) -> "ServerProcess":
+        self.stop()
+        return self.start()  # same port, same data folder
+
+
+class Recorder:
+    """A python-socketio AsyncClient that records every event, to wait on states."""
+
+    def __init__(self, url: str, *, transports: list[str] | None = None, reconnection: bool = False) -> None:
+        self.url = url
+        self.transports = transports or ["websocket"]
+        self.sio = socketio.AsyncClient(reconnection=reconnection, reconnection_delay=0.2,
+                                        reconnection_delay_max=0.5, request_timeout=5)
+        self.events: list[tuple[str, tuple]] = []
+        self._changed = asyncio.Event()
+        self.sio.on("*", self._record)
+
+    async def _record(self, event: str, *args: Any) -> None:
+        self.events.append((event, args))
+        self._changed.set()
+
+    @property
+    def sid(self) -> str:
+        return self.sio.get_sid()
+
+    async def connect(self) -> "Recorder":
+        await self.sio.connect(self.url, transports=self.transports, wait_timeout=10)
+        return self
+
+    async def disconnect(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+    async def call(self, event: str, *args: Any, timeout: float = 10) -> Any:
+        """Emit with an acknowledgement and return what the server acknowledged with."""
+        return await self.sio.call(event, _as_data(args), timeout=timeout)
+
+    async def emit(self, event: str, *args: Any) -> None:
+        await self.sio.emit(event, _as_data(args))
+
+    def received(self, event: str) -> list[tuple]:
+        return [args for name, args in self.events if name == event]
+
+    async def wait_for(self, event: str, where: Callable[..., bool] = lambda *a: True,
+                       timeout: float = 10) -> tuple:
+        """The first recorded `event` whose arguments satisfy `where` (waiting for it if needed)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            for name, args in self.events:
+                if name == event and where(*args):
+                    return args
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise AssertionError(f"no {event!r} matching within {timeout}s; got {self.events!r}")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+
+    async def barrier(self) -> None:
+        """Everything the server sent this client before now has arrived (a round trip)."""
+        reply = await self.call("list_rooms")
+        assert reply["ok"], reply
+
+
+def _as_data(args: tuple) -> Any:
+    # python-socketio sends a tuple as several arguments, anything else as one
+    if not args:
+        return None
+    return args[0] if len(args) == 1 else tuple(args)

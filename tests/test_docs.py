@@ -1,0 +1,29 @@
+"""The documentation keeps up with the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from videochat.settings import env_name, option_name, setting_fields
+
+DOCS = Path(__file__).parents[1] / "docs"
+
+
+@pytest.mark.parametrize("name", [f.name for f in setting_fields()])
+def test_every_setting_is_documented_with_flag_and_variable(name):
+    config = (DOCS / "config.md").read_text()
+    row = next((line for line in config.splitlines() if line.startswith(f"| `--{option_name(name)}` ")), None)
+    assert row is not None, f"--{option_name(name)} is missing from docs/config.md"
+    assert f"`{env_name(name)}`" in row
+
+
+def test_every_socket_io_event_the_server_handles_is_documented():
+    protocol = (DOCS / "protocol.md").read_text()
+    documented = set(re.findall(r"^### `([a-z_]+)`", protocol, flags=re.M))
+    source = (Path(__file__).parents[1] / "src" / "videochat" / "chat.py").read_text()
+    handled = set(re.findall(r'on\("([a-z_]+)"', source)) - {"connect", "disconnect"}
+    emitted = set(re.findall(r'emit\(\s*"([a-z_]+)"', source))
+    assert handled | emitted <= documented, (handled | emitted) - documented

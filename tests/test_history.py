@@ -1,0 +1,91 @@
+"""Recent history: given to newcomers, kept in SQLite across restarts, deleted after the room stays empty."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+
+from support import Recorder, ServerProcess
+
+
+def stored_messages(server: ServerProcess, room: str) -> int:
+    with sqlite3.connect(server.data_dir / "videochat.sqlite3") as db:
+        return db.execute("SELECT count(*) FROM messages WHERE room = ?", (room,)).fetchone()[0]
+
+
+async def wait_until(condition, timeout: float = 15.0, what: str = "condition") -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+async def send_messages(url: str, room: str, texts: list[str], nickname: str = "Writer") -> list[dict]:
+    writer = await Recorder(url).connect()
+    try:
+        await writer.call("nickname", nickname)
+        await writer.call("enter_room", room)
+        return [(await writer.call("new_message", text, room))["message"] for text in texts]
+    finally:
+        await writer.disconnect()
+
+
+async def enter(url: str, room: str) -> dict:
+    reader = await Recorder(url).connect()
+    try:
+        return await reader.call("enter_room", room)
+    finally:
+        await reader.disconnect()
+
+
+async def test_newcomer_gets_recent_history_oldest_first_capped(server_factory):
+    server = server_factory("--history-size", "3")
+    sent = await send_messages(server.url, "lounge", ["one", "two", "three", "four", "five"])
+    history = (await enter(server.url, "lounge"))["history"]
+    assert history == sent[-3:]
+    assert [m["text"] for m in history] == ["three", "four", "five"]
+
+
+async def test_history_survives_a_restart(server_factory):
+    server = server_factory()
+    sent = await send_messages(server.url, "lounge", ["before restart", "and again"])
+    server.restart()
+    history = (await enter(server.url, "lounge"))["history"]
+    assert history == sent
+
+
+async def test_pending_writes_are_flushed_on_sigterm(server_factory):
+    server = server_factory()
+    sent = await send_messages(server.url, "burst", [f"message {i}" for i in range(50)])
+    assert server.stop(signal.SIGTERM) == 0
+    assert stored_messages(server, "burst") == 50
+    assert "Traceback" not in server.log
+    server.start()
+    assert (await enter(server.url, "burst"))["history"] == sent
+
+
+async def test_history_of_an_empty_room_expires_and_an_occupied_room_keeps_it(server_factory):
+    server = server_factory("--history-retention", "0.5")
+    stayer = await Recorder(server.url).connect()
+    try:
+        await stayer.call("enter_room", "occupied")
+        await stayer.call("new_message", "still here", "occupied")
+        await send_messages(server.url, "abandoned", ["bye"])
+        await wait_until(lambda: stored_messages(server, "abandoned") == 1, what="message stored")
+        await wait_until(lambda: stored_messages(server, "abandoned") == 0, what="history expired")
+        assert (await enter(server.url, "abandoned"))["history"] == []
+        assert [m["text"] for m in (await enter(server.url, "occupied"))["history"]] == ["still here"]
+        assert stored_messages(server, "occupied") == 1
+    finally:
+        await stayer.disconnect()
+
+
+async def test_history_left_at_shutdown_expires_after_restart(server_factory):
+    server = server_factory("--history-retention", "0.5")
+    await send_messages(server.url, "old", ["from before"])
+    server.stop()
+    assert stored_messages(server, "old") == 1
+    server.start()
+    await wait_until(lambda: stored_messages(server, "old") == 0, what="history expired after restart")
