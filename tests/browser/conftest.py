@@ -2,6 +2,11 @@
 
 The server is the real one (`live_server`, `server_factory` in tests/conftest.py). Each test waits on
 states the page shows (texts, attributes), never on sleeps.
+
+Playwright's async API runs on the session's one event loop (pyproject.toml sets both pytest-asyncio
+loop scopes to "session"), so a test can drive pages and Socket.IO clients side by side, and the
+browser tests can run in any order among the others. A blocking call in a test (starting or stopping
+a `ServerProcess`) goes through `asyncio.to_thread`, so that the pages keep being served meanwhile.
 """
 
 from __future__ import annotations
@@ -10,22 +15,23 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
-from playwright.sync_api import (
+import pytest_asyncio
+from playwright.async_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
     Page,
     Playwright,
+    async_playwright,
     expect,
-    sync_playwright,
 )
 
-# Debian's Chromium; `playwright install` cannot download a browser here (docs: TESTING.md).
+# Debian's Chromium; `playwright install` cannot download a browser here (see the project notes on testing with Debian Chromium).
 CHROMIUM = os.environ.get("VIDEOCHAT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -44,36 +50,29 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks the browser tests, and runs them after all the others.
-
-    Playwright's sync API keeps its asyncio loop marked as running in this thread from the first
-    browser test to the end of the session, and pytest-asyncio cannot start a loop for an async
-    test while it is: so every async test must come before the first browser test.
-    """
-    browser_tests = [item for item in items if _is_browser_test(item)]
-    for item in browser_tests:
-        item.add_marker(pytest.mark.browser)
-    others = [item for item in items if not _is_browser_test(item)]
-    items[:] = others + browser_tests
+    """Marks the browser tests (`-m browser`, `-m "not browser"`); their order is left alone."""
+    for item in items:
+        if _is_browser_test(item):
+            item.add_marker(pytest.mark.browser)
 
 
 def _is_browser_test(item: pytest.Item) -> bool:
     return Path(__file__).parent in Path(item.path).parents
 
 
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as running:
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def playwright() -> AsyncIterator[Playwright]:
+    async with async_playwright() as running:
         yield running
 
 
-@pytest.fixture(scope="session")
-def browser(playwright: Playwright) -> Iterator[Browser]:
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser(playwright: Playwright) -> AsyncIterator[Browser]:
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium not found at {CHROMIUM}; scripts/setup --test installs it")
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+    browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
     yield browser
-    browser.close()
+    await browser.close()
 
 
 class PageErrors:
@@ -104,28 +103,28 @@ def page_errors() -> Iterator[PageErrors]:
     assert not errors.errors, "\n".join(errors.errors)
 
 
-@pytest.fixture
-def new_user(browser: Browser, page_errors: PageErrors) -> Iterator[Callable[..., Page]]:
-    """new_user(nickname=None, lang="en", **context_options) -> a page in a context of its own.
+@pytest_asyncio.fixture
+async def new_user(browser: Browser, page_errors: PageErrors) -> AsyncIterator[Callable[..., Awaitable[Page]]]:
+    """await new_user(nickname=None, lang="en", **context_options) -> a page in a context of its own.
 
     A nickname is stored in the page's localStorage before any script runs, as a returning user has.
     """
     contexts: list[BrowserContext] = []
 
-    def open_page(nickname: str | None = None, *, lang: str = "en", **options) -> Page:
-        context = browser.new_context(locale=lang, **options)
+    async def open_page(nickname: str | None = None, *, lang: str = "en", **options) -> Page:
+        context = await browser.new_context(locale=lang, **options)
         context.set_default_timeout(TIMEOUT_MS)
         if nickname is not None:
             key, value = json.dumps("videochat.nickname"), json.dumps(nickname)
-            context.add_init_script(f"localStorage.getItem({key}) ?? localStorage.setItem({key}, {value})")
+            await context.add_init_script(f"localStorage.getItem({key}) ?? localStorage.setItem({key}, {value})")
         contexts.append(context)
-        page = context.new_page()
+        page = await context.new_page()
         page_errors.watch(page, nickname or f"user{len(contexts)}")
         return page
 
     yield open_page
     for context in contexts:
-        context.close()
+        await context.close()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ the server sends today: no inline script, no inline style, no inline handler, no
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, Route, expect
+from playwright.async_api import Page, Route, expect
 
 from actions import enter_room, send
 
@@ -16,17 +16,20 @@ STRICT_CSP = (
 )
 
 
-def with_strict_csp(page: Page) -> list[str]:
+async def with_strict_csp(page: Page) -> list[str]:
     """Adds the policy to every page of `page`'s context; returns the violations it will record."""
     violations: list[str] = []
 
-    def add_policy(route: Route) -> None:
-        response = route.fetch()
-        route.fulfill(response=response, headers={**response.headers, "content-security-policy": STRICT_CSP})
+    async def add_policy(route: Route) -> None:
+        if route.request.resource_type != "document":
+            await route.continue_()
+            return
+        response = await route.fetch()
+        await route.fulfill(response=response, headers={**response.headers, "content-security-policy": STRICT_CSP})
 
-    page.route("**/*", lambda route: add_policy(route) if route.request.resource_type == "document" else route.continue_())
-    page.expose_function("reportViolation", lambda text: violations.append(text))
-    page.add_init_script(
+    await page.route("**/*", add_policy)
+    await page.expose_function("reportViolation", lambda text: violations.append(text))
+    await page.add_init_script(
         "document.addEventListener('securitypolicyviolation',"
         " (e) => window.reportViolation(`${e.violatedDirective} ${e.blockedURI}`))"
     )
@@ -34,16 +37,16 @@ def with_strict_csp(page: Page) -> list[str]:
     return violations
 
 
-def test_csp_home_and_room_pages_need_nothing_inline(live_server, new_user, room_name, room_url):
-    page = new_user("Strict")
-    violations = with_strict_csp(page)
-    page.goto(live_server.url + "/")
-    expect(page.locator("#status")).to_have_attribute("data-state", "connected")
-    expect(page.locator("#rooms-empty, #room-list li").first).to_be_visible()
+async def test_csp_home_and_room_pages_need_nothing_inline(live_server, new_user, room_name, room_url):
+    page = await new_user("Strict")
+    violations = await with_strict_csp(page)
+    await page.goto(live_server.url + "/")
+    await expect(page.locator("#status")).to_have_attribute("data-state", "connected")
+    await expect(page.locator("#rooms-empty, #room-list li").first).to_be_visible()
 
-    enter_room(page, room_url(live_server.url, room_name), "Strict")
-    send(page, "styled by a stylesheet only")
+    await enter_room(page, room_url(live_server.url, room_name), "Strict")
+    await send(page, "styled by a stylesheet only")
     # The avatar color is set through the CSSOM, which the policy allows.
-    hue = page.locator("#members .avatar").first.evaluate("e => e.style.getPropertyValue('--hue')")
+    hue = await page.locator("#members .avatar").first.evaluate("e => e.style.getPropertyValue('--hue')")
     assert hue != ""
     assert violations == []

@@ -2,65 +2,65 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
+from playwright.async_api import expect
 
 from actions import enter_room, send
 
 PHONE = {"width": 375, "height": 700}
 
 
-def test_language_switch_shows_korean(live_server, new_user, room_name, room_url):
-    page = new_user("Jisoo", lang="en-US")
-    page.goto(live_server.url + "/")
-    expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(page.locator("#rooms-heading")).to_have_text("Open rooms")
+async def test_language_switch_shows_korean(live_server, new_user, room_name, room_url):
+    page = await new_user("Jisoo", lang="en-US")
+    await page.goto(live_server.url + "/")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.locator("#rooms-heading")).to_have_text("Open rooms")
 
-    page.locator("#lang-switch").click()
-    expect(page.locator("html")).to_have_attribute("lang", "ko")
-    expect(page.locator("#rooms-heading")).to_have_text("열린 방")
-    expect(page.locator("#enter")).to_have_text("참여 또는 만들기")
-    expect(page.locator("label[for=nickname-input]")).to_have_text("내 이름")
-    expect(page.locator("#lang-switch")).to_have_text("English")
+    await page.locator("#lang-switch").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "ko")
+    await expect(page.locator("#rooms-heading")).to_have_text("열린 방")
+    await expect(page.locator("#enter")).to_have_text("참여 또는 만들기")
+    await expect(page.locator("label[for=nickname-input]")).to_have_text("내 이름")
+    await expect(page.locator("#lang-switch")).to_have_text("English")
 
     # The choice is kept (a cookie) on the next page, strings made by the script included.
-    enter_room(page, room_url(live_server.url, room_name), "Jisoo")
-    expect(page.locator("#leave")).to_have_text("나가기")
-    expect(page.locator("#send")).to_have_text("보내기")
-    expect(page.locator("#member-count")).to_have_text("1명")
-    expect(page.locator("#messages .notice-text")).to_have_text(f"{room_name} 방에 참여했습니다.")
-    expect(page.locator("#members li.you .you-marker")).to_have_text("(나)")
+    await enter_room(page, room_url(live_server.url, room_name), "Jisoo")
+    await expect(page.locator("#leave")).to_have_text("나가기")
+    await expect(page.locator("#send")).to_have_text("보내기")
+    await expect(page.locator("#member-count")).to_have_text("1명")
+    await expect(page.locator("#messages .notice-text")).to_have_text(f"{room_name} 방에 참여했습니다.")
+    await expect(page.locator("#members li.you .you-marker")).to_have_text("(나)")
 
-    page.locator("#lang-switch").click()
-    expect(page.locator("#leave")).to_have_text("Leave")
-
-
-def test_language_follows_the_browser(live_server, new_user):
-    page = new_user(lang="ko-KR")  # Accept-Language: ko-KR
-    page.goto(live_server.url + "/")
-    expect(page.locator("html")).to_have_attribute("lang", "ko")
-    expect(page.locator("h1")).to_have_text("브라우저에서 바로 채팅하고 만나세요")
-    page.locator("#enter").click()
-    expect(page.locator("#enter-error")).to_have_text("이름을 입력하세요.")
+    await page.locator("#lang-switch").click()
+    await expect(page.locator("#leave")).to_have_text("Leave")
 
 
-def test_layout_phone_room_page_is_usable(live_server, new_user, room_name, room_url):
-    page = new_user("Phone", viewport=PHONE, is_mobile=True, has_touch=True)
-    enter_room(page, room_url(live_server.url, room_name), "Phone")
+async def test_language_follows_the_browser(live_server, new_user):
+    page = await new_user(lang="ko-KR")  # Accept-Language: ko-KR
+    await page.goto(live_server.url + "/")
+    await expect(page.locator("html")).to_have_attribute("lang", "ko")
+    await expect(page.locator("h1")).to_have_text("브라우저에서 바로 채팅하고 만나세요")
+    await page.locator("#enter").click()
+    await expect(page.locator("#enter-error")).to_have_text("이름을 입력하세요.")
+
+
+async def test_layout_phone_room_page_is_usable(live_server, new_user, room_name, room_url):
+    page = await new_user("Phone", viewport=PHONE, is_mobile=True, has_touch=True)
+    await enter_room(page, room_url(live_server.url, room_name), "Phone")
     for hook in ("#message-input", "#send", "#leave", "#room-title", "#member-count", "#members"):
-        expect(page.locator(hook)).to_be_in_viewport()
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        await expect(page.locator(hook)).to_be_in_viewport()
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than the screen"
 
     for number in range(12):  # more than the screen holds: the log scrolls, the input stays
-        send(page, f"message {number}")
-    expect(page.locator("#messages .message").last).to_be_in_viewport()
-    expect(page.locator("#message-input")).to_be_in_viewport()
+        await send(page, f"message {number}")
+    await expect(page.locator("#messages .message").last).to_be_in_viewport()
+    await expect(page.locator("#message-input")).to_be_in_viewport()
 
 
-def test_layout_phone_home_page_is_usable(live_server, new_user):
-    page = new_user(viewport=PHONE, is_mobile=True, has_touch=True)
-    page.goto(live_server.url + "/")
+async def test_layout_phone_home_page_is_usable(live_server, new_user):
+    page = await new_user(viewport=PHONE, is_mobile=True, has_touch=True)
+    await page.goto(live_server.url + "/")
     for hook in ("#nickname-input", "#room-input", "#enter", "#lang-switch"):
-        expect(page.locator(hook)).to_be_in_viewport()
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        await expect(page.locator(hook)).to_be_in_viewport()
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than the screen"
