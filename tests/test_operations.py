@@ -237,6 +237,24 @@ async def test_admin_sockets_are_not_counted_as_clients(admin_server):
         await admin.disconnect()
 
 
+def test_metrics_belong_to_their_app_and_take_the_call_hooks(tmp_path):
+    """Two apps in one process keep their own numbers; the hooks the call code will use work."""
+    from videochat.app import create_app
+    from videochat.settings import Settings
+
+    one, two = (create_app(Settings(data_dir=tmp_path / name).validate()) for name in ("one", "two"))
+    one.metrics.signaling_relayed("offer")
+    one.metrics.signaling_relayed("offer")
+    one.metrics.signaling_relayed("ice")
+    one.metrics.count_calls_with(lambda: 3)
+    first, second = scrape(one.metrics.exposition().decode()), scrape(two.metrics.exposition().decode())
+    assert first[("videochat_signaling_messages_total", frozenset({("kind", "offer")}))] == 2
+    assert first[("videochat_signaling_messages_total", frozenset({("kind", "ice")}))] == 1
+    assert first[("videochat_calls_in_progress", frozenset())] == 3
+    assert second[("videochat_calls_in_progress", frozenset())] == 0
+    assert not any(name == "videochat_signaling_messages_total" for name, _ in second)
+
+
 # logs
 
 
