@@ -6,7 +6,7 @@ from typing import Callable
 
 import pytest
 
-from support import Recorder, ServerProcess
+from support import ADMIN_PASSWORD, Recorder, ServerProcess
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +59,12 @@ async def connect(live_server: ServerProcess):
 def room() -> str:
     """A room name no other test uses."""
     return f"room-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def admin_server(tmp_path_factory: pytest.TempPathFactory):
+    """A server with the admin UI on (password ADMIN_PASSWORD from the environment), shared."""
+    server = ServerProcess(tmp_path_factory.mktemp("admin-server"),
+                           env={"VIDEOCHAT_ADMIN_PASSWORD": ADMIN_PASSWORD}).start()
+    yield server
+    server.stop()

@@ -154,3 +154,48 @@ def _as_data(args: tuple) -> Any:
     if not args:
         return None
     return args[0] if len(args) == 1 else tuple(args)
+
+
+# Operations (admin UI, metrics): tests/test_operations.py, tests/browser/test_admin_ui.py
+
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+class AdminClient:
+    """A python-socketio AsyncClient in the admin namespace, as the Admin UI connects."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sio = socketio.AsyncClient(reconnection=False, request_timeout=5)
+        self.events: list[tuple[str, tuple]] = []
+        self.refusal: Any = None
+        self.sio.on("*", self._record, namespace="/admin")
+        self.sio.on("connect_error", self._refused, namespace="/admin")
+
+    async def _record(self, event: str, *args: Any) -> None:
+        self.events.append((event, args))
+
+    async def _refused(self, data: Any = None) -> None:
+        self.refusal = data
+
+    async def connect(self, auth: Any) -> "AdminClient":
+        await self.sio.connect(self.url, namespaces=["/admin"], auth=auth, transports=["websocket"],
+                               wait_timeout=10)
+        return self
+
+    async def emit(self, event: str, *args: Any) -> None:
+        await self.sio.emit(event, tuple(args), namespace="/admin")
+
+    async def disconnect(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+        else:
+            await self.sio.shutdown()
+
+
+def scrape(text: str) -> dict[tuple[str, frozenset], float]:
+    """Prometheus text -> {(sample name, frozenset of label items): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}

@@ -19,15 +19,18 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from .admin import Admin
 from .chat import Chat
+from .health import Health
 from .history import HistoryStore
 from .lobby import Lobby
 from .logs import configure_logging
+from .metrics import HttpMetrics, LiveState, Metrics, MetricsEndpoint, route_template
 from .realtime import Server
 from .rooms import Registry
 from .settings import Settings
 from .validation import Limits
-from .web import SOCKET_IO_CLIENT_FILES, STATIC_DIR, Pages, SecurityHeaders, socket_io_client
+from .web import SOCKET_IO_CLIENT_FILES, STATIC_DIR, VENDOR_DIR, Pages, SecurityHeaders, socket_io_client
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +45,12 @@ class VideochatApp:
         self.history = HistoryStore(
             settings.database_path, size=settings.history_size, retention=settings.history_retention
         )
-        self.sio = Server(async_mode="asgi", logger=False, engineio_logger=False)
+        self.metrics = Metrics()
+        self.sio = Server(async_mode="asgi", logger=False, engineio_logger=False, metrics=self.metrics)
         self.chat = Chat(self.sio, self.registry, self.history, self.limits)
         self.chat.register()
         self.lobby = Lobby(self.limits)
+        self._init_operations(settings)
         self.pages = Pages(self.registry, self.limits)
         self._tasks: set[asyncio.Task] = set()
         self.engineio = socketio.ASGIApp(self.sio, socketio_path="socket.io")
@@ -57,17 +62,44 @@ class VideochatApp:
                 Route("/api/rooms", self.pages.api_rooms),
                 *[Route(path, socket_io_client) for path in SOCKET_IO_CLIENT_FILES],
                 Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+                *self._operations_routes(),
             ],
             middleware=[Middleware(SecurityHeaders)],
             lifespan=self._lifespan,
         )
+        self._http = HttpMetrics(self._dispatch, self.metrics, _route_label)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._http(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if path.startswith(SOCKET_IO_PREFIX) and path not in SOCKET_IO_CLIENT_FILES:
             await self.engineio(scope, receive, send)
         else:
             await self.web(scope, receive, send)
+
+    # operations: admin UI, health, metrics (docs/operations.md)
+
+    def _init_operations(self, settings: Settings) -> None:
+        self.health = Health()
+        self.health.add_check("storage", self.history.ping)  # Redis, when configured, adds its own
+        self.metrics.watch(LiveState(self.metrics, self.sio, self.registry, self.lobby))
+        self.metrics_endpoint = MetricsEndpoint(self.metrics, settings.metrics_secret())
+        self.admin = Admin(self.sio, self.chat, self.metrics, username=settings.admin_username,
+                           password=settings.admin_secret(), read_only=settings.admin_read_only,
+                           ui_dir=VENDOR_DIR / "admin-ui")
+
+    def _operations_routes(self) -> list:
+        routes = [
+            Route("/healthz", self.health.healthz),
+            Route("/readyz", self.health.readyz),
+            Route("/metrics", self.metrics_endpoint.serve),
+            Route("/admin/", self.admin.index),
+        ]
+        if self.admin.enabled:  # the UI's own files, from npm's @socket.io/admin-ui (scripts/setup)
+            routes.append(Mount("/admin", StaticFiles(directory=self.admin.ui_dir, check_dir=False), name="admin"))
+        return routes
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -79,6 +111,7 @@ class VideochatApp:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self.admin.shutdown()
             await self.history.close()
             log.info("history flushed; stopped")
 
@@ -115,6 +148,12 @@ class VideochatApp:
                 log.exception("history expiry failed; trying again in %.0f s", interval)
 
 
+def _route_label(scope: Scope) -> str:
+    if scope.get("path", "").startswith(SOCKET_IO_PREFIX) and "route" not in scope:
+        return SOCKET_IO_PREFIX  # Engine.IO long-polling
+    return route_template(scope)
+
+
 def create_app(settings: Settings | None = None) -> VideochatApp:
     return VideochatApp(settings or Settings().validate())
 
@@ -122,5 +161,5 @@ def create_app(settings: Settings | None = None) -> VideochatApp:
 def create_app_from_env() -> VideochatApp:
     """The factory a reloading child process uses: settings come from VIDEOCHAT_* variables."""
     settings = Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, sensitive=settings.log_sensitive)
     return VideochatApp(settings)

@@ -11,11 +11,9 @@ import time
 import uuid
 from typing import Any
 
-import socketio
-
 from .errors import UserError, ok
 from .history import HistoryStore
-from .realtime import after_ack, event_handler, report_error
+from .realtime import Server, after_ack, event_handler, report_error
 from .rooms import NotInRoom, Registry
 from .validation import Limits
 
@@ -23,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 class Chat:
-    def __init__(self, sio: socketio.AsyncServer, registry: Registry, history: HistoryStore, limits: Limits) -> None:
+    def __init__(self, sio: Server, registry: Registry, history: HistoryStore, limits: Limits) -> None:
         self.sio = sio
         self.registry = registry
         self.history = history
@@ -47,7 +45,7 @@ class Chat:
 
     async def connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         self.registry.connect(sid)
-        log.info("connected sid=%s transport=%s", sid, _transport(environ))
+        log.info("connected", extra={"sid": sid, "transport": _transport(environ)})
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
         member, departures = self.registry.disconnect(sid)
@@ -57,10 +55,11 @@ class Chat:
             await self._announce_departure(member.as_dict(), departure.room, departure.count, skip_sid=sid)
         if departures:
             await self.broadcast_room_change()
-        log.info("disconnected sid=%s nickname=%s rooms=%d", sid, member.nickname, len(departures))
+        log.info("disconnected", extra={"sid": sid, "nickname": member.nickname, "rooms": len(departures),
+                                        "reason": str(reason)})
 
     async def unknown_event(self, event: str, sid: str, *args: Any) -> Any:
-        log.warning("refused unknown event %r from %s", event, sid)
+        log.warning("refused unknown event", extra={"sid": sid, "event": str(event)[:64]})
         error = UserError("unknown_event", f"Unknown event {event!r}.")
         return await report_error(self.sio, sid, str(event), error)
 
@@ -73,7 +72,7 @@ class Chat:
             member = self._member(sid)
             for room in rooms:
                 await self.sio.emit("nickname_change", {"room": room, "member": member, "old": old}, room=room)
-            log.info("nickname sid=%s nickname=%s rooms=%d", sid, nickname, len(rooms))
+            log.info("nickname", extra={"sid": sid, "nickname": nickname, "old": old, "rooms": len(rooms)})
         return ok(nickname=nickname)
 
     async def enter_room(self, sid: str, room: Any = None, *_: Any) -> dict:
@@ -92,7 +91,7 @@ class Chat:
                 await self.broadcast_room_change()
 
             after_ack(announce)
-            log.info("enter_room room=%s sid=%s nickname=%s count=%d", name, sid, member["nickname"], count)
+            log.info("enter_room", extra={"room": name, "sid": sid, "nickname": member["nickname"], "count": count})
         history = await self.history.recent(name)
         members = [m.as_dict() for m in self.registry.members(name)]
         return ok(room=name, you=member, count=len(members), members=members, history=history)
@@ -112,6 +111,10 @@ class Chat:
         }
         self.history.append(message)
         await self.sio.emit("new_message", (f"{author['nickname']}: {body}", message), room=name, skip_sid=sid)
+        self.sio.metrics.chat_relayed()
+        # `text` is a sensitive field: logs.py drops it unless --log-sensitive
+        log.debug("new_message", extra={"room": name, "sid": sid, "nickname": author["nickname"],
+                                        "id": message["id"], "text": body})
         return ok(message=message)
 
     async def leave_room(self, sid: str, room: Any = None, *_: Any) -> dict:
@@ -124,7 +127,8 @@ class Chat:
         member = self._member(sid)
         await self._announce_departure(member, name, departure.count, skip_sid=sid)
         await self.broadcast_room_change()
-        log.info("leave_room room=%s sid=%s nickname=%s count=%d", name, sid, member["nickname"], departure.count)
+        log.info("leave_room", extra={"room": name, "sid": sid, "nickname": member["nickname"],
+                                      "count": departure.count})
         return ok(room=name)
 
     async def list_rooms(self, sid: str, *_: Any) -> dict:

@@ -13,7 +13,8 @@ import click
 
 from . import __version__
 from .logs import configure_logging
-from .settings import Settings, SettingsError, env_name, option_name, setting_fields, value_type
+from .settings import (Settings, SettingsError, env_name, env_only_values, option_name, setting_fields,
+                       value_type)
 
 log = logging.getLogger("videochat")
 
@@ -38,6 +39,8 @@ def cli() -> None:
 def _setting_options(fn: Any) -> Any:
     for f in reversed(setting_fields()):
         meta = f.metadata
+        if meta.get("env_only"):
+            continue  # secrets: environment only (see _SECRETS_HELP)
         kind = value_type(f)
         names = [f"--{option_name(f.name)}"]
         kwargs: dict[str, Any] = {
@@ -59,15 +62,19 @@ def _setting_options(fn: Any) -> Any:
     return fn
 
 
-@cli.command()
+_SECRETS_HELP = "Secrets come from the environment only (or from the matching --...-file option): " + "; ".join(
+    f"{env_name(f.name)}: {f.metadata['help']}" for f in setting_fields() if f.metadata.get("env_only"))
+
+
+@cli.command(epilog=_SECRETS_HELP)
 @_setting_options
 def serve(**values: Any) -> None:
     """Serve the app (pages, Socket.IO, the plain WebSocket lobby)."""
     try:
-        settings = Settings(**values).validate()
+        settings = Settings(**values, **env_only_values()).validate()
     except SettingsError as error:
         raise click.UsageError(str(error)) from None
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, sensitive=settings.log_sensitive)
     from .server import run  # imported late: `videochat --help` stays fast
 
     sys.exit(run(settings))

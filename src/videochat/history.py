@@ -95,11 +95,25 @@ class HistoryStore:
         self._executor.shutdown(wait=True)
 
     async def ping(self) -> None:
-        """Raise StorageUnavailable unless the database answers."""
+        """Raise StorageUnavailable unless the database answers, both the open connection and the file.
+
+        The open connection keeps working on a file that was deleted, moved or replaced (it holds the
+        old file open), so the file is also opened afresh, read-only, and its schema read.
+        """
         try:
-            await self._run(lambda: self._db.execute("SELECT 1").fetchone())  # type: ignore[union-attr]
+            await self._run(self._ping)
         except Exception as exc:
-            raise StorageUnavailable(str(exc)) from exc
+            raise StorageUnavailable(f"database {self.path}: {exc}") from exc
+
+    def _ping(self) -> None:
+        if self._db is None:
+            raise StorageUnavailable("not open")
+        self._db.execute("SELECT 1").fetchone()
+        probe = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+        try:
+            probe.execute("SELECT count(*) FROM messages").fetchone()
+        finally:
+            probe.close()
 
     # reading and writing
 

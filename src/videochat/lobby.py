@@ -41,7 +41,7 @@ class Lobby:
         client = LobbyClient(websocket)
         self.clients.add(client)
         writer = asyncio.create_task(self._write(client), name="videochat-lobby-writer")
-        log.info("lobby client connected (%d now)", len(self.clients))
+        log.info("lobby client connected", extra={"clients": len(self.clients)})
         try:
             while True:
                 frame = await websocket.receive()
@@ -53,7 +53,7 @@ class Lobby:
         finally:
             self.clients.discard(client)
             writer.cancel()
-            log.info("lobby client disconnected (%d left)", len(self.clients))
+            log.info("lobby client disconnected", extra={"nickname": client.nickname, "clients": len(self.clients)})
 
     def _handle(self, client: LobbyClient, frame: dict) -> None:
         try:
@@ -64,7 +64,8 @@ class Lobby:
                 text = self.limits.message(payload)
                 self.broadcast(f"{client.nickname}: {text}")
         except UserError as error:
-            log.warning("lobby refused a frame: %s (%s)", error.code, error.message)
+            log.warning("lobby refused a frame", extra={"nickname": client.nickname, "code": error.code,
+                                                        "reason": error.message[:200]})
             self._send(client, f"error: {error.message}")
 
     @staticmethod

@@ -17,6 +17,7 @@ from typing import Any, Awaitable, Callable
 import socketio
 
 from .errors import INTERNAL_ERROR, UserError, failure
+from .metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,11 @@ _after_ack: contextvars.ContextVar[list[Callable[[], Awaitable[None]]] | None] =
 
 
 class Server(socketio.AsyncServer):
+    def __init__(self, *args: Any, metrics: Metrics | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The app's metrics travel with the server, so every handler registered on it can count.
+        self.metrics = metrics if metrics is not None else Metrics()
+
     async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
         # Runs once per incoming event (in its own task when async_handlers is on), so the
         # context variables below belong to this event alone.
@@ -56,25 +62,30 @@ def after_ack(work: Callable[[], Awaitable[None]]) -> None:
 Handler = Callable[..., Awaitable[Any]]
 
 
-def event_handler(sio: socketio.AsyncServer, event: str) -> Callable[[Handler], Handler]:
+def event_handler(sio: Server, event: str) -> Callable[[Handler], Handler]:
     """Register `fn(sid, *args)` for `event`, translating errors in one place.
 
     A UserError becomes `{ok: false, error}` in the ack, or an `error` event when the client gave no
     callback; anything else is logged with its traceback and reported as `internal_error`. Either
-    way the connection stays up and nobody else notices.
+    way the connection stays up and nobody else notices. The time to answer is measured
+    (`videochat_event_seconds`).
     """
 
     def register(fn: Handler) -> Handler:
+        timer = sio.metrics.event_seconds.labels(event)
+
         @functools.wraps(fn)
         async def wrapper(sid: str, *args: Any) -> Any:
-            try:
-                return await fn(sid, *args)
-            except UserError as error:
-                log.warning("refused %s from %s: %s (%s)", event, sid, error.code, error.message)
-                return await report_error(sio, sid, event, error)
-            except Exception:
-                log.exception("event %s from %s failed", event, sid)
-                return await report_error(sio, sid, event, INTERNAL_ERROR)
+            with timer.time():
+                try:
+                    return await fn(sid, *args)
+                except UserError as error:
+                    log.warning("refused %s", event, extra={"event": event, "sid": sid, "code": error.code,
+                                                            "reason": error.message})
+                    return await report_error(sio, sid, event, error)
+                except Exception:
+                    log.exception("event %s failed", event, extra={"event": event, "sid": sid})
+                    return await report_error(sio, sid, event, INTERNAL_ERROR)
 
         sio.on(event, wrapper)
         return fn
@@ -82,7 +93,8 @@ def event_handler(sio: socketio.AsyncServer, event: str) -> Callable[[Handler], 
     return register
 
 
-async def report_error(sio: socketio.AsyncServer, sid: str, event: str, error: UserError) -> Any:
+async def report_error(sio: Server, sid: str, event: str, error: UserError) -> Any:
+    sio.metrics.rejected(error.code)
     if ack_requested():
         return failure(error)
     await sio.emit("error", {**error.as_dict(), "event": event}, to=sid)

@@ -62,6 +62,9 @@ class Registry:
     def count_connections(self) -> int:
         return len(self._members)
 
+    def member_ids(self) -> list[str]:
+        return list(self._members)
+
     # rooms
 
     def join(self, member_id: str, room: str) -> tuple[int, bool]:

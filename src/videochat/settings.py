@@ -11,14 +11,18 @@ from typing import Any, Mapping
 
 ENV_PREFIX = "VIDEOCHAT_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("human", "json")
 
 
 class SettingsError(ValueError):
     """A setting has a value that cannot work; the message says which and why."""
 
 
-def _meta(help: str, *, flag: bool = False, choices: tuple[str, ...] | None = None) -> dict[str, Any]:
-    return {"help": help, "flag": flag, "choices": choices}
+def _meta(help: str, *, flag: bool = False, choices: tuple[str, ...] | None = None,
+          env_only: bool = False) -> dict[str, Any]:
+    # env_only: a secret, read from the environment only (never a flag: a command line is visible
+    # to every user of the machine in `ps`).
+    return {"help": help, "flag": flag, "choices": choices, "env_only": env_only}
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,26 @@ class Settings:
     history_retention: float = field(default=3600.0, metadata=_meta(
         "Seconds a room may stay empty before its history is deleted."))
 
+    # Operations: the admin UI, metrics, logs (docs/operations.md)
+    admin_username: str = field(default="admin", metadata=_meta(
+        "User name the Socket.IO Admin UI at /admin/ logs in with."))
+    admin_password: str | None = field(default=None, repr=False, metadata=_meta(
+        "Password of the admin UI; without one (or --admin-password-file) the admin UI is off.",
+        env_only=True))
+    admin_password_file: Path | None = field(default=None, metadata=_meta(
+        "File holding the admin UI password (its first line); turns the admin UI on."))
+    admin_read_only: bool = field(default=False, metadata=_meta(
+        "The admin UI only shows: no disconnecting, joining, leaving or emitting.", flag=True))
+    metrics_token: str | None = field(default=None, repr=False, metadata=_meta(
+        "Bearer token /metrics asks for; without one /metrics is open.", env_only=True))
+    metrics_token_file: Path | None = field(default=None, metadata=_meta(
+        "File holding the bearer token /metrics asks for (its first line)."))
+    log_format: str = field(default="human", metadata=_meta(
+        "How log lines are written: human (key=value) or json (one object per line).", choices=LOG_FORMATS))
+    log_sensitive: bool = field(default=False, metadata=_meta(
+        "Also log message text, SDP and ICE candidates (debugging only: it exposes what users say).",
+        flag=True))
+
     def validate(self) -> "Settings":
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be between 0 and 65535, got {self.port}")
@@ -68,7 +92,21 @@ class Settings:
                 raise SettingsError(f"{option_name(name)} must be at least 1, got {getattr(self, name)}")
         if self.history_retention <= 0:
             raise SettingsError(f"history-retention must be more than 0 seconds, got {self.history_retention}")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(f"log-format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
+        if not self.admin_username.strip():
+            raise SettingsError("admin-username must not be empty")
+        self.admin_secret()  # a password file that cannot be read stops the server at once
+        self.metrics_secret()
         return self
+
+    def admin_secret(self) -> str | None:
+        """The admin UI password (from VIDEOCHAT_ADMIN_PASSWORD or --admin-password-file), or None."""
+        return _secret(self.admin_password, self.admin_password_file, "admin-password")
+
+    def metrics_secret(self) -> str | None:
+        """The bearer token /metrics asks for, or None when /metrics is open."""
+        return _secret(self.metrics_token, self.metrics_token_file, "metrics-token")
 
     @property
     def database_path(self) -> Path:
@@ -99,6 +137,29 @@ class Settings:
             if raw is not None:
                 values[f.name] = parse_value(f, raw)
         return cls(**values).validate()
+
+
+def _secret(value: str | None, path: Path | None, name: str) -> str | None:
+    if value is not None and path is not None:
+        raise SettingsError(f"give either {env_name(name.replace('-', '_'))} or --{name}-file, not both")
+    if path is not None:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise SettingsError(f"{name}-file {path} cannot be read: {error.__class__.__name__}") from None
+        value = lines[0] if lines else ""
+    if value is None:
+        return None
+    if not value.strip():
+        raise SettingsError(f"{name} is empty; give a real one or none at all")
+    return value
+
+
+def env_only_values(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The settings that only the environment may give (secrets), as Settings(**values) takes them."""
+    environ = os.environ if environ is None else environ
+    return {f.name: parse_value(f, environ[env_name(f.name)]) for f in setting_fields()
+            if f.metadata.get("env_only") and env_name(f.name) in environ}
 
 
 def env_name(name: str) -> str:

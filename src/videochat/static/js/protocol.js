@@ -150,8 +150,11 @@ export class ChatConnection {
         const socket = this.socket;
         socket.on("connect", () => this.#connected());
         socket.on("disconnect", (reason) => {
-            // "io client disconnect" is our own close(); anything else reconnects by itself.
-            if (reason !== "io client disconnect") this.#setStatus("reconnecting");
+            // "io client disconnect" is our own close(); "io server disconnect" is the server (an
+            // operator, from the admin UI) putting us out: socket.io does not reconnect after either.
+            // Anything else reconnects by itself.
+            if (reason === "io server disconnect") this.#setStatus("disconnected");
+            else if (reason !== "io client disconnect") this.#setStatus("reconnecting");
         });
         socket.on("connect_error", () => {
             if (!socket.active) this.#setStatus("disconnected");
