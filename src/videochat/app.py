@@ -14,7 +14,6 @@ from typing import AsyncIterator
 
 import socketio
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -27,7 +26,10 @@ from .realtime import Server
 from .rooms import Registry
 from .settings import Settings
 from .validation import Limits
-from .web import SOCKET_IO_CLIENT_FILES, STATIC_DIR, Pages, SecurityHeaders, socket_io_client
+from .ratelimit import Limiter
+from .security import OriginPolicy, SecurityHeaders
+from .settings import split_list
+from .web import SOCKET_IO_CLIENT_FILES, STATIC_DIR, Pages, socket_io_client
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +44,15 @@ class VideochatApp:
         self.history = HistoryStore(
             settings.database_path, size=settings.history_size, retention=settings.history_retention
         )
-        self.sio = Server(async_mode="asgi", logger=False, engineio_logger=False)
-        self.chat = Chat(self.sio, self.registry, self.history, self.limits)
+        self.limiter = Limiter(settings.rates(), address_factor=settings.ip_rate_factor,
+                               max_connections_per_address=settings.max_connections_per_ip)
+        self.origins = OriginPolicy(split_list(settings.allowed_origins))
+        self.sio = Server(async_mode="asgi", logger=False, engineio_logger=False, limiter=self.limiter,
+                          cors_allowed_origins=self.origins.allows_environ,
+                          max_http_buffer_size=settings.max_packet_bytes)
+        self.chat = Chat(self.sio, self.registry, self.history, self.limits, self.limiter)
         self.chat.register()
-        self.lobby = Lobby(self.limits)
+        self.lobby = Lobby(self.limits, self.limiter, self.origins)
         self.pages = Pages(self.registry, self.limits)
         self._tasks: set[asyncio.Task] = set()
         self.engineio = socketio.ASGIApp(self.sio, socketio_path="socket.io")
@@ -58,11 +65,14 @@ class VideochatApp:
                 *[Route(path, socket_io_client) for path in SOCKET_IO_CLIENT_FILES],
                 Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
             ],
-            middleware=[Middleware(SecurityHeaders)],
             lifespan=self._lifespan,
         )
+        self._secured = SecurityHeaders(self._dispatch)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._secured(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if path.startswith(SOCKET_IO_PREFIX) and path not in SOCKET_IO_CLIENT_FILES:
             await self.engineio(scope, receive, send)

@@ -15,7 +15,8 @@ import socketio
 
 from .errors import UserError, ok
 from .history import HistoryStore
-from .realtime import after_ack, event_handler, report_error
+from .ratelimit import Limiter
+from .realtime import after_ack, event_handler, refusal, report_error
 from .rooms import NotInRoom, Registry
 from .validation import Limits
 
@@ -23,8 +24,10 @@ log = logging.getLogger(__name__)
 
 
 class Chat:
-    def __init__(self, sio: socketio.AsyncServer, registry: Registry, history: HistoryStore, limits: Limits) -> None:
+    def __init__(self, sio: socketio.AsyncServer, registry: Registry, history: HistoryStore, limits: Limits,
+                 limiter: Limiter) -> None:
         self.sio = sio
+        self.limiter = limiter
         self.registry = registry
         self.history = history
         self.limits = limits
@@ -46,10 +49,19 @@ class Chat:
     # connection lifecycle
 
     async def connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        address = client_address(environ)
+        if not self.limiter.connect(sid, address):
+            log.warning("refused a connection from %s: %d connections already", address,
+                        self.limiter.connections_from(address))
+            # the browser's connect_error carries err.message and err.data
+            raise socketio.exceptions.ConnectionRefusedError(
+                "Too many connections from your network address; close some tabs and try again.",
+                {"code": "too_many_connections"})
         self.registry.connect(sid)
         log.info("connected sid=%s transport=%s", sid, _transport(environ))
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
+        self.limiter.disconnect(sid)
         member, departures = self.registry.disconnect(sid)
         if member is None:
             return
@@ -60,8 +72,8 @@ class Chat:
         log.info("disconnected sid=%s nickname=%s rooms=%d", sid, member.nickname, len(departures))
 
     async def unknown_event(self, event: str, sid: str, *args: Any) -> Any:
-        log.warning("refused unknown event %r from %s", event, sid)
-        error = UserError("unknown_event", f"Unknown event {event!r}.")
+        error = refusal() or UserError("unknown_event", f"Unknown event {str(event)[:64]!r}.")
+        log.warning("refused event %r from %s: %s", str(event)[:64], sid, error.code)
         return await report_error(self.sio, sid, str(event), error)
 
     # events
@@ -145,6 +157,13 @@ class Chat:
 
     async def broadcast_room_change(self) -> None:
         await self.sio.emit("room_change", (self.registry.room_names(), self.registry.room_summaries()))
+
+
+def client_address(environ: dict) -> str:
+    """The client's address from the ASGI scope: python-engineio's environ says REMOTE_ADDR=127.0.0.1
+    for everyone. uvicorn puts the X-Forwarded-For address there for trusted proxies only."""
+    client = (environ.get("asgi.scope") or {}).get("client")
+    return client[0] if client else ""
 
 
 def _transport(environ: dict) -> str:
