@@ -8,11 +8,15 @@ import pytest
 
 from support import ADMIN_PASSWORD, Recorder, ServerProcess
 
+# Every test client comes from 127.0.0.1, so the limits per address would make tests depend on each
+# other; tests of those limits start servers with their own values (test_limits.py).
+SHARED_ADDRESS = ("--ip-rate-factor", "1000", "--max-connections-per-ip", "0")
+
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory):
     """One server shared by the tests that do not care about other tests' rooms."""
-    server = ServerProcess(tmp_path_factory.mktemp("live-server")).start()
+    server = ServerProcess(tmp_path_factory.mktemp("live-server"), *SHARED_ADDRESS).start()
     yield server
     server.stop()
 
@@ -24,7 +28,7 @@ def server_factory(tmp_path: Path):
 
     def start(*args: str, data_dir: Path | None = None, env: dict[str, str] | None = None,
               port: int = 0) -> ServerProcess:
-        server = ServerProcess(data_dir or tmp_path / f"data{len(servers)}", *args, env=env)
+        server = ServerProcess(data_dir or tmp_path / f"data{len(servers)}", *SHARED_ADDRESS, *args, env=env)
         server.port = port
         servers.append(server)
         return server.start()

@@ -57,7 +57,7 @@ async def test_history_survives_a_restart(server_factory):
 
 
 async def test_pending_writes_are_flushed_on_sigterm(server_factory):
-    server = server_factory()
+    server = server_factory("--message-burst", "100")
     sent = await send_messages(server.url, "burst", [f"message {i}" for i in range(50)])
     assert server.stop(signal.SIGTERM) == 0
     assert stored_messages(server, "burst") == 50

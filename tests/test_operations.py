@@ -147,7 +147,7 @@ async def test_readyz_follows_the_database(fresh_server):
             away.rename(fresh_server.data_dir)
         assert (await http.get("/readyz")).status_code == 200
 
-    assert "not ready" in fresh_server.log
+    await wait_until(lambda: "not ready" in fresh_server.log, what="the 'not ready' log line")
 
 
 # metrics

@@ -14,7 +14,6 @@ from typing import AsyncIterator
 
 import socketio
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -30,7 +29,10 @@ from .realtime import Server
 from .rooms import Registry
 from .settings import Settings
 from .validation import Limits
-from .web import SOCKET_IO_CLIENT_FILES, STATIC_DIR, VENDOR_DIR, Pages, SecurityHeaders, socket_io_client
+from .ratelimit import Limiter
+from .security import OriginPolicy, SecurityHeaders
+from .settings import split_list
+from .web import SOCKET_IO_CLIENT_FILES, STATIC_DIR, VENDOR_DIR, Pages, socket_io_client
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +48,15 @@ class VideochatApp:
             settings.database_path, size=settings.history_size, retention=settings.history_retention
         )
         self.metrics = Metrics()
-        self.sio = Server(async_mode="asgi", logger=False, engineio_logger=False, metrics=self.metrics)
-        self.chat = Chat(self.sio, self.registry, self.history, self.limits)
+        self.limiter = Limiter(settings.rates(), address_factor=settings.ip_rate_factor,
+                               max_connections_per_address=settings.max_connections_per_ip)
+        self.origins = OriginPolicy(split_list(settings.allowed_origins))
+        self.sio = Server(async_mode="asgi", logger=False, engineio_logger=False, metrics=self.metrics,
+                          limiter=self.limiter, cors_allowed_origins=self.origins.allows_environ,
+                          max_http_buffer_size=settings.max_packet_bytes)
+        self.chat = Chat(self.sio, self.registry, self.history, self.limits, self.limiter)
         self.chat.register()
-        self.lobby = Lobby(self.limits)
+        self.lobby = Lobby(self.limits, self.limiter, self.origins)
         self._init_operations(settings)
         self.pages = Pages(self.registry, self.limits)
         self._tasks: set[asyncio.Task] = set()
@@ -64,13 +71,14 @@ class VideochatApp:
                 Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
                 *self._operations_routes(),
             ],
-            middleware=[Middleware(SecurityHeaders)],
             lifespan=self._lifespan,
         )
-        self._http = HttpMetrics(self._dispatch, self.metrics, _route_label)
+        # every response gets the security headers (a response that sets its own, such as the
+        # admin UI's looser CSP, keeps them) and is counted
+        self._outer = SecurityHeaders(HttpMetrics(self._dispatch, self.metrics, _route_label))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._http(scope, receive, send)
+        await self._outer(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")

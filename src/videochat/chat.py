@@ -11,9 +11,12 @@ import time
 import uuid
 from typing import Any
 
+import socketio
+
 from .errors import UserError, ok
 from .history import HistoryStore
-from .realtime import Server, after_ack, event_handler, report_error
+from .ratelimit import Limiter
+from .realtime import Server, after_ack, event_handler, refusal, report_error
 from .rooms import NotInRoom, Registry
 from .validation import Limits
 
@@ -21,8 +24,10 @@ log = logging.getLogger(__name__)
 
 
 class Chat:
-    def __init__(self, sio: Server, registry: Registry, history: HistoryStore, limits: Limits) -> None:
+    def __init__(self, sio: Server, registry: Registry, history: HistoryStore, limits: Limits,
+                 limiter: Limiter) -> None:
         self.sio = sio
+        self.limiter = limiter
         self.registry = registry
         self.history = history
         self.limits = limits
@@ -44,10 +49,20 @@ class Chat:
     # connection lifecycle
 
     async def connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        address = client_address(environ)
+        if not self.limiter.connect(sid, address):
+            log.warning("refused a connection: too many from its address",
+                        extra={"address": address, "connections": self.limiter.connections_from(address)})
+            self.sio.metrics.rejected("too_many_connections")
+            # the browser's connect_error carries err.message and err.data
+            raise socketio.exceptions.ConnectionRefusedError(
+                "Too many connections from your network address; close some tabs and try again.",
+                {"code": "too_many_connections"})
         self.registry.connect(sid)
         log.info("connected", extra={"sid": sid, "transport": _transport(environ)})
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
+        self.limiter.disconnect(sid)
         member, departures = self.registry.disconnect(sid)
         if member is None:
             return
@@ -59,8 +74,8 @@ class Chat:
                                         "reason": str(reason)})
 
     async def unknown_event(self, event: str, sid: str, *args: Any) -> Any:
-        log.warning("refused unknown event", extra={"sid": sid, "event": str(event)[:64]})
-        error = UserError("unknown_event", f"Unknown event {event!r}.")
+        error = refusal() or UserError("unknown_event", f"Unknown event {str(event)[:64]!r}.")
+        log.warning("refused event", extra={"sid": sid, "event": str(event)[:64], "code": error.code})
         return await report_error(self.sio, sid, str(event), error)
 
     # events
@@ -149,6 +164,13 @@ class Chat:
 
     async def broadcast_room_change(self) -> None:
         await self.sio.emit("room_change", (self.registry.room_names(), self.registry.room_summaries()))
+
+
+def client_address(environ: dict) -> str:
+    """The client's address from the ASGI scope: python-engineio's environ says REMOTE_ADDR=127.0.0.1
+    for everyone. uvicorn puts the X-Forwarded-For address there for trusted proxies only."""
+    client = (environ.get("asgi.scope") or {}).get("client")
+    return client[0] if client else ""
 
 
 def _transport(environ: dict) -> str:

@@ -10,11 +10,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+import uuid
 from dataclasses import dataclass, field
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .errors import UserError
+from .ratelimit import Limiter, Refused
+from .security import OriginPolicy
 from .rooms import DEFAULT_NICKNAME
 from .validation import Limits
 
@@ -29,16 +33,35 @@ class LobbyClient:
     websocket: WebSocket
     nickname: str = DEFAULT_NICKNAME
     outbox: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(OUTBOX_SIZE))
+    key: str = field(default_factory=lambda: f"lobby-{uuid.uuid4().hex}")  # its name for the limiter
 
 
 class Lobby:
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, limiter: Limiter, origins: OriginPolicy) -> None:
         self.limits = limits
+        self.limiter = limiter
+        self.origins = origins
         self.clients: set[LobbyClient] = set()
 
     async def serve(self, websocket: WebSocket) -> None:
-        await websocket.accept()
+        if not self.origins.allows_scope(websocket.scope):
+            log.warning("lobby refused a page from another origin", extra={"origin": websocket.headers.get("origin")})
+            await websocket.close(POLICY_VIOLATION)  # before accepting: the handshake gets 403
+            return
         client = LobbyClient(websocket)
+        address = websocket.client.host if websocket.client else ""
+        if not self.limiter.connect(client.key, address):
+            log.warning("lobby refused a connection: too many from its address", extra={"address": address})
+            await websocket.close(POLICY_VIOLATION)
+            return
+        try:
+            await self._serve(client)
+        finally:
+            self.limiter.disconnect(client.key)
+
+    async def _serve(self, client: LobbyClient) -> None:
+        websocket = client.websocket
+        await websocket.accept()
         self.clients.add(client)
         writer = asyncio.create_task(self._write(client), name="videochat-lobby-writer")
         log.info("lobby client connected", extra={"clients": len(self.clients)})
@@ -58,6 +81,10 @@ class Lobby:
     def _handle(self, client: LobbyClient, frame: dict) -> None:
         try:
             kind, payload = self._parse(frame)
+            try:
+                self.limiter.check(client.key, "nickname" if kind == "nickname" else "message", time.monotonic())
+            except Refused as refused:
+                raise UserError("rate_limited", str(refused)) from None
             if kind == "nickname":
                 client.nickname = self.limits.nickname(payload)
             else:
@@ -94,7 +121,7 @@ class Lobby:
         try:
             client.outbox.put_nowait(text)
         except asyncio.QueueFull:
-            log.warning("lobby client too slow (%d frames waiting): disconnecting it", OUTBOX_SIZE)
+            log.warning("lobby client too slow: disconnecting it", extra={"waiting": OUTBOX_SIZE})
             self.clients.discard(client)
             client.outbox = asyncio.Queue(1)
             client.outbox.put_nowait(None)  # tells its writer to close the connection

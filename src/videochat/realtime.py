@@ -12,31 +12,76 @@ from __future__ import annotations
 import contextvars
 import functools
 import logging
+import time
 from typing import Any, Awaitable, Callable
 
 import socketio
 
 from .errors import INTERNAL_ERROR, UserError, failure
 from .metrics import Metrics
+from .ratelimit import Limiter, Refused
 
 log = logging.getLogger(__name__)
 
+# Names the Socket.IO libraries use themselves; a client event by one of these names is refused.
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "disconnecting", "newListener",
+                             "removeListener", "error"})
+
 _ack_requested: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_requested", default=False)
+_refusal: contextvars.ContextVar[UserError | None] = contextvars.ContextVar("refusal", default=None)
 _after_ack: contextvars.ContextVar[list[Callable[[], Awaitable[None]]] | None] = contextvars.ContextVar(
     "after_ack", default=None
 )
 
 
 class Server(socketio.AsyncServer):
-    def __init__(self, *args: Any, metrics: Metrics | None = None, **kwargs: Any) -> None:
+    """python-socketio's server, plus: ack bookkeeping, follow-ups after the ack, rate limits."""
+
+    def __init__(self, *args: Any, metrics: Metrics | None = None, limiter: Limiter | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The app's metrics travel with the server, so every handler registered on it can count.
         self.metrics = metrics if metrics is not None else Metrics()
+        self.limiter = limiter
+
+    async def _handle_eio_message(self, eio_sid, data):
+        # A packet that does not decode is a protocol error, not a user error: like the Node server
+        # (and Galène), close that connection, with a warning rather than a traceback in the log.
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+            log.warning("closing a connection that sent a malformed Socket.IO packet",
+                        extra={"error": type(error).__name__})
+            self.metrics.rejected("malformed_packet")
+            socket = self.eio.sockets.get(eio_sid)
+            await self.eio.disconnect(eio_sid)
+            if socket is not None:
+                # python-engineio leaves the transport open until the client answers the close
+                # packet (a well-behaved one does; this one may not): wake its writer, which then
+                # closes the WebSocket, as the library does itself when the reader ends.
+                await socket.queue.put(None)
+
+    async def _handle_event(self, eio_sid, namespace, id, data):
+        # The library trusts the event's shape: it indexes data[0] (failing on a packet without
+        # data), looks the name up in a dict (failing on a list), and hands a client event named
+        # "connect" or "disconnect" to the connection handlers. Such events are answered here.
+        if not isinstance(data, list) or not data or not isinstance(data[0], str) or data[0] in RESERVED_EVENTS:
+            sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
+            name = data[0] if isinstance(data, list) and data and isinstance(data[0], str) else ""
+            log.warning("refused an event no client may send", extra={"sid": sid, "event": name[:64]})
+            self.metrics.rejected("invalid_event")
+            if sid is not None and self.manager.is_connected(sid, namespace or "/"):
+                message = f"{name!r} is reserved." if name else "An event needs a name, as text."
+                await self.emit("error", {"code": "invalid_event", "message": message, "event": name[:64]},
+                                to=sid, namespace=namespace or "/")
+            return
+        await super()._handle_event(eio_sid, namespace, id, data)
 
     async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
         # Runs once per incoming event (in its own task when async_handlers is on), so the
         # context variables below belong to this event alone.
         _ack_requested.set(id is not None)
+        _refusal.set(self._check_rate(sid, data, namespace))
         followups: list[Callable[[], Awaitable[None]]] = []
         _after_ack.set(followups)
         await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
@@ -44,7 +89,21 @@ class Server(socketio.AsyncServer):
             try:
                 await followup()
             except Exception:
-                log.exception("follow-up of event %r failed", data[0] if data else None)
+                log.exception("follow-up of event %r failed", data[0])
+
+    def _check_rate(self, sid: str, data: list, namespace: str | None) -> UserError | None:
+        if self.limiter is None or (namespace or "/") != "/":
+            return None
+        try:
+            self.limiter.check_event(sid, data[0], time.monotonic())
+        except Refused as refused:
+            return UserError("rate_limited", str(refused))
+        return None
+
+
+def refusal() -> UserError | None:
+    """The rate limiter's verdict on the current event (None: go ahead)."""
+    return _refusal.get()
 
 
 def ack_requested() -> bool:
@@ -78,6 +137,9 @@ def event_handler(sio: Server, event: str) -> Callable[[Handler], Handler]:
         async def wrapper(sid: str, *args: Any) -> Any:
             with timer.time():
                 try:
+                    refused = refusal()
+                    if refused is not None:
+                        raise refused
                     return await fn(sid, *args)
                 except UserError as error:
                     log.warning("refused %s", event, extra={"event": event, "sid": sid, "code": error.code,

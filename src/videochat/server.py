@@ -10,7 +10,7 @@ from typing import Any
 import uvicorn
 
 from .app import VideochatApp, create_app
-from .settings import Settings
+from .settings import Settings, split_list
 from .tls import ensure_self_signed
 
 log = logging.getLogger("videochat")
@@ -47,6 +47,7 @@ def _find_app(app: Any) -> VideochatApp | None:
 
 
 def run(settings: Settings) -> int:
+    trusted = split_list(settings.trusted_proxies)
     ssl: dict[str, Any] = {}
     if settings.self_signed:
         cert, key = ensure_self_signed(settings.data_dir, settings.host)
@@ -59,6 +60,10 @@ def run(settings: Settings) -> int:
         log_config=None,  # our own logging (videochat.logs) is already set up
         access_log=settings.log_level == "debug",
         ws_per_message_deflate=False,  # chat frames are small; deflate costs CPU and memory per socket
+        ws_max_size=settings.max_packet_bytes,
+        # Forwarded headers are believed only from listed proxies (uvicorn trusts 127.0.0.1 by default).
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=",".join(trusted) if trusted else "",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         lifespan="on",
         **ssl,

@@ -4,10 +4,15 @@ docs/config.md (tests/test_docs.py fails when one of them is missing)."""
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from .ratelimit import Rate
 
 ENV_PREFIX = "VIDEOCHAT_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -74,6 +79,33 @@ class Settings:
     log_sensitive: bool = field(default=False, metadata=_meta(
         "Also log message text, SDP and ICE candidates (debugging only: it exposes what users say).",
         flag=True))
+    # who may connect, and how much they may send (issue 5)
+    allowed_origins: str = field(default="", metadata=_meta(
+        "Comma-separated origins (https://host[:port]) whose pages may connect besides the app's own."))
+    trusted_proxies: str = field(default="", metadata=_meta(
+        "Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto headers are believed; nobody's by default."))
+    max_connections_per_ip: int = field(default=100, metadata=_meta(
+        "Most simultaneous connections (Socket.IO and plain WebSocket) from one address; 0 = no limit."))
+    max_packet_bytes: int = field(default=131072, metadata=_meta(
+        "Largest Socket.IO packet or WebSocket message accepted, in bytes; a larger one closes that connection."))
+    message_rate: float = field(default=5.0, metadata=_meta(
+        "Chat messages per second one connection may send, on average."))
+    message_burst: float = field(default=20.0, metadata=_meta(
+        "Chat messages one connection may send at once before the rate applies."))
+    join_rate: float = field(default=2.0, metadata=_meta("Room joins per second per connection."))
+    join_burst: float = field(default=10.0, metadata=_meta("Room joins at once per connection."))
+    nickname_rate: float = field(default=1.0, metadata=_meta("Nickname changes per second per connection."))
+    nickname_burst: float = field(default=5.0, metadata=_meta("Nickname changes at once per connection."))
+    signal_rate: float = field(default=100.0, metadata=_meta(
+        "Call signaling messages (offer, answer, ICE candidates, media state) per second per connection."))
+    signal_burst: float = field(default=500.0, metadata=_meta(
+        "Call signaling messages at once per connection."))
+    request_rate: float = field(default=20.0, metadata=_meta(
+        "Other requests (room lists, leaving, unknown events) per second per connection."))
+    request_burst: float = field(default=100.0, metadata=_meta("Other requests at once per connection."))
+    ip_rate_factor: float = field(default=10.0, metadata=_meta(
+        "An address may send this many times what one connection may (people behind one NAT)."))
 
     def validate(self) -> "Settings":
         if not 0 <= self.port <= 65535:
@@ -92,6 +124,23 @@ class Settings:
                 raise SettingsError(f"{option_name(name)} must be at least 1, got {getattr(self, name)}")
         if self.history_retention <= 0:
             raise SettingsError(f"history-retention must be more than 0 seconds, got {self.history_retention}")
+        for name in ("message_rate", "message_burst", "join_rate", "join_burst", "nickname_rate",
+                     "nickname_burst", "signal_rate", "signal_burst", "request_rate", "request_burst",
+                     "ip_rate_factor"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{option_name(name)} must be more than 0, got {getattr(self, name)}")
+        if self.max_connections_per_ip < 0:
+            raise SettingsError(f"max-connections-per-ip must be 0 (no limit) or more, got {self.max_connections_per_ip}")
+        if self.max_packet_bytes < 1024:
+            raise SettingsError(f"max-packet-bytes must be at least 1024, got {self.max_packet_bytes}")
+        for origin in split_list(self.allowed_origins):
+            if not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise SettingsError(f"allowed-origins: {origin!r} is not an origin like https://chat.example.com")
+        for proxy in split_list(self.trusted_proxies):
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise SettingsError(f"trusted-proxies: {proxy!r} is not an address or network") from None
         if self.log_format not in LOG_FORMATS:
             raise SettingsError(f"log-format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
         if not self.admin_username.strip():
@@ -107,6 +156,15 @@ class Settings:
     def metrics_secret(self) -> str | None:
         """The bearer token /metrics asks for, or None when /metrics is open."""
         return _secret(self.metrics_token, self.metrics_token_file, "metrics-token")
+
+    def rates(self) -> dict[str, Rate]:
+        """The token-bucket rate of each kind of client event (ratelimit.KINDS)."""
+        from .ratelimit import Rate
+
+        names = {"message": "message", "join": "join", "nickname": "nickname", "signal": "signal",
+                 "other": "request"}
+        return {kind: Rate(getattr(self, f"{name}_rate"), getattr(self, f"{name}_burst"))
+                for kind, name in names.items()}
 
     @property
     def database_path(self) -> Path:
@@ -160,6 +218,11 @@ def env_only_values(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     environ = os.environ if environ is None else environ
     return {f.name: parse_value(f, environ[env_name(f.name)]) for f in setting_fields()
             if f.metadata.get("env_only") and env_name(f.name) in environ}
+
+
+def split_list(value: str) -> list[str]:
+    """A comma-separated setting as a list, blanks dropped."""
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def env_name(name: str) -> str:

@@ -1,4 +1,4 @@
-"""HTTP: the pages, the JSON API, the Socket.IO browser client, and security headers."""
+"""HTTP: the pages, the JSON API and the Socket.IO browser client (security headers: security.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ from pathlib import Path
 from typing import Callable
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import i18n
 from .rooms import Registry
@@ -29,13 +27,6 @@ SOCKET_IO_CLIENT_FILES = {
     "/socket.io/socket.io.min.js": "socket.io.min.js",
     "/socket.io/socket.io.esm.min.js": "socket.io.esm.min.js",
 }
-
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
-
 
 def missing_assets() -> list[str]:
     return [name for name in SOCKET_IO_CLIENT_FILES.values() if not (VENDOR_DIR / name).is_file()]
@@ -93,24 +84,3 @@ async def socket_io_client(request: Request) -> Response:
             "The Socket.IO client is not installed; run the set-up (README).", status_code=503
         )
     return FileResponse(path, media_type="application/javascript" if name.endswith(".js") else "application/json")
-
-
-class SecurityHeaders:
-    """Adds the security headers to every HTTP response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

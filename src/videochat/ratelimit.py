@@ -1,0 +1,137 @@
+"""Limits per connection and per client address: token buckets for what clients send, and a cap on
+connections per address. Pure bookkeeping: the caller passes the clock.
+
+Over a limit, the event is refused at once (error `rate_limited`); nothing is queued, so a flood
+costs the server no memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# What each Socket.IO event costs, by kind. Events not listed (unknown ones included) are "other".
+EVENT_KINDS = {
+    "new_message": "message",
+    "enter_room": "join",
+    "join_room": "join",
+    "nickname": "nickname",
+    "offer": "signal",
+    "answer": "signal",
+    "ice": "signal",
+    "media_state": "signal",
+}
+KINDS = ("message", "join", "nickname", "signal", "other")
+DESCRIPTIONS = {
+    "message": "chat messages",
+    "join": "room joins",
+    "nickname": "nickname changes",
+    "signal": "call signaling messages",
+    "other": "requests",
+}
+
+
+@dataclass(frozen=True)
+class Rate:
+    per_second: float
+    burst: float
+
+    def describe(self) -> str:
+        return f"{self.per_second:g} per second, bursts of {self.burst:g}"
+
+
+class TokenBucket:
+    __slots__ = ("rate", "tokens", "updated")
+
+    def __init__(self, rate: Rate, now: float) -> None:
+        self.rate = rate
+        self.tokens = rate.burst
+        self.updated = now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.rate.burst, self.tokens + (now - self.updated) * self.rate.per_second)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+    def full_at(self, now: float) -> bool:
+        """Whether the bucket would be full by now (so forgetting it changes nothing)."""
+        return self.tokens + (now - self.updated) * self.rate.per_second >= self.rate.burst
+
+
+class Refused(Exception):
+    def __init__(self, kind: str, rate: Rate, scope: str) -> None:
+        self.kind, self.rate, self.scope = kind, rate, scope
+        where = "from this connection" if scope == "connection" else "from your network address"
+        super().__init__(f"Too many {DESCRIPTIONS[kind]} {where}; the limit is {rate.describe()}. "
+                         "Wait a moment and try again.")
+
+
+class Limiter:
+    def __init__(self, rates: dict[str, Rate], *, address_factor: float, max_connections_per_address: int) -> None:
+        self.rates = rates
+        self.address_rates = {kind: Rate(r.per_second * address_factor, r.burst * address_factor)
+                              for kind, r in rates.items()}
+        self.max_connections = max_connections_per_address
+        self._address_of: dict[str, str] = {}
+        self._connections: dict[str, int] = {}
+        self._by_connection: dict[tuple[str, str], TokenBucket] = {}
+        self._by_address: dict[tuple[str, str], TokenBucket] = {}
+        self._checks = 0
+
+    # connections
+
+    def connect(self, key: str, address: str) -> bool:
+        """Count a new connection; False (and nothing counted) when its address has too many."""
+        count = self._connections.get(address, 0)
+        if self.max_connections and count >= self.max_connections:
+            return False
+        self._connections[address] = count + 1
+        self._address_of[key] = address
+        return True
+
+    def disconnect(self, key: str) -> None:
+        address = self._address_of.pop(key, None)
+        if address is None:
+            return
+        remaining = self._connections[address] - 1
+        if remaining:
+            self._connections[address] = remaining
+        else:
+            del self._connections[address]
+        for kind in KINDS:
+            self._by_connection.pop((key, kind), None)
+
+    def connections_from(self, address: str) -> int:
+        return self._connections.get(address, 0)
+
+    # events
+
+    def check_event(self, key: str, event: str, now: float) -> None:
+        self.check(key, EVENT_KINDS.get(event, "other"), now)
+
+    def check(self, key: str, kind: str, now: float) -> None:
+        """Take one token for `kind` from the connection's and its address's buckets, or raise Refused."""
+        rate = self.rates[kind]
+        bucket = self._by_connection.get((key, kind))
+        if bucket is None:
+            bucket = self._by_connection[(key, kind)] = TokenBucket(rate, now)
+        if not bucket.take(now):
+            raise Refused(kind, rate, "connection")
+        address = self._address_of.get(key)
+        if address is not None:
+            address_rate = self.address_rates[kind]
+            shared = self._by_address.get((address, kind))
+            if shared is None:
+                shared = self._by_address[(address, kind)] = TokenBucket(address_rate, now)
+            if not shared.take(now):
+                raise Refused(kind, address_rate, "address")
+        self._checks += 1
+        if self._checks % 1024 == 0:
+            self._forget_full_address_buckets(now)
+
+    def _forget_full_address_buckets(self, now: float) -> None:
+        # An address bucket that has refilled holds no information: drop it to bound memory.
+        for key in [k for k, b in self._by_address.items() if b.full_at(now)]:
+            del self._by_address[key]
