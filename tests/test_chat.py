@@ -211,13 +211,13 @@ async def test_disconnect_says_bye_to_every_room_then_one_room_change(fresh_serv
         await leaver.call("enter_room", "one")
         await leaver.call("enter_room", "two")
         await watcher.wait_for("room_change", lambda names, rooms: rooms == [
-            {"name": "one", "count": 2}, {"name": "two", "count": 2}])
+            {"name": "one", "count": 2, "locked": False}, {"name": "two", "count": 2, "locked": False}])
         before = len(watcher.received("room_change"))
         await leaver.disconnect()
         assert (await first.wait_for("bye"))[:2] == ("Leaver", 1)
         assert (await second.wait_for("bye"))[:2] == ("Leaver", 1)
         names, rooms = await watcher.wait_for(
-            "room_change", lambda names, rooms: rooms == [{"name": "one", "count": 1}, {"name": "two", "count": 1}])
+            "room_change", lambda names, rooms: rooms == [{"name": "one", "count": 1, "locked": False}, {"name": "two", "count": 1, "locked": False}])
         assert names == ["one", "two"]
         await watcher.barrier()
         assert len(watcher.received("room_change")) == before + 1  # one for the whole disconnect
@@ -235,12 +235,12 @@ async def test_room_change_lists_rooms_with_members_never_private_rooms(fresh_se
         await alice.call("enter_room", "kitchen")
         names, rooms = await watcher.wait_for("room_change")
         assert names == ["kitchen"]  # no socket ids, no private rooms
-        assert rooms == [{"name": "kitchen", "count": 1}]
+        assert rooms == [{"name": "kitchen", "count": 1, "locked": False}]
         await bob.call("enter_room", "garden")
         await bob.call("enter_room", "kitchen")
         names, rooms = await watcher.wait_for("room_change", lambda n, r: len(r) == 2 and r[0]["count"] == 2)
         assert names == ["kitchen", "garden"]
-        assert rooms == [{"name": "kitchen", "count": 2}, {"name": "garden", "count": 1}]
+        assert rooms == [{"name": "kitchen", "count": 2, "locked": False}, {"name": "garden", "count": 1, "locked": False}]
         assert await watcher.call("list_rooms") == {"ok": True, "rooms": rooms}
         for name in names:
             assert alice.sid not in name and bob.sid not in name

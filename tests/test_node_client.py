@@ -32,7 +32,7 @@ def test_seed_chat_flow_with_the_official_client(fresh_server, transport):
     assert alice[2][1] == [room]
     assert alice[3][1:3] == ["Bob", 1]
     assert alice[4][1] == [room]
-    assert alice[4][2] == [{"name": room, "count": 1}]
+    assert alice[4][2] == [{"name": room, "count": 1, "locked": False}]
 
     # Bob: the room_change of his entry, then Alice's message in the seed's string form.
     assert [event[0] for event in bob] == ["room_change", "new_message"]

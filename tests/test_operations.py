@@ -69,7 +69,7 @@ async def test_admin_operations_go_through_the_room_model(admin_server, room):
         await admin.emit("join", "/", room, bob.sid)  # the UI's "join room" on one socket
         _, count, info = await alice.wait_for("welcome", lambda *a: a[2]["member"]["id"] == bob.sid)
         assert count == 2
-        await alice.wait_for("room_change", lambda names, rooms: {"name": room, "count": 2} in rooms)
+        await alice.wait_for("room_change", lambda names, rooms: {"name": room, "count": 2, "locked": False} in rooms)
         assert (await bob.call("new_message", "moved here", room))["ok"]  # bob really is a member now
         await alice.wait_for("new_message")
 
@@ -85,7 +85,7 @@ async def test_admin_operations_go_through_the_room_model(admin_server, room):
         await admin.emit("_disconnect", "/", False, bob.sid)  # the UI's disconnect button
         await wait_until(lambda: not bob.sio.connected, what="bob disconnected by the admin")
         await alice.wait_for("bye", lambda nickname, count, info: nickname == "Bob" and len(alice.received("bye")) == 2)
-        change = await alice.wait_for("room_change", lambda names, rooms: {"name": room, "count": 1} in rooms)
+        change = await alice.wait_for("room_change", lambda names, rooms: {"name": room, "count": 1, "locked": False} in rooms)
         assert change[0].count(room) == 1
         await alice.barrier()
         members = (await alice.call("enter_room", room))["members"]

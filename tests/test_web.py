@@ -57,5 +57,5 @@ async def test_api_rooms_and_unknown_paths(http, connect, room):
     client = await connect()
     await client.call("enter_room", room)
     rooms = (await http.get("/api/rooms")).json()["rooms"]
-    assert {"name": room, "count": 1} in rooms
+    assert {"name": room, "count": 1, "locked": False} in rooms
     assert (await http.get("/no/such/page")).status_code == 404

@@ -18,11 +18,9 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import logging
 import re
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -34,34 +32,17 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from .chat import Chat
 from .errors import UserError
 from .metrics import Metrics
+from .passwords import LONGEST_PASSWORD, PasswordHash
 
 log = logging.getLogger(__name__)
 
 ADMIN_NAMESPACE = "/admin"
 MAIN_NAMESPACE = "/"
-LONGEST_CREDENTIAL = 1024  # characters; anything longer is refused before hashing
-
-# scrypt cost: 16 MiB and some tens of milliseconds per attempt, which slows guessing.
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 
 # Content-Security-Policy of the admin pages: everything from this server only. The UI (Vue 2 +
 # Vuetify) sets styles from script, hence 'unsafe-inline' for styles and nothing else.
 ADMIN_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
              "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
-
-
-class PasswordHash:
-    """A salted scrypt hash of the admin password; the password itself is not kept."""
-
-    def __init__(self, password: str) -> None:
-        self._salt = secrets.token_bytes(16)
-        self._digest = self._hash(password)
-
-    def _hash(self, password: str) -> bytes:
-        return hashlib.scrypt(password.encode("utf-8"), salt=self._salt, **_SCRYPT)
-
-    def matches(self, password: str) -> bool:
-        return hmac.compare_digest(self._hash(password), self._digest)
 
 
 class AdminAuth:
@@ -86,10 +67,10 @@ class AdminAuth:
             self.metrics.admin_logins.labels("refused").inc()
             raise ConnectionRefusedError("enter the user name and password")
         accepted = False
-        if isinstance(username, str) and isinstance(password, str) and len(password) <= LONGEST_CREDENTIAL:
+        if isinstance(username, str) and isinstance(password, str) and len(password) <= LONGEST_PASSWORD:
             # The hash is computed whatever the user name, so a wrong name takes as long as a wrong password.
             password_ok = await asyncio.to_thread(self.password.matches, password)
-            accepted = hmac.compare_digest(username.encode()[:LONGEST_CREDENTIAL], self.username.encode()) \
+            accepted = hmac.compare_digest(username.encode()[:LONGEST_PASSWORD], self.username.encode()) \
                 and password_ok
         self.metrics.admin_logins.labels("accepted" if accepted else "refused").inc()
         if not accepted:

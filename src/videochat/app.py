@@ -18,12 +18,14 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from .access import Access
 from .admin import Admin
 from .chat import Chat
 from .health import Health
 from .history import HistoryStore
 from .lobby import Lobby
 from .logs import configure_logging
+from .moderation import Moderation
 from .metrics import HttpMetrics, LiveState, Metrics, MetricsEndpoint, route_template
 from .realtime import Server
 from .rooms import Registry
@@ -54,11 +56,14 @@ class VideochatApp:
         self.sio = Server(async_mode="asgi", logger=False, engineio_logger=False, metrics=self.metrics,
                           limiter=self.limiter, cors_allowed_origins=self.origins.allows_environ,
                           max_http_buffer_size=settings.max_packet_bytes)
-        self.chat = Chat(self.sio, self.registry, self.history, self.limits, self.limiter)
+        self.access = Access()
+        self.chat = Chat(self.sio, self.registry, self.history, self.limits, self.limiter, self.access,
+                         wrong_password_delay=settings.wrong_password_delay)
         self.chat.register()
+        Moderation(self.chat, ban_seconds=settings.ban_seconds).register()
         self.lobby = Lobby(self.limits, self.limiter, self.origins)
         self._init_operations(settings)
-        self.pages = Pages(self.registry, self.limits)
+        self.pages = Pages(self.chat.public_rooms, self.limits)
         self._tasks: set[asyncio.Task] = set()
         self.engineio = socketio.ASGIApp(self.sio, socketio_path="socket.io")
         self.web = Starlette(

@@ -6,15 +6,19 @@ events (docs/protocol.md).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 import time
 import uuid
 from typing import Any
 
 import socketio
 
+from .access import Access, Refusal
 from .errors import UserError, ok
 from .history import HistoryStore
+from .passwords import LONGEST_PASSWORD
 from .ratelimit import Limiter
 from .realtime import Server, after_ack, event_handler, refusal, report_error
 from .rooms import NotInRoom, Registry
@@ -23,14 +27,22 @@ from .validation import Limits
 log = logging.getLogger(__name__)
 
 
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
 class Chat:
     def __init__(self, sio: Server, registry: Registry, history: HistoryStore, limits: Limits,
-                 limiter: Limiter) -> None:
+                 limiter: Limiter, access: Access, *, wrong_password_delay: float = 1.0) -> None:
         self.sio = sio
         self.limiter = limiter
         self.registry = registry
         self.history = history
         self.limits = limits
+        self.access = access
+        self.wrong_password_delay = wrong_password_delay
+        # who a connection is across reconnections, for removals: the client's own id when it
+        # sends one (auth.clientId), else its address
+        self.client_keys: dict[str, str] = {}
 
     def register(self) -> None:
         sio, on = self.sio, self._on
@@ -59,15 +71,21 @@ class Chat:
                 "Too many connections from your network address; close some tabs and try again.",
                 {"code": "too_many_connections"})
         self.registry.connect(sid)
+        client_id = auth.get("clientId") if isinstance(auth, dict) else None
+        valid_id = isinstance(client_id, str) and CLIENT_ID.fullmatch(client_id)
+        self.client_keys[sid] = f"client:{client_id}" if valid_id else f"address:{address}"
         log.info("connected", extra={"sid": sid, "transport": _transport(environ)})
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
         self.limiter.disconnect(sid)
+        self.client_keys.pop(sid, None)
+        owners = {room: self.owner_of(room) for room in self._rooms_of(sid)}
         member, departures = self.registry.disconnect(sid)
         if member is None:
             return
         for departure in departures:
-            await self._announce_departure(member.as_dict(), departure.room, departure.count, skip_sid=sid)
+            await self._announce_departure(member.as_dict(), departure.room, departure.count, skip_sid=sid,
+                                           owner_before=owners[departure.room])
         if departures:
             await self.broadcast_room_change()
         log.info("disconnected", extra={"sid": sid, "nickname": member.nickname, "rooms": len(departures),
@@ -92,11 +110,15 @@ class Chat:
 
     async def enter_room(self, sid: str, room: Any = None, *_: Any) -> dict:
         name = self.limits.room(room)
+        password, private = _entry_options(room)
+        if not self.registry.is_member(sid, name):
+            await self._admit(sid, name, password)
         count, is_new = self.registry.join(sid, name)
         member = self._member(sid)
         if is_new:
             await self.sio.enter_room(sid, name)
             if count == 1:
+                self.access.created(name, private=private)
                 self.history.room_occupied(name)
 
             async def announce() -> None:
@@ -109,7 +131,28 @@ class Chat:
             log.info("enter_room", extra={"room": name, "sid": sid, "nickname": member["nickname"], "count": count})
         history = await self.history.recent(name)
         members = [m.as_dict() for m in self.registry.members(name)]
-        return ok(room=name, you=member, count=len(members), members=members, history=history)
+        return ok(room=name, you=member, count=len(members), members=members, history=history,
+                  settings=self.room_settings(name))
+
+    async def _admit(self, sid: str, room: str, password: str | None) -> None:
+        """Refuse entry to a banned member, a full room, or without the room's password."""
+        self._check_admission(sid, room)
+        lock = self.access.policy(room).password_hash
+        if lock is None or not self.registry.has_room(room):
+            return
+        if password is None:
+            raise UserError("password_required", f"Room {room!r} is locked; enter its password.")
+        if not await asyncio.to_thread(lock.matches, password):
+            await asyncio.sleep(self.wrong_password_delay)  # guessing stays slow
+            raise UserError("wrong_password", f"That is not the password of room {room!r}.")
+        self._check_admission(sid, room)  # the room may have filled up while the password was checked
+
+    def _check_admission(self, sid: str, room: str) -> None:
+        try:
+            self.access.admit(room, self.client_keys.get(sid, sid), count=self.registry.count_members(room),
+                              already_member=self.registry.is_member(sid, room), now=time.monotonic())
+        except Refusal as refusal_:
+            raise UserError(refusal_.code, refusal_.message) from None
 
     async def new_message(self, sid: str, text: Any = None, room: Any = None, *_: Any) -> dict:
         body = self.limits.message(text)
@@ -134,20 +177,25 @@ class Chat:
 
     async def leave_room(self, sid: str, room: Any = None, *_: Any) -> dict:
         name = self.limits.room(room)
+        await self.remove_from_room(sid, name)
+        return ok(room=name)
+
+    async def remove_from_room(self, sid: str, name: str) -> None:
+        """Take a member out of a room (leaving it, or removed by its owner) and tell everyone."""
+        owner_before = self.owner_of(name)
         try:
             departure = self.registry.leave(sid, name)
         except NotInRoom:
             raise UserError("not_in_room", f"You are not in room {name!r}.") from None
         await self.sio.leave_room(sid, name)
         member = self._member(sid)
-        await self._announce_departure(member, name, departure.count, skip_sid=sid)
+        await self._announce_departure(member, name, departure.count, skip_sid=sid, owner_before=owner_before)
         await self.broadcast_room_change()
         log.info("leave_room", extra={"room": name, "sid": sid, "nickname": member["nickname"],
                                       "count": departure.count})
-        return ok(room=name)
 
     async def list_rooms(self, sid: str, *_: Any) -> dict:
-        return ok(rooms=self.registry.room_summaries())
+        return ok(rooms=self.public_rooms())
 
     # helpers
 
@@ -156,14 +204,51 @@ class Chat:
         assert member is not None, sid
         return member.as_dict()
 
-    async def _announce_departure(self, member: dict, room: str, count: int, *, skip_sid: str) -> None:
+    async def _announce_departure(self, member: dict, room: str, count: int, *, skip_sid: str,
+                                  owner_before: str | None) -> None:
         await self.sio.emit("bye", (member["nickname"], count, {"room": room, "member": member}),
                             room=room, skip_sid=skip_sid)
         if count == 0:
+            self.access.emptied(room)
             self.history.room_emptied(room)
+        elif self.owner_of(room) != owner_before:
+            await self.announce_settings(room)
+
+    def _rooms_of(self, sid: str) -> list[str]:
+        member = self.registry.member(sid)
+        return list(member.rooms) if member else []
+
+    def owner_of(self, room: str) -> str | None:
+        return self.access.owner_of(room, [m.id for m in self.registry.members(room)])
+
+    def room_settings(self, room: str) -> dict[str, object]:
+        return self.access.policy(room).as_dict(self.owner_of(room))
+
+    async def announce_settings(self, room: str) -> None:
+        """Everyone in the room learns who owns it and how it is set (`room_update`)."""
+        await self.sio.emit("room_update", {"room": room, **self.room_settings(room)}, room=room)
+
+    def public_rooms(self) -> list[dict[str, object]]:
+        """Rooms anyone may see: private ones are reached by link only."""
+        return [{**summary, "locked": self.access.policy(str(summary["name"])).password_hash is not None}
+                for summary in self.registry.room_summaries() if not self.access.is_private(str(summary["name"]))]
 
     async def broadcast_room_change(self) -> None:
-        await self.sio.emit("room_change", (self.registry.room_names(), self.registry.room_summaries()))
+        rooms = self.public_rooms()
+        await self.sio.emit("room_change", ([room["name"] for room in rooms], rooms))
+
+
+def _entry_options(room: Any) -> tuple[str | None, bool]:
+    """The password and privacy asked for in `{payload, password?, private?}` (the seed's object form)."""
+    if not isinstance(room, dict):
+        return None, False
+    password = room.get("password")
+    if password is not None and (not isinstance(password, str) or not 0 < len(password) <= LONGEST_PASSWORD):
+        raise UserError("invalid_password", f"A password is text of 1 to {LONGEST_PASSWORD} characters.")
+    private = room.get("private", False)
+    if not isinstance(private, bool):
+        raise UserError("invalid_room", "`private` is true or false.")
+    return password, private
 
 
 def client_address(environ: dict) -> str:

@@ -106,6 +106,10 @@ class Settings:
     request_burst: float = field(default=100.0, metadata=_meta("Other requests at once per connection."))
     ip_rate_factor: float = field(default=10.0, metadata=_meta(
         "An address may send this many times what one connection may (people behind one NAT)."))
+    ban_seconds: float = field(default=600.0, metadata=_meta(
+        "Seconds a member removed by a room's owner may not come back to that room."))
+    wrong_password_delay: float = field(default=1.0, metadata=_meta(
+        "Seconds a wrong room password waits before it is answered (slows guessing)."))
 
     def validate(self) -> "Settings":
         if not 0 <= self.port <= 65535:
@@ -129,6 +133,8 @@ class Settings:
                      "ip_rate_factor"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{option_name(name)} must be more than 0, got {getattr(self, name)}")
+        if self.ban_seconds < 0 or self.wrong_password_delay < 0:
+            raise SettingsError("ban-seconds and wrong-password-delay must be 0 or more")
         if self.max_connections_per_ip < 0:
             raise SettingsError(f"max-connections-per-ip must be 0 (no limit) or more, got {self.max_connections_per_ip}")
         if self.max_packet_bytes < 1024:

@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from . import i18n
-from .rooms import Registry
 from .validation import Limits
 
 PACKAGE_DIR = Path(__file__).parent
@@ -33,8 +32,8 @@ def missing_assets() -> list[str]:
 
 
 class Pages:
-    def __init__(self, registry: Registry, limits: Limits) -> None:
-        self.registry = registry
+    def __init__(self, public_rooms: Callable[[], list[dict[str, object]]], limits: Limits) -> None:
+        self.public_rooms = public_rooms
         self.limits = limits
         self.templates = Environment(
             loader=FileSystemLoader(TEMPLATES_DIR),
@@ -65,7 +64,7 @@ class Pages:
         return self._render(request, "room.html", page="room", room=request.path_params["room"])
 
     async def api_rooms(self, request: Request) -> Response:
-        return JSONResponse({"rooms": self.registry.room_summaries()})
+        return JSONResponse({"rooms": self.public_rooms()})
 
 
 def _translator(strings: dict[str, str]) -> Callable[..., str]:

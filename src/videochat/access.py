@@ -1,0 +1,109 @@
+"""Who may enter a room and who runs it: owner, password lock, member cap, privacy, removals.
+
+Pure state beside the room model (rooms.py), no I/O: the owner is whoever was handed the room and
+is still in it, else the longest-present member; the caller passes member lists and the clock.
+Passwords are kept as hashes made by the caller (hashing is slow on purpose and runs off the loop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .passwords import PasswordHash
+
+
+@dataclass
+class RoomPolicy:
+    owner: str | None = None  # set when ownership is handed over; else the longest present
+    password_hash: PasswordHash | None = None
+    max_members: int | None = None
+    private: bool = False
+
+    def as_dict(self, owner: str | None) -> dict[str, object]:
+        return {"owner": owner, "locked": self.password_hash is not None, "private": self.private,
+                "maxMembers": self.max_members}
+
+
+class Refusal(Exception):
+    """A member may not enter: `code` says why (room_full, banned)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+class Access:
+    def __init__(self) -> None:
+        self._policies: dict[str, RoomPolicy] = {}
+        self._bans: dict[tuple[str, str], float] = {}  # (room, client key) -> until
+
+    def policy(self, room: str) -> RoomPolicy:
+        return self._policies.get(room) or RoomPolicy()
+
+    def owner_of(self, room: str, member_ids: list[str]) -> str | None:
+        chosen = self.policy(room).owner
+        if chosen is not None and chosen in member_ids:
+            return chosen
+        return member_ids[0] if member_ids else None
+
+    # the room's life
+
+    def created(self, room: str, *, private: bool) -> None:
+        self._policies[room] = RoomPolicy(private=private)
+
+    def emptied(self, room: str) -> None:
+        """Nobody is left: the next one to enter creates the room afresh (lock and all gone)."""
+        self._policies.pop(room, None)
+
+    def is_private(self, room: str) -> bool:
+        return self.policy(room).private
+
+    # entering
+
+    def admit(self, room: str, client_key: str, *, count: int, already_member: bool, now: float) -> None:
+        """Raise Refusal unless `client_key` may enter `room` now (passwords are checked apart)."""
+        if already_member:
+            return
+        until = self.banned_until(room, client_key, now)
+        if until is not None:
+            raise Refusal("banned", f"You were removed from {room!r}; you may come back in "
+                                    f"{max(1, round(until - now))} seconds.")
+        cap = self.policy(room).max_members
+        if cap is not None and count >= cap:
+            raise Refusal("room_full", f"Room {room!r} is full ({cap} members).")
+
+    # the owner's powers
+
+    def hand_over(self, room: str, new_owner: str) -> None:
+        self._policy_for_change(room).owner = new_owner
+
+    def configure(self, room: str, *, password_hash: PasswordHash | None | bool = False,
+                  max_members: int | None | bool = False, private: bool | None = None) -> RoomPolicy:
+        """Change what is given (False: leave as is; None: remove the lock or the cap)."""
+        policy = self._policy_for_change(room)
+        if password_hash is not False:
+            policy.password_hash = password_hash  # type: ignore[assignment]
+        if max_members is not False:
+            policy.max_members = max_members  # type: ignore[assignment]
+        if private is not None:
+            policy.private = private
+        return policy
+
+    def ban(self, room: str, client_key: str, until: float) -> None:
+        self._bans[(room, client_key)] = until
+
+    def banned_until(self, room: str, client_key: str, now: float) -> float | None:
+        until = self._bans.get((room, client_key))
+        if until is None:
+            return None
+        if until <= now:
+            del self._bans[(room, client_key)]
+            return None
+        return until
+
+    def forget_expired_bans(self, now: float) -> None:
+        for key in [key for key, until in self._bans.items() if until <= now]:
+            del self._bans[key]
+
+    def _policy_for_change(self, room: str) -> RoomPolicy:
+        return self._policies.setdefault(room, RoomPolicy())

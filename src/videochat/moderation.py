@@ -1,0 +1,102 @@
+"""What a room's owner may do: lock it, cap it, make it private, remove a member, ask someone to
+mute, hand the room over. Thin handlers over access.py and chat.py (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from .chat import Chat
+from .errors import UserError, ok
+from .passwords import LONGEST_PASSWORD, PasswordHash
+from .realtime import event_handler
+
+log = logging.getLogger(__name__)
+
+MOST_MEMBERS = 1000  # the largest member cap an owner may set
+
+
+class Moderation:
+    def __init__(self, chat: Chat, *, ban_seconds: float) -> None:
+        self.chat = chat
+        self.ban_seconds = ban_seconds
+
+    def register(self) -> None:
+        for event, handler in (("room_settings", self.room_settings), ("remove_member", self.remove_member),
+                               ("ask_mute", self.ask_mute), ("transfer_owner", self.transfer_owner)):
+            event_handler(self.chat.sio, event)(handler)
+
+    async def room_settings(self, sid: str, room: Any = None, changes: Any = None, *_: Any) -> dict:
+        name = self._owned_room(sid, room)
+        if not isinstance(changes, dict) or not changes.keys() <= {"password", "maxMembers", "private"}:
+            raise UserError("invalid_settings", "Settings are an object with password, maxMembers and/or private.")
+        update: dict[str, Any] = {}
+        if "password" in changes:
+            password = changes["password"]
+            if password is None:
+                update["password_hash"] = None
+            elif isinstance(password, str) and 0 < len(password) <= LONGEST_PASSWORD:
+                update["password_hash"] = await asyncio.to_thread(PasswordHash, password)
+            else:
+                raise UserError("invalid_password", f"A password is text of 1 to {LONGEST_PASSWORD} characters, "
+                                                    "or null to unlock.")
+        if "maxMembers" in changes:
+            cap = changes["maxMembers"]
+            if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= MOST_MEMBERS):
+                raise UserError("invalid_settings", f"maxMembers is a whole number from 1 to {MOST_MEMBERS}, "
+                                                    "or null for no cap.")
+            update["max_members"] = cap
+        if "private" in changes:
+            if not isinstance(changes["private"], bool):
+                raise UserError("invalid_settings", "private is true or false.")
+            update["private"] = changes["private"]
+        self.chat.access.configure(name, **update)
+        await self.chat.announce_settings(name)
+        await self.chat.broadcast_room_change()  # locked and private show in the room list
+        log.info("room_settings", extra={"room": name, "sid": sid, "changed": sorted(changes)})
+        return ok(room=name, settings=self.chat.room_settings(name))
+
+    async def remove_member(self, sid: str, room: Any = None, member_id: Any = None, *_: Any) -> dict:
+        name = self._owned_room(sid, room)
+        target = self._other_member(sid, name, member_id)
+        owner = self.chat._member(sid)
+        key = self.chat.client_keys.get(target, target)
+        self.chat.access.ban(name, key, time.monotonic() + self.ban_seconds)
+        # told first, while still in the room; then out, with the usual bye to the others
+        await self.chat.sio.emit("removed", {"room": name, "by": owner, "seconds": self.ban_seconds}, to=target)
+        await self.chat.remove_from_room(target, name)
+        log.info("remove_member", extra={"room": name, "sid": sid, "target": target})
+        return ok(room=name, member=target)
+
+    async def ask_mute(self, sid: str, room: Any = None, member_id: Any = None, *_: Any) -> dict:
+        name = self._owned_room(sid, room)
+        target = self._other_member(sid, name, member_id)
+        # Only a request: the member's own page mutes the microphone; nobody can unmute anyone else.
+        await self.chat.sio.emit("mute_request", {"room": name, "by": self.chat._member(sid)}, to=target)
+        log.info("ask_mute", extra={"room": name, "sid": sid, "target": target})
+        return ok(room=name, member=target)
+
+    async def transfer_owner(self, sid: str, room: Any = None, member_id: Any = None, *_: Any) -> dict:
+        name = self._owned_room(sid, room)
+        target = self._other_member(sid, name, member_id)
+        self.chat.access.hand_over(name, target)
+        await self.chat.announce_settings(name)
+        log.info("transfer_owner", extra={"room": name, "sid": sid, "target": target})
+        return ok(room=name, settings=self.chat.room_settings(name))
+
+    def _owned_room(self, sid: str, room: Any) -> str:
+        name = self.chat.limits.room(room)
+        if not self.chat.registry.is_member(sid, name):
+            raise UserError("not_in_room", f"You are not in room {name!r}.")
+        if self.chat.owner_of(name) != sid:
+            raise UserError("not_owner", f"Only the owner of room {name!r} may do that.")
+        return name
+
+    def _other_member(self, sid: str, room: str, member_id: Any) -> str:
+        if not isinstance(member_id, str) or not self.chat.registry.is_member(member_id, room):
+            raise UserError("unknown_member", f"There is no such member in room {room!r}.")
+        if member_id == sid:
+            raise UserError("unknown_member", "Choose another member than yourself.")
+        return member_id
