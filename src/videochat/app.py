@@ -21,11 +21,13 @@ from starlette.types import Receive, Scope, Send
 
 from .chat import Chat
 from .history import HistoryStore
+from .ice import IceServers
 from .lobby import Lobby
 from .logs import configure_logging
 from .realtime import Server
 from .rooms import Registry
 from .settings import Settings
+from .signaling import Signaling
 from .validation import Limits
 from .web import SOCKET_IO_CLIENT_FILES, STATIC_DIR, Pages, SecurityHeaders, socket_io_client
 
@@ -45,6 +47,12 @@ class VideochatApp:
         self.sio = Server(async_mode="asgi", logger=False, engineio_logger=False)
         self.chat = Chat(self.sio, self.registry, self.history, self.limits)
         self.chat.register()
+        # video calls (issue 3): signaling over the same rooms, ICE servers over HTTP too
+        self.ice = IceServers.from_settings(settings)
+        self.signaling = Signaling(self.sio, self.registry, self.chat, self.limits, self.ice,
+                                   max_call_size=settings.max_call_size,
+                                   upload_budget_kbps=settings.upload_budget_kbps)
+        self.signaling.register()
         self.lobby = Lobby(self.limits)
         self.pages = Pages(self.registry, self.limits)
         self._tasks: set[asyncio.Task] = set()
@@ -55,6 +63,7 @@ class VideochatApp:
                 WebSocketRoute("/", self.lobby.serve),
                 Route("/r/{room:path}", self.pages.room),
                 Route("/api/rooms", self.pages.api_rooms),
+                Route("/api/ice-servers", self.ice.endpoint),
                 *[Route(path, socket_io_client) for path in SOCKET_IO_CLIENT_FILES],
                 Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
             ],

@@ -11,14 +11,16 @@ from typing import Any, Mapping
 
 ENV_PREFIX = "VIDEOCHAT_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+ICE_TRANSPORT_POLICIES = ("all", "relay")
 
 
 class SettingsError(ValueError):
     """A setting has a value that cannot work; the message says which and why."""
 
 
-def _meta(help: str, *, flag: bool = False, choices: tuple[str, ...] | None = None) -> dict[str, Any]:
-    return {"help": help, "flag": flag, "choices": choices}
+def _meta(help: str, *, flag: bool = False, choices: tuple[str, ...] | None = None,
+          secret: bool = False) -> dict[str, Any]:
+    return {"help": help, "flag": flag, "choices": choices, "secret": secret}
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,25 @@ class Settings:
     history_retention: float = field(default=3600.0, metadata=_meta(
         "Seconds a room may stay empty before its history is deleted."))
 
+    # video calls (issue 3): ICE servers, TURN credentials, call size, bandwidth
+    stun_urls: str = field(default="", metadata=_meta(
+        "Comma-separated STUN URLs (stun:host:port) given to browsers; none by default."))
+    turn_urls: str = field(default="", metadata=_meta(
+        "Comma-separated TURN URLs (turn:host:port?transport=udp, turns:...) given to browsers."))
+    turn_secret: str | None = field(default=None, repr=False, metadata=_meta(
+        "Shared secret of coturn's use-auth-secret: the server issues short-lived TURN credentials. "
+        "Give it by the environment variable or --turn-secret-file, not on a command line.", secret=True))
+    turn_secret_file: Path | None = field(default=None, metadata=_meta(
+        "A file holding the TURN shared secret (instead of --turn-secret)."))
+    turn_ttl: int = field(default=86400, metadata=_meta(
+        "Seconds a TURN credential stays valid."))
+    ice_transport_policy: str = field(default="all", metadata=_meta(
+        "ICE transport policy for calls: all, or relay (only through TURN).", choices=ICE_TRANSPORT_POLICIES))
+    max_call_size: int = field(default=6, metadata=_meta(
+        "Most participants with video in one room's call; the next one is refused (and may still chat)."))
+    upload_budget_kbps: int = field(default=2500, metadata=_meta(
+        "Upload budget of each browser in a call, in kbit/s, shared among its peers."))
+
     def validate(self) -> "Settings":
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be between 0 and 65535, got {self.port}")
@@ -68,7 +89,37 @@ class Settings:
                 raise SettingsError(f"{option_name(name)} must be at least 1, got {getattr(self, name)}")
         if self.history_retention <= 0:
             raise SettingsError(f"history-retention must be more than 0 seconds, got {self.history_retention}")
+        self._validate_calls()
         return self
+
+    def _validate_calls(self) -> None:
+        for url in self.stun_url_list:
+            if not url.startswith(("stun:", "stuns:")):
+                raise SettingsError(f"stun-urls: expected stun: or stuns: URLs, got {url!r}")
+        for url in self.turn_url_list:
+            if not url.startswith(("turn:", "turns:")):
+                raise SettingsError(f"turn-urls: expected turn: or turns: URLs, got {url!r}")
+        if self.turn_secret is not None and self.turn_secret_file is not None:
+            raise SettingsError("choose either turn-secret or turn-secret-file, not both")
+        if self.turn_secret_file is not None and not self.turn_secret_file.is_file():
+            raise SettingsError(f"TURN secret file not found: {self.turn_secret_file}")
+        if self.turn_secret is not None and not self.turn_secret.strip():
+            raise SettingsError("turn-secret is empty")
+        if self.ice_transport_policy not in ICE_TRANSPORT_POLICIES:
+            raise SettingsError(f"ice-transport-policy must be all or relay, got {self.ice_transport_policy!r}")
+        if self.ice_transport_policy == "relay" and not self.turn_url_list:
+            raise SettingsError("ice-transport-policy relay needs TURN servers: give --turn-urls")
+        for name in ("turn_ttl", "max_call_size", "upload_budget_kbps"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{option_name(name)} must be at least 1, got {getattr(self, name)}")
+
+    @property
+    def stun_url_list(self) -> list[str]:
+        return _split_urls(self.stun_urls)
+
+    @property
+    def turn_url_list(self) -> list[str]:
+        return _split_urls(self.turn_urls)
 
     @property
     def database_path(self) -> Path:
@@ -99,6 +150,10 @@ class Settings:
             if raw is not None:
                 values[f.name] = parse_value(f, raw)
         return cls(**values).validate()
+
+
+def _split_urls(value: str) -> list[str]:
+    return [url.strip() for url in value.split(",") if url.strip()]
 
 
 def env_name(name: str) -> str:
