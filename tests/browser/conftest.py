@@ -42,7 +42,7 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
+    "--use-fake-device-for-media-stream=device-count=3",  # three cameras to switch among
     "--allow-loopback-in-peer-connection",
 ]
 TIMEOUT_MS = 15_000

@@ -1,12 +1,13 @@
 // The room page /r/<room>: ask for a name if we have none, enter the room, then chat.
 
+import { Call } from "./call.js";
 import { ChatLog } from "./chat.js";
 import { byId, el, setFormError, showError } from "./dom.js";
 import { errorText, t } from "./i18n.js";
 import { MemberList } from "./members.js";
 import { ChatConnection } from "./protocol.js";
 import { showStatus } from "./status.js";
-import { loadNickname, saveNickname } from "./storage.js";
+import { clientId, loadNickname, saveNickname } from "./storage.js";
 import { check, limitOf } from "./validate.js";
 
 /** @type {{room: string}} */
@@ -24,9 +25,10 @@ const renameForm = byId("rename-form");
 const renameInput = /** @type {HTMLInputElement} */ (byId("rename-input"));
 const leaveButton = /** @type {HTMLButtonElement} */ (byId("leave"));
 
-const connection = new ChatConnection();
+const connection = new ChatConnection({ clientId: clientId() });
 const chat = new ChatLog(byId("messages"), byId("no-messages"));
-const members = new MemberList({ list: byId("members"), tiles: byId("tiles"), count: byId("member-count") });
+const members = new MemberList({ list: byId("members"), count: byId("member-count") });
+const call = new Call(connection, () => room);
 
 /** The room as the server named it (trimmed), once we are in. */
 let room = pageData.room;
@@ -46,7 +48,10 @@ function showRoom(ack, rejoined) {
     renameInput.value = ack.you.nickname;
     chat.addHistory(ack.history, isMine);
     chat.addNotice(rejoined ? t("notice_reconnected") : t("notice_you_joined", { room }), "info");
-    if (!rejoined) messageInput.focus();
+    if (!rejoined) {
+        messageInput.focus();
+        call.prepare(ack.you.nickname);
+    }
 }
 
 /** @param {import("./validate.js").ErrorKey | null | undefined} errorKey why the name was refused */
@@ -81,7 +86,8 @@ async function join(nickname) {
 
 function listenToRoom() {
     connection.onwelcome = ({ room: where, member }) => {
-        if (where !== room) return;
+        // A chat member joining the call is welcomed again: the people list already has them.
+        if (where !== room || members.has(member.id)) return;
         members.add(member);
         chat.addNotice(t("notice_joined", { name: member.nickname }), "joined");
     };
@@ -97,6 +103,7 @@ function listenToRoom() {
     connection.onnickname = ({ room: where, member, old }) => {
         if (where !== room) return;
         members.rename(member);
+        call.rename(member.id, member.nickname);
         chat.addNotice(t("notice_renamed", { old, name: member.nickname }), "renamed");
         if (myIds.has(member.id)) {
             renameInput.value = member.nickname;

@@ -1,4 +1,4 @@
-// What the browser remembers between visits: only the nickname.
+// What the browser remembers: the nickname between visits, and this tab's client id.
 
 const NICKNAME_KEY = "videochat.nickname";
 
@@ -17,5 +17,26 @@ export function saveNickname(nickname) {
         localStorage.setItem(NICKNAME_KEY, nickname);
     } catch {
         // storage disabled or full: nothing to do, the name simply is not remembered
+    }
+}
+
+const CLIENT_ID_KEY = "videochat.clientId";
+
+/**
+ * This tab's random id (128 bits, hex), kept for the tab's life in sessionStorage: after a reconnect
+ * the server recognises us and drops our previous socket at once (docs/protocol.md).
+ * @returns {string}
+ */
+export function clientId() {
+    const fresh = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+    try {
+        let id = sessionStorage.getItem(CLIENT_ID_KEY);
+        if (!id || !/^[0-9a-f]{32}$/.test(id)) {
+            id = fresh();
+            sessionStorage.setItem(CLIENT_ID_KEY, id);
+        }
+        return id;
+    } catch {
+        return fresh(); // storage disabled: an id for this page's life only
     }
 }
