@@ -25,9 +25,15 @@ RECORD_PEER_CONNECTIONS = """
             super(...args);
             this.__offers = 0;
             window.__pcs.push(this);
+            this.__collisions = 0;
             this.addEventListener("signalingstatechange", () => {
                 if (this.signalingState === "have-local-offer" || this.signalingState === "have-remote-offer") this.__offers += 1;
             });
+        }
+        setRemoteDescription(description) {
+            // Our offer was out when theirs came in, and we give way (the polite side's rollback).
+            if (description && description.type === "offer" && this.signalingState === "have-local-offer") this.__collisions += 1;
+            return super.setRemoteDescription(description);
         }
     };
 })();
@@ -135,3 +141,17 @@ async def sender_track(page: Page, kind: str) -> list[dict]:
         })""",
         kind,
     )
+
+
+async def selected_candidate_types(page: Page) -> list[str]:
+    """For each connected peer connection, the local candidate type of the pair in use."""
+    return await page.evaluate("""async () => {
+        const types = [];
+        for (const pc of window.__pcs.filter((pc) => pc.connectionState === "connected")) {
+            const stats = await pc.getStats();
+            let pair = null;
+            stats.forEach((r) => { if (r.type === "transport" && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId); });
+            types.push(pair ? stats.get(pair.localCandidateId).candidateType : "none");
+        }
+        return types;
+    }""")

@@ -3,7 +3,7 @@ do what they say (docs/protocol.md, "Video calls")."""
 
 from __future__ import annotations
 
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from call_actions import (
     CALL_TIMEOUT_MS,
@@ -17,14 +17,121 @@ from call_actions import (
     wait_remote_videos_play,
 )
 
+# The browser's own "Stop sharing" ends the screen track; a test cannot click the browser's bar, so
+# it ends the track the same way the browser reports it: the track stops and fires "ended".
+END_SCREEN_SHARE_AS_THE_BROWSER_DOES = """() => {
+    for (const pc of window.__pcs) for (const sender of pc.getSenders()) {
+        const track = sender.track;
+        if (track && track.label.startsWith("screen")) {
+            track.stop();
+            track.dispatchEvent(new Event("ended"));
+            return true;
+        }
+    }
+    return false;
+}"""
 
-async def test_call_three_people_see_and_hear_each_other(live_server, new_user, room_name, room_url):
+
+async def choose_camera(page: Page, index: int) -> str:
+    """Opens the call settings and picks the index-th camera; returns its label."""
+    menu = page.locator(".call-menu")
+    if await menu.get_attribute("open") is None:
+        await menu.locator("summary").click()
+    select = page.locator("#camera-select")
+    label = (await select.locator("option").all_inner_texts())[index]
+    await select.select_option(label=label)
+    return label
+
+
+async def test_call_three_people_see_hear_and_control(live_server, new_user, room_name, room_url):
     url = room_url(live_server.url, room_name)
-    names = ["Alice", "Bob", "Carol"]
-    pages = {}
-    for name in names:
-        pages[name] = await open_call_page(new_user, name)
-        await enter_and_join_call(pages[name], url, name)
-    for name, page in pages.items():
+    alice = await open_call_page(new_user, "Alice")
+    bob = await open_call_page(new_user, "Bob")
+    carol = await open_call_page(new_user, "Carol", lang="ko")
+    pages = {"Alice": alice, "Bob": bob, "Carol": carol}
+    await enter_and_join_call(alice, url, "Alice")
+    await enter_and_join_call(bob, url, "Bob")
+    await carol.goto(url)
+    await expect(carol.locator("#call-join")).to_have_text("참여")
+    await enter_and_join_call(carol, url, "Carol")
+
+    # Everyone receives everyone: pictures that move, audio and video bytes and frames that grow.
+    for page in pages.values():
         await wait_remote_videos_play(page, 2)
         await wait_media_flows(page, 2)
+    await expect(alice.locator("#tiles .call-tile.mine .tile-name")).to_have_text("Alice (you)")
+    await expect(carol.locator("#mute-button")).to_have_text("음소거")
+    # Our own picture is mirrored, the others' are not.
+    assert await alice.locator("#tiles .call-tile.mine video").evaluate("v => getComputedStyle(v).transform") != "none"
+    assert await tile_of(alice, "Bob").locator("video").evaluate("v => getComputedStyle(v).transform") == "none"
+    # The fake microphone beeps: the speaking ring lights up on the others' pages.
+    await expect(bob.locator("#tiles .call-tile[data-speaking]:not(.mine)").first).to_be_attached(timeout=CALL_TIMEOUT_MS)
+
+    # Mute: the label says what the button will do next, the others see it, and silence is sent.
+    mute = alice.locator("#mute-button")
+    await expect(mute).to_have_text("Mute")
+    await mute.click()
+    await expect(mute).to_have_text("Unmute")
+    await expect(mute).to_have_attribute("aria-pressed", "true")
+    for page in (bob, carol):
+        await expect(tile_of(page, "Alice")).to_have_attribute("data-audio", "false")
+        await expect(tile_of(page, "Alice").locator(".tile-muted")).to_be_visible()
+    assert [track["enabled"] for track in await sender_track(alice, "audio")] == [False, False]
+    # The keyboard shortcut does the same (M), as the settings' help says.
+    await alice.locator("body").press("m")
+    await expect(mute).to_have_text("Mute")
+    await expect(tile_of(bob, "Alice")).to_have_attribute("data-audio", "true")
+    assert [track["enabled"] for track in await sender_track(alice, "audio")] == [True, True]
+
+    # Camera off: the camera is released and nothing is sent; the others see the avatar.
+    camera = bob.locator("#camera-button")
+    await expect(camera).to_have_text("Turn Camera Off")
+    await bob.locator("body").press("v")
+    await expect(camera).to_have_text("Turn Camera On")
+    await expect(camera).to_have_attribute("aria-pressed", "true")
+    for page in (alice, carol):
+        await expect(tile_of(page, "Bob")).to_have_attribute("data-video", "false")
+        await expect(tile_of(page, "Bob").locator(".tile-placeholder .avatar")).to_be_visible()
+    assert await sender_track(bob, "video") == [None, None]
+    await camera.click()
+    await expect(camera).to_have_text("Turn Camera Off")
+    await expect(tile_of(alice, "Bob")).to_have_attribute("data-video", "true")
+    await wait_media_flows(alice, 2)
+
+    # Switching among the three fake cameras replaces the track: frames keep coming, no new offer.
+    offers = await offers_so_far(alice)
+    for index in (1, 2, 0):
+        label = await choose_camera(alice, index)
+        await alice.wait_for_function(
+            """(label) => window.__pcs.filter((pc) => pc.connectionState !== "closed").every((pc) =>
+                pc.getSenders().some((s) => s.track && s.track.kind === "video" && s.track.label === label))""",
+            arg=label, timeout=CALL_TIMEOUT_MS)
+        for page in (bob, carol):
+            await wait_media_flows(page, 2)
+    assert await offers_so_far(alice) == offers
+    assert await alice.evaluate("() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').every((pc) => pc.signalingState === 'stable')")
+
+    # Screen share shows on the others, and the browser's own "Stop sharing" ends it cleanly.
+    share = carol.locator("#share-button")
+    await expect(share).to_have_text("화면 공유")
+    await share.click()
+    await expect(share).to_have_text("공유 중지")
+    for page in (alice, bob):
+        tile = tile_of(page, "Carol")
+        await expect(tile).to_have_attribute("data-screen", "true")
+        await expect(tile.locator(".tile-screen")).to_have_text("Sharing screen")
+        await wait_media_flows(page, 2)
+    assert await carol.evaluate(END_SCREEN_SHARE_AS_THE_BROWSER_DOES)
+    await expect(share).to_have_text("화면 공유")
+    for page in (alice, bob):
+        await expect(tile_of(page, "Carol")).to_have_attribute("data-screen", "false")
+    assert all(track["label"].startswith("fake_device") for track in await sender_track(carol, "video"))
+    assert await offers_so_far(carol) == [1, 1]
+
+    # Leaving the call removes the tile on the others; the person stays in the room's chat.
+    await carol.locator("#leave-call").click()
+    await expect(carol.locator("#prejoin")).to_be_visible()
+    for page in (alice, bob):
+        await expect(remote_tiles(page)).to_have_count(1)
+        await expect(page.locator("#members .member-name")).to_have_text(["Alice", "Bob", "Carol"])
+    await wait_media_flows(alice, 1)

@@ -1,0 +1,68 @@
+"""Calls across harder networks: relay-only through a real coturn, offers that collide (glare), and a
+page whose socket drops for a few seconds."""
+
+from __future__ import annotations
+
+import asyncio
+
+from playwright.async_api import expect
+
+from call_actions import (
+    CALL_TIMEOUT_MS,
+    enter_and_join_call,
+    open_call_page,
+    remote_tiles,
+    selected_candidate_types,
+    tile_of,
+    wait_media_flows,
+    wait_remote_videos_play,
+)
+
+RESTART_ICE_EVERYWHERE = "() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').forEach((pc) => pc.restartIce())"
+COLLISIONS = "() => window.__pcs.reduce((sum, pc) => sum + pc.__collisions, 0)"
+
+
+async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
+        turn_server, server_factory, new_user, room_name, room_url):
+    server = await asyncio.to_thread(
+        server_factory, *turn_server.videochat_args(), "--ice-transport-policy", "relay",
+        env=turn_server.videochat_env())
+    url = room_url(server.url, room_name)
+    alice = await open_call_page(new_user, "Alice")
+    bob = await open_call_page(new_user, "Bob")
+    # Both press Join at the same moment.
+    await asyncio.gather(enter_and_join_call(alice, url, "Alice"), enter_and_join_call(bob, url, "Bob"))
+    for page in (alice, bob):
+        await wait_remote_videos_play(page, 1)
+        await wait_media_flows(page, 1)
+        # relay-only, with the credentials the server issued for coturn
+        assert await page.evaluate("() => window.__pcs.at(-1).getConfiguration().iceTransportPolicy") == "relay"
+        assert await selected_candidate_types(page) == ["relay"]
+
+    # Glare: both sides offer at the same moment (an ICE restart on each), until a collision really
+    # happened; perfect negotiation settles it and the call goes on.
+    for _ in range(5):
+        await asyncio.gather(alice.evaluate(RESTART_ICE_EVERYWHERE), bob.evaluate(RESTART_ICE_EVERYWHERE))
+        for page in (alice, bob):
+            await page.wait_for_function(
+                "() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').every((pc) => pc.signalingState === 'stable' && pc.connectionState === 'connected')",
+                timeout=CALL_TIMEOUT_MS)
+        if await alice.evaluate(COLLISIONS) + await bob.evaluate(COLLISIONS) > 0:
+            break
+    assert await alice.evaluate(COLLISIONS) + await bob.evaluate(COLLISIONS) > 0, "the offers never collided"
+    for page in (alice, bob):
+        await wait_media_flows(page, 1)
+
+    # Bob's socket drops for a few seconds: the others see him leave, then come back into the call
+    # by himself; nobody reloads.
+    await bob.context.set_offline(True)
+    await expect(bob.locator("#status")).to_have_attribute("data-state", "reconnecting")
+    await expect(remote_tiles(alice)).to_have_count(0, timeout=CALL_TIMEOUT_MS)
+    await bob.context.set_offline(False)
+    await expect(bob.locator("#status")).to_have_attribute("data-state", "connected", timeout=CALL_TIMEOUT_MS)
+    await expect(tile_of(alice, "Bob")).to_be_visible(timeout=CALL_TIMEOUT_MS)
+    for page in (alice, bob):
+        await wait_remote_videos_play(page, 1)
+        await wait_media_flows(page, 1)
+        assert await selected_candidate_types(page) == ["relay"]
+    await expect(alice.locator("#members .member-name")).to_have_text(["Alice", "Bob"])
