@@ -64,6 +64,10 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     # Our own picture is mirrored, the others' are not.
     assert await alice.locator("#tiles .call-tile.mine video").evaluate("v => getComputedStyle(v).transform") != "none"
     assert await tile_of(alice, "Bob").locator("video").evaluate("v => getComputedStyle(v).transform") == "none"
+    # The upload budget (2500 kbit/s by default) is shared out: two peers, 64 kbit/s kept for audio each.
+    await alice.wait_for_function(
+        "(bps) => window.__pcs.every((pc) => pc.getSenders().some((s) => s.track?.kind === 'video' && s.getParameters().encodings[0]?.maxBitrate === bps))",
+        arg=(2500 // 2 - 64) * 1000, timeout=CALL_TIMEOUT_MS)
     # The fake microphone beeps: the speaking ring lights up on the others' pages.
     await expect(bob.locator("#tiles .call-tile[data-speaking]:not(.mine)").first).to_be_attached(timeout=CALL_TIMEOUT_MS)
 
@@ -109,6 +113,13 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
         for page in (bob, carol):
             await wait_media_flows(page, 2)
     assert await offers_so_far(alice) == offers
+    # The others' sound goes to the chosen speaker.
+    speaker = alice.locator("#speaker-select")
+    output = (await speaker.locator("option").all())[1]
+    await speaker.select_option(await output.get_attribute("value"))
+    await alice.wait_for_function(
+        "(id) => [...document.querySelectorAll('#tiles .call-tile:not(.mine) video')].every((v) => v.sinkId === id)",
+        arg=await output.get_attribute("value"))
     assert await alice.evaluate("() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').every((pc) => pc.signalingState === 'stable')")
 
     # Screen share shows on the others, and the browser's own "Stop sharing" ends it cleanly.
@@ -135,3 +146,7 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
         await expect(remote_tiles(page)).to_have_count(1)
         await expect(page.locator("#members .member-name")).to_have_text(["Alice", "Bob", "Carol"])
     await wait_media_flows(alice, 1)
+    # One peer left: its share of the budget goes to the other.
+    await alice.wait_for_function(
+        "(bps) => window.__pcs.filter((pc) => pc.connectionState === 'connected').every((pc) => pc.getSenders().some((s) => s.track?.kind === 'video' && s.getParameters().encodings[0]?.maxBitrate === bps))",
+        arg=(2500 - 64) * 1000, timeout=CALL_TIMEOUT_MS)

@@ -1,7 +1,7 @@
 // The video call of the room page: joins media (media.js), the mesh (peers.js) and the signaling
 // (protocol.js) to the views (prejoin.js, tiles.js, controls.js). The only module that knows them all.
 
-import { CallControls, listenToShortcuts } from "./controls.js";
+import { CallControls, controlState, listenToShortcuts } from "./controls.js";
 import { byId } from "./dom.js";
 import { errorText, t } from "./i18n.js";
 import { AudioLevels, LocalMedia } from "./media.js";
@@ -155,8 +155,14 @@ export class Call {
     }
 
     #wireViews() {
-        const toggleMute = () => {
-            if (!this.media.audio) return;
+        const toggleMute = async () => {
+            if (!this.media.audio) {
+                // No microphone yet (none found, or unplugged): try again, one may be there now.
+                const problem = await this.media.choose("audioinput", this.media.chosen.audioinput);
+                if (problem) this.#say(t(PROBLEM_TEXT[problem]), "warning");
+                if (this.media.audio) this.media.setMuted(false);
+                return this.#mediaChanged();
+            }
             this.media.setMuted(!this.media.muted);
             this.#mediaChanged();
         };
@@ -165,7 +171,7 @@ export class Call {
                 // No camera yet (none found, or unplugged): try again, one may be there now.
                 const problem = await this.media.setCameraOff(false);
                 if (problem) this.#say(t(PROBLEM_TEXT[problem]), "warning");
-                return this.#render();
+                return this.#mediaChanged();
             }
             const problem = await this.media.setCameraOff(!this.media.cameraOff);
             if (problem) this.#say(t(PROBLEM_TEXT[problem]), "warning");
@@ -255,7 +261,7 @@ export class Call {
     #render() {
         const media = this.media;
         this.prejoin.show(media);
-        this.controls.show({ muted: media.muted, cameraOff: media.cameraOff, sharing: Boolean(media.screen), hasAudio: Boolean(media.audio), hasCamera: Boolean(media.camera) });
+        this.controls.show(controlState(media));
         if (this.grid.has(SELF)) {
             this.grid.upsert(SELF, this.#name, media.state, true);
             this.grid.setStream(SELF, media.preview);

@@ -40,7 +40,23 @@ export function showToggles({ mic, camera }, state) {
     setToggle(mic, state.muted, state.muted ? "unmute" : "mute", mic.getAttribute("aria-keyshortcuts") ?? "");
     mic.disabled = !state.hasAudio;
     setToggle(camera, state.cameraOff, state.cameraOff ? "camera_on" : "camera_off", camera.getAttribute("aria-keyshortcuts") ?? "");
-    camera.disabled = !state.hasCamera && !state.cameraOff;
+    camera.disabled = !state.hasCamera;
+}
+
+/**
+ * What the mute and camera buttons show. Without a microphone (or camera) the button offers to turn
+ * it on, and stays usable while the browser lists one, so that a device plugged in later can be used.
+ * @param {import("./media.js").LocalMedia} media
+ * @returns {ControlState}
+ */
+export function controlState(media) {
+    return {
+        muted: media.muted || !media.audio,
+        cameraOff: media.cameraOff || !media.camera,
+        sharing: Boolean(media.screen),
+        hasAudio: Boolean(media.audio) || media.devices.audioinput.length > 0,
+        hasCamera: Boolean(media.camera) || media.devices.videoinput.length > 0,
+    };
 }
 
 export class CallControls {

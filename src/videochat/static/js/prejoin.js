@@ -1,7 +1,7 @@
 // The view before joining the call: a preview of our camera, the camera and microphone selects,
 // start-muted / start-with-camera-off toggles and the Join button. Rendering and input only.
 
-import { fillSelect, showToggles } from "./controls.js";
+import { controlState, fillSelect, showToggles } from "./controls.js";
 import { t } from "./i18n.js";
 
 export class PreJoin {
@@ -43,8 +43,7 @@ export class PreJoin {
     /** @param {import("./media.js").LocalMedia} media */
     show(media) {
         const { video, placeholder, note } = this.elements;
-        const state = { muted: media.muted, cameraOff: media.cameraOff, sharing: false, hasAudio: Boolean(media.audio), hasCamera: Boolean(media.camera) };
-        showToggles(this.elements, state);
+        showToggles(this.elements, controlState(media));
         const showsVideo = Boolean(media.camera);
         if (showsVideo && video.srcObject !== media.preview) {
             video.srcObject = media.preview;
