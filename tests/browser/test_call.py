@@ -31,6 +31,9 @@ END_SCREEN_SHARE_AS_THE_BROWSER_DOES = """() => {
     return false;
 }"""
 
+END_CAMERA_AS_IF_UNPLUGGED = END_SCREEN_SHARE_AS_THE_BROWSER_DOES.replace(
+    'track.label.startsWith("screen")', 'track.kind === "video" && track.label.startsWith("fake_device")')
+
 
 async def choose_camera(page: Page, index: int) -> str:
     """Opens the call settings and picks the index-th camera; returns its label."""
@@ -101,6 +104,18 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     await expect(camera).to_have_text("Turn Camera Off")
     await expect(tile_of(alice, "Bob")).to_have_attribute("data-video", "true")
     await wait_media_flows(alice, 2)
+
+    # The camera is unplugged (its track ends, as the browser reports it): Bob is told, the others
+    # see the camera off; the button offers to turn it on again, which opens one that is there.
+    assert await bob.evaluate(END_CAMERA_AS_IF_UNPLUGGED)
+    await expect(bob.locator("#call-message-text")).to_have_text(
+        "Your camera was disconnected. Plug it back in or choose another camera in the settings.")
+    await expect(tile_of(alice, "Bob")).to_have_attribute("data-video", "false")
+    await expect(camera).to_have_text("Turn Camera On")
+    await camera.click()
+    await expect(camera).to_have_text("Turn Camera Off")
+    await expect(tile_of(alice, "Bob")).to_have_attribute("data-video", "true")
+    await wait_media_flows(carol, 2)
 
     # Switching among the three fake cameras replaces the track: frames keep coming, no new offer.
     offers = await offers_so_far(alice)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from playwright.async_api import expect
 
 from call_actions import (
@@ -17,13 +18,23 @@ from call_actions import (
     wait_media_flows,
     wait_remote_videos_play,
 )
+from turn import TurnServer
 
 RESTART_ICE_EVERYWHERE = "() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').forEach((pc) => pc.restartIce())"
 COLLISIONS = "() => window.__pcs.reduce((sum, pc) => sum + pc.__collisions, 0)"
 
 
+@pytest.fixture
+async def own_turn_server(tmp_path):
+    """A coturn of this test's own: the test stops it to break the media path."""
+    server = await asyncio.to_thread(TurnServer(tmp_path / "turn").start)
+    yield server
+    await asyncio.to_thread(server.stop)
+
+
 async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
-        turn_server, server_factory, new_user, room_name, room_url):
+        own_turn_server, server_factory, new_user, room_name, room_url):
+    turn_server = own_turn_server
     server = await asyncio.to_thread(
         server_factory, *turn_server.videochat_args(), "--ice-transport-policy", "relay",
         env=turn_server.videochat_env())
@@ -66,3 +77,11 @@ async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
         await wait_media_flows(page, 1)
         assert await selected_candidate_types(page) == ["relay"]
     await expect(alice.locator("#members .member-name")).to_have_text(["Alice", "Bob"])
+
+    # The relay goes away: the media path breaks, and the page says that it is reconnecting.
+    await asyncio.to_thread(turn_server.stop)
+    for page, other in ((alice, "Bob"), (bob, "Alice")):
+        await expect(page.locator("#call-message-text")).to_have_text(
+            f"The connection to {other} was interrupted. Reconnecting…", timeout=CALL_TIMEOUT_MS)
+        await expect(tile_of(page, other).locator(".tile-state")).to_have_text(
+            "Connection interrupted. Reconnecting…")
