@@ -7,6 +7,7 @@ from typing import Callable
 import pytest
 
 from support import Recorder, ServerProcess
+from turn import TurnServer
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +60,21 @@ async def connect(live_server: ServerProcess):
 def room() -> str:
     """A room name no other test uses."""
     return f"room-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def turn_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real coturn on 127.0.0.1 with use-auth-secret, for the whole session (tests/turn.py):
+    `.port`, `.secret`, `.realm`, `.urls`, `.videochat_args()`, `.videochat_env()`, `.credentials()`."""
+    server = TurnServer(tmp_path_factory.mktemp("turn")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def turn_videochat(tmp_path_factory: pytest.TempPathFactory, turn_server: TurnServer):
+    """A videochat server handing out credentials for `turn_server` (secret by environment variable)."""
+    server = ServerProcess(tmp_path_factory.mktemp("turn-videochat"), *turn_server.videochat_args(),
+                           env=turn_server.videochat_env()).start()
+    yield server
+    server.stop()
