@@ -86,7 +86,8 @@ export class Call {
         this.prejoin.setBusy(true);
         try {
             this.#enter(await this.connection.joinCall(this.room(), this.media.state));
-            this.#say("");
+            // A refusal is past news now; a camera or microphone problem still holds.
+            if (this.message.box.dataset.kind === "error") this.#say("");
         } catch (error) {
             this.#say(error.code === "call_full" ? t("error_call_full") : errorText(error), "error");
         } finally {
