@@ -37,6 +37,13 @@ async def test_call_python_peer_and_browser_both_directions_of_offer(turn_videoc
         await wait_media_flows(alice, 2)
         # Who offered: the Python peer to the page, then the page to the second Python peer.
         assert await alice.evaluate("() => window.__pcs.map((pc) => pc.localDescription.type)") == ["answer", "offer"]
+        # The Python peer starts over on a fresh connection (a new DTLS fingerprint) while connected:
+        # the page drops its old connection and answers on a new one.
+        await first.call(page_peer.id)
+        await first.wait_for_connection(page_peer.id, timeout=45)
+        await first.wait_for_media(page_peer.id, timeout=45)
+        await alice.wait_for_function("() => window.__pcs.filter((pc) => pc.connectionState === 'closed').length === 1")
+        await wait_media_flows(alice, 2)
         # The Python peer's media state reaches the page as an event.
         await second.set_media(audio=False)
         await expect(tile_of(alice, "Robot Two")).to_have_attribute("data-audio", "false")

@@ -51,6 +51,15 @@ async def test_layout_phone_room_page_is_usable(live_server, new_user, room_name
     overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than the screen"
 
+    # The pre-join view fits above the chat: preview, Join; then the call's tiles and buttons.
+    for hook in ("#preview-video", "#call-join"):
+        await expect(page.locator(hook)).to_be_in_viewport()
+    await page.locator("#call-join").click()
+    for hook in ("#tiles .call-tile.mine", "#mute-button", "#camera-button", "#leave-call", "#message-input"):
+        await expect(page.locator(hook)).to_be_in_viewport()
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"in the call, the page is {overflow}px wider than the screen"
+
     for number in range(12):  # more than the screen holds: the log scrolls, the input stays
         await send(page, f"message {number}")
     await expect(page.locator("#messages .message").last).to_be_in_viewport()
