@@ -43,6 +43,7 @@ from .patterns import PatternVideoTrack, ToneAudioTrack
 log = logging.getLogger(__name__)
 
 KINDS = ("audio", "video")
+MAX_RETRIES = 2  # fresh connections tried after one to a peer failed, before giving up on it
 
 
 class PeerError(RuntimeError):
@@ -59,6 +60,7 @@ class RemotePeer:
     pc: RTCPeerConnection | None = None
     frames: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     tracks: dict[str, MediaStreamTrack] = field(default_factory=dict)
+    failures: int = 0  # connections to this peer that failed since the last one that connected
     making_offer: bool = False
     ignore_offer: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
@@ -131,10 +133,11 @@ class Peer:
         self._stopping = True
         with contextlib.suppress(Exception):
             await self.sio.shutdown()  # disconnects, or ends reconnection attempts in progress
-        await self._close_all()
+        # first the work in progress (which may be making a connection), then the connections
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._close_all()
         if self._player is not None:
             for track in (self._player.audio, self._player.video):
                 if track is not None:
@@ -326,6 +329,8 @@ class Peer:
 
     async def _replace_connection(self, remote: RemotePeer, *, add_tracks: bool = True) -> RTCPeerConnection:
         await self._close(remote)
+        if self._stopping:
+            raise asyncio.CancelledError  # an event handled while stopping makes no new connection
         servers = [RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
                    for s in self.ice_servers]
         pc = RTCPeerConnection(RTCConfiguration(iceServers=servers,
@@ -342,9 +347,13 @@ class Peer:
         async def on_state() -> None:
             log.info("connection to %s (%s): %s", remote.id, remote.nickname, pc.connectionState)
             self._notify()
-            if pc.connectionState == "failed" and remote.pc is pc and (self.id or "") > remote.id:
-                # aiortc has no ICE restart: the impolite side starts a fresh connection
-                self._spawn(self.call(remote.id), f"recall-{remote.id}")
+            if pc.connectionState == "connected":
+                remote.failures = 0
+            elif pc.connectionState == "failed" and remote.pc is pc:
+                remote.failures += 1
+                if (self.id or "") > remote.id and remote.failures <= MAX_RETRIES:
+                    # aiortc has no ICE restart: the impolite side starts a fresh connection
+                    self._spawn(self.call(remote.id), f"recall-{remote.id}")
 
         if add_tracks:
             self._add_tracks(pc, answering=False)
