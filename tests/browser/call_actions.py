@@ -73,6 +73,11 @@ async def open_call_page(new_user, nickname: str, **options: Any) -> Page:
 async def enter_and_join_call(page: Page, url: str, nickname: str) -> None:
     """Opens the room, waits for the preview (the camera started), and joins the call."""
     await enter_room(page, url, nickname)
+    await join_call(page)
+
+
+async def join_call(page: Page) -> None:
+    """In the room: joins the call from the pre-join view."""
     await expect(page.locator("#prejoin")).to_be_visible()
     await expect(page.locator("#call-join")).to_be_enabled()
     await page.locator("#call-join").click()

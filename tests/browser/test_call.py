@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from playwright.async_api import Page, expect
 
+from actions import enter_room
 from call_actions import (
     CALL_TIMEOUT_MS,
     enter_and_join_call,
+    join_call,
     offers_so_far,
     open_call_page,
     remote_tiles,
@@ -54,9 +56,9 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     pages = {"Alice": alice, "Bob": bob, "Carol": carol}
     await enter_and_join_call(alice, url, "Alice")
     await enter_and_join_call(bob, url, "Bob")
-    await carol.goto(url)
+    await enter_room(carol, url, "Carol")
     await expect(carol.locator("#call-join")).to_have_text("참여")
-    await enter_and_join_call(carol, url, "Carol")
+    await join_call(carol)
 
     # Everyone receives everyone: pictures that move, audio and video bytes and frames that grow.
     for page in pages.values():
@@ -160,6 +162,9 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     for page in (alice, bob):
         await expect(remote_tiles(page)).to_have_count(1)
         await expect(page.locator("#members .member-name")).to_have_text(["Alice", "Bob", "Carol"])
+        await expect(page.locator("#messages .notice-left .notice-text")).to_have_text(["Carol left the call."])
+    await expect(alice.locator("#messages .notice-joined .notice-text")).to_have_text(
+        ["Bob joined.", "Bob joined the call.", "Carol joined.", "Carol joined the call."])
     await wait_media_flows(alice, 1)
     # One peer left: its share of the budget goes to the other.
     await alice.wait_for_function(

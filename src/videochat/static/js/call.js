@@ -20,6 +20,8 @@ const PROBLEM_TEXT = {
 const input = (id) => /** @type {HTMLInputElement & HTMLSelectElement & HTMLButtonElement & HTMLVideoElement} */ (byId(id));
 
 export class Call {
+    /** Someone left the call (maybe only the call). @type {((info: {id: string, nickname: string}) => void) | null} */
+    onleft = null;
     #inCall = false;
     #prepared = false;
     /** Our own nickname, for our tile. */
@@ -227,10 +229,11 @@ export class Call {
         connection.onanswer = (description, { from }) => this.#inCall && mesh.handleAnswer(description, from);
         connection.onice = (candidate, { from }) => this.#inCall && mesh.handleIce(candidate, from);
         connection.onmediastate = ({ id, media }) => this.grid.setMedia(id, media);
-        connection.onpeerleft = ({ id }) => {
+        connection.onpeerleft = ({ id, nickname }) => {
             mesh.remove(id);
             this.levels.unwatch(id);
             this.grid.remove(id);
+            this.onleft?.({ id, nickname });
         };
         connection.oncallrejoin = (ack) => this.#enter(ack);
         connection.oncallrejoinfailed = (error) => {

@@ -82,6 +82,18 @@ export class CallControls {
         elements.leave.addEventListener("click", () => this.onleave?.());
         elements.share.hidden = !canShare;
         elements.speakerField.hidden = !canChooseSpeaker;
+        // The settings menu closes on Escape and on a click elsewhere, as menus do.
+        const menu = elements.cameraSelect.closest("details");
+        if (menu) {
+            document.addEventListener("click", (event) => {
+                if (menu.open && !menu.contains(/** @type {Node} */ (event.target))) menu.open = false;
+            });
+            menu.addEventListener("keydown", (event) => {
+                if (event.key !== "Escape" || !menu.open) return;
+                menu.open = false;
+                menu.querySelector("summary")?.focus();
+            });
+        }
         for (const [select, kind] of /** @type {const} */ ([[elements.cameraSelect, "videoinput"], [elements.micSelect, "audioinput"], [elements.speakerSelect, "audiooutput"]])) {
             select.addEventListener("change", () => this.onchoose?.(kind, select.value));
         }

@@ -8,7 +8,7 @@ import { io } from "/static/vendor/socket.io.esm.min.js";
 /** @typedef {{id: string, room: string, author: Member, text: string, time: number}} Message */
 /** @typedef {{name: string, count: number}} RoomSummary */
 /** @typedef {{ok: true, room: string, you: Member, count: number, members: Member[], history: Message[]}} EnterAck */
-/** @typedef {{room: string, member: Member, count: number}} Presence */
+/** @typedef {{room: string, member: Member, count: number, call: boolean}} Presence call: they joined the call */
 /** @typedef {"connecting" | "connected" | "reconnecting" | "disconnected"} Status */
 /** @typedef {{audio: boolean, video: boolean, screen: boolean}} MediaState */
 /** @typedef {{id: string, nickname: string, media: MediaState}} Peer */
@@ -365,6 +365,7 @@ function presence(nickname, count, info, room) {
         room: info?.room ?? room ?? "",
         member: info?.member ?? { id: "", nickname: String(nickname) },
         count: Number(count),
+        call: Boolean(info?.call),
     };
 }
 

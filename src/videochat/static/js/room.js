@@ -85,11 +85,17 @@ async function join(nickname) {
 }
 
 function listenToRoom() {
-    connection.onwelcome = ({ room: where, member }) => {
+    connection.onwelcome = ({ room: where, member, call: joinedCall }) => {
+        if (where !== room) return;
         // A chat member joining the call is welcomed again: the people list already has them.
-        if (where !== room || members.has(member.id)) return;
+        const known = members.has(member.id);
         members.add(member);
-        chat.addNotice(t("notice_joined", { name: member.nickname }), "joined");
+        if (joinedCall) chat.addNotice(t("notice_joined_call", { name: member.nickname }), "joined");
+        else if (!known) chat.addNotice(t("notice_joined", { name: member.nickname }), "joined");
+    };
+    // Left the call but not the room (leaving the room says "left" already).
+    call.onleft = ({ id, nickname }) => {
+        if (members.has(id)) chat.addNotice(t("notice_left_call", { name: nickname }), "left");
     };
     connection.onbye = ({ room: where, member }) => {
         // Our own previous connection, dropped by the server after we came back: not news.
