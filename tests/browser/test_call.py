@@ -170,3 +170,14 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     await alice.wait_for_function(
         "(bps) => window.__pcs.filter((pc) => pc.connectionState === 'connected').every((pc) => pc.getSenders().some((s) => s.track?.kind === 'video' && s.getParameters().encodings[0]?.maxBitrate === bps))",
         arg=(2500 - 64) * 1000, timeout=CALL_TIMEOUT_MS)
+
+    # Devices chosen before joining are remembered for the next visit.
+    select = carol.locator("#prejoin-camera-select")
+    await expect(select.locator("option")).to_have_count(3)
+    await select.select_option(label="fake_device_2")
+    chosen = await select.input_value()
+    previewing = """(label) => document.querySelector('#preview-video').srcObject?.getVideoTracks()[0]?.label === label"""
+    await carol.wait_for_function(previewing, arg="fake_device_2")
+    await carol.reload()
+    await expect(carol.locator("#prejoin-camera-select")).to_have_value(chosen, timeout=CALL_TIMEOUT_MS)
+    await carol.wait_for_function(previewing, arg="fake_device_2")

@@ -7,6 +7,7 @@ import { errorText, t } from "./i18n.js";
 import { AudioLevels, LocalMedia } from "./media.js";
 import { Mesh } from "./peers.js";
 import { PreJoin } from "./prejoin.js";
+import { loadDevices, saveDevices } from "./storage.js";
 import { CallGrid, SELF } from "./tiles.js";
 
 /** What the page says about a camera or microphone problem. */
@@ -35,9 +36,11 @@ export class Call {
         this.connection = connection;
         this.room = room;
         this.media = new LocalMedia();
+        this.media.chosen = loadDevices();
         this.levels = new AudioLevels();
         this.mesh = new Mesh((event, payload, toId) => connection.signal(event, payload, toId));
         this.grid = new CallGrid(byId("tiles"));
+        if (this.media.chosen.audiooutput && LocalMedia.canChooseSpeaker) this.grid.setSink(this.media.chosen.audiooutput);
         this.view = byId("call");
         this.message = { box: byId("call-message"), text: byId("call-message-text") };
         this.prejoin = new PreJoin({
@@ -184,9 +187,11 @@ export class Call {
             if (kind === "audiooutput") {
                 this.media.chooseSpeaker(deviceId);
                 this.grid.setSink(deviceId);
+                saveDevices(this.media.chosen);
                 return;
             }
             const problem = await this.media.choose(kind, deviceId);
+            if (!problem) saveDevices(this.media.chosen);
             if (problem) this.#say(t(PROBLEM_TEXT[problem]), "warning");
             this.#render();
         };

@@ -72,6 +72,18 @@ export class LocalMedia {
      * @returns {Promise<MediaProblem | null>}
      */
     async start(want = { audio: true, video: true }) {
+        const problem = await this.#start(want);
+        // A device chosen on an earlier visit may be gone: the defaults then, rather than nothing.
+        if (problem === "no_device" && (this.chosen.audioinput || this.chosen.videoinput)) {
+            this.stop();
+            this.chosen.audioinput = this.chosen.videoinput = "";
+            return this.#start(want);
+        }
+        return problem;
+    }
+
+    /** @returns {Promise<MediaProblem | null>} */
+    async #start(want) {
         if (!navigator.mediaDevices?.getUserMedia) return "no_device";
         const attempts = [want, { audio: want.audio, video: false }, { audio: false, video: want.video }]
             .filter((kinds, index, all) => (kinds.audio || kinds.video)

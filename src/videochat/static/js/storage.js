@@ -40,3 +40,30 @@ export function clientId() {
         return fresh(); // storage disabled: an id for this page's life only
     }
 }
+
+const DEVICES_KEY = "videochat.devices";
+
+/**
+ * The camera, microphone and speaker chosen last time (deviceIds, which the browser keeps stable
+ * for this site), or "" for each that was never chosen.
+ * @returns {{audioinput: string, videoinput: string, audiooutput: string}}
+ */
+export function loadDevices() {
+    const none = { audioinput: "", videoinput: "", audiooutput: "" };
+    try {
+        const saved = JSON.parse(localStorage.getItem(DEVICES_KEY) ?? "{}");
+        for (const kind of Object.keys(none)) if (typeof saved?.[kind] === "string") none[kind] = saved[kind];
+    } catch {
+        // nothing saved, storage disabled, or not ours: the browser's defaults
+    }
+    return none;
+}
+
+/** @param {{audioinput: string, videoinput: string, audiooutput: string}} devices */
+export function saveDevices(devices) {
+    try {
+        localStorage.setItem(DEVICES_KEY, JSON.stringify(devices));
+    } catch {
+        // storage disabled or full: the choice is simply not remembered
+    }
+}
