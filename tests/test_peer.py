@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 import pytest
 
-from videochat.peer import Peer
+from videochat.peer import Peer, PeerError
 
 
 @pytest.fixture
@@ -129,6 +129,15 @@ def write_clip(path: Path, seconds: int = 1) -> Path:
         out.mux(video.encode(None))
         out.mux(audio.encode(None))
     return path
+
+
+async def test_a_peer_refused_by_a_full_call_says_why(server_factory, room):
+    server = server_factory("--max-call-size", "1")
+    async with Peer(server.url, room, name="First") as first:
+        late = Peer(server.url, room, name="Late")
+        with pytest.raises(PeerError, match="call_full"):
+            await late.start()
+        assert first.peers == {} and not late.sio.connected
 
 
 class SocketProxy:

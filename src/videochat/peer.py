@@ -122,11 +122,19 @@ class Peer:
                                ("offer", self._on_offer), ("answer", self._on_answer), ("ice", self._on_ice),
                                ("media_state", self._on_media_state), ("peer_left", self._on_peer_left)):
             self.sio.on(event, handler)
-        await self.sio.connect(self.url, transports=["websocket"], auth={"clientId": self.client_id},
-                               wait_timeout=timeout)
-        await self._wait(lambda: self._joined.is_set() or self._join_error is not None, timeout, "the join ack")
-        if self._join_error is not None:
-            raise self._join_error
+        try:
+            await self.sio.connect(self.url, transports=["websocket"], auth={"clientId": self.client_id},
+                                   wait_timeout=timeout)
+        except BaseException:
+            await self.stop()
+            raise
+        try:
+            await self._wait(lambda: self._joined.is_set() or self._join_error is not None, timeout, "the join ack")
+            if self._join_error is not None:
+                raise self._join_error
+        except BaseException:
+            await self.stop()
+            raise
         return self
 
     async def stop(self) -> None:
