@@ -18,6 +18,7 @@ from call_actions import (
     wait_media_flows,
     wait_remote_videos_play,
 )
+import turn
 from turn import TurnServer
 
 RESTART_ICE_EVERYWHERE = "() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').forEach((pc) => pc.restartIce())"
@@ -33,7 +34,7 @@ async def own_turn_server(tmp_path):
 
 
 async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
-        own_turn_server, server_factory, new_user, room_name, room_url):
+        own_turn_server, server_factory, new_user, room_name, room_url, monkeypatch):
     turn_server = own_turn_server
     server = await asyncio.to_thread(
         server_factory, *turn_server.videochat_args(), "--ice-transport-policy", "relay",
@@ -76,12 +77,32 @@ async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
         await wait_remote_videos_play(page, 1)
         await wait_media_flows(page, 1)
         assert await selected_candidate_types(page) == ["relay"]
+    # ... on a new RTCPeerConnection, the old one closed.
+    assert await alice.evaluate("() => window.__pcs.length") > made
+    assert await alice.evaluate("() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').length") == 1
     await expect(alice.locator("#members .member-name")).to_have_text(["Alice", "Bob"])
 
     # The relay goes away: the media path breaks, and the page says that it is reconnecting.
+    port = turn_server.port
+    made = await alice.evaluate("() => window.__pcs.length")
     await asyncio.to_thread(turn_server.stop)
     for page, other in ((alice, "Bob"), (bob, "Alice")):
         await expect(page.locator("#call-message-text")).to_have_text(
             f"The connection to {other} was interrupted. Reconnecting…", timeout=CALL_TIMEOUT_MS)
         await expect(tile_of(page, other).locator(".tile-state")).to_have_text(
             "Connection interrupted. Reconnecting…")
+    # The ICE restart gets nowhere without a relay: the connection is declared failed, to be made anew.
+    for page, other in ((alice, "Bob"), (bob, "Alice")):
+        await expect(page.locator("#call-message-text")).to_have_text(
+            f"Could not connect to {other}. Trying again with a new connection…", timeout=60_000)
+    # The relay comes back (same port, same secret, none of the old allocations): a new connection.
+    monkeypatch.setattr(turn, "free_port", lambda: port)
+    await asyncio.to_thread(turn_server.start)
+    for page, other in ((alice, "Bob"), (bob, "Alice")):
+        await expect(tile_of(page, other)).to_have_attribute("data-state", "connected", timeout=60_000)
+        await expect(page.locator("#call-message")).to_be_hidden()
+        await wait_media_flows(page, 1)
+        assert await selected_candidate_types(page) == ["relay"]
+    # ... on a new RTCPeerConnection, the old one closed.
+    assert await alice.evaluate("() => window.__pcs.length") > made
+    assert await alice.evaluate("() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').length") == 1

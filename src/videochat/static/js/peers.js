@@ -5,7 +5,10 @@
 /** @typedef {"connecting" | "connected" | "retrying" | "failed"} LinkState */
 /** @typedef {(event: "offer" | "answer" | "ice", payload: any, toId: string) => void} Signal */
 
-/** How long a connection may stay failed (after an ICE restart) before it is closed and re-created. */
+/**
+ * How long a connection may stay unconnected (a new one, or one broken and restarted) before it is
+ * declared failed, closed and re-created.
+ */
 const RECREATE_AFTER_MS = 15000;
 /** "disconnected" often heals by itself; after this long we restart ICE. */
 const RESTART_DISCONNECTED_AFTER_MS = 4000;
@@ -129,11 +132,20 @@ export class Mesh {
         return link;
     }
 
-    /** A connection that stayed failed: the impolite side makes a new one; the polite side waits for its offer. */
+    /**
+     * A connection that stayed failed: the impolite side makes a new one at once; the polite side
+     * waits for its offer (which replaces the old connection, see handleOffer), and makes a new one
+     * itself only if none came (a peer that does not re-create). Two new connections offering at
+     * once are an ordinary glare.
+     */
     #recreate(id, link) {
-        if (link.polite) return;
-        link.close();
-        this.#create(id, true);
+        const replace = () => {
+            if (this.#links.get(id) !== link) return; // already replaced, or the peer left
+            link.close();
+            this.#create(id, true);
+        };
+        if (link.polite) window.setTimeout(replace, RECREATE_AFTER_MS);
+        else replace();
     }
 
     /**
@@ -188,6 +200,7 @@ class PeerLink {
             this.onstream?.(this.stream);
         });
         pc.addEventListener("connectionstatechange", () => this.#stateChanged());
+        this.#watch(); // a connection that never gets there fails too (no relay, a lost offer...)
         if (offerer) {
             // One audio and one video transceiver, sending even when we have nothing yet: a track
             // that comes later (camera on, a screen) only replaces the sender's track.
@@ -326,11 +339,15 @@ class PeerLink {
         if (this.closed) return;
         this.onstate?.("retrying");
         this.pc.restartIce();
-        if (!this.#failTimer) {
-            this.#failTimer = window.setTimeout(() => {
-                this.#failTimer = 0;
-                if (!this.closed && this.pc.connectionState !== "connected") this.onstate?.("failed");
-            }, RECREATE_AFTER_MS);
-        }
+        this.#watch();
+    }
+
+    /** Declares the connection failed unless it is connected within RECREATE_AFTER_MS. */
+    #watch() {
+        if (this.#failTimer) return;
+        this.#failTimer = window.setTimeout(() => {
+            this.#failTimer = 0;
+            if (!this.closed && this.pc.connectionState !== "connected") this.onstate?.("failed");
+        }, RECREATE_AFTER_MS);
     }
 }
