@@ -61,6 +61,13 @@ async def test_glare_both_offer_at_the_same_moment_and_still_connect(peers, room
     bob = await peers(room, "Bob")
     await alice.wait_for_connection(bob.id)
     await bob.wait_for_connection(alice.id)
+    # one side starts a new connection (as a browser does when one stays failed): the other, still
+    # connected, takes the new offer on a fresh connection too
+    old_connection = bob.peers[alice.id].pc
+    await alice.call(bob.id)
+    await alice.wait_for_connection(bob.id)
+    assert bob.peers[alice.id].pc is not old_connection
+    await bob.wait_for_media(alice.id)
     # now both start a new connection to the other at once: the offers cross
     await asyncio.gather(alice.call(bob.id), bob.call(alice.id))
     assert alice.ignored_offers + bob.ignored_offers == 1  # the impolite one dropped the other's offer

@@ -275,10 +275,19 @@ class Peer:
                 self.ignored_offers += 1
                 log.info("glare with %s: impolite, ignoring its offer", from_id)
                 return
-            if collision or pc is None or pc.connectionState in ("failed", "closed"):
-                # polite side of a glare: aiortc cannot roll back, so answer on a fresh connection
+            if collision or pc is None or pc.connectionState in ("failed", "closed") or _restarts(pc, description):
+                # The polite side of a glare (aiortc cannot roll back), or an ICE restart or a new
+                # connection on the other side (aiortc cannot restart ICE): answer on a fresh connection.
                 pc = await self._replace_connection(remote, add_tracks=False)
-            await pc.setRemoteDescription(RTCSessionDescription(description["sdp"], "offer"))
+            offer = RTCSessionDescription(description["sdp"], "offer")
+            try:
+                await pc.setRemoteDescription(offer)
+            except Exception as error:
+                # what aiortc cannot renegotiate (an ICE restart, a changed DTLS fingerprint...) it
+                # can still take on a fresh connection
+                log.info("offer from %s needs a fresh connection: %s", from_id, error)
+                pc = await self._replace_connection(remote, add_tracks=False)
+                await pc.setRemoteDescription(offer)
             self._add_tracks(pc, answering=True)
             await pc.setLocalDescription(await pc.createAnswer())
             await self._send("answer", {"type": "answer", "sdp": pc.localDescription.sdp}, from_id)
@@ -469,6 +478,16 @@ class Peer:
 
     def describe(self) -> str:
         return ", ".join(f"{p.id}({p.nickname}) {p.connection_state} {p.frames}" for p in self.peers.values()) or "none"
+
+
+def _ice_credentials(sdp: str) -> set[str]:
+    return {line.strip() for line in sdp.splitlines() if line.startswith(("a=ice-ufrag:", "a=fingerprint:"))}
+
+
+def _restarts(pc: RTCPeerConnection, offer: dict) -> bool:
+    """Whether an offer changes the ICE credentials or DTLS fingerprint of the current connection."""
+    current = pc.remoteDescription
+    return current is not None and _ice_credentials(current.sdp) != _ice_credentials(offer["sdp"])
 
 
 def _policy(name: str) -> RTCIceTransportPolicy:
