@@ -77,9 +77,6 @@ async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
         await wait_remote_videos_play(page, 1)
         await wait_media_flows(page, 1)
         assert await selected_candidate_types(page) == ["relay"]
-    # ... on a new RTCPeerConnection, the old one closed.
-    assert await alice.evaluate("() => window.__pcs.length") > made
-    assert await alice.evaluate("() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').length") == 1
     await expect(alice.locator("#members .member-name")).to_have_text(["Alice", "Bob"])
 
     # The relay goes away: the media path breaks, and the page says that it is reconnecting.
