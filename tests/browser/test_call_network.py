@@ -96,7 +96,7 @@ async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
     monkeypatch.setattr(turn, "free_port", lambda: port)
     await asyncio.to_thread(turn_server.start)
     for page, other in ((alice, "Bob"), (bob, "Alice")):
-        await expect(tile_of(page, other)).to_have_attribute("data-state", "connected", timeout=60_000)
+        await expect(tile_of(page, other)).to_have_attribute("data-state", "connected", timeout=90_000)
         await expect(page.locator("#call-message")).to_be_hidden()
         await wait_media_flows(page, 1)
         assert await selected_candidate_types(page) == ["relay"]
