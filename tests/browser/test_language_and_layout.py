@@ -24,14 +24,14 @@ async def test_language_switch_shows_korean(live_server, new_user, room_name, ro
 
     # The choice is kept (a cookie) on the next page, strings made by the script included.
     await enter_room(page, room_url(live_server.url, room_name), "Jisoo")
-    await expect(page.locator("#leave")).to_have_text("나가기")
+    await expect(page.locator("#leave")).to_have_text("방 나가기")
     await expect(page.locator("#send")).to_have_text("보내기")
     await expect(page.locator("#member-count")).to_have_text("1명")
     await expect(page.locator("#messages .notice-text")).to_have_text(f"{room_name} 방에 참여했습니다.")
     await expect(page.locator("#members li.you .you-marker")).to_have_text("(나)")
 
     await page.locator("#lang-switch").click()
-    await expect(page.locator("#leave")).to_have_text("Leave")
+    await expect(page.locator("#leave")).to_have_text("Leave room")
 
 
 async def test_language_follows_the_browser(live_server, new_user):
