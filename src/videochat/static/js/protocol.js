@@ -162,6 +162,7 @@ export class ChatConnection {
             this.#room = null;
             this.#you = null;
         }
+        if (room === this.#call?.room) this.#call = null; // leaving the room leaves its call
         if (!this.socket.connected) return { ok: true, room };
         return this.#request("leave_room", room);
     }
