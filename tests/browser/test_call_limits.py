@@ -15,7 +15,7 @@ from call_actions import (
     wait_remote_videos_play,
     RECORD_PEER_CONNECTIONS,
 )
-from conftest import CHROMIUM, CHROMIUM_FLAGS, TIMEOUT_MS
+from chromium import CHROMIUM, CHROMIUM_FLAGS, TIMEOUT_MS
 
 NO_MEDIA = {"media": {"audio": False, "video": False, "screen": False}}
 
