@@ -1,5 +1,5 @@
-"""A full call and a person whose camera and microphone are blocked: both are told so in the page,
-and both can still chat (and watch, once there is room)."""
+"""A full call, a person whose camera and microphone are blocked, and one without a camera: each is
+told so in the page; each can still chat, watch or speak once there is room."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from playwright.async_api import expect
 
 from actions import enter_room, send
 from call_actions import (
+    CALL_TIMEOUT_MS,
     enter_and_join_call,
+    join_call,
     open_call_page,
     remote_tiles,
     tile_of,
@@ -17,6 +19,16 @@ from call_actions import (
 )
 from chromium import CHROMIUM, CHROMIUM_FLAGS, TIMEOUT_MS
 
+# Audio bytes sent on each connected peer connection.
+AUDIO_SENT = """async () => {
+    const sent = [];
+    for (const pc of window.__pcs.filter((pc) => pc.connectionState === "connected")) {
+        let bytes = 0;
+        (await pc.getStats()).forEach((r) => { if (r.type === "outbound-rtp" && r.kind === "audio") bytes += r.bytesSent; });
+        sent.push(bytes);
+    }
+    return sent;
+}"""
 NO_MEDIA = {"media": {"audio": False, "video": False, "screen": False}}
 
 
@@ -78,3 +90,37 @@ async def test_call_full_and_blocked_camera_still_chat_and_watch(playwright, liv
         await wait_media_flows(dave, 1)
     finally:
         await strict.close()
+
+    # A computer without a camera: its person joins with the microphone only.
+    cameraless = await playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=[flag.replace("device-count=3", "device-count=0") for flag in CHROMIUM_FLAGS])
+    try:
+        context = await cameraless.new_context(locale="ko")
+        context.set_default_timeout(TIMEOUT_MS)
+        await context.add_init_script(RECORD_PEER_CONNECTIONS)
+        erin = await context.new_page()
+        page_errors.watch(erin, "Erin")
+        await erin.add_init_script("localStorage.setItem('videochat.nickname', 'Erin')")
+        await enter_room(erin, url, "Erin")
+        await expect(erin.locator("#call-message-text")).to_have_text(
+            "카메라를 찾지 못해 음성으로만 참여합니다. 카메라를 연결한 다음 설정에서 선택하세요.")
+        await expect(erin.locator("#prejoin-note")).to_have_text("음성으로만 참여합니다.")
+        await expect(erin.locator("#prejoin-camera")).to_be_disabled()
+        await fillers[1].call("leave_call", room_name)  # Dave has gone too: Alice and three fillers
+        await expect(remote_tiles(alice)).to_have_count(3)
+        await join_call(erin)
+        erin_tile = tile_of(alice, "Erin")
+        await expect(erin_tile).to_have_attribute("data-audio", "true")
+        await expect(erin_tile).to_have_attribute("data-video", "false")
+        # Erin's microphone really reaches Alice, and Erin sees Alice.
+        await erin.wait_for_function(
+            "() => window.__pcs.filter((pc) => pc.connectionState === 'connected').length === 1",
+            timeout=CALL_TIMEOUT_MS)
+        sent = await erin.evaluate(AUDIO_SENT)
+        await erin.wait_for_function(
+            f"async (before) => {{ const now = await ({AUDIO_SENT})(); return now.every((bytes, i) => bytes > before[i]); }}",
+            arg=sent, timeout=CALL_TIMEOUT_MS)
+        await expect(tile_of(erin, "Alice")).to_have_attribute("data-video", "true")
+    finally:
+        await cameraless.close()

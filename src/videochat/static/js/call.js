@@ -73,7 +73,11 @@ export class Call {
         const problem = await this.media.start();
         this.prejoin.setBusy(false);
         this.#render();
-        if (problem) this.#say(t(PROBLEM_TEXT[problem]), "warning");
+        if (problem === "no_device" && (this.media.audio || this.media.camera)) {
+            this.#say(t(this.media.audio ? "media_no_camera" : "media_no_microphone"), "warning");
+        } else if (problem) {
+            this.#say(t(PROBLEM_TEXT[problem]), "warning");
+        }
     }
 
     /** Our nickname (or someone else's) changed. */
