@@ -54,11 +54,6 @@ export class Mesh {
         this.budgetKbps = ack.uploadBudgetKbps || 2500;
     }
 
-    /** The ids we have a connection with. */
-    get ids() {
-        return [...this.#links.keys()];
-    }
-
     /** A newcomer arrived: we make the connection and the offer. */
     connect(id) {
         if (id === this.myId) return;
@@ -111,11 +106,6 @@ export class Mesh {
         this.tracks[kind] = track;
         await Promise.all([...this.#links.values()].map((link) => link.useTrack(kind, track)));
         if (kind === "video") this.#applyBudget();
-    }
-
-    /** The RTCPeerConnection to a peer (for statistics). */
-    connectionTo(id) {
-        return this.#links.get(id)?.pc ?? null;
     }
 
     #create(id, offerer) {

@@ -95,11 +95,6 @@ export class CallGrid {
         this.#layout();
     }
 
-    /** Removes every tile but ours (after a reconnect, the ack lists who is there now). */
-    removeOthers() {
-        for (const id of [...this.#tiles.keys()]) if (id !== SELF) this.remove(id);
-    }
-
     clear() {
         for (const id of [...this.#tiles.keys()]) this.remove(id);
     }
