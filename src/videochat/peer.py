@@ -268,6 +268,8 @@ class Peer:
         remote = self._remote(from_id, (info or {}).get("from", {}).get("nickname", "?"))
         async with remote.lock:
             pc = remote.pc
+            if pc is not None and (pc.signalingState == "closed" or pc.connectionState in ("failed", "closed")):
+                pc = None  # a connection the other side closed (or that failed) cannot collide: start anew
             collision = remote.making_offer or (pc is not None and pc.signalingState != "stable")
             polite = (self.id or "") < from_id
             remote.ignore_offer = collision and not polite
@@ -275,7 +277,7 @@ class Peer:
                 self.ignored_offers += 1
                 log.info("glare with %s: impolite, ignoring its offer", from_id)
                 return
-            if collision or pc is None or pc.connectionState in ("failed", "closed") or _restarts(pc, description):
+            if collision or pc is None or _restarts(pc, description):
                 # The polite side of a glare (aiortc cannot roll back), or an ICE restart or a new
                 # connection on the other side (aiortc cannot restart ICE): answer on a fresh connection.
                 pc = await self._replace_connection(remote, add_tracks=False)
