@@ -7,6 +7,7 @@ from typing import Callable
 import pytest
 
 from support import ADMIN_PASSWORD, Recorder, ServerProcess
+from turn import TurnServer
 
 # Every test client comes from 127.0.0.1, so the limits per address would make tests depend on each
 # other; tests of those limits start servers with their own values (test_limits.py).
@@ -66,9 +67,27 @@ def room() -> str:
 
 
 @pytest.fixture(scope="session")
+def turn_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real coturn on 127.0.0.1 with use-auth-secret, for the whole session (tests/turn.py):
+    `.port`, `.secret`, `.realm`, `.urls`, `.videochat_args()`, `.videochat_env()`, `.credentials()`."""
+    server = TurnServer(tmp_path_factory.mktemp("turn")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def turn_videochat(tmp_path_factory: pytest.TempPathFactory, turn_server: TurnServer):
+    """A videochat server handing out credentials for `turn_server` (secret by environment variable)."""
+    server = ServerProcess(tmp_path_factory.mktemp("turn-videochat"), *SHARED_ADDRESS, *turn_server.videochat_args(),
+                           env=turn_server.videochat_env()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def admin_server(tmp_path_factory: pytest.TempPathFactory):
     """A server with the admin UI on (password ADMIN_PASSWORD from the environment), shared."""
-    server = ServerProcess(tmp_path_factory.mktemp("admin-server"),
+    server = ServerProcess(tmp_path_factory.mktemp("admin-server"), *SHARED_ADDRESS,
                            env={"VIDEOCHAT_ADMIN_PASSWORD": ADMIN_PASSWORD}).start()
     yield server
     server.stop()

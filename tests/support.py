@@ -91,9 +91,11 @@ class ServerProcess:
 class Recorder:
     """A python-socketio AsyncClient that records every event, to wait on states."""
 
-    def __init__(self, url: str, *, transports: list[str] | None = None, reconnection: bool = False) -> None:
+    def __init__(self, url: str, *, transports: list[str] | None = None, reconnection: bool = False,
+                 auth: dict | None = None) -> None:
         self.url = url
         self.transports = transports or ["websocket"]
+        self.auth = auth
         self.sio = socketio.AsyncClient(reconnection=reconnection, reconnection_delay=0.2,
                                         reconnection_delay_max=0.5, request_timeout=5)
         self.events: list[tuple[str, tuple]] = []
@@ -109,7 +111,7 @@ class Recorder:
         return self.sio.get_sid()
 
     async def connect(self) -> "Recorder":
-        await self.sio.connect(self.url, transports=self.transports, wait_timeout=10)
+        await self.sio.connect(self.url, transports=self.transports, wait_timeout=10, auth=self.auth)
         return self
 
     async def disconnect(self) -> None:

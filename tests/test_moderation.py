@@ -157,3 +157,15 @@ async def test_private_rooms_are_never_listed_but_reachable_by_name(fresh_server
         await watcher.wait_for("room_change", lambda names, rooms: "hideout" in names)
     finally:
         await disconnect_all(clients)
+
+
+async def test_joining_a_call_goes_through_the_same_door(fresh_server):
+    owner, guest = clients = await connect_all(fresh_server.url, 2)
+    try:
+        await owner.call("join_room", "studio")
+        await owner.call("room_settings", "studio", {"password": "s3cret", "maxMembers": 2})
+        assert (await guest.call("join_room", "studio"))["error"]["code"] == "password_required"
+        joined = await guest.call("join_room", {"payload": "studio", "password": "s3cret"})
+        assert joined["ok"] and joined["settings"]["locked"] is True and len(joined["peers"]) == 1
+    finally:
+        await disconnect_all(clients)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from videochat.rooms import Departure, NotInRoom, Registry
+from videochat.rooms import CallFull, Departure, Media, NotInRoom, Registry
 
 
 def test_rooms_exist_while_they_have_members_in_creation_order():
@@ -58,3 +58,73 @@ def test_rename_returns_old_name_and_rooms_to_tell():
     registry.join("a", "r1")
     assert registry.rename("a", "Alice") == ("Anon", ["r1"])
     assert registry.members("r1")[0].nickname == "Alice"
+
+
+# calls: every room is also a call; participants are a subset of its members
+
+def test_joining_a_call_enters_the_room_and_shares_its_count():
+    registry = Registry()
+    for member in ("chat", "call"):
+        registry.connect(member)
+    registry.join("chat", "r")
+    assert registry.join_call("call", "r", Media(video=False), max_size=6) == (2, True, True)
+    assert registry.join_call("call", "r", Media(), max_size=6) == (2, False, False)  # again: no change
+    assert registry.join_call("chat", "r", Media(), max_size=6) == (2, False, True)
+    assert [p.member.id for p in registry.participants("r")] == ["call", "chat"]
+    assert registry.participants("r")[0].as_dict() == {
+        "id": "call", "nickname": "Anon", "media": {"audio": True, "video": False, "screen": False}}
+    assert registry.count_members("r") == 2 and registry.count_participants("r") == 2
+
+
+def test_a_full_call_refuses_without_changing_anything():
+    registry = Registry()
+    for member in ("a", "b", "c"):
+        registry.connect(member)
+    registry.join("c", "r")  # c chats in the room
+    registry.join_call("a", "r", Media(), max_size=2)
+    registry.join_call("b", "r", Media(), max_size=2)
+    with pytest.raises(CallFull) as refused:
+        registry.join_call("c", "r", Media(), max_size=2)
+    assert refused.value.size == 2
+    assert registry.is_member("c", "r") and not registry.in_call("c", "r")
+    registry.connect("d")
+    with pytest.raises(CallFull):
+        registry.join_call("d", "r", Media(), max_size=2)
+    assert not registry.is_member("d", "r")
+
+
+def test_leaving_the_call_keeps_the_room_and_leaving_the_room_leaves_the_call():
+    registry = Registry()
+    for member in ("a", "b"):
+        registry.connect(member)
+        registry.join_call(member, "r", Media(), max_size=6)
+    assert registry.leave_call("a", "r") is True
+    assert registry.leave_call("a", "r") is False
+    assert registry.is_member("a", "r") and registry.count_participants("r") == 1
+    assert registry.leave("a", "r") == Departure("r", 1, left_call=False)
+    assert registry.leave("b", "r") == Departure("r", 0, left_call=True)
+    assert registry.participants("r") == [] and not registry.has_room("r")
+
+
+def test_media_state_is_kept_per_participant():
+    registry = Registry()
+    registry.connect("a")
+    registry.join_call("a", "r", Media(), max_size=6)
+    registry.set_media("a", "r", Media(audio=False, screen=True))
+    assert registry.media("a", "r").as_dict() == {"audio": False, "video": True, "screen": True}
+
+
+def test_disconnect_reports_calls_left_and_frees_the_client_id():
+    registry = Registry()
+    registry.connect("old", client_id="c1")
+    registry.join_call("old", "r", Media(), max_size=6)
+    registry.join("old", "chat-only")
+    assert registry.holder_of_client_id("c1") == "old"
+    # the same client on a new socket: the new one holds the id even before the old one is gone
+    registry.connect("new", client_id="c1")
+    assert registry.holder_of_client_id("c1") == "new"
+    member, departures = registry.disconnect("old")
+    assert departures == [Departure("r", 0, left_call=True), Departure("chat-only", 0)]
+    assert registry.holder_of_client_id("c1") == "new"
+    registry.disconnect("new")
+    assert registry.holder_of_client_id("c1") is None

@@ -23,17 +23,18 @@ from .admin import Admin
 from .chat import Chat
 from .health import Health
 from .history import HistoryStore
+from .ice import IceServers
 from .lobby import Lobby
 from .logs import configure_logging
-from .moderation import Moderation
 from .metrics import HttpMetrics, LiveState, Metrics, MetricsEndpoint, route_template
+from .moderation import Moderation
+from .ratelimit import Limiter
 from .realtime import Server
 from .rooms import Registry
-from .settings import Settings
-from .validation import Limits
-from .ratelimit import Limiter
 from .security import OriginPolicy, SecurityHeaders
-from .settings import split_list
+from .settings import Settings, split_list
+from .signaling import Signaling
+from .validation import Limits
 from .web import SOCKET_IO_CLIENT_FILES, STATIC_DIR, VENDOR_DIR, Pages, socket_io_client
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,13 @@ class VideochatApp:
                          wrong_password_delay=settings.wrong_password_delay)
         self.chat.register()
         Moderation(self.chat, ban_seconds=settings.ban_seconds).register()
+        # video calls (issue 3): signaling over the same rooms, ICE servers over HTTP too
+        self.ice = IceServers.from_settings(settings)
+        self.signaling = Signaling(self.sio, self.registry, self.chat, self.limits, self.ice,
+                                   max_call_size=settings.max_call_size,
+                                   upload_budget_kbps=settings.upload_budget_kbps)
+        self.signaling.register()
+        self.metrics.count_calls_with(self.registry.count_calls)
         self.lobby = Lobby(self.limits, self.limiter, self.origins)
         self._init_operations(settings)
         self.pages = Pages(self.chat.public_rooms, self.limits)
@@ -72,6 +80,7 @@ class VideochatApp:
                 WebSocketRoute("/", self.lobby.serve),
                 Route("/r/{room:path}", self.pages.room),
                 Route("/api/rooms", self.pages.api_rooms),
+                Route("/api/ice-servers", self.ice.endpoint),
                 *[Route(path, socket_io_client) for path in SOCKET_IO_CLIENT_FILES],
                 Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
                 *self._operations_routes(),

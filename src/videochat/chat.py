@@ -11,7 +11,7 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import socketio
 
@@ -21,13 +21,16 @@ from .history import HistoryStore
 from .passwords import LONGEST_PASSWORD
 from .ratelimit import Limiter
 from .realtime import Server, after_ack, event_handler, refusal, report_error
-from .rooms import NotInRoom, Registry
+from .rooms import Departure, NotInRoom, Registry
 from .validation import Limits
 
 log = logging.getLogger(__name__)
 
 
-CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+CLIENT_ID = re.compile(r"[0-9A-Za-z_-]{8,128}")
+
+# Called for each room a member left (by leave_room or disconnecting), after `bye` went out.
+DepartureHook = Callable[[dict, Departure], Awaitable[None]]
 
 
 class Chat:
@@ -40,6 +43,7 @@ class Chat:
         self.limits = limits
         self.access = access
         self.wrong_password_delay = wrong_password_delay
+        self.departure_hooks: list[DepartureHook] = []
         # who a connection is across reconnections, for removals: the client's own id when it
         # sends one (auth.clientId), else its address
         self.client_keys: dict[str, str] = {}
@@ -70,10 +74,19 @@ class Chat:
             raise socketio.exceptions.ConnectionRefusedError(
                 "Too many connections from your network address; close some tabs and try again.",
                 {"code": "too_many_connections"})
-        self.registry.connect(sid)
-        client_id = auth.get("clientId") if isinstance(auth, dict) else None
-        valid_id = isinstance(client_id, str) and CLIENT_ID.fullmatch(client_id)
-        self.client_keys[sid] = f"client:{client_id}" if valid_id else f"address:{address}"
+        try:
+            client_id = _client_id(auth)
+        except socketio.exceptions.ConnectionRefusedError:
+            self.limiter.disconnect(sid)
+            raise
+        holder = self.registry.holder_of_client_id(client_id) if client_id else None
+        if holder is not None:
+            # The same client is back on a new socket (its old one has not timed out yet): drop the
+            # old one now, so that the others hear `bye`/`peer_left` at once and see no ghost.
+            log.info("client reconnected: dropping its old socket", extra={"sid": sid, "old_sid": holder})
+            await self.sio.disconnect(holder)
+        self.registry.connect(sid, client_id=client_id)
+        self.client_keys[sid] = f"client:{client_id}" if client_id else f"address:{address}"
         log.info("connected", extra={"sid": sid, "transport": _transport(environ)})
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
@@ -84,7 +97,7 @@ class Chat:
         if member is None:
             return
         for departure in departures:
-            await self._announce_departure(member.as_dict(), departure.room, departure.count, skip_sid=sid,
+            await self._announce_departure(member.as_dict(), departure, skip_sid=sid,
                                            owner_before=owners[departure.room])
         if departures:
             await self.broadcast_room_change()
@@ -110,29 +123,47 @@ class Chat:
 
     async def enter_room(self, sid: str, room: Any = None, *_: Any) -> dict:
         name = self.limits.room(room)
-        password, private = _entry_options(room)
-        if not self.registry.is_member(sid, name):
-            await self._admit(sid, name, password)
+        password, private = entry_options(room)
+        await self.admit(sid, name, password)
         count, is_new = self.registry.join(sid, name)
+        return await self.entered(sid, name, count, is_new, welcome={} if is_new else None, private=private)
+
+    async def entered(self, sid: str, name: str, count: int, is_new: bool, *, welcome: dict | None,
+                      private: bool = False) -> dict:
+        """What follows a join in the room model (by enter_room or join_room); returns the ack.
+
+        A new member is put in the Socket.IO room and, after the ack, everyone hears `room_change`.
+        With `welcome` (extra fields of its info), the others in the room hear `welcome` after the ack.
+        The first member creates the room (`private`: never listed).
+        """
         member = self._member(sid)
         if is_new:
             await self.sio.enter_room(sid, name)
             if count == 1:
                 self.access.created(name, private=private)
                 self.history.room_occupied(name)
+            log.info("enter_room", extra={"room": name, "sid": sid, "nickname": member["nickname"], "count": count})
+        if welcome is not None or is_new:
 
             async def announce() -> None:
                 # the ack first, then the others hear of it (the seed's order)
-                await self.sio.emit("welcome", (member["nickname"], count, {"room": name, "member": member}),
-                                    room=name, skip_sid=sid)
-                await self.broadcast_room_change()
+                if welcome is not None:
+                    info = {"room": name, "member": member, **welcome}
+                    await self.sio.emit("welcome", (member["nickname"], count, info), room=name, skip_sid=sid)
+                if is_new:
+                    await self.broadcast_room_change()
 
             after_ack(announce)
-            log.info("enter_room", extra={"room": name, "sid": sid, "nickname": member["nickname"], "count": count})
         history = await self.history.recent(name)
         members = [m.as_dict() for m in self.registry.members(name)]
         return ok(room=name, you=member, count=len(members), members=members, history=history,
                   settings=self.room_settings(name))
+
+    async def admit(self, sid: str, room: str, password: str | None) -> None:
+        """Refuse a newcomer who was removed, a full room, or a locked one without its password."""
+        if self.registry.is_member(sid, room):
+            return
+        await self._admit(sid, room, password)
 
     async def _admit(self, sid: str, room: str, password: str | None) -> None:
         """Refuse entry to a banned member, a full room, or without the room's password."""
@@ -189,7 +220,7 @@ class Chat:
             raise UserError("not_in_room", f"You are not in room {name!r}.") from None
         await self.sio.leave_room(sid, name)
         member = self._member(sid)
-        await self._announce_departure(member, name, departure.count, skip_sid=sid, owner_before=owner_before)
+        await self._announce_departure(member, departure, skip_sid=sid, owner_before=owner_before)
         await self.broadcast_room_change()
         log.info("leave_room", extra={"room": name, "sid": sid, "nickname": member["nickname"],
                                       "count": departure.count})
@@ -204,10 +235,13 @@ class Chat:
         assert member is not None, sid
         return member.as_dict()
 
-    async def _announce_departure(self, member: dict, room: str, count: int, *, skip_sid: str,
+    async def _announce_departure(self, member: dict, departure: Departure, *, skip_sid: str,
                                   owner_before: str | None) -> None:
+        room, count = departure.room, departure.count
         await self.sio.emit("bye", (member["nickname"], count, {"room": room, "member": member}),
                             room=room, skip_sid=skip_sid)
+        for hook in self.departure_hooks:
+            await hook(member, departure)
         if count == 0:
             self.access.emptied(room)
             self.history.room_emptied(room)
@@ -238,7 +272,7 @@ class Chat:
         await self.sio.emit("room_change", ([room["name"] for room in rooms], rooms))
 
 
-def _entry_options(room: Any) -> tuple[str | None, bool]:
+def entry_options(room: Any) -> tuple[str | None, bool]:
     """The password and privacy asked for in `{payload, password?, private?}` (the seed's object form)."""
     if not isinstance(room, dict):
         return None, False
@@ -256,6 +290,17 @@ def client_address(environ: dict) -> str:
     for everyone. uvicorn puts the X-Forwarded-For address there for trusted proxies only."""
     client = (environ.get("asgi.scope") or {}).get("client")
     return client[0] if client else ""
+
+
+def _client_id(auth: Any) -> str | None:
+    """The `clientId` of the connection's auth payload, if any; a malformed one refuses the connection."""
+    if not isinstance(auth, dict) or auth.get("clientId") is None:
+        return None
+    client_id = auth["clientId"]
+    if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
+        raise socketio.exceptions.ConnectionRefusedError(
+            "auth.clientId must be 8 to 128 letters, digits, '-' or '_' (a random hex string)")
+    return client_id
 
 
 def _transport(environ: dict) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import os
@@ -13,8 +14,8 @@ import click
 
 from . import __version__
 from .logs import configure_logging
-from .settings import (Settings, SettingsError, env_name, env_only_values, option_name, setting_fields,
-                       value_type)
+from .settings import (LOG_LEVELS, Settings, SettingsError, env_name, env_only_values, option_name,
+                       setting_fields, value_type)
 
 log = logging.getLogger("videochat")
 
@@ -75,9 +76,43 @@ def serve(**values: Any) -> None:
     except SettingsError as error:
         raise click.UsageError(str(error)) from None
     configure_logging(settings.log_level, settings.log_format, sensitive=settings.log_sensitive)
+    if click.get_current_context().get_parameter_source("turn_secret") == click.core.ParameterSource.COMMANDLINE:
+        log.warning("--turn-secret on the command line is visible to every user of this machine; "
+                    "use VIDEOCHAT_TURN_SECRET or --turn-secret-file")
     from .server import run  # imported late: `videochat --help` stays fast
 
     sys.exit(run(settings))
+
+
+@cli.command()
+@click.argument("url")
+@click.argument("room")
+@click.option("--name", default="Python", show_default=True, help="Nickname in the room.")
+@click.option("--video", "video_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Send this media file (looped; its audio too, if it has any).")
+@click.option("--pattern", is_flag=True, help="Send a generated test pattern and tone (the default).")
+@click.option("--no-audio", is_flag=True, help="Send no audio.")
+@click.option("--relay", is_flag=True, help="Connect only through TURN (ICE transport policy relay).")
+@click.option("--insecure", is_flag=True, help="Accept the server's certificate unchecked (self-signed).")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
+def peer(url: str, room: str, name: str, video_file: Path | None, pattern: bool, no_audio: bool, relay: bool,
+         insecure: bool, log_level: str) -> None:
+    """Join ROOM's video call on the videochat server at URL as a Python peer (aiortc).
+
+    Sends a test pattern (or --video FILE) to everyone in the call, receives their media, and logs
+    what arrives every few seconds, until Ctrl-C.
+    """
+    if video_file is not None and pattern:
+        raise click.UsageError("choose either --video FILE or --pattern")
+    configure_logging(log_level)
+    try:
+        from .peer import run_peer  # aiortc loads only for this command
+    except ImportError as error:
+        raise click.ClickException(f"the peer needs the 'peer' extra (pip install 'videochat[peer]'): {error}")
+
+    options = dict(name=name, video=video_file, send_audio=not no_audio, ssl_verify=not insecure,
+                   ice_transport_policy="relay" if relay else None)
+    sys.exit(asyncio.run(run_peer(url, room, **options)))
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 ENV_PREFIX = "VIDEOCHAT_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+ICE_TRANSPORT_POLICIES = ("all", "relay")
 LOG_FORMATS = ("human", "json")
 
 
@@ -24,10 +25,10 @@ class SettingsError(ValueError):
 
 
 def _meta(help: str, *, flag: bool = False, choices: tuple[str, ...] | None = None,
-          env_only: bool = False) -> dict[str, Any]:
-    # env_only: a secret, read from the environment only (never a flag: a command line is visible
-    # to every user of the machine in `ps`).
-    return {"help": help, "flag": flag, "choices": choices, "env_only": env_only}
+          secret: bool = False, env_only: bool = False) -> dict[str, Any]:
+    # secret: never logged, and a warning when given on the command line (visible to every user of
+    # the machine in `ps`); env_only: a secret read from the environment only, never a flag.
+    return {"help": help, "flag": flag, "choices": choices, "secret": secret, "env_only": env_only}
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,24 @@ class Settings:
     history_retention: float = field(default=3600.0, metadata=_meta(
         "Seconds a room may stay empty before its history is deleted."))
 
+    # video calls (issue 3): ICE servers, TURN credentials, call size, bandwidth
+    stun_urls: str = field(default="", metadata=_meta(
+        "Comma-separated STUN URLs (stun:host:port) given to browsers; none by default."))
+    turn_urls: str = field(default="", metadata=_meta(
+        "Comma-separated TURN URLs (turn:host:port?transport=udp, turns:...) given to browsers."))
+    turn_secret: str | None = field(default=None, repr=False, metadata=_meta(
+        "Shared secret of coturn's use-auth-secret: the server issues short-lived TURN credentials. "
+        "Give it by the environment variable or --turn-secret-file, not on a command line.", secret=True))
+    turn_secret_file: Path | None = field(default=None, metadata=_meta(
+        "A file holding the TURN shared secret (instead of --turn-secret)."))
+    turn_ttl: int = field(default=86400, metadata=_meta(
+        "Seconds a TURN credential stays valid."))
+    ice_transport_policy: str = field(default="all", metadata=_meta(
+        "ICE transport policy for calls: all, or relay (only through TURN).", choices=ICE_TRANSPORT_POLICIES))
+    max_call_size: int = field(default=6, metadata=_meta(
+        "Most participants with video in one room's call; the next one is refused (and may still chat)."))
+    upload_budget_kbps: int = field(default=2500, metadata=_meta(
+        "Upload budget of each browser in a call, in kbit/s, shared among its peers."))
     # Operations: the admin UI, metrics, logs (docs/operations.md)
     admin_username: str = field(default="admin", metadata=_meta(
         "User name the Socket.IO Admin UI at /admin/ logs in with."))
@@ -153,7 +172,37 @@ class Settings:
             raise SettingsError("admin-username must not be empty")
         self.admin_secret()  # a password file that cannot be read stops the server at once
         self.metrics_secret()
+        self._validate_calls()
         return self
+
+    def _validate_calls(self) -> None:
+        for url in self.stun_url_list:
+            if not url.startswith(("stun:", "stuns:")):
+                raise SettingsError(f"stun-urls: expected stun: or stuns: URLs, got {url!r}")
+        for url in self.turn_url_list:
+            if not url.startswith(("turn:", "turns:")):
+                raise SettingsError(f"turn-urls: expected turn: or turns: URLs, got {url!r}")
+        if self.turn_secret is not None and self.turn_secret_file is not None:
+            raise SettingsError("choose either turn-secret or turn-secret-file, not both")
+        if self.turn_secret_file is not None and not self.turn_secret_file.is_file():
+            raise SettingsError(f"TURN secret file not found: {self.turn_secret_file}")
+        if self.turn_secret is not None and not self.turn_secret.strip():
+            raise SettingsError("turn-secret is empty")
+        if self.ice_transport_policy not in ICE_TRANSPORT_POLICIES:
+            raise SettingsError(f"ice-transport-policy must be all or relay, got {self.ice_transport_policy!r}")
+        if self.ice_transport_policy == "relay" and not self.turn_url_list:
+            raise SettingsError("ice-transport-policy relay needs TURN servers: give --turn-urls")
+        for name in ("turn_ttl", "max_call_size", "upload_budget_kbps"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{option_name(name)} must be at least 1, got {getattr(self, name)}")
+
+    @property
+    def stun_url_list(self) -> list[str]:
+        return split_list(self.stun_urls)
+
+    @property
+    def turn_url_list(self) -> list[str]:
+        return split_list(self.turn_urls)
 
     def admin_secret(self) -> str | None:
         """The admin UI password (from VIDEOCHAT_ADMIN_PASSWORD or --admin-password-file), or None."""
@@ -229,6 +278,8 @@ def env_only_values(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
 def split_list(value: str) -> list[str]:
     """A comma-separated setting as a list, blanks dropped."""
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
 
 
 def env_name(name: str) -> str:

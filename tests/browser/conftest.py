@@ -31,21 +31,8 @@ from playwright.async_api import (
     expect,
 )
 
-# Debian's Chromium; `playwright install` cannot download a browser here (see the project notes on testing with Debian Chromium).
-CHROMIUM = os.environ.get("VIDEOCHAT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-]
-TIMEOUT_MS = 15_000
+from chromium import CHROMIUM, CHROMIUM_FLAGS, TIMEOUT_MS
+
 expect.set_options(timeout=TIMEOUT_MS)
 
 

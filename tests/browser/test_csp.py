@@ -39,4 +39,9 @@ async def test_csp_home_and_room_pages_need_nothing_inline(live_server, new_user
     # The avatar color is set through the CSSOM, which the policy allows.
     hue = await page.locator("#members .avatar").first.evaluate("e => e.style.getPropertyValue('--hue')")
     assert hue != ""
+    # The call too: the preview, the tiles and their icons come from files only.
+    await page.locator("#call-join").click()
+    await expect(page.locator("#tiles .call-tile.mine")).to_be_visible()
+    await page.locator("#mute-button").click()
+    await expect(page.locator("#tiles .call-tile.mine .tile-muted")).to_be_visible()
     assert violations == []

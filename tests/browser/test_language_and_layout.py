@@ -24,14 +24,14 @@ async def test_language_switch_shows_korean(live_server, new_user, room_name, ro
 
     # The choice is kept (a cookie) on the next page, strings made by the script included.
     await enter_room(page, room_url(live_server.url, room_name), "Jisoo")
-    await expect(page.locator("#leave")).to_have_text("나가기")
+    await expect(page.locator("#leave")).to_have_text("방 나가기")
     await expect(page.locator("#send")).to_have_text("보내기")
     await expect(page.locator("#member-count")).to_have_text("1명")
     await expect(page.locator("#messages .notice-text")).to_have_text(f"{room_name} 방에 참여했습니다.")
     await expect(page.locator("#members li.you .you-marker")).to_have_text("(나)")
 
     await page.locator("#lang-switch").click()
-    await expect(page.locator("#leave")).to_have_text("Leave")
+    await expect(page.locator("#leave")).to_have_text("Leave room")
 
 
 async def test_language_follows_the_browser(live_server, new_user):
@@ -50,6 +50,15 @@ async def test_layout_phone_room_page_is_usable(live_server, new_user, room_name
         await expect(page.locator(hook)).to_be_in_viewport()
     overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than the screen"
+
+    # The pre-join view fits above the chat: preview, Join; then the call's tiles and buttons.
+    for hook in ("#preview-video", "#call-join"):
+        await expect(page.locator(hook)).to_be_in_viewport()
+    await page.locator("#call-join").click()
+    for hook in ("#tiles .call-tile.mine", "#mute-button", "#camera-button", "#leave-call", "#message-input"):
+        await expect(page.locator(hook)).to_be_in_viewport()
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"in the call, the page is {overflow}px wider than the screen"
 
     for number in range(12):  # more than the screen holds: the log scrolls, the input stays
         await send(page, f"message {number}")

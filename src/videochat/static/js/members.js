@@ -1,4 +1,5 @@
-// Who is in the room: the member list (#members), the tiles on the stage, the count in the title.
+// Who is in the room: the member list (#members) and the count in the title. (The call's tiles are
+// tiles.js: not everyone in the room is in the call.)
 
 import { avatar, el } from "./dom.js";
 import { memberCount, t } from "./i18n.js";
@@ -9,7 +10,7 @@ export class MemberList {
     #you = "";
 
     /**
-     * @param {{list: HTMLElement, tiles: HTMLElement, count: HTMLElement}} elements
+     * @param {{list: HTMLElement, count: HTMLElement}} elements
      */
     constructor(elements) {
         this.elements = elements;
@@ -24,6 +25,11 @@ export class MemberList {
         this.#members = new Map(members.map((member) => [member.id, member]));
         this.#you = you.id;
         this.#render();
+    }
+
+    /** @param {string} id */
+    has(id) {
+        return this.#members.has(id);
     }
 
     /** @param {import("./protocol.js").Member} member */
@@ -46,14 +52,9 @@ export class MemberList {
     }
 
     #render() {
-        const { list, tiles, count } = this.elements;
+        const { list, count } = this.elements;
         const members = [...this.#members.values()];
         list.replaceChildren(...members.map((member) => this.#item(member)));
-        tiles.replaceChildren(...members.map((member) => el("li", { className: "tile" }, [
-            avatar(member.nickname, "avatar avatar-large"),
-            el("span", { className: "tile-name", text: member.nickname }),
-        ])));
-        tiles.dataset.count = String(Math.min(members.length, 9));
         count.textContent = memberCount(members.length);
         count.dataset.count = String(members.length);
     }

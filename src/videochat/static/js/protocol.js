@@ -8,8 +8,12 @@ import { io } from "/static/vendor/socket.io.esm.min.js";
 /** @typedef {{id: string, room: string, author: Member, text: string, time: number}} Message */
 /** @typedef {{name: string, count: number}} RoomSummary */
 /** @typedef {{ok: true, room: string, you: Member, count: number, members: Member[], history: Message[]}} EnterAck */
-/** @typedef {{room: string, member: Member, count: number}} Presence */
+/** @typedef {{room: string, member: Member, count: number, call: boolean}} Presence call: they joined the call */
 /** @typedef {"connecting" | "connected" | "reconnecting" | "disconnected"} Status */
+/** @typedef {{audio: boolean, video: boolean, screen: boolean}} MediaState */
+/** @typedef {{id: string, nickname: string, media: MediaState}} Peer */
+/** @typedef {EnterAck & {peers: Peer[], iceServers: RTCIceServer[], iceTransportPolicy: RTCIceTransportPolicy, uploadBudgetKbps: number, maxCallSize: number}} JoinAck */
+/** @typedef {{room: string, from: string, member: Member | null}} Sender */
 
 /** An error the server answered with (`{code, message}`), or one of ours: offline, timeout, disconnected. */
 export class ProtocolError extends Error {
@@ -45,6 +49,22 @@ export class ChatConnection {
     onshutdown = null;
     /** An error not tied to a request of ours. @type {((error: ProtocolError) => void) | null} */
     onerror = null;
+    /** Someone joined our call. @type {((info: {room: string, peer: Peer}) => void) | null} */
+    oncallwelcome = null;
+    /** Back in the call after a reconnect. @type {((ack: JoinAck) => void) | null} */
+    oncallrejoin = null;
+    /** Going back into the call after a reconnect failed (call_full, ...). @type {((error: ProtocolError) => void) | null} */
+    oncallrejoinfailed = null;
+    /** @type {((description: RTCSessionDescriptionInit, sender: Sender) => void) | null} */
+    onoffer = null;
+    /** @type {((description: RTCSessionDescriptionInit, sender: Sender) => void) | null} */
+    onanswer = null;
+    /** @type {((candidate: RTCIceCandidateInit | null, sender: Sender) => void) | null} */
+    onice = null;
+    /** @type {((info: {room: string, id: string, media: MediaState}) => void) | null} */
+    onmediastate = null;
+    /** Someone left our call (the room or only the call). @type {((info: {room: string, id: string, nickname: string}) => void) | null} */
+    onpeerleft = null;
 
     /** @type {Status} */
     #status = "disconnected";
@@ -59,13 +79,19 @@ export class ChatConnection {
     #you = null;
     /** @type {Array<() => void>} */
     #waitingForConnection = [];
+    /** @type {{room: string, media: MediaState} | null} the call we are in, re-joined on every connect */
+    #call = null;
 
     /**
-     * @param {{url?: string, timeout?: number}} [options] timeout: how long to wait for an ack, in ms
+     * @param {{url?: string, timeout?: number, clientId?: string}} [options] timeout: how long to wait
+     *     for an ack, in ms; clientId: this tab's id, which lets the server drop our previous socket
+     *     at once when we reconnect (docs/protocol.md)
      */
     constructor(options = {}) {
         this.timeout = options.timeout ?? 10000;
+        /** @type {import("socket.io-client").ManagerOptions & import("socket.io-client").SocketOptions} */
         const socketOptions = { autoConnect: false, reconnectionDelay: 500, reconnectionDelayMax: 3000 };
+        if (options.clientId) socketOptions.auth = { clientId: options.clientId };
         this.socket = options.url ? io(options.url, socketOptions) : io(socketOptions);
         this.#listen();
     }
@@ -136,8 +162,61 @@ export class ChatConnection {
             this.#room = null;
             this.#you = null;
         }
+        if (room === this.#call?.room) this.#call = null; // leaving the room leaves its call
         if (!this.socket.connected) return { ok: true, room };
         return this.#request("leave_room", room);
+    }
+
+    /** The call we are in, if any. */
+    get call() { return this.#call; }
+
+    /**
+     * Joins the room's call (entering the room too if needed). Rejects with call_full when the call
+     * has no room for us; we stay in the chat then.
+     * @param {string} room
+     * @param {MediaState} media what we start with
+     * @returns {Promise<JoinAck>}
+     */
+    async joinCall(room, media) {
+        const ack = await this.#requestOnceConnected("join_room", room, { media });
+        this.#room = ack.room;
+        this.#you = ack.you;
+        this.#call = { room: ack.room, media: { ...media } };
+        return ack;
+    }
+
+    /** Leaves the call and stays in the room's chat. */
+    async leaveCall() {
+        const call = this.#call;
+        this.#call = null;
+        if (!call || !this.socket.connected) return;
+        await this.#request("leave_call", call.room);
+    }
+
+    /**
+     * Tells the others what we send. Offline, it is only remembered: the re-join carries it.
+     * @param {MediaState} media
+     */
+    sendMediaState(media) {
+        if (!this.#call) return;
+        this.#call.media = { ...media };
+        // With an ack callback the server answers a refusal there instead of an `error` event: a
+        // state sent just as we left the call is no news for the person.
+        if (this.socket.connected) this.socket.emit("media_state", this.#call.room, media, ignoreAck);
+    }
+
+    /**
+     * Signaling messages to one peer of our call. Fire and forget: a lost message is repaired by an
+     * ICE restart or, after a reconnect, by a new connection.
+     * @param {"offer" | "answer" | "ice"} event
+     * @param {RTCSessionDescriptionInit | RTCIceCandidateInit | null} payload
+     * @param {string} toId
+     */
+    signal(event, payload, toId) {
+        if (!this.#call || !this.socket.connected) return;
+        // Refusals come back in the ack and are dropped: a candidate for someone who just left
+        // (unknown_peer) is expected, and the page hears of their leaving from peer_left.
+        this.socket.emit(event, payload, this.#call.room, toId, ignoreAck);
     }
 
     /** @returns {Promise<RoomSummary[]>} */
@@ -160,7 +239,30 @@ export class ChatConnection {
             if (!socket.active) this.#setStatus("disconnected");
             else this.#setStatus(this.#everConnected ? "reconnecting" : "connecting");
         });
-        socket.on("welcome", (nickname, count, info) => this.onwelcome?.(presence(nickname, count, info, this.#room)));
+        socket.on("welcome", (nickname, count, info) => {
+            const entered = presence(nickname, count, info, this.#room);
+            this.onwelcome?.(entered);
+            if (info?.call && info.peer && this.#call && entered.room === this.#call.room) {
+                this.oncallwelcome?.({ room: entered.room, peer: info.peer });
+            }
+        });
+        for (const event of /** @type {const} */ (["offer", "answer", "ice"])) {
+            socket.on(event, (payload, fromId, info) => {
+                if (!this.#call || typeof fromId !== "string") return; // a classic 1:1 message: not ours
+                /** @type {Sender} */
+                const sender = { room: info?.room ?? this.#call.room, from: fromId, member: info?.from ?? null };
+                if (sender.room !== this.#call.room) return;
+                if (event === "offer") this.onoffer?.(payload, sender);
+                else if (event === "answer") this.onanswer?.(payload, sender);
+                else this.onice?.(payload ?? null, sender);
+            });
+        }
+        socket.on("media_state", (info) => {
+            if (this.#call && info?.room === this.#call.room) this.onmediastate?.(info);
+        });
+        socket.on("peer_left", (info) => {
+            if (this.#call && info?.room === this.#call.room) this.onpeerleft?.(info);
+        });
         socket.on("bye", (nickname, count, info) => this.onbye?.(presence(nickname, count, info, this.#room)));
         socket.on("new_message", (line, message) => {
             if (message) this.onmessage?.(message);
@@ -193,6 +295,7 @@ export class ChatConnection {
                 this.#you = ack.you;
                 if (rejoining) this.onrejoin?.(ack);
             }
+            if (rejoining && this.#call) await this.#rejoinCall(this.#call);
         } catch (error) {
             if (!this.socket.connected) return; // lost again: the next connect tries again
             this.onerror?.(asProtocolError(error));
@@ -201,6 +304,19 @@ export class ChatConnection {
         this.#setStatus("connected");
         const waiting = this.#waitingForConnection.splice(0);
         for (const resolve of waiting) resolve();
+    }
+
+    /** Back into the call we were in, with the media we had; the page builds new peer connections. */
+    async #rejoinCall(call) {
+        try {
+            const ack = await this.#request("join_room", call.room, { media: call.media });
+            this.#you = ack.you;
+            this.oncallrejoin?.(ack);
+        } catch (error) {
+            if (!this.socket.connected) throw error;
+            this.#call = null;
+            this.oncallrejoinfailed?.(asProtocolError(error));
+        }
     }
 
     /** @returns {Promise<void>} */
@@ -253,8 +369,11 @@ function presence(nickname, count, info, room) {
         room: info?.room ?? room ?? "",
         member: info?.member ?? { id: "", nickname: String(nickname) },
         count: Number(count),
+        call: Boolean(info?.call),
     };
 }
+
+function ignoreAck() {}
 
 function asProtocolError(error) {
     if (error instanceof ProtocolError) return error;

@@ -1,12 +1,13 @@
 // The room page /r/<room>: ask for a name if we have none, enter the room, then chat.
 
+import { Call } from "./call.js";
 import { ChatLog } from "./chat.js";
 import { byId, el, setFormError, showError } from "./dom.js";
 import { errorText, t } from "./i18n.js";
 import { MemberList } from "./members.js";
 import { ChatConnection } from "./protocol.js";
 import { showStatus } from "./status.js";
-import { loadNickname, saveNickname } from "./storage.js";
+import { clientId, loadNickname, saveNickname } from "./storage.js";
 import { check, limitOf } from "./validate.js";
 
 /** @type {{room: string}} */
@@ -24,9 +25,10 @@ const renameForm = byId("rename-form");
 const renameInput = /** @type {HTMLInputElement} */ (byId("rename-input"));
 const leaveButton = /** @type {HTMLButtonElement} */ (byId("leave"));
 
-const connection = new ChatConnection();
+const connection = new ChatConnection({ clientId: clientId() });
 const chat = new ChatLog(byId("messages"), byId("no-messages"));
-const members = new MemberList({ list: byId("members"), tiles: byId("tiles"), count: byId("member-count") });
+const members = new MemberList({ list: byId("members"), count: byId("member-count") });
+const call = new Call(connection, () => room);
 
 /** The room as the server named it (trimmed), once we are in. */
 let room = pageData.room;
@@ -46,7 +48,10 @@ function showRoom(ack, rejoined) {
     renameInput.value = ack.you.nickname;
     chat.addHistory(ack.history, isMine);
     chat.addNotice(rejoined ? t("notice_reconnected") : t("notice_you_joined", { room }), "info");
-    if (!rejoined) messageInput.focus();
+    if (!rejoined) {
+        messageInput.focus();
+        call.prepare(ack.you.nickname);
+    }
 }
 
 /** @param {import("./validate.js").ErrorKey | null | undefined} errorKey why the name was refused */
@@ -80,10 +85,17 @@ async function join(nickname) {
 }
 
 function listenToRoom() {
-    connection.onwelcome = ({ room: where, member }) => {
+    connection.onwelcome = ({ room: where, member, call: joinedCall }) => {
         if (where !== room) return;
+        // A chat member joining the call is welcomed again: the people list already has them.
+        const known = members.has(member.id);
         members.add(member);
-        chat.addNotice(t("notice_joined", { name: member.nickname }), "joined");
+        if (joinedCall) chat.addNotice(t("notice_joined_call", { name: member.nickname }), "joined");
+        else if (!known) chat.addNotice(t("notice_joined", { name: member.nickname }), "joined");
+    };
+    // Left the call but not the room (leaving the room says "left" already).
+    call.onleft = ({ id, nickname }) => {
+        if (members.has(id)) chat.addNotice(t("notice_left_call", { name: nickname }), "left");
     };
     connection.onbye = ({ room: where, member }) => {
         // Our own previous connection, dropped by the server after we came back: not news.
@@ -97,6 +109,7 @@ function listenToRoom() {
     connection.onnickname = ({ room: where, member, old }) => {
         if (where !== room) return;
         members.rename(member);
+        call.rename(member.id, member.nickname);
         chat.addNotice(t("notice_renamed", { old, name: member.nickname }), "renamed");
         if (myIds.has(member.id)) {
             renameInput.value = member.nickname;

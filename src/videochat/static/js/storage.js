@@ -1,4 +1,4 @@
-// What the browser remembers between visits: only the nickname.
+// What the browser remembers: the nickname between visits, and this tab's client id.
 
 const NICKNAME_KEY = "videochat.nickname";
 
@@ -17,5 +17,53 @@ export function saveNickname(nickname) {
         localStorage.setItem(NICKNAME_KEY, nickname);
     } catch {
         // storage disabled or full: nothing to do, the name simply is not remembered
+    }
+}
+
+const CLIENT_ID_KEY = "videochat.clientId";
+
+/**
+ * This tab's random id (128 bits, hex), kept for the tab's life in sessionStorage: after a reconnect
+ * the server recognises us and drops our previous socket at once (docs/protocol.md).
+ * @returns {string}
+ */
+export function clientId() {
+    const fresh = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+    try {
+        let id = sessionStorage.getItem(CLIENT_ID_KEY);
+        if (!id || !/^[0-9a-f]{32}$/.test(id)) {
+            id = fresh();
+            sessionStorage.setItem(CLIENT_ID_KEY, id);
+        }
+        return id;
+    } catch {
+        return fresh(); // storage disabled: an id for this page's life only
+    }
+}
+
+const DEVICES_KEY = "videochat.devices";
+
+/**
+ * The camera, microphone and speaker chosen last time (deviceIds, which the browser keeps stable
+ * for this site), or "" for each that was never chosen.
+ * @returns {{audioinput: string, videoinput: string, audiooutput: string}}
+ */
+export function loadDevices() {
+    const none = { audioinput: "", videoinput: "", audiooutput: "" };
+    try {
+        const saved = JSON.parse(localStorage.getItem(DEVICES_KEY) ?? "{}");
+        for (const kind of Object.keys(none)) if (typeof saved?.[kind] === "string") none[kind] = saved[kind];
+    } catch {
+        // nothing saved, storage disabled, or not ours: the browser's defaults
+    }
+    return none;
+}
+
+/** @param {{audioinput: string, videoinput: string, audiooutput: string}} devices */
+export function saveDevices(devices) {
+    try {
+        localStorage.setItem(DEVICES_KEY, JSON.stringify(devices));
+    } catch {
+        // storage disabled or full: the choice is simply not remembered
     }
 }

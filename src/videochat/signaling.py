@@ -1,0 +1,213 @@
+"""Socket.IO call signaling: join a room's call, relay offers/answers/ICE within it, media state.
+
+The server never looks inside SDP; it checks shapes and sizes, checks that sender and addressee are
+in the same call, and relays (docs/protocol.md, "Video calls"). The classic 1:1 "zoom clone"
+events keep their arguments; the sender's id and an optional addressee ride in trailing arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import socketio
+
+from .chat import Chat, entry_options
+from .errors import UserError, ok
+from .ice import IceServers
+from .realtime import event_handler
+from .rooms import MEDIA_KINDS, CallFull, Departure, Media, Registry
+from .validation import Limits
+
+log = logging.getLogger(__name__)
+
+MAX_SDP_BYTES = 64 * 1024
+MAX_CANDIDATE_BYTES = 2 * 1024
+DESCRIPTION_EVENTS = ("offer", "answer")
+
+
+def call_room(room: str) -> str:
+    """The Socket.IO room of a room's call participants. Room names cannot contain control
+    characters, so this never collides with a chat room, and it never shows in room lists (those
+    come from the room model)."""
+    return f"\x00call\x00{room}"
+
+
+class Signaling:
+    def __init__(self, sio: socketio.AsyncServer, registry: Registry, chat: Chat, limits: Limits,
+                 ice: IceServers, *, max_call_size: int, upload_budget_kbps: int) -> None:
+        self.sio = sio
+        self.registry = registry
+        self.chat = chat
+        self.limits = limits
+        self.ice = ice
+        self.max_call_size = max_call_size
+        self.upload_budget_kbps = upload_budget_kbps
+
+    def register(self) -> None:
+        for event, fn in (
+            ("join_room", self.join_room),
+            ("offer", self.offer),
+            ("answer", self.answer),
+            ("ice", self.ice_candidate),
+            ("media_state", self.media_state),
+            ("leave_call", self.leave_call),
+        ):
+            event_handler(self.sio, event)(fn)
+        self.chat.departure_hooks.append(self._departed)
+
+    # events
+
+    async def join_room(self, sid: str, room: Any = None, options: Any = None, *_: Any) -> dict:
+        name = self.limits.room(room)
+        password, private = entry_options(room)
+        media = _media(options.get("media") if isinstance(options, dict) else None, Media())
+        await self.chat.admit(sid, name, password)  # a locked, full or forbidden room stays closed
+        try:
+            count, new_member, new_participant = self.registry.join_call(sid, name, media, self.max_call_size)
+        except CallFull as full:
+            raise UserError("call_full", f"The call in room {name!r} is full: it has {full.size} participants "
+                                         f"already, the most allowed. You can still chat.") from None
+        peer = self._peer(sid, name)
+        if new_participant:
+            await self.sio.enter_room(sid, call_room(name))
+            log.info("join_call", extra={"room": name, "sid": sid,
+                                         "participants": self.registry.count_participants(name)})
+        welcome = {"call": True, "peer": peer} if new_participant else None
+        reply = await self.chat.entered(sid, name, count, new_member, welcome=welcome, private=private)
+        peers = [p.as_dict() for p in self.registry.participants(name) if p.member.id != sid]
+        return {**reply, "peers": peers, "iceServers": self.ice.servers(sid),
+                "iceTransportPolicy": self.ice.transport_policy,
+                "uploadBudgetKbps": self.upload_budget_kbps, "maxCallSize": self.max_call_size}
+
+    async def offer(self, sid: str, description: Any = None, room: Any = None, to_id: Any = None, *_: Any) -> dict:
+        return await self._relay_description("offer", sid, description, room, to_id)
+
+    async def answer(self, sid: str, description: Any = None, room: Any = None, to_id: Any = None, *_: Any) -> dict:
+        return await self._relay_description("answer", sid, description, room, to_id)
+
+    async def ice_candidate(self, sid: str, candidate: Any = None, room: Any = None, to_id: Any = None,
+                            *_: Any) -> dict:
+        cleaned = _candidate(candidate)
+        name, to = self._route(sid, room, to_id)
+        await self._relay("ice", sid, name, to, cleaned)
+        return ok()
+
+    async def media_state(self, sid: str, room: Any = None, media: Any = None, *_: Any) -> dict:
+        name = self._caller_room(sid, room)
+        if not isinstance(media, dict):
+            raise UserError("invalid_media", "media_state needs {audio, video, screen} booleans.")
+        state = _media(media, self.registry.media(sid, name))
+        self.registry.set_media(sid, name, state)
+        await self.sio.emit("media_state", {"room": name, "id": sid, "media": state.as_dict()},
+                            room=call_room(name), skip_sid=sid)
+        self.sio.metrics.signaling_relayed("media_state")
+        return ok(media=state.as_dict())
+
+    async def leave_call(self, sid: str, room: Any = None, *_: Any) -> dict:
+        name = self._caller_room(sid, room)
+        self.registry.leave_call(sid, name)
+        member = self.registry.member(sid)
+        assert member is not None, sid
+        await self._left_call(member.as_dict(), name)
+        return ok(room=name)
+
+    # helpers
+
+    async def _departed(self, member: dict, departure: Departure) -> None:
+        if departure.left_call:
+            await self._left_call(member, departure.room)
+
+    async def _left_call(self, member: dict, room: str) -> None:
+        await self.sio.leave_room(member["id"], call_room(room))
+        await self.sio.emit("peer_left", {"room": room, "id": member["id"], "nickname": member["nickname"]},
+                            room=call_room(room), skip_sid=member["id"])
+        log.info("leave_call", extra={"room": room, "sid": member["id"],
+                                      "participants": self.registry.count_participants(room)})
+
+    async def _relay_description(self, event: str, sid: str, description: Any, room: Any, to_id: Any) -> dict:
+        cleaned = _description(event, description)
+        name, to = self._route(sid, room, to_id)
+        await self._relay(event, sid, name, to, cleaned)
+        return ok()
+
+    def _caller_room(self, sid: str, room: Any) -> str:
+        name = self.limits.room(room)
+        if not self.registry.in_call(sid, name):
+            raise UserError("not_in_call", f"You are not in the call of room {name!r}; send join_room first.")
+        return name
+
+    def _route(self, sid: str, room: Any, to_id: Any) -> tuple[str, str | None]:
+        name = self._caller_room(sid, room)
+        if to_id is None:
+            return name, None
+        if not isinstance(to_id, str) or to_id == sid or not self.registry.in_call(to_id, name):
+            raise UserError("unknown_peer", f"There is no other participant {to_id!r} in the call of room {name!r}.")
+        return name, to_id
+
+    async def _relay(self, event: str, sid: str, room: str, to: str | None, payload: Any) -> None:
+        sender = self.registry.member(sid)
+        assert sender is not None, sid
+        args = (payload, sid, {"room": room, "from": sender.as_dict()})
+        if to is None:
+            await self.sio.emit(event, args, room=call_room(room), skip_sid=sid)
+        else:
+            await self.sio.emit(event, args, to=to)
+        self.sio.metrics.signaling_relayed(event)
+
+    def _peer(self, sid: str, room: str) -> dict:
+        participant = next(p for p in self.registry.participants(room) if p.member.id == sid)
+        return participant.as_dict()
+
+
+def _media(value: Any, current: Media) -> Media:
+    """A media state from `{audio, video, screen}` booleans; keys left out keep `current`."""
+    if value is None:
+        return current
+    if not isinstance(value, dict):
+        raise UserError("invalid_media", "The media state must be an object {audio, video, screen}.")
+    unknown = set(value) - set(MEDIA_KINDS)
+    if unknown:
+        raise UserError("invalid_media", f"Unknown media kinds {sorted(unknown)}; expected audio, video, screen.")
+    fields = current.as_dict()
+    for kind, flag in value.items():
+        if not isinstance(flag, bool):
+            raise UserError("invalid_media", f"media.{kind} must be true or false.")
+        fields[kind] = flag
+    return Media(**fields)
+
+
+def _description(event: str, value: Any) -> dict:
+    if not isinstance(value, dict) or value.get("type") != event:
+        raise UserError("invalid_description", f"An {event} needs a description {{type: {event!r}, sdp}}.")
+    sdp = value.get("sdp")
+    if not isinstance(sdp, str) or not sdp:
+        raise UserError("invalid_description", "description.sdp must be a non-empty string.")
+    if len(sdp.encode()) > MAX_SDP_BYTES:
+        raise UserError("invalid_description", f"description.sdp is too long: at most {MAX_SDP_BYTES} bytes.")
+    return {"type": event, "sdp": sdp}
+
+
+def _candidate(value: Any) -> dict | None:
+    """An RTCIceCandidateInit, or None (end of candidates); only the known fields are relayed."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise UserError("invalid_candidate", "An ice candidate must be an object {candidate, sdpMid, sdpMLineIndex}.")
+    candidate = value.get("candidate")
+    if not isinstance(candidate, str):
+        raise UserError("invalid_candidate", "candidate.candidate must be a string.")
+    if len(candidate.encode()) > MAX_CANDIDATE_BYTES:
+        raise UserError("invalid_candidate", f"candidate.candidate is too long: at most {MAX_CANDIDATE_BYTES} bytes.")
+    cleaned: dict[str, Any] = {"candidate": candidate}
+    mid, index, fragment = value.get("sdpMid"), value.get("sdpMLineIndex"), value.get("usernameFragment")
+    if mid is not None and not (isinstance(mid, str) and len(mid) <= 64):
+        raise UserError("invalid_candidate", "candidate.sdpMid must be a short string or null.")
+    if index is not None and not (isinstance(index, int) and not isinstance(index, bool) and 0 <= index < 1024):
+        raise UserError("invalid_candidate", "candidate.sdpMLineIndex must be a small whole number or null.")
+    if fragment is not None and not (isinstance(fragment, str) and len(fragment) <= 256):
+        raise UserError("invalid_candidate", "candidate.usernameFragment must be a short string or null.")
+    cleaned.update(sdpMid=mid, sdpMLineIndex=index)
+    if fragment is not None:
+        cleaned["usernameFragment"] = fragment
+    return cleaned

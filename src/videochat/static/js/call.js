@@ -1,0 +1,292 @@
+// The video call of the room page: joins media (media.js), the mesh (peers.js) and the signaling
+// (protocol.js) to the views (prejoin.js, tiles.js, controls.js). The only module that knows them all.
+
+import { CallControls, controlState, listenToShortcuts } from "./controls.js";
+import { byId } from "./dom.js";
+import { errorText, t } from "./i18n.js";
+import { AudioLevels, LocalMedia } from "./media.js";
+import { Mesh } from "./peers.js";
+import { PreJoin } from "./prejoin.js";
+import { loadDevices, saveDevices } from "./storage.js";
+import { CallGrid, SELF } from "./tiles.js";
+
+/** What the page says about a camera or microphone problem. */
+const PROBLEM_TEXT = {
+    denied: "media_denied",
+    no_device: "media_no_device",
+    in_use: "media_in_use",
+    failed: "media_failed",
+};
+
+const input = (id) => /** @type {HTMLInputElement & HTMLSelectElement & HTMLButtonElement & HTMLVideoElement} */ (byId(id));
+
+export class Call {
+    /** Someone left the call (maybe only the call). @type {((info: {id: string, nickname: string}) => void) | null} */
+    onleft = null;
+    #inCall = false;
+    #prepared = false;
+    /** Our own nickname, for our tile. */
+    #name = "";
+
+    /**
+     * @param {import("./protocol.js").ChatConnection} connection
+     * @param {() => string} room the room we are in
+     */
+    constructor(connection, room) {
+        this.connection = connection;
+        this.room = room;
+        this.media = new LocalMedia();
+        this.media.chosen = loadDevices();
+        this.levels = new AudioLevels();
+        this.mesh = new Mesh((event, payload, toId) => connection.signal(event, payload, toId));
+        this.grid = new CallGrid(byId("tiles"));
+        if (this.media.chosen.audiooutput && LocalMedia.canChooseSpeaker) this.grid.setSink(this.media.chosen.audiooutput);
+        this.view = byId("call");
+        this.message = { box: byId("call-message"), text: byId("call-message-text") };
+        this.prejoin = new PreJoin({
+            panel: byId("prejoin"), video: input("preview-video"), placeholder: byId("preview-placeholder"),
+            mic: input("prejoin-mic"), camera: input("prejoin-camera"), cameraSelect: input("prejoin-camera-select"),
+            micSelect: input("prejoin-mic-select"), join: input("call-join"), note: byId("prejoin-note"),
+        });
+        this.controls = new CallControls({
+            mic: input("mute-button"), camera: input("camera-button"), share: input("share-button"),
+            leave: input("leave-call"), cameraSelect: input("camera-select"), micSelect: input("mic-select"),
+            speakerSelect: input("speaker-select"), speakerField: byId("speaker-field"),
+        }, Boolean(navigator.mediaDevices?.getDisplayMedia), LocalMedia.canChooseSpeaker);
+        byId("call-message-dismiss").addEventListener("click", () => this.#say(""));
+        this.#wireMedia();
+        this.#wireViews();
+        this.#wireSignaling();
+    }
+
+    get inCall() {
+        return this.#inCall;
+    }
+
+    /** Shows the pre-join view and opens camera and microphone for the preview (once). */
+    async prepare(name) {
+        this.#name = name;
+        this.prejoin.setVisible(!this.#inCall);
+        if (this.#prepared) return;
+        this.#prepared = true;
+        this.prejoin.setBusy(true);
+        const problem = await this.media.start();
+        this.prejoin.setBusy(false);
+        this.#render();
+        if (problem === "no_device" && (this.media.audio || this.media.camera)) {
+            this.#say(t(this.media.audio ? "media_no_camera" : "media_no_microphone"), "warning");
+        } else if (problem) {
+            this.#say(t(PROBLEM_TEXT[problem]), "warning");
+        }
+    }
+
+    /** Our nickname (or someone else's) changed. */
+    rename(id, nickname) {
+        if (id === this.connection.you?.id || id === SELF) {
+            this.#name = nickname;
+            if (this.grid.has(SELF)) this.grid.upsert(SELF, nickname, this.media.state, true);
+        } else if (this.grid.has(id)) {
+            this.grid.upsert(id, nickname);
+        }
+    }
+
+    async join() {
+        this.levels.resume(); // in the click: the browser lets audio start from a gesture
+        this.prejoin.setBusy(true);
+        try {
+            this.#enter(await this.connection.joinCall(this.room(), this.media.state));
+            // A refusal is past news now; a camera or microphone problem still holds.
+            if (this.message.box.dataset.kind === "error") this.#say("");
+        } catch (error) {
+            this.#say(error.code === "call_full" ? t("error_call_full") : errorText(error), "error");
+        } finally {
+            this.prejoin.setBusy(false);
+        }
+    }
+
+    async leave() {
+        this.#exit();
+        try {
+            await this.connection.leaveCall();
+        } catch {
+            // Not in the call any more (the server dropped us): that is what we wanted.
+        }
+        // The camera light goes off until the person asks for the preview again.
+        this.media.stop();
+        this.#prepared = false;
+        await this.prepare(this.#name);
+    }
+
+    /** In the call from a join ack: on joining, and again after a reconnect (new ids, new connections). */
+    #enter(ack) {
+        this.#inCall = true;
+        this.#name = ack.you.nickname;
+        this.mesh.start(ack);
+        this.mesh.tracks = { audio: this.media.audio, video: this.media.videoTrack };
+        this.prejoin.setVisible(false);
+        this.view.hidden = false;
+        this.grid.clear();
+        this.grid.upsert(SELF, ack.you.nickname, this.media.state, true);
+        this.grid.setStream(SELF, this.media.preview);
+        this.levels.watch(SELF, this.media.audio);
+        for (const peer of ack.peers ?? []) {
+            if (peer.id !== ack.you.id) this.grid.upsert(peer.id, peer.nickname, peer.media);
+        }
+        this.#render();
+    }
+
+    #exit() {
+        this.#inCall = false;
+        this.mesh.closeAll();
+        this.grid.clear();
+        this.levels.close();
+        this.media.stopScreen();
+        this.view.hidden = true;
+        this.prejoin.setVisible(true);
+    }
+
+    #wireMedia() {
+        const media = this.media;
+        media.ontrack = (kind, track) => {
+            this.mesh.setTrack(kind, track);
+            if (kind === "audio") this.levels.watch(SELF, track);
+            this.#mediaChanged();
+        };
+        media.ondevices = (devices) => {
+            this.prejoin.showDevices(devices, media);
+            this.controls.showDevices(devices, media);
+        };
+        media.ondeviceended = (kind) => {
+            this.#say(t(kind === "audio" ? "microphone_unplugged" : "camera_unplugged"), "warning");
+            this.#render();
+        };
+        media.onscreenended = () => this.#mediaChanged();
+        this.levels.onspeaking = (id, speaking) => this.grid.setSpeaking(id || SELF, speaking);
+    }
+
+    #wireViews() {
+        const toggleMute = async () => {
+            if (!this.media.audio) {
+                // No microphone yet (none found, or unplugged): try again, one may be there now.
+                const problem = await this.media.choose("audioinput", this.media.chosen.audioinput);
+                if (problem) this.#say(t(PROBLEM_TEXT[problem]), "warning");
+                if (this.media.audio) this.media.setMuted(false);
+                return this.#mediaChanged();
+            }
+            this.media.setMuted(!this.media.muted);
+            this.#mediaChanged();
+        };
+        const toggleCamera = async () => {
+            if (!this.media.camera && !this.media.cameraOff) {
+                // No camera yet (none found, or unplugged): try again, one may be there now.
+                const problem = await this.media.setCameraOff(false);
+                if (problem) this.#say(t(PROBLEM_TEXT[problem]), "warning");
+                return this.#mediaChanged();
+            }
+            const problem = await this.media.setCameraOff(!this.media.cameraOff);
+            if (problem) this.#say(t(PROBLEM_TEXT[problem]), "warning");
+            this.#mediaChanged();
+        };
+        const choose = async (kind, deviceId) => {
+            if (kind === "audiooutput") {
+                this.media.chooseSpeaker(deviceId);
+                this.grid.setSink(deviceId);
+                saveDevices(this.media.chosen);
+                return;
+            }
+            const problem = await this.media.choose(kind, deviceId);
+            if (!problem) saveDevices(this.media.chosen);
+            if (problem) this.#say(t(PROBLEM_TEXT[problem]), "warning");
+            this.#render();
+        };
+        this.prejoin.onjoin = () => this.join();
+        this.prejoin.onmute = toggleMute;
+        this.prejoin.oncamera = toggleCamera;
+        this.prejoin.onchoose = choose;
+        this.controls.onmute = toggleMute;
+        this.controls.oncamera = toggleCamera;
+        this.controls.onchoose = choose;
+        this.controls.onleave = () => this.leave();
+        this.controls.onshare = async () => {
+            if (this.media.screen) {
+                this.media.stopScreen();
+                return this.#mediaChanged();
+            }
+            const problem = await this.media.startScreen();
+            if (problem && problem !== "cancelled") this.#say(t("share_failed"), "warning");
+            this.#mediaChanged();
+        };
+        listenToShortcuts({
+            m: () => (this.#inCall || this.prejoin.visible) && toggleMute(),
+            v: () => (this.#inCall || this.prejoin.visible) && toggleCamera(),
+        });
+    }
+
+    #wireSignaling() {
+        const connection = this.connection;
+        const mesh = this.mesh;
+        connection.oncallwelcome = ({ peer }) => {
+            if (!this.#inCall || peer.id === connection.you?.id) return;
+            this.grid.upsert(peer.id, peer.nickname, peer.media);
+            mesh.connect(peer.id); // the newcomer waits for our offer
+        };
+        connection.onoffer = (description, { from, member }) => {
+            if (!this.#inCall) return;
+            if (!this.grid.has(from)) this.grid.upsert(from, member?.nickname ?? "");
+            mesh.handleOffer(description, from);
+        };
+        connection.onanswer = (description, { from }) => this.#inCall && mesh.handleAnswer(description, from);
+        connection.onice = (candidate, { from }) => this.#inCall && mesh.handleIce(candidate, from);
+        connection.onmediastate = ({ id, media }) => this.grid.setMedia(id, media);
+        connection.onpeerleft = ({ id, nickname }) => {
+            mesh.remove(id);
+            this.levels.unwatch(id);
+            this.grid.remove(id);
+            this.onleft?.({ id, nickname });
+        };
+        connection.oncallrejoin = (ack) => this.#enter(ack);
+        connection.oncallrejoinfailed = (error) => {
+            this.#exit();
+            this.#say(error.code === "call_full" ? t("error_call_full") : errorText(error), "error");
+        };
+        mesh.onstream = (id, stream) => {
+            this.grid.setStream(id, stream);
+            this.levels.watch(id, stream.getAudioTracks()[0] ?? null);
+        };
+        mesh.onstate = (id, state) => {
+            this.grid.setState(id, state);
+            const name = this.grid.nameOf(id);
+            if (state === "failed" || state === "retrying") {
+                this.#say(t(state === "failed" ? "peer_failed_message" : "peer_retrying_message", { name }), "warning");
+                this.message.box.dataset.peer = id; // cleared when this connection is back
+            } else if (state === "connected" && this.message.box.dataset.peer === id) {
+                this.#say("");
+            }
+        };
+    }
+
+    /** Our media changed: the others hear of it, and every view shows it. */
+    #mediaChanged() {
+        if (this.#inCall) this.connection.sendMediaState(this.media.state);
+        this.#render();
+    }
+
+    #render() {
+        const media = this.media;
+        this.prejoin.show(media);
+        this.controls.show(controlState(media));
+        if (this.grid.has(SELF)) {
+            this.grid.upsert(SELF, this.#name, media.state, true);
+            this.grid.setStream(SELF, media.preview);
+        }
+    }
+
+    /** One message about the call at a time, in the page (role=alert); "" clears it. */
+    #say(text, kind = "info") {
+        const { box } = this.message;
+        this.message.text.textContent = text;
+        box.dataset.kind = kind;
+        box.hidden = !text;
+        if (!text) delete box.dataset.peer;
+    }
+}

@@ -1,0 +1,343 @@
+// The mesh: one RTCPeerConnection per other participant of the call, negotiated with the "perfect
+// negotiation" pattern (docs/protocol.md, webrtc/samples), repaired by ICE restarts, re-created when
+// it stays broken, and held to the upload budget. No DOM: the call assigns the callbacks.
+
+/** @typedef {"connecting" | "connected" | "retrying" | "failed"} LinkState */
+/** @typedef {(event: "offer" | "answer" | "ice", payload: any, toId: string) => void} Signal */
+
+/**
+ * How long a connection may stay unconnected (a new one, or one broken and restarted) before it is
+ * declared failed, closed and re-created.
+ */
+const RECREATE_AFTER_MS = 15000;
+/** "disconnected" often heals by itself; after this long we restart ICE. */
+const RESTART_DISCONNECTED_AFTER_MS = 4000;
+/** Bits per second kept for each audio stream when sharing out the budget. */
+const AUDIO_KBPS = 64;
+const MIN_VIDEO_KBPS = 60;
+
+/** The DTLS fingerprint of a description: a new one means the other side made a new connection. */
+function fingerprintOf(sdp) {
+    return /^a=fingerprint:(.+)$/m.exec(sdp ?? "")?.[1]?.trim() ?? "";
+}
+
+export class Mesh {
+    /** A remote stream appeared or got a new track. @type {((id: string, stream: MediaStream) => void) | null} */
+    onstream = null;
+    /** @type {((id: string, state: LinkState) => void) | null} */
+    onstate = null;
+
+    /** Our id in the call (the socket id: a new one after a reconnect). */
+    myId = "";
+    /** @type {RTCConfiguration} */
+    config = {};
+    budgetKbps = 2500;
+    /** What we send: the same tracks go to every peer. */
+    tracks = { audio: /** @type {MediaStreamTrack | null} */ (null), video: /** @type {MediaStreamTrack | null} */ (null) };
+
+    /** @type {Map<string, PeerLink>} */
+    #links = new Map();
+
+    /** @param {Signal} signal sends a signaling message to one peer */
+    constructor(signal) {
+        this.signal = signal;
+    }
+
+    /**
+     * Starts (or restarts, after a reconnect) with the settings from a join ack.
+     * @param {import("./protocol.js").JoinAck} ack
+     */
+    start(ack) {
+        this.closeAll();
+        this.myId = ack.you.id;
+        this.config = { iceServers: ack.iceServers ?? [], iceTransportPolicy: ack.iceTransportPolicy ?? "all", bundlePolicy: "max-bundle" };
+        this.budgetKbps = ack.uploadBudgetKbps || 2500;
+    }
+
+    /** A newcomer arrived: we make the connection and the offer. */
+    connect(id) {
+        if (id === this.myId) return;
+        this.#links.get(id)?.close();
+        this.#create(id, true);
+    }
+
+    /** @param {RTCSessionDescriptionInit} description */
+    handleOffer(description, from) {
+        let link = this.#links.get(from);
+        // A new fingerprint: the other side closed its connection and made a new one; so do we.
+        if (link && link.remoteFingerprint && fingerprintOf(description?.sdp) !== link.remoteFingerprint) {
+            link.close();
+            link = undefined;
+        }
+        (link ?? this.#create(from, false)).receive(() => description);
+    }
+
+    /** @param {RTCSessionDescriptionInit} description */
+    handleAnswer(description, from) {
+        this.#links.get(from)?.receive(() => description);
+    }
+
+    /** @param {RTCIceCandidateInit | null} candidate */
+    handleIce(candidate, from) {
+        if (candidate) this.#links.get(from)?.receive(() => candidate, true);
+    }
+
+    /** The peer left the call: its connection goes. */
+    remove(id) {
+        const link = this.#links.get(id);
+        if (!link) return;
+        link.close();
+        this.#links.delete(id);
+        this.#applyBudget();
+    }
+
+    closeAll() {
+        for (const link of this.#links.values()) link.close();
+        this.#links.clear();
+    }
+
+    /**
+     * Sends another track (a new device, camera off = null, a screen) to everyone, without
+     * renegotiating: RTCRtpSender.replaceTrack.
+     * @param {"audio" | "video"} kind
+     * @param {MediaStreamTrack | null} track
+     */
+    async setTrack(kind, track) {
+        this.tracks[kind] = track;
+        await Promise.all([...this.#links.values()].map((link) => link.useTrack(kind, track)));
+        if (kind === "video") this.#applyBudget();
+    }
+
+    #create(id, offerer) {
+        const link = new PeerLink(this, id, offerer);
+        this.#links.set(id, link);
+        link.onstate = (state) => {
+            this.onstate?.(id, state);
+            if (state === "connected") this.#applyBudget();
+            if (state === "failed" && this.#links.get(id) === link) this.#recreate(id, link);
+        };
+        link.onstream = (stream) => this.onstream?.(id, stream);
+        this.onstate?.(id, "connecting");
+        this.#applyBudget();
+        return link;
+    }
+
+    /**
+     * A connection that stayed failed: the impolite side makes a new one at once; the polite side
+     * waits for its offer (which replaces the old connection, see handleOffer), and makes a new one
+     * itself only if none came (a peer that does not re-create). Two new connections offering at
+     * once are an ordinary glare.
+     */
+    #recreate(id, link) {
+        const replace = () => {
+            if (this.#links.get(id) !== link) return; // already replaced, or the peer left
+            link.close();
+            this.#create(id, true);
+        };
+        if (link.polite) window.setTimeout(replace, RECREATE_AFTER_MS);
+        else replace();
+    }
+
+    /**
+     * Shares the upload budget among the peers: each video sender gets (budget / peers − audio), and
+     * a smaller picture when that share gets small.
+     */
+    #applyBudget() {
+        const count = Math.max(1, this.#links.size);
+        const videoKbps = Math.max(MIN_VIDEO_KBPS, this.budgetKbps / count - AUDIO_KBPS);
+        const scale = videoKbps < 150 ? 4 : videoKbps < 350 ? 2 : 1;
+        for (const link of this.#links.values()) link.limitVideo(videoKbps * 1000, scale);
+    }
+}
+
+/** One RTCPeerConnection and its negotiation state. */
+class PeerLink {
+    /** @type {((state: LinkState) => void) | null} */
+    onstate = null;
+    /** @type {((stream: MediaStream) => void) | null} */
+    onstream = null;
+
+    makingOffer = false;
+    ignoreOffer = false;
+    settingRemoteAnswerPending = false;
+    closed = false;
+    remoteFingerprint = "";
+    stream = new MediaStream();
+    /** @type {{bitrate: number, scale: number} | null} */
+    #limit = null;
+    #queue = Promise.resolve();
+    #restartTimer = 0;
+    #failTimer = 0;
+
+    /**
+     * @param {Mesh} mesh
+     * @param {string} id
+     * @param {boolean} offerer we start the negotiation (the others will answer)
+     */
+    constructor(mesh, id, offerer) {
+        this.mesh = mesh;
+        this.id = id;
+        // The peer whose id sorts lower gives way when both offer at once.
+        this.polite = mesh.myId < id;
+        this.pc = new RTCPeerConnection(mesh.config);
+        const pc = this.pc;
+        pc.addEventListener("negotiationneeded", () => this.#offer());
+        pc.addEventListener("icecandidate", ({ candidate }) => {
+            if (!this.closed) mesh.signal("ice", candidate ? candidate.toJSON() : null, id);
+        });
+        pc.addEventListener("track", ({ track }) => {
+            if (!this.stream.getTracks().includes(track)) this.stream.addTrack(track);
+            this.onstream?.(this.stream);
+        });
+        pc.addEventListener("connectionstatechange", () => this.#stateChanged());
+        this.#watch(); // a connection that never gets there fails too (no relay, a lost offer...)
+        if (offerer) {
+            // One audio and one video transceiver, sending even when we have nothing yet: a track
+            // that comes later (camera on, a screen) only replaces the sender's track.
+            pc.addTransceiver(mesh.tracks.audio ?? "audio", { direction: "sendrecv" });
+            pc.addTransceiver(mesh.tracks.video ?? "video", { direction: "sendrecv" });
+        }
+    }
+
+    /**
+     * Handles incoming signaling in arrival order (a candidate waits for the description before it).
+     * @param {() => any} message
+     */
+    receive(message, isCandidate = false) {
+        this.#queue = this.#queue.then(async () => {
+            const payload = message();
+            if (this.closed || !payload) return;
+            try {
+                if (isCandidate) await this.#candidate(payload);
+                else await this.#description(payload);
+            } catch (error) {
+                console.warn(`peer ${this.id}: signaling failed`, error);
+            }
+        });
+    }
+
+    async useTrack(kind, track) {
+        const transceiver = this.#transceiver(kind);
+        if (!transceiver || this.closed) return;
+        try {
+            await transceiver.sender.replaceTrack(track);
+        } catch (error) {
+            console.warn(`peer ${this.id}: replaceTrack failed`, error);
+        }
+    }
+
+    limitVideo(bitrate, scale) {
+        this.#limit = { bitrate, scale };
+        const sender = this.#transceiver("video")?.sender;
+        if (!sender || this.closed) return;
+        const parameters = sender.getParameters();
+        if (!parameters.encodings?.length) return; // not negotiated yet: applied once connected
+        const screen = sender.track?.contentHint === "detail";
+        for (const encoding of parameters.encodings) {
+            encoding.maxBitrate = Math.round(bitrate);
+            // A shared screen keeps its resolution (text must stay readable) and loses frames instead.
+            encoding.scaleResolutionDownBy = screen ? 1 : scale;
+        }
+        sender.setParameters(parameters).catch((error) => console.warn(`peer ${this.id}: setParameters failed`, error));
+    }
+
+    close() {
+        if (this.closed) return;
+        this.closed = true;
+        window.clearTimeout(this.#restartTimer);
+        window.clearTimeout(this.#failTimer);
+        for (const track of this.stream.getTracks()) this.stream.removeTrack(track);
+        this.pc.close();
+    }
+
+    async #offer() {
+        if (this.closed) return;
+        try {
+            this.makingOffer = true;
+            await this.pc.setLocalDescription();
+            if (this.pc.localDescription) this.mesh.signal("offer", this.pc.localDescription.toJSON(), this.id);
+        } catch (error) {
+            console.warn(`peer ${this.id}: making an offer failed`, error);
+        } finally {
+            this.makingOffer = false;
+        }
+    }
+
+    /** Perfect negotiation: the impolite side ignores a colliding offer, the polite side rolls back. */
+    async #description(description) {
+        const pc = this.pc;
+        const readyForOffer = !this.makingOffer && (pc.signalingState === "stable" || this.settingRemoteAnswerPending);
+        const collision = description.type === "offer" && !readyForOffer;
+        this.ignoreOffer = !this.polite && collision;
+        if (this.ignoreOffer) return;
+        this.settingRemoteAnswerPending = description.type === "answer";
+        try {
+            await pc.setRemoteDescription(description);
+        } finally {
+            this.settingRemoteAnswerPending = false;
+        }
+        this.remoteFingerprint = fingerprintOf(description.sdp) || this.remoteFingerprint;
+        if (description.type === "offer") {
+            await this.#sendOnOfferedTransceivers();
+            await pc.setLocalDescription();
+            if (pc.localDescription) this.mesh.signal("answer", pc.localDescription.toJSON(), this.id);
+        }
+        if (pc.signalingState === "stable" && this.#limit) this.limitVideo(this.#limit.bitrate, this.#limit.scale);
+    }
+
+    async #candidate(candidate) {
+        try {
+            await this.pc.addIceCandidate(candidate);
+        } catch (error) {
+            if (!this.ignoreOffer) throw error; // candidates of an offer we ignored are expected to fail
+        }
+    }
+
+    /** The answering side sends on the transceivers the offer made (one audio, one video). */
+    async #sendOnOfferedTransceivers() {
+        for (const kind of /** @type {const} */ (["audio", "video"])) {
+            const transceiver = this.#transceiver(kind);
+            if (!transceiver) continue;
+            if (transceiver.direction !== "sendrecv") transceiver.direction = "sendrecv";
+            const track = this.mesh.tracks[kind];
+            if (transceiver.sender.track !== track) await transceiver.sender.replaceTrack(track);
+        }
+    }
+
+    /** @param {"audio" | "video"} kind @returns {RTCRtpTransceiver | undefined} */
+    #transceiver(kind) {
+        return this.pc.getTransceivers().find((t) => !t.stopped && t.receiver.track?.kind === kind && t.currentDirection !== "stopped");
+    }
+
+    #stateChanged() {
+        if (this.closed) return;
+        const state = this.pc.connectionState;
+        window.clearTimeout(this.#restartTimer);
+        if (state === "connected") {
+            window.clearTimeout(this.#failTimer);
+            this.#failTimer = 0;
+            this.onstate?.("connected");
+        } else if (state === "disconnected") {
+            this.#restartTimer = window.setTimeout(() => this.#restart(), RESTART_DISCONNECTED_AFTER_MS);
+        } else if (state === "failed") {
+            this.#restart();
+        }
+    }
+
+    /** ICE restart; if the connection is still not back after a while, it is declared failed. */
+    #restart() {
+        if (this.closed) return;
+        this.onstate?.("retrying");
+        this.pc.restartIce();
+        this.#watch();
+    }
+
+    /** Declares the connection failed unless it is connected within RECREATE_AFTER_MS. */
+    #watch() {
+        if (this.#failTimer) return;
+        this.#failTimer = window.setTimeout(() => {
+            this.#failTimer = 0;
+            if (!this.closed && this.pc.connectionState !== "connected") this.onstate?.("failed");
+        }, RECREATE_AFTER_MS);
+    }
+}

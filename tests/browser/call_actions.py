@@ -1,0 +1,162 @@
+"""What a user does in a video call, and what a test reads of a page's WebRTC state.
+
+The page's own code is left alone: an init script only keeps a list of the RTCPeerConnections the
+page makes (and counts their offers), so that a test can read getStats() and signaling states.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import Page, expect
+
+from actions import enter_room
+
+CALL_TIMEOUT_MS = 45_000  # two cores, several calls at once: first frames can take seconds
+
+# Keeps every RTCPeerConnection the page makes in window.__pcs, and counts the offers each one
+# set (local or remote), to tell a renegotiation from a replaced track.
+RECORD_PEER_CONNECTIONS = """
+(() => {
+    const Native = window.RTCPeerConnection;
+    window.__pcs = [];
+    window.RTCPeerConnection = class extends Native {
+        constructor(...args) {
+            super(...args);
+            this.__offers = 0;
+            window.__pcs.push(this);
+            this.__collisions = 0;
+            this.addEventListener("signalingstatechange", () => {
+                if (this.signalingState === "have-local-offer" || this.signalingState === "have-remote-offer") this.__offers += 1;
+            });
+        }
+        setRemoteDescription(description) {
+            // Our offer was out when theirs came in, and we give way (the polite side's rollback).
+            if (description && description.type === "offer" && this.signalingState === "have-local-offer") this.__collisions += 1;
+            return super.setRemoteDescription(description);
+        }
+    };
+})();
+"""
+
+# For each open, connected peer connection: inbound audio/video bytes and frames.
+READ_INBOUND = """
+async () => {
+    const result = [];
+    for (const pc of window.__pcs) {
+        if (pc.connectionState !== "connected") continue;
+        const entry = {audioBytes: 0, videoBytes: 0, videoFrames: 0, audioSamples: 0};
+        const stats = await pc.getStats();
+        stats.forEach((report) => {
+            if (report.type !== "inbound-rtp") return;
+            if (report.kind === "audio") {
+                entry.audioBytes += report.bytesReceived || 0;
+                entry.audioSamples += report.totalSamplesReceived || 0;
+            } else if (report.kind === "video") {
+                entry.videoBytes += report.bytesReceived || 0;
+                entry.videoFrames += report.framesDecoded || 0;
+            }
+        });
+        result.push(entry);
+    }
+    return result;
+}
+"""
+
+
+async def open_call_page(new_user, nickname: str, **options: Any) -> Page:
+    page = await new_user(nickname, **options)
+    await page.add_init_script(RECORD_PEER_CONNECTIONS)
+    return page
+
+
+async def enter_and_join_call(page: Page, url: str, nickname: str) -> None:
+    """Opens the room, waits for the preview (the camera started), and joins the call."""
+    await enter_room(page, url, nickname)
+    await join_call(page)
+
+
+async def join_call(page: Page) -> None:
+    """In the room: joins the call from the pre-join view."""
+    await expect(page.locator("#prejoin")).to_be_visible()
+    await expect(page.locator("#call-join")).to_be_enabled()
+    await page.locator("#call-join").click()
+    await expect(page.locator("#call")).to_be_visible()
+    await expect(page.locator("#tiles .call-tile.mine")).to_have_count(1)
+
+
+def remote_tiles(page: Page):
+    return page.locator("#tiles .call-tile:not(.mine)")
+
+
+def tile_of(page: Page, name: str):
+    return page.locator("#tiles .call-tile:not(.mine)", has=page.locator(".tile-name", has_text=name))
+
+
+async def wait_remote_videos_play(page: Page, count: int) -> None:
+    """`count` remote tiles, each video with a picture (videoWidth > 0) whose time advances."""
+    await expect(remote_tiles(page)).to_have_count(count, timeout=CALL_TIMEOUT_MS)
+    await page.wait_for_function(
+        """(count) => {
+            const videos = [...document.querySelectorAll("#tiles .call-tile:not(.mine) video")];
+            return videos.length === count && videos.every((v) => v.videoWidth > 0 && v.readyState >= 2);
+        }""",
+        arg=count, timeout=CALL_TIMEOUT_MS,
+    )
+    times = await page.evaluate(
+        "() => [...document.querySelectorAll('#tiles .call-tile:not(.mine) video')].map((v) => v.currentTime)")
+    await page.wait_for_function(
+        """(before) => {
+            const videos = [...document.querySelectorAll("#tiles .call-tile:not(.mine) video")];
+            return videos.length === before.length && videos.every((v, i) => v.currentTime > before[i] && !v.paused);
+        }""",
+        arg=times, timeout=CALL_TIMEOUT_MS,
+    )
+
+
+async def wait_media_flows(page: Page, connections: int, *, audio: bool = True, video: bool = True) -> None:
+    """Every one of `connections` connected peer connections receives more audio and video than before."""
+    await page.wait_for_function(
+        "(n) => window.__pcs.filter((pc) => pc.connectionState === 'connected').length === n",
+        arg=connections, timeout=CALL_TIMEOUT_MS,
+    )
+    before = await page.evaluate(READ_INBOUND)
+    await page.wait_for_function(
+        f"""async ([before, audio, video]) => {{
+            const now = await ({READ_INBOUND})();
+            return now.length === before.length && now.every((entry, i) =>
+                (!audio || (entry.audioBytes > before[i].audioBytes && entry.audioSamples > before[i].audioSamples))
+                && (!video || (entry.videoBytes > before[i].videoBytes && entry.videoFrames > before[i].videoFrames)));
+        }}""",
+        arg=[before, audio, video], timeout=CALL_TIMEOUT_MS, polling=250,
+    )
+
+
+async def offers_so_far(page: Page) -> list[int]:
+    return await page.evaluate("() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').map((pc) => pc.__offers)")
+
+
+async def sender_track(page: Page, kind: str) -> list[dict]:
+    """What each open connection's sender of `kind` sends: null, or {enabled, label, readyState}."""
+    return await page.evaluate(
+        """(kind) => window.__pcs.filter((pc) => pc.connectionState !== "closed").map((pc) => {
+            const t = pc.getTransceivers().find((t) => t.receiver.track.kind === kind);
+            const track = t && t.sender.track;
+            return track ? {enabled: track.enabled, label: track.label, readyState: track.readyState} : null;
+        })""",
+        kind,
+    )
+
+
+async def selected_candidate_types(page: Page) -> list[str]:
+    """For each connected peer connection, the local candidate type of the pair in use."""
+    return await page.evaluate("""async () => {
+        const types = [];
+        for (const pc of window.__pcs.filter((pc) => pc.connectionState === "connected")) {
+            const stats = await pc.getStats();
+            let pair = null;
+            stats.forEach((r) => { if (r.type === "transport" && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId); });
+            types.push(pair ? stats.get(pair.localCandidateId).candidateType : "none");
+        }
+        return types;
+    }""")

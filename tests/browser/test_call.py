@@ -1,0 +1,183 @@
+"""Video calls between real Chromium pages with fake devices: media really flows, and the controls
+do what they say (docs/protocol.md, "Video calls")."""
+
+from __future__ import annotations
+
+from playwright.async_api import Page, expect
+
+from actions import enter_room
+from call_actions import (
+    CALL_TIMEOUT_MS,
+    enter_and_join_call,
+    join_call,
+    offers_so_far,
+    open_call_page,
+    remote_tiles,
+    sender_track,
+    tile_of,
+    wait_media_flows,
+    wait_remote_videos_play,
+)
+
+# The browser's own "Stop sharing" ends the screen track; a test cannot click the browser's bar, so
+# it ends the track the same way the browser reports it: the track stops and fires "ended".
+END_SCREEN_SHARE_AS_THE_BROWSER_DOES = """() => {
+    for (const pc of window.__pcs) for (const sender of pc.getSenders()) {
+        const track = sender.track;
+        if (track && track.label.startsWith("screen")) {
+            track.stop();
+            track.dispatchEvent(new Event("ended"));
+            return true;
+        }
+    }
+    return false;
+}"""
+
+END_CAMERA_AS_IF_UNPLUGGED = END_SCREEN_SHARE_AS_THE_BROWSER_DOES.replace(
+    'track.label.startsWith("screen")', 'track.kind === "video" && track.label.startsWith("fake_device")')
+
+
+async def choose_camera(page: Page, index: int) -> str:
+    """Opens the call settings and picks the index-th camera; returns its label."""
+    menu = page.locator(".call-menu")
+    if await menu.get_attribute("open") is None:
+        await menu.locator("summary").click()
+    select = page.locator("#camera-select")
+    label = (await select.locator("option").all_inner_texts())[index]
+    await select.select_option(label=label)
+    return label
+
+
+async def test_call_three_people_see_hear_and_control(live_server, new_user, room_name, room_url):
+    url = room_url(live_server.url, room_name)
+    alice = await open_call_page(new_user, "Alice")
+    bob = await open_call_page(new_user, "Bob")
+    carol = await open_call_page(new_user, "Carol", lang="ko")
+    pages = {"Alice": alice, "Bob": bob, "Carol": carol}
+    await enter_and_join_call(alice, url, "Alice")
+    await enter_and_join_call(bob, url, "Bob")
+    await enter_room(carol, url, "Carol")
+    await expect(carol.locator("#call-join")).to_have_text("참여")
+    await join_call(carol)
+
+    # Everyone receives everyone: pictures that move, audio and video bytes and frames that grow.
+    for page in pages.values():
+        await wait_remote_videos_play(page, 2)
+        await wait_media_flows(page, 2)
+    await expect(alice.locator("#tiles .call-tile.mine .tile-name")).to_have_text("Alice (you)")
+    await expect(carol.locator("#mute-button")).to_have_text("음소거")
+    # Our own picture is mirrored, the others' are not.
+    assert await alice.locator("#tiles .call-tile.mine video").evaluate("v => getComputedStyle(v).transform") != "none"
+    assert await tile_of(alice, "Bob").locator("video").evaluate("v => getComputedStyle(v).transform") == "none"
+    # The upload budget (2500 kbit/s by default) is shared out: two peers, 64 kbit/s kept for audio each.
+    await alice.wait_for_function(
+        "(bps) => window.__pcs.every((pc) => pc.getSenders().some((s) => s.track?.kind === 'video' && s.getParameters().encodings[0]?.maxBitrate === bps))",
+        arg=(2500 // 2 - 64) * 1000, timeout=CALL_TIMEOUT_MS)
+    # The fake microphone beeps: the speaking ring lights up on the others' pages.
+    await expect(bob.locator("#tiles .call-tile[data-speaking]:not(.mine)").first).to_be_attached(timeout=CALL_TIMEOUT_MS)
+
+    # Mute: the label says what the button will do next, the others see it, and silence is sent.
+    mute = alice.locator("#mute-button")
+    await expect(mute).to_have_text("Mute")
+    await mute.click()
+    await expect(mute).to_have_text("Unmute")
+    await expect(mute).to_have_attribute("aria-pressed", "true")
+    for page in (bob, carol):
+        await expect(tile_of(page, "Alice")).to_have_attribute("data-audio", "false")
+        await expect(tile_of(page, "Alice").locator(".tile-muted")).to_be_visible()
+    assert [track["enabled"] for track in await sender_track(alice, "audio")] == [False, False]
+    # The keyboard shortcut does the same (M), as the settings' help says.
+    await alice.locator("body").press("m")
+    await expect(mute).to_have_text("Mute")
+    await expect(tile_of(bob, "Alice")).to_have_attribute("data-audio", "true")
+    assert [track["enabled"] for track in await sender_track(alice, "audio")] == [True, True]
+
+    # Camera off: the camera is released and nothing is sent; the others see the avatar.
+    camera = bob.locator("#camera-button")
+    await expect(camera).to_have_text("Turn Camera Off")
+    await bob.locator("body").press("v")
+    await expect(camera).to_have_text("Turn Camera On")
+    await expect(camera).to_have_attribute("aria-pressed", "true")
+    for page in (alice, carol):
+        await expect(tile_of(page, "Bob")).to_have_attribute("data-video", "false")
+        await expect(tile_of(page, "Bob").locator(".tile-placeholder .avatar")).to_be_visible()
+    assert await sender_track(bob, "video") == [None, None]
+    await camera.click()
+    await expect(camera).to_have_text("Turn Camera Off")
+    await expect(tile_of(alice, "Bob")).to_have_attribute("data-video", "true")
+    await wait_media_flows(alice, 2)
+
+    # The camera is unplugged (its track ends, as the browser reports it): Bob is told, the others
+    # see the camera off; the button offers to turn it on again, which opens one that is there.
+    assert await bob.evaluate(END_CAMERA_AS_IF_UNPLUGGED)
+    await expect(bob.locator("#call-message-text")).to_have_text(
+        "Your camera was disconnected. Plug it back in or choose another camera in the settings.")
+    await expect(tile_of(alice, "Bob")).to_have_attribute("data-video", "false")
+    await expect(camera).to_have_text("Turn Camera On")
+    await camera.click()
+    await expect(camera).to_have_text("Turn Camera Off")
+    await expect(tile_of(alice, "Bob")).to_have_attribute("data-video", "true")
+    await wait_media_flows(carol, 2)
+
+    # Switching among the three fake cameras replaces the track: frames keep coming, no new offer.
+    offers = await offers_so_far(alice)
+    for index in (1, 2, 0):
+        label = await choose_camera(alice, index)
+        await alice.wait_for_function(
+            """(label) => window.__pcs.filter((pc) => pc.connectionState !== "closed").every((pc) =>
+                pc.getSenders().some((s) => s.track && s.track.kind === "video" && s.track.label === label))""",
+            arg=label, timeout=CALL_TIMEOUT_MS)
+        for page in (bob, carol):
+            await wait_media_flows(page, 2)
+    assert await offers_so_far(alice) == offers
+    # The others' sound goes to the chosen speaker.
+    speaker = alice.locator("#speaker-select")
+    output = (await speaker.locator("option").all())[1]
+    await speaker.select_option(await output.get_attribute("value"))
+    await alice.wait_for_function(
+        "(id) => [...document.querySelectorAll('#tiles .call-tile:not(.mine) video')].every((v) => v.sinkId === id)",
+        arg=await output.get_attribute("value"))
+    assert await alice.evaluate("() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').every((pc) => pc.signalingState === 'stable')")
+
+    # Screen share shows on the others, and the browser's own "Stop sharing" ends it cleanly.
+    share = carol.locator("#share-button")
+    await expect(share).to_have_text("화면 공유")
+    await share.click()
+    await expect(share).to_have_text("공유 중지")
+    for page in (alice, bob):
+        tile = tile_of(page, "Carol")
+        await expect(tile).to_have_attribute("data-screen", "true")
+        await expect(tile.locator(".tile-screen")).to_have_text("Sharing screen")
+        await wait_media_flows(page, 2)
+    assert await carol.evaluate(END_SCREEN_SHARE_AS_THE_BROWSER_DOES)
+    await expect(share).to_have_text("화면 공유")
+    for page in (alice, bob):
+        await expect(tile_of(page, "Carol")).to_have_attribute("data-screen", "false")
+    assert all(track["label"].startswith("fake_device") for track in await sender_track(carol, "video"))
+    assert await offers_so_far(carol) == [1, 1]
+
+    # Leaving the call removes the tile on the others; the person stays in the room's chat.
+    await carol.locator("#leave-call").click()
+    await expect(carol.locator("#prejoin")).to_be_visible()
+    for page in (alice, bob):
+        await expect(remote_tiles(page)).to_have_count(1)
+        await expect(page.locator("#members .member-name")).to_have_text(["Alice", "Bob", "Carol"])
+        await expect(page.locator("#messages .notice-left .notice-text")).to_have_text(["Carol left the call."])
+    await expect(alice.locator("#messages .notice-joined .notice-text")).to_have_text(
+        ["Bob joined.", "Bob joined the call.", "Carol joined.", "Carol joined the call."])
+    await wait_media_flows(alice, 1)
+    # One peer left: its share of the budget goes to the other.
+    await alice.wait_for_function(
+        "(bps) => window.__pcs.filter((pc) => pc.connectionState === 'connected').every((pc) => pc.getSenders().some((s) => s.track?.kind === 'video' && s.getParameters().encodings[0]?.maxBitrate === bps))",
+        arg=(2500 - 64) * 1000, timeout=CALL_TIMEOUT_MS)
+
+    # Devices chosen before joining are remembered for the next visit.
+    select = carol.locator("#prejoin-camera-select")
+    await expect(select.locator("option")).to_have_count(3)
+    await select.select_option(label="fake_device_2")
+    chosen = await select.input_value()
+    previewing = """(label) => document.querySelector('#preview-video').srcObject?.getVideoTracks()[0]?.label === label"""
+    await carol.wait_for_function(previewing, arg="fake_device_2")
+    await carol.reload()
+    await expect(carol.locator("#prejoin-camera-select")).to_have_value(chosen, timeout=CALL_TIMEOUT_MS)
+    await carol.wait_for_function(previewing, arg="fake_device_2")

@@ -1,0 +1,126 @@
+"""A full call, a person whose camera and microphone are blocked, and one without a camera: each is
+told so in the page; each can still chat, watch or speak once there is room."""
+
+from __future__ import annotations
+
+from playwright.async_api import expect
+
+from actions import enter_room, send
+from call_actions import (
+    CALL_TIMEOUT_MS,
+    enter_and_join_call,
+    join_call,
+    open_call_page,
+    remote_tiles,
+    tile_of,
+    wait_media_flows,
+    wait_remote_videos_play,
+    RECORD_PEER_CONNECTIONS,
+)
+from chromium import CHROMIUM, CHROMIUM_FLAGS, TIMEOUT_MS
+
+# Audio bytes sent on each connected peer connection.
+AUDIO_SENT = """async () => {
+    const sent = [];
+    for (const pc of window.__pcs.filter((pc) => pc.connectionState === "connected")) {
+        let bytes = 0;
+        (await pc.getStats()).forEach((r) => { if (r.type === "outbound-rtp" && r.kind === "audio") bytes += r.bytesSent; });
+        sent.push(bytes);
+    }
+    return sent;
+}"""
+NO_MEDIA = {"media": {"audio": False, "video": False, "screen": False}}
+
+
+async def test_call_full_and_blocked_camera_still_chat_and_watch(playwright, live_server, connect, new_user,
+                                                                  page_errors, room_name, room_url):
+    url = room_url(live_server.url, room_name)
+    alice = await open_call_page(new_user, "Alice")
+    await enter_and_join_call(alice, url, "Alice")
+    # Five light Socket.IO clients fill the call's other five places (no media: they save the CPU).
+    fillers = []
+    for number in range(5):
+        client = await connect()
+        await client.call("nickname", f"filler{number}")
+        reply = await client.call("join_room", room_name, NO_MEDIA)
+        assert reply["ok"], reply
+        fillers.append(client)
+    await expect(remote_tiles(alice)).to_have_count(5)
+
+    # A browser that never got the fake "allow" answer: getUserMedia is refused.
+    strict = await playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=[flag for flag in CHROMIUM_FLAGS if flag != "--use-fake-ui-for-media-stream"])
+    try:
+        context = await strict.new_context(locale="en")
+        context.set_default_timeout(TIMEOUT_MS)
+        await context.add_init_script(RECORD_PEER_CONNECTIONS)
+        dave = await context.new_page()
+        page_errors.watch(dave, "Dave")
+        await dave.add_init_script("localStorage.setItem('videochat.nickname', 'Dave')")
+        await enter_room(dave, url, "Dave")
+        message = dave.locator("#call-message")
+        await expect(message.locator("#call-message-text")).to_contain_text("Camera and microphone are blocked for this site")
+        await expect(dave.locator("#prejoin-note")).to_have_text(
+            "You will join without camera and microphone: you can watch, listen and chat.")
+        await expect(dave.locator("#prejoin-mic")).to_be_disabled()
+
+        # The seventh participant is refused with a message, and chats on.
+        await dave.locator("#call-join").click()
+        await expect(message.locator("#call-message-text")).to_have_text(
+            "The video call is full, so you cannot join it now. You can still chat with everyone here.")
+        await expect(message).to_have_attribute("data-kind", "error")
+        await expect(dave.locator("#call")).to_be_hidden()
+        await send(dave, "full, but here")
+        await fillers[0].wait_for("new_message", lambda *args: "full, but here" in repr(args))
+        await expect(alice.locator("#messages .message .message-text")).to_have_text(["full, but here"])
+
+        # A place frees up: Dave joins to watch and listen, sending nothing.
+        await fillers[0].call("leave_call", room_name)
+        await expect(remote_tiles(alice)).to_have_count(4)
+        await dave.locator("#call-join").click()
+        await expect(dave.locator("#call")).to_be_visible()
+        await expect(message).to_be_hidden()
+        await expect(tile_of(alice, "Dave")).to_have_attribute("data-video", "false")
+        await expect(tile_of(alice, "Dave")).to_have_attribute("data-audio", "false")
+        await expect(tile_of(dave, "Alice")).to_be_visible()
+        await dave.wait_for_function(
+            """() => { const v = document.querySelector("#tiles .call-tile[data-video=true]:not(.mine) video");
+                       return v && v.videoWidth > 0; }""")
+        await wait_media_flows(dave, 1)
+    finally:
+        await strict.close()
+
+    # A computer without a camera: its person joins with the microphone only.
+    cameraless = await playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=[flag.replace("device-count=3", "device-count=0") for flag in CHROMIUM_FLAGS])
+    try:
+        context = await cameraless.new_context(locale="ko")
+        context.set_default_timeout(TIMEOUT_MS)
+        await context.add_init_script(RECORD_PEER_CONNECTIONS)
+        erin = await context.new_page()
+        page_errors.watch(erin, "Erin")
+        await erin.add_init_script("localStorage.setItem('videochat.nickname', 'Erin')")
+        await enter_room(erin, url, "Erin")
+        await expect(erin.locator("#call-message-text")).to_have_text(
+            "카메라를 찾지 못해 음성으로만 참여합니다. 카메라를 연결한 다음 설정에서 선택하세요.")
+        await expect(erin.locator("#prejoin-note")).to_have_text("음성으로만 참여합니다.")
+        await expect(erin.locator("#prejoin-camera")).to_be_disabled()
+        await fillers[1].call("leave_call", room_name)  # Dave has gone too: Alice and three fillers
+        await expect(remote_tiles(alice)).to_have_count(3)
+        await join_call(erin)
+        erin_tile = tile_of(alice, "Erin")
+        await expect(erin_tile).to_have_attribute("data-audio", "true")
+        await expect(erin_tile).to_have_attribute("data-video", "false")
+        # Erin's microphone really reaches Alice, and Erin sees Alice.
+        await erin.wait_for_function(
+            "() => window.__pcs.filter((pc) => pc.connectionState === 'connected').length === 1",
+            timeout=CALL_TIMEOUT_MS)
+        sent = await erin.evaluate(AUDIO_SENT)
+        await erin.wait_for_function(
+            f"async (before) => {{ const now = await ({AUDIO_SENT})(); return now.every((bytes, i) => bytes > before[i]); }}",
+            arg=sent, timeout=CALL_TIMEOUT_MS)
+        await expect(tile_of(erin, "Alice")).to_have_attribute("data-video", "true")
+    finally:
+        await cameraless.close()

@@ -1,0 +1,105 @@
+"""Calls across harder networks: relay-only through a real coturn, offers that collide (glare), and a
+page whose socket drops for a few seconds."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from playwright.async_api import expect
+
+from call_actions import (
+    CALL_TIMEOUT_MS,
+    enter_and_join_call,
+    open_call_page,
+    remote_tiles,
+    selected_candidate_types,
+    tile_of,
+    wait_media_flows,
+    wait_remote_videos_play,
+)
+import turn
+from turn import TurnServer
+
+RESTART_ICE_EVERYWHERE = "() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').forEach((pc) => pc.restartIce())"
+COLLISIONS = "() => window.__pcs.reduce((sum, pc) => sum + pc.__collisions, 0)"
+
+
+@pytest.fixture
+async def own_turn_server(tmp_path):
+    """A coturn of this test's own: the test stops it to break the media path."""
+    server = await asyncio.to_thread(TurnServer(tmp_path / "turn").start)
+    yield server
+    await asyncio.to_thread(server.stop)
+
+
+async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
+        own_turn_server, server_factory, new_user, room_name, room_url, monkeypatch):
+    turn_server = own_turn_server
+    server = await asyncio.to_thread(
+        server_factory, *turn_server.videochat_args(), "--ice-transport-policy", "relay",
+        env=turn_server.videochat_env())
+    url = room_url(server.url, room_name)
+    alice = await open_call_page(new_user, "Alice")
+    bob = await open_call_page(new_user, "Bob")
+    # Both press Join at the same moment.
+    await asyncio.gather(enter_and_join_call(alice, url, "Alice"), enter_and_join_call(bob, url, "Bob"))
+    for page in (alice, bob):
+        await wait_remote_videos_play(page, 1)
+        await wait_media_flows(page, 1)
+        # relay-only, with the credentials the server issued for coturn
+        assert await page.evaluate("() => window.__pcs.at(-1).getConfiguration().iceTransportPolicy") == "relay"
+        assert await selected_candidate_types(page) == ["relay"]
+
+    # Glare: both sides offer at the same moment (an ICE restart on each), until a collision really
+    # happened; perfect negotiation settles it and the call goes on.
+    for _ in range(5):
+        await asyncio.gather(alice.evaluate(RESTART_ICE_EVERYWHERE), bob.evaluate(RESTART_ICE_EVERYWHERE))
+        for page in (alice, bob):
+            await page.wait_for_function(
+                "() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').every((pc) => pc.signalingState === 'stable' && pc.connectionState === 'connected')",
+                timeout=CALL_TIMEOUT_MS)
+        if await alice.evaluate(COLLISIONS) + await bob.evaluate(COLLISIONS) > 0:
+            break
+    assert await alice.evaluate(COLLISIONS) + await bob.evaluate(COLLISIONS) > 0, "the offers never collided"
+    for page in (alice, bob):
+        await wait_media_flows(page, 1)
+
+    # Bob's socket drops for a few seconds: the others see him leave, then come back into the call
+    # by himself; nobody reloads.
+    await bob.context.set_offline(True)
+    await expect(bob.locator("#status")).to_have_attribute("data-state", "reconnecting")
+    await expect(remote_tiles(alice)).to_have_count(0, timeout=CALL_TIMEOUT_MS)
+    await bob.context.set_offline(False)
+    await expect(bob.locator("#status")).to_have_attribute("data-state", "connected", timeout=CALL_TIMEOUT_MS)
+    await expect(tile_of(alice, "Bob")).to_be_visible(timeout=CALL_TIMEOUT_MS)
+    for page in (alice, bob):
+        await wait_remote_videos_play(page, 1)
+        await wait_media_flows(page, 1)
+        assert await selected_candidate_types(page) == ["relay"]
+    await expect(alice.locator("#members .member-name")).to_have_text(["Alice", "Bob"])
+
+    # The relay goes away: the media path breaks, and the page says that it is reconnecting.
+    port = turn_server.port
+    made = await alice.evaluate("() => window.__pcs.length")
+    await asyncio.to_thread(turn_server.stop)
+    for page, other in ((alice, "Bob"), (bob, "Alice")):
+        await expect(page.locator("#call-message-text")).to_have_text(
+            f"The connection to {other} was interrupted. Reconnecting…", timeout=CALL_TIMEOUT_MS)
+        await expect(tile_of(page, other).locator(".tile-state")).to_have_text(
+            "Connection interrupted. Reconnecting…")
+    # The ICE restart gets nowhere without a relay: the connection is declared failed, to be made anew.
+    for page, other in ((alice, "Bob"), (bob, "Alice")):
+        await expect(page.locator("#call-message-text")).to_have_text(
+            f"Could not connect to {other}. Trying again with a new connection…", timeout=60_000)
+    # The relay comes back (same port, same secret, none of the old allocations): a new connection.
+    monkeypatch.setattr(turn, "free_port", lambda: port)
+    await asyncio.to_thread(turn_server.start)
+    for page, other in ((alice, "Bob"), (bob, "Alice")):
+        await expect(tile_of(page, other)).to_have_attribute("data-state", "connected", timeout=90_000)
+        await expect(page.locator("#call-message")).to_be_hidden()
+        await wait_media_flows(page, 1)
+        assert await selected_candidate_types(page) == ["relay"]
+    # ... on a new RTCPeerConnection, the old one closed.
+    assert await alice.evaluate("() => window.__pcs.length") > made
+    assert await alice.evaluate("() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').length") == 1
