@@ -91,12 +91,12 @@ async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
     # The ICE restart gets nowhere without a relay: the connection is declared failed, to be made anew.
     for page, other in ((alice, "Bob"), (bob, "Alice")):
         await expect(page.locator("#call-message-text")).to_have_text(
-            f"Could not connect to {other}. Trying again with a new connection…", timeout=60_000)
+            f"Could not connect to {other}. Trying again with a new connection…", timeout=120_000)
     # The relay comes back (same port, same secret, none of the old allocations): a new connection.
     monkeypatch.setattr(turn, "free_port", lambda: port)
     await asyncio.to_thread(turn_server.start)
     for page, other in ((alice, "Bob"), (bob, "Alice")):
-        await expect(tile_of(page, other)).to_have_attribute("data-state", "connected", timeout=90_000)
+        await expect(tile_of(page, other)).to_have_attribute("data-state", "connected", timeout=120_000)
         await expect(page.locator("#call-message")).to_be_hidden()
         await wait_media_flows(page, 1)
         assert await selected_candidate_types(page) == ["relay"]
