@@ -9,6 +9,7 @@ Usage: bench/run [--quick] [--out FILE] [--only fanout,idle,churn,agreement]
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime
 import json
 import os
@@ -36,12 +37,14 @@ FULL = {
     "agreement": {"rooms": 50, "perRoom": 10, "rates": [250, 500, 1000], "seconds": 4},
     "idle": {"count": 5000},
     "churn": {"idle": 500, "loops": 20, "seconds": 10, "rooms": 50},
+    "callsetup": {"repeats": 10},
 }
 QUICK = {
     "fanout": {"rooms": 20, "perRoom": 10, "rates": [500, 2000], "seconds": 2},
     "agreement": {"rooms": 20, "perRoom": 10, "rates": [250], "seconds": 2},
     "idle": {"count": 500},
     "churn": {"idle": 100, "loops": 5, "seconds": 3, "rooms": 10},
+    "callsetup": {"repeats": 2},
 }
 
 
@@ -389,7 +392,17 @@ def write_report(results: dict, meta: dict) -> str:
             v, r = results["videochat"]["churn"][0], results["reference"]["churn"][0]
             out += ["", f"Joins per second, videochat / reference: **{ratio(v['joins_per_s'], r['joins_per_s'])}**"]
         out.append("")
-    out += ["## 4. Call setup in Chromium", "", "Not measured yet: the scenario (Join to first remote frame) is still to be written.", ""]
+    calls = results.get("videochat", {}).get("callsetup")
+    out += ["## 4. Call setup in headless Chromium (videochat only; the reference has no call page)", ""]
+    if calls:
+        out += ["A newcomer clicks Join in a call the others already hold; medians of "
+                f"{calls[0]['repeats']} runs, loopback. Targets: first remote frame ≤ 250 ms for 2 people, "
+                "every pair playing ≤ 600 ms for 4.", "",
+                "| people | Join → first remote frame, ms | Join → every pair plays, ms |", "|---|---|---|"]
+        out += [f"| {c['participants']} | {c['first_frame_ms']:.0f} | {c['all_pairs_ms']:.0f} |" for c in calls]
+    else:
+        out.append("Not measured in this run.")
+    out.append("")
     if results.get("videochat", {}).get("profile"):
         out += ["## Where videochat spends its time (py-spy, own time, fan-out at a steady rate)", "",
                 "| % of samples | function |", "|---|---|"]
@@ -401,7 +414,7 @@ def write_report(results: dict, meta: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a small run to check the tools (minutes → seconds)")
-    parser.add_argument("--only", default="fanout,agreement,idle,churn,profile")
+    parser.add_argument("--only", default="fanout,agreement,idle,churn,profile,callsetup")
     parser.add_argument("--servers", default="videochat,reference")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--max-other-load", type=float, default=0.15, dest="max_other")
@@ -417,9 +430,9 @@ def main() -> int:
     for kind in args.servers.split(","):
         results[kind] = {}
         with tempfile.TemporaryDirectory() as data_dir:
-            for name in ("idle", "fanout", "churn", "agreement", "profile"):
+            for name in ("idle", "fanout", "churn", "agreement", "profile", "callsetup"):
                 if name not in wanted or (name == "agreement" and kind != "reference") or \
-                        (name == "profile" and kind != "videochat"):
+                        (name in ("profile", "callsetup") and kind != "videochat"):
                     continue
                 server = start_server(kind, Path(data_dir))  # a fresh server per scenario
                 try:
@@ -434,6 +447,11 @@ def main() -> int:
                         results[kind][name] = scenario_idle(server, config["idle"], args.max_other)
                     elif name == "churn":
                         results[kind][name] = scenario_churn(server, config["churn"], args.max_other)
+                    elif name == "callsetup":
+                        from callsetup import measure
+
+                        results[kind][name] = [asyncio.run(measure(server.url, people, config["callsetup"]["repeats"]))
+                                               for people in (2, 4)]
                     elif name == "profile":
                         results[kind][name] = profile_videochat(server, config["fanout"], rate=1000,
                                                                 seconds=3 if args.quick else 8)
