@@ -3,10 +3,12 @@
 // the methods, which return promises settled by the server's acknowledgements.
 
 import { io } from "/static/vendor/socket.io.esm.min.js";
+import { clientId } from "./storage.js";
 
 /** @typedef {{id: string, nickname: string}} Member */
 /** @typedef {{id: string, room: string, author: Member, text: string, time: number}} Message */
-/** @typedef {{name: string, count: number}} RoomSummary */
+/** @typedef {{name: string, count: number, locked?: boolean}} RoomSummary */
+/** @typedef {{owner: string | null, locked: boolean, private: boolean, maxMembers: number | null}} RoomSettings */
 /** @typedef {{ok: true, room: string, you: Member, count: number, members: Member[], history: Message[]}} EnterAck */
 /** @typedef {{room: string, member: Member, count: number}} Presence */
 /** @typedef {"connecting" | "connected" | "reconnecting" | "disconnected"} Status */
@@ -45,6 +47,12 @@ export class ChatConnection {
     onshutdown = null;
     /** An error not tied to a request of ours. @type {((error: ProtocolError) => void) | null} */
     onerror = null;
+    /** Our room's owner or settings changed. @type {((update: RoomSettings & {room: string}) => void) | null} */
+    onroomupdate = null;
+    /** The owner removed us from our room (we stay connected, and do not go back in by ourselves). @type {((info: {room: string, by: Member, seconds: number}) => void) | null} */
+    onremoved = null;
+    /** The owner asks us to mute our microphone. @type {((info: {room: string, by: Member}) => void) | null} */
+    onmuterequest = null;
 
     /** @type {Status} */
     #status = "disconnected";
@@ -59,13 +67,16 @@ export class ChatConnection {
     #you = null;
     /** @type {Array<() => void>} */
     #waitingForConnection = [];
+    /** @type {{password?: string, private?: boolean}} how we entered #room, to enter it again on reconnect */
+    #entry = {};
 
     /**
      * @param {{url?: string, timeout?: number}} [options] timeout: how long to wait for an ack, in ms
      */
     constructor(options = {}) {
         this.timeout = options.timeout ?? 10000;
-        const socketOptions = { autoConnect: false, reconnectionDelay: 500, reconnectionDelayMax: 3000 };
+        const socketOptions = { autoConnect: false, reconnectionDelay: 500, reconnectionDelayMax: 3000,
+            auth: { clientId: clientId() } };
         this.socket = options.url ? io(options.url, socketOptions) : io(socketOptions);
         this.#listen();
     }
@@ -106,13 +117,41 @@ export class ChatConnection {
     /**
      * Enters a room; the ack has its members and recent history. Waits for the connection if needed.
      * @param {string} room
+     * @param {{password?: string, private?: boolean}} [options] a locked room's password; private: true
+     *   creates the room unlisted (if it does not exist yet)
      * @returns {Promise<EnterAck>}
      */
-    async enterRoom(room) {
-        const ack = await this.#requestOnceConnected("enter_room", room);
+    async enterRoom(room, options = {}) {
+        const ack = await this.#requestOnceConnected("enter_room", entryArgument(room, options));
         this.#room = ack.room;
         this.#you = ack.you;
+        this.#entry = { ...options, private: Boolean(ack.settings?.private) };
         return ack;
+    }
+
+    /**
+     * The owner changes the room: `{password: string | null, maxMembers: number | null, private: boolean}`, any of them.
+     * @returns {Promise<{ok: true, room: string, settings: RoomSettings}>}
+     */
+    async roomSettings(room, changes) {
+        const ack = await this.#request("room_settings", room, changes);
+        if (room === this.#room && "password" in changes) this.#entry.password = changes.password ?? undefined;
+        return ack;
+    }
+
+    /** The owner removes a member (by id) from the room. */
+    removeMember(room, id) {
+        return this.#request("remove_member", room, id);
+    }
+
+    /** The owner asks a member (by id) to mute. */
+    askMute(room, id) {
+        return this.#request("ask_mute", room, id);
+    }
+
+    /** The owner hands the room over to a member (by id). */
+    transferOwner(room, id) {
+        return this.#request("transfer_owner", room, id);
     }
 
     /**
@@ -135,6 +174,7 @@ export class ChatConnection {
         if (room === this.#room) {
             this.#room = null;
             this.#you = null;
+            this.#entry = {};
         }
         if (!this.socket.connected) return { ok: true, room };
         return this.#request("leave_room", room);
@@ -175,6 +215,19 @@ export class ChatConnection {
         socket.on("error", (error) => {
             this.onerror?.(new ProtocolError(error?.code ?? "unknown", error?.message ?? "", error?.event));
         });
+        socket.on("room_update", (update) => {
+            if (update?.room === this.#room && this.#room !== null) this.#entry.private = Boolean(update.private);
+            this.onroomupdate?.(update);
+        });
+        socket.on("removed", (info) => {
+            if (info?.room === this.#room) {
+                this.#room = null; // removed: a reconnect must not put us back
+                this.#you = null;
+                this.#entry = {};
+            }
+            this.onremoved?.(info);
+        });
+        socket.on("mute_request", (info) => this.onmuterequest?.(info));
         socket.on("server_shutdown", (info) => {
             this.#shutdown = true;
             this.onshutdown?.(info?.message ?? "");
@@ -189,7 +242,7 @@ export class ChatConnection {
         try {
             if (this.#nickname !== null) await this.#request("nickname", this.#nickname);
             if (this.#room !== null) {
-                const ack = await this.#request("enter_room", this.#room);
+                const ack = await this.#request("enter_room", entryArgument(this.#room, this.#entry));
                 this.#you = ack.you;
                 if (rejoining) this.onrejoin?.(ack);
             }
@@ -254,6 +307,15 @@ function presence(nickname, count, info, room) {
         member: info?.member ?? { id: "", nickname: String(nickname) },
         count: Number(count),
     };
+}
+
+/** enter_room's argument: the seed's plain room name, or `{payload, password?, private?}`. */
+function entryArgument(room, { password, private: unlisted } = {}) {
+    if (!password && !unlisted) return room;
+    const argument = { payload: room };
+    if (password) argument.password = password;
+    if (unlisted) argument.private = true;
+    return argument;
 }
 
 function asProtocolError(error) {
