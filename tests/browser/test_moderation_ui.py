@@ -133,6 +133,14 @@ async def test_owner_removes_asks_to_mute_and_hands_over(live_server, new_user, 
     await expect(message_texts(carol)).to_have_text(["after Bob left"])
     await expect(message_texts(bob)).to_have_count(0)
 
+    # A lost connection comes back without putting him in again (the rejoin would run before "connected").
+    await bob.context.set_offline(True)
+    await expect(bob.locator("#status")).to_have_attribute("data-state", "reconnecting")
+    await bob.context.set_offline(False)
+    await expect(bob.locator("#status")).to_have_attribute("data-state", "connected")
+    await expect(bob.locator("#access-panel")).to_have_attribute("data-state", "removed")
+    await expect(bob.locator("#room-view")).to_be_hidden()
+
     # Coming back is refused, and explained (the client id in localStorage outlives the page).
     await bob.reload()
     await expect(bob.locator("#access-panel")).to_have_attribute("data-state", "banned")
