@@ -86,7 +86,7 @@ class Chat:
             log.info("client reconnected: dropping its old socket", extra={"sid": sid, "old_sid": holder})
             await self.sio.disconnect(holder)
         self.registry.connect(sid, client_id=client_id)
-        self.client_keys[sid] = f"client:{client_id}" if client_id else f"address:{address}"
+        self.client_keys[sid] = _ban_key(auth, client_id, address)
         log.info("connected", extra={"sid": sid, "transport": _transport(environ)})
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
@@ -301,6 +301,15 @@ def _client_id(auth: Any) -> str | None:
         raise socketio.exceptions.ConnectionRefusedError(
             "auth.clientId must be 8 to 128 letters, digits, '-' or '_' (a random hex string)")
     return client_id
+
+
+def _ban_key(auth: Any, client_id: str | None, address: str) -> str:
+    """Whom a removal keeps out: the browser (auth.browserId, kept across tabs and reloads), else the
+    tab (clientId), else the address."""
+    browser_id = auth.get("browserId") if isinstance(auth, dict) else None
+    if isinstance(browser_id, str) and CLIENT_ID.fullmatch(browser_id):
+        return f"browser:{browser_id}"
+    return f"client:{client_id}" if client_id else f"address:{address}"
 
 
 def _transport(environ: dict) -> str:

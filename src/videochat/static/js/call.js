@@ -216,6 +216,13 @@ export class Call {
             if (problem && problem !== "cancelled") this.#say(t("share_failed"), "warning");
             this.#mediaChanged();
         };
+        // The room's owner asked us to mute (moderation): we mute; only we can unmute ourselves.
+        window.addEventListener("videochat:mute-request", () => {
+            if (this.media.audio && !this.media.muted) {
+                this.media.setMuted(true);
+                this.#mediaChanged();
+            }
+        });
         listenToShortcuts({
             m: () => (this.#inCall || this.prejoin.visible) && toggleMute(),
             v: () => (this.#inCall || this.prejoin.visible) && toggleCamera(),

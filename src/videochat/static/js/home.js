@@ -10,6 +10,7 @@ import { check, limitOf } from "./validate.js";
 const form = byId("enter-form");
 const nicknameInput = /** @type {HTMLInputElement} */ (byId("nickname-input"));
 const roomInput = /** @type {HTMLInputElement} */ (byId("room-input"));
+const privateInput = /** @type {HTMLInputElement} */ (byId("private-input"));
 const formError = byId("enter-error");
 const roomList = byId("room-list");
 const roomsEmpty = byId("rooms-empty");
@@ -21,20 +22,30 @@ function roomUrl(room) {
 
 /** @param {import("./protocol.js").RoomSummary[]} rooms */
 function renderRooms(rooms) {
-    const items = rooms.map(({ name, count }) => {
+    const items = rooms.map(({ name, count, locked = false }) => {
+        const label = t(locked ? "join_room_link_locked" : "join_room_link", { room: name, count });
         const link = el("a", {
             className: "room-link",
-            attrs: { href: roomUrl(name), "aria-label": t("join_room_link", { room: name, count }) },
+            attrs: { href: roomUrl(name), "aria-label": label },
         }, [
             el("span", { className: "room-name", text: name }),
+            ...(locked ? [lockMark()] : []),
             el("span", { className: "room-count", text: memberCount(count) }),
         ]);
-        return el("li", { attrs: { "data-room": name, "data-count": String(count) } }, [link]);
+        return el("li", { attrs: { "data-room": name, "data-count": String(count), "data-locked": String(locked) } }, [link]);
     });
     roomList.replaceChildren(...items);
     roomList.setAttribute("aria-busy", "false");
     roomsEmpty.textContent = t("rooms_empty");
     roomsEmpty.hidden = rooms.length > 0;
+}
+
+/** A padlock drawn by CSS, with "locked" for screen readers. */
+function lockMark() {
+    return el("span", { className: "room-lock" }, [
+        el("span", { className: "lock-icon", attrs: { "aria-hidden": "true" } }),
+        el("span", { className: "visually-hidden", text: t("room_locked_list") }),
+    ]);
 }
 
 function rememberNickname() {
@@ -65,7 +76,8 @@ async function enter(connection) {
         setFormError(formError, errorText(error));
         return;
     }
-    window.location.assign(roomUrl(room.value));
+    // The room page creates the room unlisted when asked to (once: the page drops the parameter).
+    window.location.assign(roomUrl(room.value) + (privateInput.checked ? "?private=1" : ""));
 }
 
 function main() {

@@ -3,10 +3,12 @@
 // the methods, which return promises settled by the server's acknowledgements.
 
 import { io } from "/static/vendor/socket.io.esm.min.js";
+import { browserId } from "./storage.js";
 
 /** @typedef {{id: string, nickname: string}} Member */
 /** @typedef {{id: string, room: string, author: Member, text: string, time: number}} Message */
-/** @typedef {{name: string, count: number}} RoomSummary */
+/** @typedef {{name: string, count: number, locked?: boolean}} RoomSummary */
+/** @typedef {{owner: string | null, locked: boolean, private: boolean, maxMembers: number | null}} RoomSettings */
 /** @typedef {{ok: true, room: string, you: Member, count: number, members: Member[], history: Message[]}} EnterAck */
 /** @typedef {{room: string, member: Member, count: number, call: boolean}} Presence call: they joined the call */
 /** @typedef {"connecting" | "connected" | "reconnecting" | "disconnected"} Status */
@@ -65,6 +67,12 @@ export class ChatConnection {
     onmediastate = null;
     /** Someone left our call (the room or only the call). @type {((info: {room: string, id: string, nickname: string}) => void) | null} */
     onpeerleft = null;
+    /** Our room's owner or settings changed. @type {((update: RoomSettings & {room: string}) => void) | null} */
+    onroomupdate = null;
+    /** The owner removed us from our room (we stay connected, and do not go back in by ourselves). @type {((info: {room: string, by: Member, seconds: number}) => void) | null} */
+    onremoved = null;
+    /** The owner asks us to mute our microphone. @type {((info: {room: string, by: Member}) => void) | null} */
+    onmuterequest = null;
 
     /** @type {Status} */
     #status = "disconnected";
@@ -81,6 +89,8 @@ export class ChatConnection {
     #waitingForConnection = [];
     /** @type {{room: string, media: MediaState} | null} the call we are in, re-joined on every connect */
     #call = null;
+    /** @type {{password?: string, private?: boolean}} how we entered #room, to enter it again on reconnect */
+    #entry = {};
 
     /**
      * @param {{url?: string, timeout?: number, clientId?: string}} [options] timeout: how long to wait
@@ -90,8 +100,9 @@ export class ChatConnection {
     constructor(options = {}) {
         this.timeout = options.timeout ?? 10000;
         /** @type {import("socket.io-client").ManagerOptions & import("socket.io-client").SocketOptions} */
-        const socketOptions = { autoConnect: false, reconnectionDelay: 500, reconnectionDelayMax: 3000 };
-        if (options.clientId) socketOptions.auth = { clientId: options.clientId };
+        const socketOptions = { autoConnect: false, reconnectionDelay: 500, reconnectionDelayMax: 3000,
+            auth: { browserId: browserId() } };
+        if (options.clientId) socketOptions.auth.clientId = options.clientId;
         this.socket = options.url ? io(options.url, socketOptions) : io(socketOptions);
         this.#listen();
     }
@@ -132,13 +143,41 @@ export class ChatConnection {
     /**
      * Enters a room; the ack has its members and recent history. Waits for the connection if needed.
      * @param {string} room
+     * @param {{password?: string, private?: boolean}} [options] a locked room's password; private: true
+     *   creates the room unlisted (if it does not exist yet)
      * @returns {Promise<EnterAck>}
      */
-    async enterRoom(room) {
-        const ack = await this.#requestOnceConnected("enter_room", room);
+    async enterRoom(room, options = {}) {
+        const ack = await this.#requestOnceConnected("enter_room", entryArgument(room, options));
         this.#room = ack.room;
         this.#you = ack.you;
+        this.#entry = { ...options, private: Boolean(ack.settings?.private) };
         return ack;
+    }
+
+    /**
+     * The owner changes the room: `{password: string | null, maxMembers: number | null, private: boolean}`, any of them.
+     * @returns {Promise<{ok: true, room: string, settings: RoomSettings}>}
+     */
+    async roomSettings(room, changes) {
+        const ack = await this.#request("room_settings", room, changes);
+        if (room === this.#room && "password" in changes) this.#entry.password = changes.password ?? undefined;
+        return ack;
+    }
+
+    /** The owner removes a member (by id) from the room. */
+    removeMember(room, id) {
+        return this.#request("remove_member", room, id);
+    }
+
+    /** The owner asks a member (by id) to mute. */
+    askMute(room, id) {
+        return this.#request("ask_mute", room, id);
+    }
+
+    /** The owner hands the room over to a member (by id). */
+    transferOwner(room, id) {
+        return this.#request("transfer_owner", room, id);
     }
 
     /**
@@ -161,6 +200,7 @@ export class ChatConnection {
         if (room === this.#room) {
             this.#room = null;
             this.#you = null;
+            this.#entry = {};
         }
         if (room === this.#call?.room) this.#call = null; // leaving the room leaves its call
         if (!this.socket.connected) return { ok: true, room };
@@ -277,6 +317,19 @@ export class ChatConnection {
         socket.on("error", (error) => {
             this.onerror?.(new ProtocolError(error?.code ?? "unknown", error?.message ?? "", error?.event));
         });
+        socket.on("room_update", (update) => {
+            if (update?.room === this.#room && this.#room !== null) this.#entry.private = Boolean(update.private);
+            this.onroomupdate?.(update);
+        });
+        socket.on("removed", (info) => {
+            if (info?.room === this.#room) {
+                this.#room = null; // removed: a reconnect must not put us back
+                this.#you = null;
+                this.#entry = {};
+            }
+            this.onremoved?.(info);
+        });
+        socket.on("mute_request", (info) => this.onmuterequest?.(info));
         socket.on("server_shutdown", (info) => {
             this.#shutdown = true;
             this.onshutdown?.(info?.message ?? "");
@@ -291,7 +344,7 @@ export class ChatConnection {
         try {
             if (this.#nickname !== null) await this.#request("nickname", this.#nickname);
             if (this.#room !== null) {
-                const ack = await this.#request("enter_room", this.#room);
+                const ack = await this.#request("enter_room", entryArgument(this.#room, this.#entry));
                 this.#you = ack.you;
                 if (rejoining) this.onrejoin?.(ack);
             }
@@ -374,6 +427,14 @@ function presence(nickname, count, info, room) {
 }
 
 function ignoreAck() {}
+/** enter_room's argument: the seed's plain room name, or `{payload, password?, private?}`. */
+function entryArgument(room, { password, private: unlisted } = {}) {
+    if (!password && !unlisted) return room;
+    const argument = { payload: room };
+    if (password) argument.password = password;
+    if (unlisted) argument.private = true;
+    return argument;
+}
 
 function asProtocolError(error) {
     if (error instanceof ProtocolError) return error;

@@ -5,6 +5,7 @@ import { ChatLog } from "./chat.js";
 import { byId, el, setFormError, showError } from "./dom.js";
 import { errorText, t } from "./i18n.js";
 import { MemberList } from "./members.js";
+import { RoomAccess, takeEntryOptions } from "./moderation.js";
 import { ChatConnection } from "./protocol.js";
 import { showStatus } from "./status.js";
 import { clientId, loadNickname, saveNickname } from "./storage.js";
@@ -29,6 +30,9 @@ const connection = new ChatConnection({ clientId: clientId() });
 const chat = new ChatLog(byId("messages"), byId("no-messages"));
 const members = new MemberList({ list: byId("members"), count: byId("member-count") });
 const call = new Call(connection, () => room);
+const access = new RoomAccess(connection, { chat });
+/** How to enter: `private: true` when the home page asked for an unlisted room. */
+const entryOptions = takeEntryOptions();
 
 /** The room as the server named it (trimmed), once we are in. */
 let room = pageData.room;
@@ -45,6 +49,7 @@ function showRoom(ack, rejoined) {
     joinPanel.hidden = true;
     roomView.hidden = false;
     members.reset(ack.members, ack.you);
+    access.entered(ack);
     renameInput.value = ack.you.nickname;
     chat.addHistory(ack.history, isMine);
     chat.addNotice(rejoined ? t("notice_reconnected") : t("notice_you_joined", { room }), "info");
@@ -62,16 +67,17 @@ function askForNickname(errorKey) {
     nicknameInput.focus();
 }
 
-/** Sets our name, then enters the room. */
-async function join(nickname) {
+/** Sets our name, then enters the room (with the password of a locked room, once asked for it). */
+async function join(nickname, password) {
     const button = /** @type {HTMLButtonElement} */ (byId("join"));
     if (button.disabled) return;
     button.disabled = true;
     try {
         await connection.setNickname(nickname);
         saveNickname(nickname);
-        showRoom(await connection.enterRoom(room), false);
+        showRoom(await connection.enterRoom(room, password ? { ...entryOptions, password } : entryOptions), false);
     } catch (error) {
+        if (access.refused(error, (again) => join(nickname, again))) return;
         if (error.code === "invalid_nickname") {
             askForNickname(null);
             setFormError(joinError, errorText(error));
@@ -117,6 +123,12 @@ function listenToRoom() {
         }
     };
     connection.onrejoin = (ack) => showRoom(ack, true);
+    // The owner asks us to mute: say so, and let the call (which owns the microphone) do it.
+    connection.onmuterequest = (info) => {
+        if (info?.room !== room) return;
+        chat.addNotice(t("notice_mute_request", { name: info.by?.nickname ?? "" }), "mute");
+        window.dispatchEvent(new CustomEvent("videochat:mute-request", { detail: info }));
+    };
     connection.onerror = (error) => showError(errorText(error));
 }
 

@@ -1,4 +1,5 @@
-// What the browser remembers: the nickname between visits, and this tab's client id.
+// What the browser remembers: the nickname and devices between visits, this tab's client id,
+// and this browser's id.
 
 const NICKNAME_KEY = "videochat.nickname";
 
@@ -66,4 +67,31 @@ export function saveDevices(devices) {
     } catch {
         // storage disabled or full: the choice is simply not remembered
     }
+}
+
+// Who this browser is to the server across reloads and tabs (docs/protocol.md, `remove_member`): a
+// random id, made once and kept, so that a room's owner can keep out someone they removed. (The
+// tab's clientId above cannot serve: each tab has its own, and a new tab would be a new person.)
+const BROWSER_ID_KEY = "videochat.browserId";
+const BROWSER_ID = /^[A-Za-z0-9_-]{8,64}$/;
+let sessionBrowserId = "";
+
+/** @returns {string} this browser's id: 22 random letters, digits, "-" or "_" */
+export function browserId() {
+    try {
+        const kept = localStorage.getItem(BROWSER_ID_KEY);
+        if (kept && BROWSER_ID.test(kept)) return kept;
+    } catch {
+        // storage disabled: an id for as long as the page lives
+    }
+    if (!sessionBrowserId) {
+        const bytes = crypto.getRandomValues(new Uint8Array(16));
+        sessionBrowserId = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    }
+    try {
+        localStorage.setItem(BROWSER_ID_KEY, sessionBrowserId);
+    } catch {
+        // not remembered: the next page gets a new id
+    }
+    return sessionBrowserId;
 }
