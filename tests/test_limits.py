@@ -137,7 +137,7 @@ async def test_connections_per_address_are_capped_for_socket_io_and_the_lobby(se
 
 
 async def test_oversized_packets_close_only_that_connection(server_factory):
-    server = server_factory("--max-packet-bytes", "4096", "--max-message", "100000")
+    server = server_factory("--max-packet-bytes", "6000", "--max-sdp-bytes", "1024", "--max-message", "100000")
     big, bystander = await Recorder(server.url).connect(), await Recorder(server.url).connect()
     try:
         await big.call("enter_room", "sizes")
@@ -226,3 +226,27 @@ async def test_security_headers_on_every_kind_of_response(live_server):
             assert "camera=(self)" in policy and "microphone=(self)" in policy and "display-capture=(self)" in policy
             assert headers["x-content-type-options"] == "nosniff", path
             assert headers["referrer-policy"] == "no-referrer", path
+
+
+async def test_sdp_and_candidate_sizes_are_capped_as_configured(server_factory):
+    server = server_factory("--max-sdp-bytes", "2000", "--max-candidate-bytes", "300")
+    alice, bob = Recorder(server.url), Recorder(server.url)
+    await alice.connect()
+    await bob.connect()
+    try:
+        for client in (alice, bob):
+            await client.call("join_room", "sized")
+        fits = {"type": "offer", "sdp": "v" * 2000}
+        assert (await alice.call("offer", fits, "sized", bob.sid))["ok"]
+        too_long = await alice.call("offer", {"type": "offer", "sdp": "v" * 2001}, "sized", bob.sid)
+        assert too_long["error"]["code"] == "invalid_description" and "2000 bytes" in too_long["error"]["message"]
+        candidate = {"candidate": "c" * 301, "sdpMid": "0", "sdpMLineIndex": 0}
+        refused = await alice.call("ice", candidate, "sized", bob.sid)
+        assert refused["error"]["code"] == "invalid_candidate" and "300 bytes" in refused["error"]["message"]
+        (offer, from_id, _) = await bob.wait_for("offer")
+        assert offer == fits and from_id == alice.sid
+        await bob.barrier()
+        assert len(bob.received("offer")) == 1 and bob.received("ice") == []
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()

@@ -66,7 +66,9 @@ class VideochatApp:
         self.ice = IceServers.from_settings(settings)
         self.signaling = Signaling(self.sio, self.registry, self.chat, self.limits, self.ice,
                                    max_call_size=settings.max_call_size,
-                                   upload_budget_kbps=settings.upload_budget_kbps)
+                                   upload_budget_kbps=settings.upload_budget_kbps,
+                                   max_sdp_bytes=settings.max_sdp_bytes,
+                                   max_candidate_bytes=settings.max_candidate_bytes)
         self.signaling.register()
         self.metrics.count_calls_with(self.registry.count_calls)
         self.lobby = Lobby(self.limits, self.limiter, self.origins)

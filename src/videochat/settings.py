@@ -125,6 +125,10 @@ class Settings:
     request_burst: float = field(default=100.0, metadata=_meta("Other requests at once per connection."))
     ip_rate_factor: float = field(default=10.0, metadata=_meta(
         "An address may send this many times what one connection may (people behind one NAT)."))
+    max_sdp_bytes: int = field(default=65536, metadata=_meta(
+        "Longest session description (SDP) a call offer or answer may carry, in bytes."))
+    max_candidate_bytes: int = field(default=2048, metadata=_meta(
+        "Longest ICE candidate line a call may relay, in bytes."))
     ban_seconds: float = field(default=600.0, metadata=_meta(
         "Seconds a member removed by a room's owner may not come back to that room."))
     wrong_password_delay: float = field(default=1.0, metadata=_meta(
@@ -156,6 +160,10 @@ class Settings:
             raise SettingsError("ban-seconds and wrong-password-delay must be 0 or more")
         if self.max_connections_per_ip < 0:
             raise SettingsError(f"max-connections-per-ip must be 0 (no limit) or more, got {self.max_connections_per_ip}")
+        if self.max_sdp_bytes < 1024 or self.max_candidate_bytes < 256:
+            raise SettingsError("max-sdp-bytes must be at least 1024 and max-candidate-bytes at least 256")
+        if self.max_sdp_bytes + 4096 > self.max_packet_bytes:
+            raise SettingsError("max-sdp-bytes must leave room in max-packet-bytes (4096 bytes at least) for the rest of the packet")
         if self.max_packet_bytes < 1024:
             raise SettingsError(f"max-packet-bytes must be at least 1024, got {self.max_packet_bytes}")
         for origin in split_list(self.allowed_origins):

@@ -21,8 +21,6 @@ from .validation import Limits
 
 log = logging.getLogger(__name__)
 
-MAX_SDP_BYTES = 64 * 1024
-MAX_CANDIDATE_BYTES = 2 * 1024
 DESCRIPTION_EVENTS = ("offer", "answer")
 
 
@@ -35,7 +33,8 @@ def call_room(room: str) -> str:
 
 class Signaling:
     def __init__(self, sio: socketio.AsyncServer, registry: Registry, chat: Chat, limits: Limits,
-                 ice: IceServers, *, max_call_size: int, upload_budget_kbps: int) -> None:
+                 ice: IceServers, *, max_call_size: int, upload_budget_kbps: int,
+                 max_sdp_bytes: int = 65536, max_candidate_bytes: int = 2048) -> None:
         self.sio = sio
         self.registry = registry
         self.chat = chat
@@ -43,6 +42,8 @@ class Signaling:
         self.ice = ice
         self.max_call_size = max_call_size
         self.upload_budget_kbps = upload_budget_kbps
+        self.max_sdp_bytes = max_sdp_bytes
+        self.max_candidate_bytes = max_candidate_bytes
 
     def register(self) -> None:
         for event, fn in (
@@ -88,7 +89,7 @@ class Signaling:
 
     async def ice_candidate(self, sid: str, candidate: Any = None, room: Any = None, to_id: Any = None,
                             *_: Any) -> dict:
-        cleaned = _candidate(candidate)
+        cleaned = _candidate(candidate, self.max_candidate_bytes)
         name, to = self._route(sid, room, to_id)
         await self._relay("ice", sid, name, to, cleaned)
         return ok()
@@ -126,7 +127,7 @@ class Signaling:
                                       "participants": self.registry.count_participants(room)})
 
     async def _relay_description(self, event: str, sid: str, description: Any, room: Any, to_id: Any) -> dict:
-        cleaned = _description(event, description)
+        cleaned = _description(event, description, self.max_sdp_bytes)
         name, to = self._route(sid, room, to_id)
         await self._relay(event, sid, name, to, cleaned)
         return ok()
@@ -177,18 +178,18 @@ def _media(value: Any, current: Media) -> Media:
     return Media(**fields)
 
 
-def _description(event: str, value: Any) -> dict:
+def _description(event: str, value: Any, max_bytes: int) -> dict:
     if not isinstance(value, dict) or value.get("type") != event:
         raise UserError("invalid_description", f"An {event} needs a description {{type: {event!r}, sdp}}.")
     sdp = value.get("sdp")
     if not isinstance(sdp, str) or not sdp:
         raise UserError("invalid_description", "description.sdp must be a non-empty string.")
-    if len(sdp.encode()) > MAX_SDP_BYTES:
-        raise UserError("invalid_description", f"description.sdp is too long: at most {MAX_SDP_BYTES} bytes.")
+    if len(sdp.encode()) > max_bytes:
+        raise UserError("invalid_description", f"description.sdp is too long: at most {max_bytes} bytes.")
     return {"type": event, "sdp": sdp}
 
 
-def _candidate(value: Any) -> dict | None:
+def _candidate(value: Any, max_bytes: int) -> dict | None:
     """An RTCIceCandidateInit, or None (end of candidates); only the known fields are relayed."""
     if value is None:
         return None
@@ -197,8 +198,8 @@ def _candidate(value: Any) -> dict | None:
     candidate = value.get("candidate")
     if not isinstance(candidate, str):
         raise UserError("invalid_candidate", "candidate.candidate must be a string.")
-    if len(candidate.encode()) > MAX_CANDIDATE_BYTES:
-        raise UserError("invalid_candidate", f"candidate.candidate is too long: at most {MAX_CANDIDATE_BYTES} bytes.")
+    if len(candidate.encode()) > max_bytes:
+        raise UserError("invalid_candidate", f"candidate.candidate is too long: at most {max_bytes} bytes.")
     cleaned: dict[str, Any] = {"candidate": candidate}
     mid, index, fragment = value.get("sdpMid"), value.get("sdpMLineIndex"), value.get("usernameFragment")
     if mid is not None and not (isinstance(mid, str) and len(mid) <= 64):
