@@ -89,7 +89,8 @@ class Access:
             policy.private = private
         return policy
 
-    def ban(self, room: str, client_key: str, until: float) -> None:
+    def ban(self, room: str, client_key: str, until: float, now: float) -> None:
+        self.forget_expired_bans(now)  # bans would otherwise pile up for as long as the server runs
         self._bans[(room, client_key)] = until
 
     def banned_until(self, room: str, client_key: str, now: float) -> float | None:

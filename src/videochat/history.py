@@ -180,10 +180,6 @@ class HistoryStore:
             statements.append(("DELETE FROM empty_rooms WHERE room = ?", (room,)))
         self._write_batch(statements)
 
-    def forget_cache(self, room: str) -> None:
-        """Drop a room's in-memory copy (it is loaded again from disk when needed)."""
-        self._cache.pop(room, None)
-
     async def flush(self) -> None:
         """Wait until everything queued so far is on disk."""
         if self._pending:

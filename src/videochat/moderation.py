@@ -63,7 +63,8 @@ class Moderation:
         target = self._other_member(sid, name, member_id)
         owner = self.chat._member(sid)
         key = self.chat.client_keys.get(target, target)
-        self.chat.access.ban(name, key, time.monotonic() + self.ban_seconds)
+        now = time.monotonic()
+        self.chat.access.ban(name, key, now + self.ban_seconds, now)
         # told first, while still in the room; then out, with the usual bye to the others
         await self.chat.sio.emit("removed", {"room": name, "by": owner, "seconds": self.ban_seconds}, to=target)
         await self.chat.remove_from_room(target, name)

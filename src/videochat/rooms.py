@@ -108,9 +108,6 @@ class Registry:
     def member(self, member_id: str) -> Member | None:
         return self._members.get(member_id)
 
-    def count_connections(self) -> int:
-        return len(self._members)
-
     def member_ids(self) -> list[str]:
         return list(self._members)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Iterable
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
@@ -50,31 +50,20 @@ SECURITY_HEADERS = {
 class SecurityHeaders:
     """Adds the security headers to every HTTP response (pages, API, static files, Engine.IO).
 
-    `overrides` maps a path prefix to headers that replace the defaults there (a bundled UI that
-    needs a looser policy gets it for its own path only).
+    A response that sets one of them itself keeps its own (the admin UI's looser CSP).
     """
 
-    def __init__(self, app: ASGIApp, overrides: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.overrides = dict(overrides or {})
-
-    def headers_for(self, path: str) -> dict[str, str]:
-        headers = dict(SECURITY_HEADERS)
-        for prefix, replacement in self.overrides.items():
-            if path.startswith(prefix):
-                headers.update(replacement)
-        return headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        wanted = self.headers_for(scope.get("path", ""))
-
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in wanted.items():
+                for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
             await send(message)
 

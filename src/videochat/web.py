@@ -27,10 +27,6 @@ SOCKET_IO_CLIENT_FILES = {
     "/socket.io/socket.io.esm.min.js": "socket.io.esm.min.js",
 }
 
-def missing_assets() -> list[str]:
-    return [name for name in SOCKET_IO_CLIENT_FILES.values() if not (VENDOR_DIR / name).is_file()]
-
-
 class Pages:
     def __init__(self, public_rooms: Callable[[], list[dict[str, object]]], limits: Limits) -> None:
         self.public_rooms = public_rooms

@@ -1,0 +1,39 @@
+"""The access model on its own (pure: owner succession, admission, bans and their expiry)."""
+
+from __future__ import annotations
+
+import pytest
+
+from videochat.access import Access, Refusal
+
+
+def test_owner_is_the_one_handed_the_room_while_present_else_the_longest_present():
+    access = Access()
+    access.created("r", private=False)
+    assert access.owner_of("r", ["a", "b", "c"]) == "a"
+    access.hand_over("r", "c")
+    assert access.owner_of("r", ["a", "b", "c"]) == "c"
+    assert access.owner_of("r", ["a", "b"]) == "a"  # c left: the longest present again
+
+
+def test_admission_refuses_the_banned_and_a_full_room_but_not_members():
+    access = Access()
+    access.configure("r", max_members=2)
+    with pytest.raises(Refusal) as full:
+        access.admit("r", "k", count=2, already_member=False, now=0)
+    assert full.value.code == "room_full"
+    access.admit("r", "k", count=2, already_member=True, now=0)
+    access.ban("r", "k", until=10, now=0)
+    with pytest.raises(Refusal) as banned:
+        access.admit("r", "k", count=0, already_member=False, now=5)
+    assert banned.value.code == "banned" and "5 seconds" in banned.value.message
+    access.admit("r", "k", count=0, already_member=False, now=10)
+
+
+def test_expired_bans_are_forgotten_so_they_do_not_pile_up():
+    access = Access()
+    for n in range(100):
+        access.ban("r", f"k{n}", until=1, now=0)
+    access.ban("r", "late", until=20, now=5)
+    assert access.banned_until("r", "late", now=6) == 20
+    assert all(access.banned_until("r", f"k{n}", now=0) is None for n in range(100))  # gone at now=5
