@@ -25,7 +25,8 @@ log.transports.alice = alice.io.engine.transport.name;
 alice.emit("nickname", "Alice");
 // the seed calls the ack with no use of its arguments
 const listed = once(alice, "room_change");
-await new Promise((resolve) => alice.emit("enter_room", { payload: room }, resolve));
+// the ack is logged where it arrives, to check the seed's order: ack first, then room_change
+await new Promise((resolve) => alice.emit("enter_room", { payload: room }, () => { log.alice.push(["(ack)"]); resolve(); }));
 await listed;
 
 const bob = client("bob");
@@ -33,7 +34,7 @@ await connected(bob);
 log.transports.bob = bob.io.engine.transport.name;
 bob.emit("nickname", "Bob");
 const welcomed = once(alice, "welcome");
-await new Promise((resolve) => bob.emit("enter_room", room, resolve));
+await new Promise((resolve) => bob.emit("enter_room", room, () => { log.bob.push(["(ack)"]); resolve(); }));
 await welcomed;
 
 const delivered = once(bob, "new_message");
