@@ -6,6 +6,7 @@ from typing import Callable
 
 import pytest
 
+from redis_server import ProcessGroup, RedisServer
 from support import ADMIN_PASSWORD, Recorder, ServerProcess
 from turn import TurnServer
 
@@ -14,28 +15,73 @@ from turn import TurnServer
 SHARED_ADDRESS = ("--ip-rate-factor", "1000", "--max-connections-per-ip", "0")
 
 
+# The chat, room, moderation and call-signaling suites run twice: against one process, and against
+# two processes sharing rooms through a real Redis, with the clients spread over both (issue 6).
+BOTH_BACKENDS = {"test_chat", "test_moderation", "test_signaling"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.module.__name__ in BOTH_BACKENDS and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", ["single", "redis"], indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """"single" (one process), or "redis" (two processes on Redis) in the suites of BOTH_BACKENDS."""
+    return getattr(request, "param", "single")
+
+
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory):
+def single_server(tmp_path_factory: pytest.TempPathFactory):
     """One server shared by the tests that do not care about other tests' rooms."""
     server = ServerProcess(tmp_path_factory.mktemp("live-server"), *SHARED_ADDRESS).start()
     yield server
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real redis-server on a free port, for the session (tests/redis_server.py)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_group(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer):
+    """Two videochat processes sharing `redis_server`, for the session; `.url` alternates."""
+    group = ProcessGroup(tmp_path_factory.mktemp("redis-group"), redis_server, *SHARED_ADDRESS).start()
+    yield group
+    group.stop()
+
+
 @pytest.fixture
-def server_factory(tmp_path: Path):
-    """Start servers of one's own (own data folder, options); all are stopped after the test."""
-    servers: list[ServerProcess] = []
+def live_server(backend: str, request: pytest.FixtureRequest):
+    """The shared server: one process, or two on Redis (`backend`)."""
+    return request.getfixturevalue("redis_group" if backend == "redis" else "single_server")
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path, backend: str):
+    """Start servers of one's own (own data folder, options); all are stopped after the test.
+    With the "redis" backend each is two processes on a redis-server of their own."""
+    servers: list = []
 
     def start(*args: str, data_dir: Path | None = None, env: dict[str, str] | None = None,
-              port: int = 0) -> ServerProcess:
+              port: int = 0) -> ServerProcess | ProcessGroup:
+        if backend == "redis":
+            redis = RedisServer(tmp_path / f"redis{len(servers)}").start()
+            servers.append(redis)
+            group = ProcessGroup(tmp_path / f"group{len(servers)}", redis, *SHARED_ADDRESS, *args, env=env)
+            servers.append(group)
+            return group.start()
         server = ServerProcess(data_dir or tmp_path / f"data{len(servers)}", *SHARED_ADDRESS, *args, env=env)
         server.port = port
         servers.append(server)
         return server.start()
 
     yield start
-    for server in servers:
+    for server in reversed(servers):
         server.stop()
 
 

@@ -201,3 +201,18 @@ def scrape(text: str) -> dict[tuple[str, frozenset], float]:
 
     return {(sample.name, frozenset(sample.labels.items())): sample.value
             for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+async def eventually(probe: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll `probe` (sync or async) until it returns something truthy; that value, or AssertionError."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = probe()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s (last: {value!r})")
+        await asyncio.sleep(0.05)  # polling a state with a deadline

@@ -286,7 +286,8 @@ async def test_calls_and_relayed_signaling_are_counted_in_metrics(fresh_server):
 
     from support import scrape
 
-    alice, bob = Recorder(fresh_server.url), Recorder(fresh_server.url)
+    alice_url, bob_url = fresh_server.url, fresh_server.url  # two processes with Redis
+    alice, bob = Recorder(alice_url), Recorder(bob_url)
     await alice.connect()
     await bob.connect()
     try:
@@ -296,7 +297,9 @@ async def test_calls_and_relayed_signaling_are_counted_in_metrics(fresh_server):
         assert (await bob.call("offer", offer, "metered", alice.sid))["ok"]
         assert (await bob.call("ice", None, "metered", alice.sid))["ok"]
         async with httpx.AsyncClient() as http:
-            samples = scrape((await http.get(fresh_server.url + "/metrics")).text)
+            # calls are counted by every process (the room model is shared), relays by the relaying one
+            assert scrape((await http.get(alice_url + "/metrics")).text)[("videochat_calls_in_progress", frozenset())] == 1
+            samples = scrape((await http.get(bob_url + "/metrics")).text)
         assert samples[("videochat_calls_in_progress", frozenset())] == 1
         assert samples[("videochat_signaling_messages_total", frozenset({("kind", "offer")}))] == 1
         assert samples[("videochat_signaling_messages_total", frozenset({("kind", "ice")}))] == 1

@@ -3,13 +3,19 @@
 Pure state beside the room model (rooms.py), no I/O: the owner is whoever was handed the room and
 is still in it, else the longest-present member; the caller passes member lists and the clock.
 Passwords are kept as hashes made by the caller (hashing is slow on purpose and runs off the loop).
+Every change is reported to `on_change` as JSON-ready data that `apply()` takes (several processes
+keep the same access state this way: cluster.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from .passwords import PasswordHash
+
+# ("policy", room, RoomPolicy.to_data() or None) or ("ban", room, client key, until)
+AccessChange = tuple
 
 
 @dataclass
@@ -22,6 +28,16 @@ class RoomPolicy:
     def as_dict(self, owner: str | None) -> dict[str, object]:
         return {"owner": owner, "locked": self.password_hash is not None, "private": self.private,
                 "maxMembers": self.max_members}
+
+    def to_data(self) -> dict[str, Any]:
+        return {"owner": self.owner, "maxMembers": self.max_members, "private": self.private,
+                "password": self.password_hash.to_data() if self.password_hash else None}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> "RoomPolicy":
+        password = data.get("password")
+        return cls(owner=data.get("owner"), max_members=data.get("maxMembers"), private=bool(data.get("private")),
+                   password_hash=PasswordHash.from_data(password) if password else None)
 
 
 class Refusal(Exception):
@@ -36,6 +52,7 @@ class Access:
     def __init__(self) -> None:
         self._policies: dict[str, RoomPolicy] = {}
         self._bans: dict[tuple[str, str], float] = {}  # (room, client key) -> until
+        self.on_change: Callable[[AccessChange], None] | None = None
 
     def policy(self, room: str) -> RoomPolicy:
         return self._policies.get(room) or RoomPolicy()
@@ -50,10 +67,12 @@ class Access:
 
     def created(self, room: str, *, private: bool) -> None:
         self._policies[room] = RoomPolicy(private=private)
+        self._changed(room)
 
     def emptied(self, room: str) -> None:
         """Nobody is left: the next one to enter creates the room afresh (lock and all gone)."""
-        self._policies.pop(room, None)
+        if self._policies.pop(room, None) is not None:
+            self._changed(room)
 
     def is_private(self, room: str) -> bool:
         return self.policy(room).private
@@ -76,6 +95,7 @@ class Access:
 
     def hand_over(self, room: str, new_owner: str) -> None:
         self._policy_for_change(room).owner = new_owner
+        self._changed(room)
 
     def configure(self, room: str, *, password_hash: PasswordHash | None | bool = False,
                   max_members: int | None | bool = False, private: bool | None = None) -> RoomPolicy:
@@ -87,11 +107,14 @@ class Access:
             policy.max_members = max_members  # type: ignore[assignment]
         if private is not None:
             policy.private = private
+        self._changed(room)
         return policy
 
     def ban(self, room: str, client_key: str, until: float, now: float) -> None:
         self.forget_expired_bans(now)  # bans would otherwise pile up for as long as the server runs
         self._bans[(room, client_key)] = until
+        if self.on_change is not None:
+            self.on_change(("ban", room, client_key, until))
 
     def banned_until(self, room: str, client_key: str, now: float) -> float | None:
         until = self._bans.get((room, client_key))
@@ -108,3 +131,30 @@ class Access:
 
     def _policy_for_change(self, room: str) -> RoomPolicy:
         return self._policies.setdefault(room, RoomPolicy())
+
+    def _changed(self, room: str) -> None:
+        if self.on_change is not None:
+            policy = self._policies.get(room)
+            self.on_change(("policy", room, policy.to_data() if policy else None))
+
+    # the same state held by several processes
+
+    def apply(self, change: AccessChange) -> None:
+        """Take a change reported by another copy's on_change (this one's on_change is not called)."""
+        if change[0] == "policy":
+            _, room, data = change
+            if data is None:
+                self._policies.pop(room, None)
+            else:
+                self._policies[room] = RoomPolicy.from_data(data)
+        elif change[0] == "ban":
+            _, room, client_key, until = change
+            self._bans[(room, client_key)] = float(until)
+
+    def forget(self, room: str) -> None:
+        """Drop a room's policy quietly (another process announced that it emptied)."""
+        self._policies.pop(room, None)
+
+    def state(self) -> tuple[dict[str, dict], dict[tuple[str, str], float]]:
+        """Every policy and ban, as data."""
+        return {room: policy.to_data() for room, policy in self._policies.items()}, dict(self._bans)

@@ -29,7 +29,9 @@ from .logs import configure_logging
 from .metrics import HttpMetrics, LiveState, Metrics, MetricsEndpoint, route_template
 from .moderation import Moderation
 from .ratelimit import Limiter
-from .realtime import Server
+from .realtime import Server, locally
+from .redis_history import RedisHistory
+from .cluster import Cluster
 from .rooms import Registry
 from .security import OriginPolicy, SecurityHeaders
 from .settings import Settings, split_list
@@ -46,21 +48,33 @@ class VideochatApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.limits = Limits(settings.max_room_name, settings.max_nickname, settings.max_message)
-        self.registry = Registry()
-        self.history = HistoryStore(
-            settings.database_path, size=settings.history_size, retention=settings.history_retention
-        )
+        # several processes as one (--redis, issue 6): a shared channel, state and history in Redis
+        self.cluster = Cluster(settings.redis, heartbeat=settings.redis_heartbeat) if settings.redis else None
+        if self.cluster is not None:
+            self.registry = Registry(clock=self.cluster.clock)
+            self.history: HistoryStore | RedisHistory = RedisHistory(
+                self.cluster.bus, size=settings.history_size, retention=settings.history_retention)
+        else:
+            self.registry = Registry()
+            self.history = HistoryStore(
+                settings.database_path, size=settings.history_size, retention=settings.history_retention
+            )
         self.metrics = Metrics()
         self.limiter = Limiter(settings.rates(), address_factor=settings.ip_rate_factor,
                                max_connections_per_address=settings.max_connections_per_ip)
         self.origins = OriginPolicy(split_list(settings.allowed_origins))
         self.sio = Server(async_mode="asgi", logger=False, engineio_logger=False, metrics=self.metrics,
                           limiter=self.limiter, cors_allowed_origins=self.origins.allows_environ,
-                          max_http_buffer_size=settings.max_packet_bytes)
+                          max_http_buffer_size=settings.max_packet_bytes,
+                          **({"client_manager": self.cluster.bus} if self.cluster else {}))
         self.access = Access()
         self.chat = Chat(self.sio, self.registry, self.history, self.limits, self.limiter, self.access,
-                         wrong_password_delay=settings.wrong_password_delay)
+                         wrong_password_delay=settings.wrong_password_delay,
+                         room_list_rate=settings.room_list_rate)
         self.chat.register()
+        if self.cluster is not None:
+            self.cluster.attach(self.registry, self.access, self.chat)
+            self.sio.before_ack = self.cluster.bus.flush
         Moderation(self.chat, ban_seconds=settings.ban_seconds).register()
         # video calls (issue 3): signaling over the same rooms, ICE servers over HTTP too
         self.ice = IceServers.from_settings(settings)
@@ -107,7 +121,10 @@ class VideochatApp:
 
     def _init_operations(self, settings: Settings) -> None:
         self.health = Health()
-        self.health.add_check("storage", self.history.ping)  # Redis, when configured, adds its own
+        if self.cluster is not None:
+            self.health.add_check("redis", self.cluster.check)  # history lives there too
+        else:
+            self.health.add_check("storage", self.history.ping)
         self.metrics.watch(LiveState(self.metrics, self.sio, self.registry, self.lobby))
         self.metrics_endpoint = MetricsEndpoint(self.metrics, settings.metrics_secret())
         self.admin = Admin(self.sio, self.chat, self.metrics, username=settings.admin_username,
@@ -128,6 +145,8 @@ class VideochatApp:
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         await self.history.open()
+        if self.cluster is not None:
+            await self.cluster.start(self.sio)
         self._start(self._expire_history_forever(), "videochat-history-expiry")
         try:
             yield
@@ -135,14 +154,18 @@ class VideochatApp:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            self.chat.room_list.close()
             await self.admin.shutdown()
             await self.history.close()
+            if self.cluster is not None:
+                await self.cluster.stop()
             log.info("history flushed; stopped")
 
     async def before_shutdown(self) -> None:
         """Tell every client the server is going away, while their connections are still open."""
         try:
-            await self.sio.emit("server_shutdown", {"message": "The server is restarting."})
+            with locally():  # this process's clients; the others' stay connected
+                await self.sio.emit("server_shutdown", {"message": "The server is restarting."})
             await self.lobby.close_all("server shutting down")
             await self._drain_outgoing(timeout=1.0)
         except Exception:

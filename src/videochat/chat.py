@@ -20,8 +20,9 @@ from .errors import UserError, ok
 from .history import HistoryStore
 from .passwords import LONGEST_PASSWORD
 from .ratelimit import Limiter
-from .realtime import Server, after_ack, event_handler, refusal, report_error
-from .rooms import Departure, NotInRoom, Registry
+from .realtime import Server, after_ack, event_handler, locally, refusal, report_error
+from .roomlist import RoomList
+from .rooms import Departure, Member, NotInRoom, Registry
 from .validation import Limits
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,8 @@ DepartureHook = Callable[[dict, Departure], Awaitable[None]]
 
 class Chat:
     def __init__(self, sio: Server, registry: Registry, history: HistoryStore, limits: Limits,
-                 limiter: Limiter, access: Access, *, wrong_password_delay: float = 1.0) -> None:
+                 limiter: Limiter, access: Access, *, wrong_password_delay: float = 1.0,
+                 room_list_rate: float = 4.0) -> None:
         self.sio = sio
         self.limiter = limiter
         self.registry = registry
@@ -44,9 +46,9 @@ class Chat:
         self.access = access
         self.wrong_password_delay = wrong_password_delay
         self.departure_hooks: list[DepartureHook] = []
-        # who a connection is across reconnections, for removals: the client's own id when it
-        # sends one (auth.clientId), else its address
-        self.client_keys: dict[str, str] = {}
+        # the process that holds this server's connections, when several share rooms (cluster.py)
+        self.origin: str | None = None
+        self.room_list = RoomList(sio, self.public_rooms, rate=room_list_rate)
 
     def register(self) -> None:
         sio, on = self.sio, self._on
@@ -85,13 +87,11 @@ class Chat:
             # old one now, so that the others hear `bye`/`peer_left` at once and see no ghost.
             log.info("client reconnected: dropping its old socket", extra={"sid": sid, "old_sid": holder})
             await self.sio.disconnect(holder)
-        self.registry.connect(sid, client_id=client_id)
-        self.client_keys[sid] = _ban_key(auth, client_id, address)
+        self.registry.connect(sid, client_id=client_id, key=_ban_key(auth, client_id, address), origin=self.origin)
         log.info("connected", extra={"sid": sid, "transport": _transport(environ)})
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
         self.limiter.disconnect(sid)
-        self.client_keys.pop(sid, None)
         owners = {room: self.owner_of(room) for room in self._rooms_of(sid)}
         member, departures = self.registry.disconnect(sid)
         if member is None:
@@ -138,16 +138,16 @@ class Chat:
         """
         member = self._member(sid)
         if is_new:
-            await self.sio.enter_room(sid, name)
-            if count == 1:
+            if count == 1:  # before any await: other processes learn of the room and its policy together
                 self.access.created(name, private=private)
                 self.history.room_occupied(name)
+            await self.sio.enter_room(sid, name)
             log.info("enter_room", extra={"room": name, "sid": sid, "nickname": member["nickname"], "count": count})
         if welcome is not None or is_new:
 
             async def announce() -> None:
                 # the ack first, then the others hear of it (the seed's order)
-                if welcome is not None:
+                if welcome is not None and count > 1:  # alone: nobody to tell
                     info = {"room": name, "member": member, **welcome}
                     await self.sio.emit("welcome", (member["nickname"], count, info), room=name, skip_sid=sid)
                 if is_new:
@@ -180,8 +180,8 @@ class Chat:
 
     def _check_admission(self, sid: str, room: str) -> None:
         try:
-            self.access.admit(room, self.client_keys.get(sid, sid), count=self.registry.count_members(room),
-                              already_member=self.registry.is_member(sid, room), now=time.monotonic())
+            self.access.admit(room, self.ban_key(sid), count=self.registry.count_members(room),
+                              already_member=self.registry.is_member(sid, room), now=time.time())
         except Refusal as refusal_:
             raise UserError(refusal_.code, refusal_.message) from None
 
@@ -248,6 +248,19 @@ class Chat:
         elif self.owner_of(room) != owner_before:
             await self.announce_settings(room)
 
+    async def departed_elsewhere(self, member: Member, departures: list[Departure],
+                                 owners_before: dict[str, str | None]) -> None:
+        """A member of another process is gone without a word (that process died or lost Redis):
+        this process tells its own clients, as the member's process would have told everyone."""
+        with locally():
+            for departure in departures:
+                await self._announce_departure(member.as_dict(), departure, skip_sid=member.id,
+                                               owner_before=owners_before.get(departure.room))
+
+    def ban_key(self, sid: str) -> str:
+        member = self.registry.member(sid)
+        return member.key if member is not None and member.key else f"sid:{sid}"
+
     def _rooms_of(self, sid: str) -> list[str]:
         member = self.registry.member(sid)
         return list(member.rooms) if member else []
@@ -268,8 +281,9 @@ class Chat:
                 for summary in self.registry.room_summaries() if not self.access.is_private(str(summary["name"]))]
 
     async def broadcast_room_change(self) -> None:
-        rooms = self.public_rooms()
-        await self.sio.emit("room_change", ([room["name"] for room in rooms], rooms))
+        """Everyone hears `room_change` (the seed's event), merged when changes come faster than
+        --room-list-rate (roomlist.py). Each process tells its own connections."""
+        await self.room_list.changed()
 
 
 def entry_options(room: Any) -> tuple[str | None, bool]:

@@ -79,6 +79,10 @@ def serve(**values: Any) -> None:
     if click.get_current_context().get_parameter_source("turn_secret") == click.core.ParameterSource.COMMANDLINE:
         log.warning("--turn-secret on the command line is visible to every user of this machine; "
                     "use VIDEOCHAT_TURN_SECRET or --turn-secret-file")
+    redis_source = click.get_current_context().get_parameter_source("redis")
+    if settings.redis and redis_source == click.core.ParameterSource.COMMANDLINE and "@" in settings.redis:
+        log.warning("--redis with a password on the command line is visible to every user of this machine; "
+                    "use VIDEOCHAT_REDIS")
     from .server import run  # imported late: `videochat --help` stays fast
 
     sys.exit(run(settings))

@@ -23,5 +23,15 @@ class PasswordHash:
     def _hash(self, password: str) -> bytes:
         return hashlib.scrypt(password.encode("utf-8"), salt=self._salt, **_SCRYPT)
 
+    def to_data(self) -> dict[str, str]:
+        """Salt and digest (never the password), for another process to check passwords against."""
+        return {"salt": self._salt.hex(), "digest": self._digest.hex()}
+
+    @classmethod
+    def from_data(cls, data: dict[str, str]) -> "PasswordHash":
+        hashed = cls.__new__(cls)
+        hashed._salt, hashed._digest = bytes.fromhex(data["salt"]), bytes.fromhex(data["digest"])
+        return hashed
+
     def matches(self, password: str) -> bool:
         return hmac.compare_digest(self._hash(password), self._digest)

@@ -9,11 +9,12 @@ and runs follow-up work once the ack has been sent.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import logging
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterator
 
 import socketio
 
@@ -29,6 +30,7 @@ RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "disconne
 
 _ack_requested: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_requested", default=False)
 _refusal: contextvars.ContextVar[UserError | None] = contextvars.ContextVar("refusal", default=None)
+_local_only: contextvars.ContextVar[bool] = contextvars.ContextVar("local_only", default=False)
 _after_ack: contextvars.ContextVar[list[Callable[[], Awaitable[None]]] | None] = contextvars.ContextVar(
     "after_ack", default=None
 )
@@ -43,6 +45,14 @@ class Server(socketio.AsyncServer):
         # The app's metrics travel with the server, so every handler registered on it can count.
         self.metrics = metrics if metrics is not None else Metrics()
         self.limiter = limiter
+        # awaited before each ack: with Redis, what the event changed has reached the other
+        # processes before its sender hears back (and may tell someone on another process)
+        self.before_ack: Callable[[], Awaitable[None]] | None = None
+
+    async def emit(self, *args: Any, **kwargs: Any) -> None:
+        if _local_only.get():  # inside `locally()`: this process's connections only
+            kwargs["ignore_queue"] = True
+        await super().emit(*args, **kwargs)
 
     async def _handle_eio_message(self, eio_sid, data):
         # A packet that does not decode is a protocol error, not a user error: like the Node server
@@ -101,6 +111,16 @@ class Server(socketio.AsyncServer):
         return None
 
 
+@contextlib.contextmanager
+def locally() -> Iterator[None]:
+    """Emits inside go to this process's connections only, not through Redis to the others."""
+    token = _local_only.set(True)
+    try:
+        yield
+    finally:
+        _local_only.reset(token)
+
+
 def refusal() -> UserError | None:
     """The rate limiter's verdict on the current event (None: go ahead)."""
     return _refusal.get()
@@ -140,7 +160,10 @@ def event_handler(sio: Server, event: str) -> Callable[[Handler], Handler]:
                     refused = refusal()
                     if refused is not None:
                         raise refused
-                    return await fn(sid, *args)
+                    result = await fn(sid, *args)
+                    if sio.before_ack is not None:
+                        await sio.before_ack()
+                    return result
                 except UserError as error:
                     log.warning("refused %s", event, extra={"event": event, "sid": sid, "code": error.code,
                                                             "reason": error.message})

@@ -1,14 +1,21 @@
 """The room model: who is connected, which rooms exist, who is in each and in which order.
 
 Pure state, no I/O and no Socket.IO: the event handlers ask it what changed and do the talking.
-A room exists while it has members; members are kept in order of arrival (longest present first).
-Every room is also a call: its call participants are a subset of its members, each with a media
-state (what they send), capped at a maximum call size.
+A room exists while it has members; members are kept in order of arrival (longest present first:
+each membership has a stamp from the registry's clock). Every room is also a call: its call
+participants are a subset of its members, each with a media state (what they send), capped at a
+maximum call size.
+
+Several processes (issue 6, cluster.py) each hold one registry with *every* member: their own
+connections, which they change, and the others' as copies. A member's `snapshot()` is what travels;
+`put()` lays a newer snapshot over the copy. Changes to members are reported to `on_change`.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 DEFAULT_NICKNAME = "Anon"
 
@@ -20,9 +27,12 @@ MEDIA_KINDS = ("audio", "video", "screen")
 class Member:
     id: str
     nickname: str = DEFAULT_NICKNAME
-    rooms: list[str] = field(default_factory=list)
+    rooms: dict[str, float] = field(default_factory=dict)  # room -> stamp of arrival, in order of entry
     # What this connection calls itself across reconnections (never shown to others).
     client_id: str | None = None
+    key: str | None = None  # whom a removal keeps out (a browser, a tab or an address)
+    origin: str | None = None  # the process holding the connection (None: this one, alone)
+    version: int = 0  # counts the changes of this member (the newest snapshot wins)
 
     def as_dict(self) -> dict[str, str]:
         return {"id": self.id, "nickname": self.nickname}
@@ -71,8 +81,17 @@ class CallFull(Exception):
         self.size = size
 
 
+# What changed, for on_change: ("connect" | "join" | "leave" | "rename" | "call" | "uncall" | "media"
+# | "disconnect", member id, room or None).
+ChangeListener = Callable[[str, str, "str | None"], None]
+
+
 class Registry:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        self._clock = clock or itertools.count(1).__next__
+        self.on_change: ChangeListener | None = None
+        # this process, when several share the rooms: only its own members' versions count here
+        self.origin: str | None = None
         self._members: dict[str, Member] = {}
         # room name -> {member id: Member}, both dicts in insertion (arrival / creation) order
         self._rooms: dict[str, dict[str, Member]] = {}
@@ -83,13 +102,15 @@ class Registry:
 
     # connections
 
-    def connect(self, member_id: str, nickname: str = DEFAULT_NICKNAME, client_id: str | None = None) -> Member:
+    def connect(self, member_id: str, nickname: str = DEFAULT_NICKNAME, client_id: str | None = None, *,
+                key: str | None = None, origin: str | None = None) -> Member:
         """Register a connection. A client id already held by another connection is taken over:
         the caller must disconnect the holder (`holder_of_client_id` before connecting)."""
-        member = Member(member_id, nickname, client_id=client_id)
+        member = Member(member_id, nickname, client_id=client_id, key=key, origin=origin)
         self._members[member_id] = member
         if client_id is not None:
             self._client_ids[client_id] = member_id
+        self._changed(member, "connect")
         return member
 
     def holder_of_client_id(self, client_id: str) -> str | None:
@@ -103,6 +124,7 @@ class Registry:
         if member.client_id is not None and self._client_ids.get(member.client_id) == member_id:
             del self._client_ids[member.client_id]
         departures = [self._remove(member, room) for room in list(member.rooms)]
+        self._changed(member, "disconnect")
         return member, departures
 
     def member(self, member_id: str) -> Member | None:
@@ -116,23 +138,38 @@ class Registry:
     def join(self, member_id: str, room: str) -> tuple[int, bool]:
         """Put a member in a room; returns (members now, whether the member is new there)."""
         member = self._members[member_id]
+        if room in member.rooms:
+            return len(self._rooms[room]), False
+        count = self._insert(member, room, self._clock())
+        self._changed(member, "join", room)
+        return count, True
+
+    def _insert(self, member: Member, room: str, stamp: float) -> int:
+        """Add a membership in order of its stamp (the latest arrival usually goes last)."""
+        member.rooms[room] = stamp
         members = self._rooms.setdefault(room, {})
-        if member_id in members:
-            return len(members), False
-        members[member_id] = member
-        member.rooms.append(room)
-        return len(members), True
+        last = next(reversed(members.values()), None)
+        members[member.id] = member
+        if last is not None and (last.rooms[room], last.id) > (stamp, member.id):
+            ordered = sorted(members.values(), key=lambda m: (m.rooms[room], m.id))
+            members.clear()
+            members.update((m.id, m) for m in ordered)
+        return len(members)
 
     def leave(self, member_id: str, room: str) -> Departure:
         member = self._members[member_id]
         if room not in member.rooms:
             raise NotInRoom(room)
-        return self._remove(member, room)
+        departure = self._remove(member, room)
+        self._changed(member, "leave", room)
+        return departure
 
     def rename(self, member_id: str, nickname: str) -> tuple[str, list[str]]:
         """Change a nickname; returns the old one and the rooms to tell."""
         member = self._members[member_id]
         old, member.nickname = member.nickname, nickname
+        if old != nickname:
+            self._changed(member, "rename")
         return old, list(member.rooms)
 
     def is_member(self, member_id: str, room: str) -> bool:
@@ -168,10 +205,17 @@ class Registry:
             raise CallFull(room, max_size)
         count, new_member = self.join(member_id, room)
         self._calls.setdefault(room, {})[member_id] = Participant(self._members[member_id], media)
+        self._changed(self._members[member_id], "call", room)
         return count, new_member, True
 
     def leave_call(self, member_id: str, room: str) -> bool:
         """Leave a room's call (staying in the room); False if the member was not in it."""
+        if not self._drop_participant(member_id, room):
+            return False
+        self._changed(self._members[member_id], "uncall", room)
+        return True
+
+    def _drop_participant(self, member_id: str, room: str) -> bool:
         participants = self._calls.get(room)
         if participants is None or member_id not in participants:
             return False
@@ -194,16 +238,79 @@ class Registry:
         return sum(1 for participants in self._calls.values() if len(participants) >= 2)
 
     def set_media(self, member_id: str, room: str, media: Media) -> None:
-        self._calls[room][member_id].media = media
+        participant = self._calls[room][member_id]
+        if participant.media != media:
+            participant.media = media
+            self._changed(participant.member, "media", room)
 
     def media(self, member_id: str, room: str) -> Media:
         return self._calls[room][member_id].media
 
     def _remove(self, member: Member, room: str) -> Departure:
-        member.rooms.remove(room)
+        del member.rooms[room]
         members = self._rooms[room]
         del members[member.id]
         if not members:
             del self._rooms[room]
-        left_call = self.leave_call(member.id, room)
+        left_call = self._drop_participant(member.id, room)
         return Departure(room, len(members), left_call)
+
+    def _changed(self, member: Member, what: str, room: str | None = None) -> None:
+        if member.origin == self.origin:  # a copy's version is its own process's
+            member.version += 1
+        if self.on_change is not None:
+            self.on_change(member.id, what, room)
+
+    # copies of members held elsewhere (cluster.py)
+
+    def snapshot(self, member_id: str) -> dict[str, Any]:
+        """A member's whole state, as JSON-ready data that `put()` takes."""
+        member = self._members[member_id]
+        calls = {room: self._calls[room][member_id].media.as_dict()
+                 for room in member.rooms if member_id in self._calls.get(room, ())}
+        return {"id": member.id, "nickname": member.nickname, "clientId": member.client_id, "key": member.key,
+                "origin": member.origin, "version": member.version, "rooms": dict(member.rooms), "calls": calls}
+
+    def put(self, state: dict[str, Any]) -> list[Departure] | None:
+        """Lay a member's snapshot over the copy held here (no on_change): rooms left and entered,
+        calls, media, nickname. Returns the rooms it left, or None when the snapshot is not newer
+        than what is here (it changes nothing)."""
+        member_id = state["id"]
+        member = self._members.get(member_id)
+        if member is None:
+            member = Member(member_id, client_id=state.get("clientId"), key=state.get("key"),
+                            origin=state.get("origin"))
+            self._members[member_id] = member
+            if member.client_id is not None:
+                self._client_ids[member.client_id] = member_id
+        elif state["version"] <= member.version:
+            return None
+        member.version, member.nickname = state["version"], state["nickname"]
+        rooms: dict[str, float] = state["rooms"]
+        departures = [self._remove(member, room) for room in list(member.rooms) if room not in rooms]
+        for room, stamp in rooms.items():
+            if room not in member.rooms:
+                self._insert(member, room, stamp)
+        for room in rooms:
+            media = state["calls"].get(room)
+            if media is None:
+                self._drop_participant(member_id, room)
+            elif member_id in self._calls.get(room, ()):
+                self._calls[room][member_id].media = Media(**media)
+            else:
+                self._calls.setdefault(room, {})[member_id] = Participant(member, Media(**media))
+        return departures
+
+    def forget(self, member_id: str) -> tuple[Member | None, list[Departure]]:
+        """Drop a copy of a member whose connection is gone (no on_change)."""
+        listener, self.on_change = self.on_change, None
+        try:
+            return self.disconnect(member_id)
+        finally:
+            self.on_change = listener
+
+    def members_from(self, origin: str) -> list[Member]:
+        return [m for m in self._members.values() if m.origin == origin]
+
+    def members_from_elsewhere(self, origin: str) -> list[Member]:
+        return [m for m in self._members.values() if m.origin != origin]

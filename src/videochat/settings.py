@@ -133,6 +133,17 @@ class Settings:
         "Seconds a member removed by a room's owner may not come back to that room."))
     wrong_password_delay: float = field(default=1.0, metadata=_meta(
         "Seconds a wrong room password waits before it is answered (slows guessing)."))
+    # several processes as one (issue 6) and the room list's cost (issue 7)
+    redis: str | None = field(default=None, metadata=_meta(
+        "Redis URL (redis://host:port/db, rediss:// for TLS) shared by several videochat processes, "
+        "which then act as one: rooms, members, calls and history live in Redis. Without it: one "
+        "process, in memory and SQLite. A URL with a password belongs in the environment variable."))
+    room_list_rate: float = field(default=4.0, metadata=_meta(
+        "Most room_change lists per second a client receives: faster changes are merged into the "
+        "next list (a change is sent at once while changes are rare)."))
+    redis_heartbeat: float = field(default=2.0, metadata=_meta(
+        "Seconds between a process's heartbeats in Redis; a process silent for 5 heartbeats is "
+        "taken for dead and its members are removed from rooms."))
 
     def validate(self) -> "Settings":
         if not 0 <= self.port <= 65535:
@@ -156,6 +167,9 @@ class Settings:
                      "ip_rate_factor"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{option_name(name)} must be more than 0, got {getattr(self, name)}")
+        if self.room_list_rate <= 0:
+            raise SettingsError(f"room-list-rate must be more than 0, got {self.room_list_rate}")
+        self._validate_redis()
         if self.ban_seconds < 0 or self.wrong_password_delay < 0:
             raise SettingsError("ban-seconds and wrong-password-delay must be 0 or more")
         if self.max_connections_per_ip < 0:
@@ -182,6 +196,18 @@ class Settings:
         self.metrics_secret()
         self._validate_calls()
         return self
+
+    def _validate_redis(self) -> None:
+        if self.redis is None:
+            return
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.redis)
+        if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
+            raise SettingsError(f"redis: expected redis://host:port/db, rediss://... or unix:///path, got "
+                                f"{redact_url(self.redis)!r}")
+        if not 0.2 <= self.redis_heartbeat <= 10:
+            raise SettingsError(f"redis-heartbeat must be between 0.2 and 10 seconds, got {self.redis_heartbeat}")
 
     def _validate_calls(self) -> None:
         for url in self.stun_url_list:
@@ -281,6 +307,18 @@ def env_only_values(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     environ = os.environ if environ is None else environ
     return {f.name: parse_value(f, environ[env_name(f.name)]) for f in setting_fields()
             if f.metadata.get("env_only") and env_name(f.name) in environ}
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for logs: any password replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + netloc))
 
 
 def split_list(value: str) -> list[str]:
