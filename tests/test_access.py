@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from videochat.access import Access, Refusal
+from videochat.access import Access, Refusal, RoomPolicy
 
 
 def test_owner_is_the_one_handed_the_room_while_present_else_the_longest_present():
@@ -37,3 +39,24 @@ def test_expired_bans_are_forgotten_so_they_do_not_pile_up():
     access.ban("r", "late", until=20, now=5)
     assert access.banned_until("r", "late", now=6) == 20
     assert all(access.banned_until("r", f"k{n}", now=0) is None for n in range(100))  # gone at now=5
+
+
+def test_changes_travel_as_data_and_apply_elsewhere():
+    from videochat.passwords import PasswordHash
+
+    here, there = Access(), Access()
+    changes = []
+    here.on_change = changes.append
+    here.created("r", private=True)
+    here.configure("r", password_hash=PasswordHash("sesame"), max_members=3)
+    here.hand_over("r", "b")
+    here.ban("r", "browser:x", until=50, now=0)
+    for change in json.loads(json.dumps(changes)):  # what goes over Redis
+        there.apply(change)
+    policy = there.policy("r")
+    assert (policy.owner, policy.max_members, policy.private) == ("b", 3, True)
+    assert policy.password_hash.matches("sesame") and not policy.password_hash.matches("guess")
+    assert there.banned_until("r", "browser:x", now=10) == 50
+    here.emptied("r")
+    there.apply(changes[-1])
+    assert there.policy("r") == RoomPolicy()

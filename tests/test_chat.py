@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from support import Recorder
@@ -267,3 +269,29 @@ async def test_long_polling_transport_works_too(connect, room):
     assert (await polling.wait_for("new_message"))[0] == "Anon: to the poller"
     await polling.call("new_message", "from the poller", room)
     assert (await websocket.wait_for("new_message"))[0] == "Poller: from the poller"
+
+
+async def test_room_lists_follow_many_changes_at_a_bounded_rate(server_factory):
+    """The seed sends the whole list to everyone on every change; here fast changes are merged
+    (--room-list-rate), and the last list is always the current one."""
+    server = server_factory("--room-list-rate", "2", "--join-rate", "1000", "--join-burst", "1000",
+                            "--request-rate", "1000", "--request-burst", "1000")
+    watcher, busy = Recorder(server.url), Recorder(server.url)
+    await watcher.connect()
+    await busy.connect()
+    try:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for n in range(40):
+            await busy.call("enter_room", f"busy-{n}")
+            await busy.call("leave_room", f"busy-{n}")
+        await busy.call("enter_room", "busy-final")  # 81 changes
+        await watcher.wait_for("room_change", lambda names, rooms: names == ["busy-final"])
+        elapsed = loop.time() - start
+        changes = len(watcher.received("room_change"))
+        # a burst of 4 at once, then 2 a second, and the last list
+        assert changes <= 4 + 2 * elapsed + 1, (changes, elapsed)
+        assert changes < 81
+    finally:
+        await watcher.disconnect()
+        await busy.disconnect()

@@ -128,3 +128,48 @@ def test_disconnect_reports_calls_left_and_frees_the_client_id():
     assert registry.holder_of_client_id("c1") == "new"
     registry.disconnect("new")
     assert registry.holder_of_client_id("c1") is None
+
+
+def test_copies_follow_snapshots_keep_arrival_order_and_ignore_older_versions():
+    """Two processes' registries: each changes its own members and takes the other's snapshots."""
+    clock = iter(range(1, 100)).__next__
+    here, there = Registry(clock=clock), Registry(clock=clock)
+    here.origin, there.origin = "here", "there"
+    sent: list[dict] = []
+    there.on_change = lambda member_id, what, room: sent.append(there.snapshot(member_id)) if what != "disconnect" else None
+    here.connect("a", nickname="A", origin="here")
+    here.join("a", "r")  # stamp 1
+    there.connect("b", nickname="B", origin="there")
+    there.join("b", "r")  # stamp 2
+    there.join_call("b", "r", Media(video=False), 6)
+    for snapshot in sent:
+        assert here.put(snapshot) is not None
+    assert [m.id for m in here.members("r")] == ["a", "b"]
+    assert here.participants("r")[0].media == Media(video=False)
+    assert here.member("b").origin == "there"
+    assert here.put(sent[0]) is None  # an older snapshot changes nothing
+    # a snapshot that arrives late but belongs earlier is put in its place by stamp
+    early = {"id": "c", "nickname": "C", "clientId": None, "key": None, "origin": "there", "version": 1,
+             "rooms": {"r": 0.5}, "calls": {}}
+    here.put(early)
+    assert [m.id for m in here.members("r")] == ["c", "a", "b"]
+    # leaving by snapshot reports the departure; forgetting drops a copy without on_change
+    there.leave("b", "r")
+    assert here.put(sent[-1]) == [Departure("r", 2, left_call=True)]
+    here.on_change = lambda *args: pytest.fail("forget must not report")
+    member, departures = here.forget("c")
+    assert member.id == "c" and departures == [Departure("r", 1)]
+    assert [m.id for m in here.members_from("there")] == ["b"]
+
+
+def test_a_copy_keeps_the_version_of_its_own_process():
+    here = Registry()
+    here.origin = "here"
+    here.put({"id": "x", "nickname": "X", "clientId": "tab-1234", "key": None, "origin": "there", "version": 5,
+              "rooms": {"r": 1.0}, "calls": {}})
+    seen = []
+    here.on_change = lambda member_id, what, room: seen.append((member_id, what, room))
+    here.leave("x", "r")  # an owner here removed it: reported, but the version stays the other's
+    assert seen == [("x", "leave", "r")]
+    assert here.member("x").version == 5
+    assert here.holder_of_client_id("tab-1234") == "x"

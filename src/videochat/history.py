@@ -55,6 +55,9 @@ class HistoryStore:
         self._db: sqlite3.Connection | None = None
         self._cache: dict[str, collections.deque[Message]] = {}
         self._pending: list[tuple[str, tuple]] = []
+        # rooms that emptied (since when) or filled (None) since the last batch: only the last
+        # state of each is written (rooms that fill and empty many times a second cost one row)
+        self._room_states: dict[str, float | None] = {}
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()  # someone waits in flush(): write now
         self._writer: asyncio.Task | None = None
@@ -149,13 +152,16 @@ class HistoryStore:
         )
 
     def room_occupied(self, room: str) -> None:
-        self._queue("DELETE FROM empty_rooms WHERE room = ?", (room,))
+        self._room_state(room, None)
 
     def room_emptied(self, room: str, now: float | None = None) -> None:
-        self._queue(
-            "INSERT OR REPLACE INTO empty_rooms (room, since) VALUES (?, ?)",
-            (room, time.time() if now is None else now),
-        )
+        self._room_state(room, time.time() if now is None else now)
+
+    def _room_state(self, room: str, empty_since: float | None) -> None:
+        self._room_states.pop(room, None)  # keeps the dict in order of the latest change
+        self._room_states[room] = empty_since
+        self._flushed.clear()
+        self._wake.set()
 
     async def expire(self, is_occupied: Callable[[str], bool], now: float | None = None) -> list[str]:
         """Delete the history of rooms empty for longer than the retention; returns those rooms."""
@@ -182,7 +188,7 @@ class HistoryStore:
 
     async def flush(self) -> None:
         """Wait until everything queued so far is on disk."""
-        if self._pending:
+        if self._pending or self._room_states:
             self._flushed.clear()
             self._wake.set()
         if not self._flushed.is_set():
@@ -209,12 +215,16 @@ class HistoryStore:
             self._wake.clear()
             self._urgent.clear()
             batch, self._pending = self._pending, []
+            states, self._room_states = self._room_states, {}
+            batch.extend(("DELETE FROM empty_rooms WHERE room = ?", (room,)) if since is None else
+                         ("INSERT OR REPLACE INTO empty_rooms (room, since) VALUES (?, ?)", (room, since))
+                         for room, since in states.items())
             if batch:
                 try:
                     await self._run(self._write_batch, batch)
                 except Exception:
                     log.exception("could not write %d change(s) to the history database", len(batch))
-            if not self._pending:
+            if not self._pending and not self._room_states:
                 self._flushed.set()
 
     def _write_batch(self, batch: list[tuple[str, tuple]]) -> None:

@@ -48,18 +48,15 @@ class RoomList:
             self._later = loop.create_task(self._send_later(delay), name="videochat-room-change")
 
     async def _send_later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if self._later is asyncio.current_task():
+            self._later = None  # from here on, a change schedules the next send
+        self._refill(asyncio.get_running_loop().time())
+        self._tokens = max(0.0, self._tokens - 1)
         try:
-            await asyncio.sleep(delay)
-            self._refill(asyncio.get_running_loop().time())
-            self._tokens = max(0.0, self._tokens - 1)
-            self._later = None
             await self._send()
-        except asyncio.CancelledError:
-            raise
         except Exception:
             log.exception("could not send room_change")
-        finally:
-            self._later = None
 
     def _refill(self, now: float) -> None:
         if self._updated is not None:
