@@ -125,35 +125,46 @@ class NginxProxy:
         return ssl.create_default_context(cafile=str(self.ca_file))
 
     def start(self) -> "NginxProxy":
-        binary = shutil.which("nginx") or NGINX
-        if not os.access(binary, os.X_OK):
+        binary = NGINX if os.access(NGINX, os.X_OK) else shutil.which("nginx")
+        if binary is None:
             raise RuntimeError("nginx is not installed; scripts/setup --test installs it")
         from videochat.tls import ensure_self_signed  # the certificate videochat makes for LANs
 
         for folder in ("logs", "temp"):
             (self.work_dir / folder).mkdir(parents=True, exist_ok=True)
         cert, key = ensure_self_signed(self.work_dir, "127.0.0.1")
-        self.https_port, self.plain_port, self.redirect_port = free_port(), free_port(), free_port()
-        site = self.work_dir / "videochat.conf"
-        site.write_text(site_config(self.backends, https_port=self.https_port, plain_port=self.plain_port,
-                                    redirect_port=self.redirect_port, cert=cert, key=key, balance=self.balance))
-        config = self.work_dir / "nginx.conf"
-        config.write_text(self._main_config(site))
-        with open(self.work_dir / "logs" / "output.log", "wb") as output:
-            self.process = subprocess.Popen([binary, "-p", str(self.work_dir), "-c", str(config)],
-                                            stdout=output, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self._answers():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"nginx did not start with {site}:\n{self.log}")
-            time.sleep(0.02)  # polling a condition with a deadline
-        return self
+        for attempt in range(3):  # a free port may be taken by someone else before nginx binds it
+            (self.work_dir / "logs" / "error.log").unlink(missing_ok=True)
+            ports = set()
+            while len(ports) < 3:
+                ports.add(free_port())
+            self.https_port, self.plain_port, self.redirect_port = ports
+            site = self.work_dir / "videochat.conf"
+            site.write_text(site_config(self.backends, https_port=self.https_port, plain_port=self.plain_port,
+                                        redirect_port=self.redirect_port, cert=cert, key=key,
+                                        balance=self.balance))
+            config = self.work_dir / "nginx.conf"
+            config.write_text(self._main_config(site))
+            with open(self.work_dir / "logs" / "output.log", "wb") as output:
+                self.process = subprocess.Popen([binary, "-p", str(self.work_dir), "-c", str(config)],
+                                                stdout=output, stderr=subprocess.STDOUT)
+            deadline = time.monotonic() + START_TIMEOUT
+            while not self._answers():
+                port_taken = "Address already in use" in self.log  # nginx would retry for 2.5 s
+                if port_taken or self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    if port_taken and attempt < 2:
+                        break
+                    raise RuntimeError(f"nginx did not start with {site}:\n{self.log}")
+                time.sleep(0.02)  # polling a condition with a deadline
+            else:
+                return self
+        raise AssertionError("unreachable")
 
     def _main_config(self, site: Path) -> str:
         work = self.work_dir
-        # Run as root (a container), the workers would switch to `nobody`, who cannot enter the
-        # test's private temporary folder: keep them as the current user.
+        # When the tests run as root (in a container), nginx's workers would switch to `nobody`, who
+        # cannot enter the test's private temporary folder: keep them root.
         user = "user root root;\n" if os.geteuid() == 0 else ""
         return f"""{user}daemon off;
 worker_processes 1;
@@ -172,11 +183,16 @@ http {{
 """
 
     def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.https_port), timeout=0.5):
-                return True
-        except OSError:
+        """Every listening socket is bound (nginx binds them one by one) and the workers are up."""
+        if "start worker process" not in self.log:
             return False
+        for port in (self.https_port, self.plain_port, self.redirect_port):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    pass
+            except OSError:
+                return False
+        return True
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
