@@ -14,6 +14,11 @@ its certificate paths are replaced, and each replacement must find what it expec
 fails when the example breaks (or changes shape). `balance="least_conn"` swaps the sticky `hash`
 line for the websocket-only variant the example describes. nginx runs as the current user with
 `-p <tmp> -c <tmp>/nginx.conf`, in the foreground, every log, pid and temporary file inside tmp.
+
+Several backends: the example's sticky hash keys on the client's address, and every test client
+is 127.0.0.1, so they all reach one process. To spread clients through nginx, use websocket-only
+clients with `balance="least_conn"`, or connect from other loopback addresses (127.0.0.2, ...:
+`websockets.connect(..., local_addr=(address, 0))`, as tests/test_nginx.py does).
 """
 
 from __future__ import annotations

@@ -92,6 +92,9 @@ async def test_pages_health_and_headers_through_nginx(backends, nginx_proxy):
         assert client.status_code == 200 and "javascript" in client.headers["content-type"]
         # metrics are scraped from each process directly, never through the public site
         assert (await http.get("/metrics")).status_code == 403
+        # the admin UI is left to videochat, which keeps it off without a password
+        admin = await http.get("/admin/")
+        assert admin.status_code == 404 and "The admin UI is off" in admin.text
         # a long-polling body larger than --max-packet-bytes stops at nginx
         too_big = await http.post("/socket.io/", params={"EIO": "4", "transport": "polling", "sid": "x"},
                                   content=b"4" + b"x" * 200_000)
