@@ -137,3 +137,23 @@ def admin_server(tmp_path_factory: pytest.TempPathFactory):
                            env={"VIDEOCHAT_ADMIN_PASSWORD": ADMIN_PASSWORD}).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def nginx_proxy(tmp_path: Path):
+    """nginx_proxy([backend URLs], balance=None) -> a started NginxProxy (tests/nginx.py): a real nginx
+    running deploy/nginx/videochat.conf in front of those videochat processes (`.url` https with
+    `.ca_file`, `.plain_url` http); `balance="least_conn"` is the example's websocket-only variant.
+    Every proxy is stopped after the test."""
+    from nginx import NginxProxy
+
+    proxies: list[NginxProxy] = []
+
+    def start(backends: list[str], *, balance: str | None = None) -> NginxProxy:
+        proxy = NginxProxy(tmp_path / f"nginx{len(proxies)}", backends, balance=balance)
+        proxies.append(proxy)
+        return proxy.start()
+
+    yield start
+    for proxy in proxies:
+        proxy.stop()

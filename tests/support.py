@@ -216,3 +216,46 @@ async def eventually(probe: Callable[[], Any], timeout: float = 10.0, what: str 
         if loop.time() > deadline:
             raise AssertionError(f"{what} not reached within {timeout}s (last: {value!r})")
         await asyncio.sleep(0.05)  # polling a state with a deadline
+
+# The official Node socket.io-client running the seed's chat flow (tests/node/seed_chat.mjs):
+# tests/test_node_client.py directly, tests/test_nginx.py through nginx.
+
+SEED_CHAT_SCRIPT = Path(__file__).parent / "node" / "seed_chat.mjs"
+
+
+def run_seed_chat(url: str, transport: str, *, env: dict[str, str] | None = None, context: str = "") -> dict:
+    """Run the seed's flow with `transport` ("websocket" or "polling") against `url`; its event log."""
+    import json
+    import shutil
+
+    node = shutil.which("node")
+    assert node, "Node.js is installed by scripts/setup"
+    result = subprocess.run([node, str(SEED_CHAT_SCRIPT), url, transport], capture_output=True, text=True,
+                            timeout=60, env={**os.environ, **(env or {})})
+    assert result.returncode == 0, result.stderr + context
+    return json.loads(result.stdout)
+
+
+def check_seed_chat(log: dict, transport: str) -> None:
+    """The exact events the seed's flow receives, in order (on a server with no other public room)."""
+    assert log["transports"] == {"alice": transport, "bob": transport}
+    room = f"seed-{transport}"
+    alice, bob = log["alice"], log["bob"]
+
+    # Alice: her own room_change, Bob's welcome (count includes him), the room_change of his
+    # entry, his bye (count without him), the room_change of his leaving.
+    assert [event[0] for event in alice] == ["(ack)", "room_change", "welcome", "room_change", "bye", "room_change"]
+    alice = alice[1:]  # the seed's order: the ack, then room_change
+    assert alice[0][1] == [room]
+    assert alice[1][1:3] == ["Bob", 2]
+    assert alice[2][1] == [room]
+    assert alice[3][1:3] == ["Bob", 1]
+    assert alice[4][1] == [room]
+    assert alice[4][2] == [{"name": room, "count": 1, "locked": False}]
+
+    # Bob: his ack, the room_change of his entry, then Alice's message in the seed's string form.
+    assert [event[0] for event in bob] == ["(ack)", "room_change", "new_message"]
+    bob = bob[1:]
+    assert bob[1][1] == "Alice: hello from the seed"
+    assert bob[1][2]["text"] == "hello from the seed"
+    assert bob[1][2]["author"]["nickname"] == "Alice"
