@@ -217,6 +217,7 @@ async def eventually(probe: Callable[[], Any], timeout: float = 10.0, what: str 
             raise AssertionError(f"{what} not reached within {timeout}s (last: {value!r})")
         await asyncio.sleep(0.05)  # polling a state with a deadline
 
+
 # The official Node socket.io-client running the seed's chat flow (tests/node/seed_chat.mjs):
 # tests/test_node_client.py directly, tests/test_nginx.py through nginx.
 

@@ -168,3 +168,37 @@ def test_deployment_examples_set_only_real_settings():
     unit = (deploy / "videochat@.service").read_text()
     assert "EnvironmentFile=/etc/videochat/videochat.env" in unit
     assert "SECRET" not in unit and "PASSWORD" not in unit and "TOKEN" not in unit  # secrets: the file only
+
+
+async def test_two_processes_on_redis_behind_nginx_are_one_server(tmp_path, nginx_proxy):
+    """The deployment of docs/deploy.md end to end: nginx (websocket-only variant) in front of two
+    processes sharing rooms through Redis; the two clients land on different processes."""
+    from redis_server import ProcessGroup, RedisServer
+    from support import Recorder, eventually, scrape
+
+    redis = RedisServer(tmp_path / "redis").start()
+    group = ProcessGroup(tmp_path / "group", redis, *SHARED_ADDRESS, "--trusted-proxies", "127.0.0.1").start()
+    try:
+        proxy = nginx_proxy(group.urls, balance="least_conn")
+        alice = await Recorder(proxy.plain_url).connect()
+        bob = await Recorder(proxy.plain_url).connect()
+
+        async def spread() -> bool:
+            async with httpx.AsyncClient() as http:
+                counts = [scrape((await http.get(url + "/metrics")).text)
+                          [("videochat_socketio_connections", frozenset({("transport", "websocket")}))]
+                          for url in group.urls]
+            return counts == [1, 1]
+
+        assert await eventually(spread, what="one client on each process")
+        await alice.call("nickname", "Alice")
+        await alice.call("enter_room", "through-nginx")
+        entered = await bob.call("enter_room", "through-nginx")
+        assert [m["nickname"] for m in entered["members"]] == ["Alice", "Anon"]
+        await bob.call("new_message", "hello across", "through-nginx")
+        assert (await alice.wait_for("new_message"))[0] == "Anon: hello across"
+        await alice.disconnect()
+        await bob.disconnect()
+    finally:
+        group.stop()
+        redis.stop()
