@@ -25,6 +25,7 @@ from .health import Health
 from .history import HistoryStore
 from .ice import IceServers
 from .lobby import Lobby
+from .manager import LocalManager
 from .logs import configure_logging
 from .metrics import HttpMetrics, LiveState, Metrics, MetricsEndpoint, route_template
 from .moderation import Moderation
@@ -66,7 +67,7 @@ class VideochatApp:
         self.sio = Server(async_mode="asgi", logger=False, engineio_logger=False, metrics=self.metrics,
                           limiter=self.limiter, cors_allowed_origins=self.origins.allows_environ,
                           max_http_buffer_size=settings.max_packet_bytes,
-                          **({"client_manager": self.cluster.bus} if self.cluster else {}))
+                          client_manager=self.cluster.bus if self.cluster else LocalManager())
         self.access = Access()
         self.chat = Chat(self.sio, self.registry, self.history, self.limits, self.limiter, self.access,
                          wrong_password_delay=settings.wrong_password_delay,

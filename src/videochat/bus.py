@@ -26,6 +26,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import socketio
 from redis import asyncio as aioredis
 
+from .manager import IndexedRooms
 from .settings import redact_url
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0)
 OUTBOX_LIMIT = 100_000  # items; past it Redis cannot keep up: drop and send everything again
 
 
-class Bus(socketio.AsyncRedisManager):
+class Bus(IndexedRooms, socketio.AsyncRedisManager):
     name = "videochat-redis"
 
     def __init__(self, url: str, *, channel: str) -> None:

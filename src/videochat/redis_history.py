@@ -48,6 +48,8 @@ class RedisHistory:
         await self.bus.redis.ping()
 
     async def recent(self, room: str) -> list[Message]:
+        if not self.bus.up:  # Redis is away: no waiting for its timeout
+            return list(self._seen.get(room, ()))
         try:
             raw = await self.bus.redis.lrange(history_key(room), -self.size, -1)
         except Exception as error:
