@@ -259,3 +259,24 @@ async def test_history_lives_in_redis_and_expires_after_the_room_empties(tmp_pat
 
 async def _expired(store, key: str) -> bool:
     return not await store.exists(key)
+
+
+async def test_processes_started_before_redis_serve_alone_then_join_up(tmp_path):
+    from redis_server import free_tcp_port
+
+    redis = RedisServer(tmp_path / "late-redis")
+    redis.port = free_tcp_port()  # not running yet
+    group = ProcessGroup(tmp_path / "early", redis, *SHARED_ADDRESS).start()
+    try:
+        one, two = group.urls
+        assert await ready(one) == await ready(two) == 503
+        alice, bob = await Recorder(one).connect(), await Recorder(two).connect()
+        assert (await alice.call("enter_room", "early"))["count"] == 1
+        redis.start()
+        assert await eventually(lambda: _both_status(one, two, 200), timeout=20, what="ready once Redis answers")
+        assert (await bob.call("enter_room", "early"))["count"] == 2  # Alice's room, from the other process
+        await alice.disconnect()
+        await bob.disconnect()
+    finally:
+        group.stop()
+        redis.stop()

@@ -49,6 +49,7 @@ POLICIES = PREFIX + "policies"
 BANS = PREFIX + "bans"
 HEARTBEATS_BEFORE_DEAD = 5
 TOMBSTONE_SECONDS = 60.0
+FIRST_SYNC_SECONDS = 3.0
 EVENTS_FIRST = 0.05  # seconds a room list caused by another process's change waits for its events  # how long a disconnected member's late snapshots are ignored
 
 
@@ -78,6 +79,7 @@ class Cluster:
         self._resync_now = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._stamp = 0.0
+        self._first_sync = asyncio.Event()
         self.registry: Registry
         self.access: Access
         self.chat: Chat
@@ -106,6 +108,12 @@ class Cluster:
         sio.manager_initialized = True
         self.bus.initialize()
         self._task = asyncio.create_task(self._beat_forever(), name="videochat-heartbeat")
+        # serve with the others' rooms known, if Redis answers soon; else alone until it does
+        try:
+            await asyncio.wait_for(self._first_sync.wait(), FIRST_SYNC_SECONDS)
+        except asyncio.TimeoutError:
+            log.warning("Redis does not answer; serving alone until it does (/readyz says 503)",
+                        extra={"redis": self.bus.safe_url, "reason": self.reason})
 
     async def stop(self) -> None:
         """Leave cleanly: the others drop this process's members at once instead of waiting."""
@@ -320,6 +328,7 @@ class Cluster:
         await self._read_the_others(now)
         self.synced = True
         self.reason = "in sync"
+        self._first_sync.set()
         log.info("in sync with the other processes on Redis",
                  extra={"instance": self.pid, "members": len(self.registry.member_ids())})
         await self.chat.broadcast_room_change()
