@@ -74,6 +74,21 @@ async def test_owner_locks_and_caps_the_room_others_need_the_password(live_serve
     await expect(bob.locator(".member-menu-button")).to_have_count(0)
     await expect(alice.get_by_role("button", name="Actions for Bob")).to_be_visible()
 
+    # The password changes while Bob is offline: back online, his page asks for it again (no error
+    # banner), and the new one lets him back in.
+    await bob.context.set_offline(True)
+    await expect(bob.locator("#status")).to_have_attribute("data-state", "reconnecting")
+    await alice.locator("#lock-password").fill("n3w pass")
+    await alice.locator("#lock-password").press("Enter")
+    await expect(alice.locator("#lock-password")).to_have_value("")
+    await bob.context.set_offline(False)
+    await expect(panel).to_have_attribute("data-state", "wrong_password")
+    await expect(bob.locator("#errors .error")).to_have_count(0)
+    await bob.locator("#password-input").fill("n3w pass")
+    await bob.locator("#password-enter").click()
+    await expect(bob.locator("#members li.you .member-name")).to_have_text("Bob")
+    await expect(alice.locator("#member-count")).to_have_text("2 members")
+
     # A cap of 2: Carol is told the room is full, before any password.
     await alice.locator("#cap-input").fill("2")
     await alice.locator("#cap-input").press("Enter")

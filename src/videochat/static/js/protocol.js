@@ -47,6 +47,11 @@ export class ChatConnection {
     onnickname = null;
     /** Back in the room after a reconnect: fresh members and history. @type {((ack: EnterAck) => void) | null} */
     onrejoin = null;
+    /**
+     * The room would not take us back after a reconnect (its password changed meanwhile, it filled
+     * up, we were removed): we are out of it, and out of its call. @type {((error: ProtocolError) => void) | null}
+     */
+    onrejoinrefused = null;
     /** The server announced it is stopping; reconnection follows. @type {((message: string) => void) | null} */
     onshutdown = null;
     /** An error not tied to a request of ours. @type {((error: ProtocolError) => void) | null} */
@@ -344,9 +349,11 @@ export class ChatConnection {
         try {
             if (this.#nickname !== null) await this.#request("nickname", this.#nickname);
             if (this.#room !== null) {
-                const ack = await this.#request("enter_room", entryArgument(this.#room, this.#entry));
-                this.#you = ack.you;
-                if (rejoining) this.onrejoin?.(ack);
+                const ack = await this.#reenter(rejoining);
+                if (ack) {
+                    this.#you = ack.you;
+                    if (rejoining) this.onrejoin?.(ack);
+                }
             }
             if (rejoining && this.#call) await this.#rejoinCall(this.#call);
         } catch (error) {
@@ -357,6 +364,24 @@ export class ChatConnection {
         this.#setStatus("connected");
         const waiting = this.#waitingForConnection.splice(0);
         for (const resolve of waiting) resolve();
+    }
+
+    /** Back into our room; null when the room refuses us (then we are out of it and its call). */
+    async #reenter(rejoining) {
+        try {
+            return await this.#request("enter_room", entryArgument(this.#room ?? "", this.#entry));
+        } catch (error) {
+            const refusal = asProtocolError(error);
+            if (!rejoining || !REJOIN_REFUSALS.has(refusal.code ?? "")) throw error;
+            const call = this.#call;
+            this.#room = null;
+            this.#you = null;
+            this.#entry = {};
+            this.#call = null;
+            if (call) this.oncallrejoinfailed?.(refusal);
+            this.onrejoinrefused?.(refusal);
+            return null;
+        }
     }
 
     /** Back into the call we were in, with the media we had; the page builds new peer connections. */
@@ -427,6 +452,9 @@ function presence(nickname, count, info, room) {
 }
 
 function ignoreAck() {}
+
+/** Why a room may refuse us on our way back in after a reconnect. */
+const REJOIN_REFUSALS = new Set(["password_required", "wrong_password", "banned", "room_full"]);
 /** enter_room's argument: the seed's plain room name, or `{payload, password?, private?}`. */
 function entryArgument(room, { password, private: unlisted } = {}) {
     if (!password && !unlisted) return room;

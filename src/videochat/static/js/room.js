@@ -123,6 +123,11 @@ function listenToRoom() {
         }
     };
     connection.onrejoin = (ack) => showRoom(ack, true);
+    // Back online, the room would not take us back (say its password changed while we were away):
+    // the door asks again, as on the way in.
+    connection.onrejoinrefused = (error) => {
+        if (!access.refused(error, (again) => join(connection.nickname ?? "", again))) showError(errorText(error));
+    };
     // The owner asks us to mute: say so, and let the call (which owns the microphone) do it.
     connection.onmuterequest = (info) => {
         if (info?.room !== room) return;
