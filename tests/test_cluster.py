@@ -280,3 +280,30 @@ async def test_processes_started_before_redis_serve_alone_then_join_up(tmp_path)
     finally:
         group.stop()
         redis.stop()
+
+
+async def test_bans_are_shared_and_leave_redis_once_over(tmp_path, redis):
+    from redis.asyncio import Redis
+
+    group = ProcessGroup(tmp_path / "bans", redis, *SHARED_ADDRESS, "--ban-seconds", "1",
+                         "--redis-heartbeat", "0.2").start()
+    store = Redis.from_url(redis.url)
+    try:
+        one, two = group.urls
+        owner, guest = await Recorder(one).connect(), await Recorder(two).connect()
+        await owner.call("enter_room", "club")
+        await guest.call("enter_room", "club")
+        assert (await owner.call("remove_member", "club", guest.sid))["ok"]
+        assert await store.hlen("videochat:bans") == 1
+        assert (await guest.call("enter_room", "club"))["error"]["code"] == "banned"
+        assert await eventually(lambda: _no_bans(store), what="the ban swept from Redis")
+        assert (await guest.call("enter_room", "club"))["ok"]
+        await owner.disconnect()
+        await guest.disconnect()
+    finally:
+        await store.aclose()
+        group.stop()
+
+
+async def _no_bans(store) -> bool:
+    return await store.hlen("videochat:bans") == 0

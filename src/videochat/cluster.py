@@ -50,6 +50,7 @@ BANS = PREFIX + "bans"
 HEARTBEATS_BEFORE_DEAD = 5
 TOMBSTONE_SECONDS = 60.0
 FIRST_SYNC_SECONDS = 3.0
+BEATS_BETWEEN_BAN_SWEEPS = 10
 EVENTS_FIRST = 0.05  # seconds a room list caused by another process's change waits for its events  # how long a disconnected member's late snapshots are ignored
 
 
@@ -80,6 +81,7 @@ class Cluster:
         self._task: asyncio.Task | None = None
         self._stamp = 0.0
         self._first_sync = asyncio.Event()
+        self._beats = 0
         self.registry: Registry
         self.access: Access
         self.chat: Chat
@@ -280,6 +282,16 @@ class Cluster:
         cutoff = time.monotonic() - TOMBSTONE_SECONDS
         for member_id in [m for m, when in self._gone.items() if when < cutoff]:
             del self._gone[member_id]
+        self._beats += 1
+        if self._beats % BEATS_BETWEEN_BAN_SWEEPS == 0:
+            await self._sweep_bans()
+
+    async def _sweep_bans(self) -> None:
+        """Bans that ran out leave Redis (each process sweeps now and then; HDEL is idempotent)."""
+        wall = time.time()
+        expired = [field for field, until in (await self.redis.hgetall(BANS)).items() if float(until) <= wall]
+        if expired:
+            await self.redis.hdel(BANS, *expired)
 
     async def _now(self) -> float:
         seconds, micros = await self.redis.time()
