@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from .access import Access
 from .admin import Admin
+from .broadcast import BroadcastManager
 from .chat import Chat
 from .health import Health
 from .history import HistoryStore
@@ -56,7 +57,10 @@ class VideochatApp:
         self.origins = OriginPolicy(split_list(settings.allowed_origins))
         self.sio = Server(async_mode="asgi", logger=False, engineio_logger=False, metrics=self.metrics,
                           limiter=self.limiter, cors_allowed_origins=self.origins.allows_environ,
-                          max_http_buffer_size=settings.max_packet_bytes)
+                          max_http_buffer_size=settings.max_packet_bytes,
+                          # issue 7: broadcasts framed once and written to each WebSocket directly
+                          client_manager=BroadcastManager(),
+                          max_outgoing_bytes=settings.max_outgoing_bytes)
         self.access = Access()
         self.chat = Chat(self.sio, self.registry, self.history, self.limits, self.limiter, self.access,
                          wrong_password_delay=settings.wrong_password_delay)

@@ -17,6 +17,7 @@ from typing import Any, Awaitable, Callable
 
 import socketio
 
+from .directio import DirectEngineIO
 from .errors import INTERNAL_ERROR, UserError, failure
 from .metrics import Metrics
 from .ratelimit import Limiter, Refused
@@ -39,10 +40,18 @@ class Server(socketio.AsyncServer):
 
     def __init__(self, *args: Any, metrics: Metrics | None = None, limiter: Limiter | None = None,
                  **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        # Engine.IO options (max_outgoing_bytes included) go to DirectEngineIO
+        super().__init__(*args, on_too_slow=self._dropped_too_slow, **kwargs)
         # The app's metrics travel with the server, so every handler registered on it can count.
         self.metrics = metrics if metrics is not None else Metrics()
         self.limiter = limiter
+
+    def _engineio_server_class(self):
+        # writes each socket's packets straight to its WebSocket (directio.py, docs/internals.md)
+        return DirectEngineIO
+
+    def _dropped_too_slow(self, eio_sid: str, buffered: int) -> None:
+        self.metrics.slow_clients_dropped.inc()
 
     async def _handle_eio_message(self, eio_sid, data):
         # A packet that does not decode is a protocol error, not a user error: like the Node server

@@ -133,6 +133,10 @@ class Settings:
         "Seconds a member removed by a room's owner may not come back to that room."))
     wrong_password_delay: float = field(default=1.0, metadata=_meta(
         "Seconds a wrong room password waits before it is answered (slows guessing)."))
+    # the signaling fast path (issue 7, docs/internals.md)
+    max_outgoing_bytes: int = field(default=1048576, metadata=_meta(
+        "Most bytes that may wait for one WebSocket client to read them; a client further behind is "
+        "disconnected (it stopped reading), so a slow reader cannot make the server's memory grow."))
 
     def validate(self) -> "Settings":
         if not 0 <= self.port <= 65535:
@@ -181,6 +185,9 @@ class Settings:
         self.admin_secret()  # a password file that cannot be read stops the server at once
         self.metrics_secret()
         self._validate_calls()
+        if self.max_outgoing_bytes < 2 * self.max_packet_bytes:
+            raise SettingsError("max-outgoing-bytes must be at least twice max-packet-bytes, got "
+                                f"{self.max_outgoing_bytes} (max-packet-bytes {self.max_packet_bytes})")
         return self
 
     def _validate_calls(self) -> None:

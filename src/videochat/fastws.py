@@ -1,0 +1,128 @@
+"""uvicorn's WebSocket protocol (`ws=`), plus a way for the app to write ready-made frames.
+
+ASGI gives an application no transport: every message goes through `send()` as a dict, is framed
+by the `websockets` library and written, once per recipient. For the broadcast fast path
+(docs/internals.md) this protocol class publishes a small `Wire` object in the connection's ASGI
+scope (`scope["extensions"]["videochat.wire"]`); the scope travels unchanged through middleware
+that wraps `send`, so the app reaches it wherever it sits. Everything else is uvicorn's own
+`websockets-sansio` implementation: handshake, close handshake, keepalive pings, size limit.
+
+Two changes besides the extension:
+- incoming messages no longer pause and resume reading for each message (two system calls per
+  frame); reading pauses once `INCOMING_HIGH_WATER` messages wait for the app, which still bounds
+  what one connection can make the server hold;
+- the handshake's request and response objects are dropped once the connection is accepted
+  (memory per idle connection).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+WIRE_EXTENSION = "videochat.wire"
+INCOMING_HIGH_WATER = 64  # messages received and not yet taken by the app before reading pauses
+
+_TEXT, _BINARY = 0x81, 0x82  # FIN + opcode
+
+
+def frame(payload: str | bytes) -> bytes:
+    """One unmasked, unfragmented WebSocket frame (RFC 6455 section 5.2) as a server sends it:
+    text for `str`, binary for `bytes`. Built once, it can be written to any number of clients."""
+    if isinstance(payload, str):
+        data, first = payload.encode(), _TEXT
+    else:
+        data, first = bytes(payload), _BINARY
+    length = len(data)
+    if length < 126:
+        return bytes((first, length)) + data
+    if length < 65536:
+        return struct.pack("!BBH", first, 126, length) + data
+    return struct.pack("!BBQ", first, 127, length) + data
+
+
+class Wire:
+    """What the app may do to one accepted WebSocket connection, synchronously, bypassing ASGI."""
+
+    __slots__ = ("_protocol",)
+
+    def __init__(self, protocol: "DirectWebSocketProtocol") -> None:
+        self._protocol = protocol
+
+    @property
+    def open(self) -> bool:
+        protocol = self._protocol
+        return not (protocol.close_sent or protocol.disconnected or protocol.transport.is_closing())
+
+    def write(self, data: bytes) -> bool:
+        """Write ready-made frames; False (nothing written) once the connection is closing."""
+        protocol = self._protocol
+        if protocol.close_sent or protocol.disconnected:
+            return False
+        transport = protocol.transport
+        if transport.is_closing():
+            return False
+        transport.write(data)
+        return True
+
+    def buffered(self) -> int:
+        """Bytes written and not yet taken by the kernel (the peer is not reading fast enough)."""
+        return self._protocol.transport.get_write_buffer_size()
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake (uvicorn closes the transport if the peer does not answer)."""
+        self._protocol.close_now(code, reason)
+
+    def abort(self) -> None:
+        """Drop the connection at once, discarding what is buffered for it."""
+        self._protocol.transport.abort()
+
+
+class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol that offers a `Wire` to the application."""
+
+    def handle_connect(self, event) -> None:
+        super().handle_connect(event)
+        # the ASGI task has been created, not started: the scope can still be completed
+        scope = getattr(self, "scope", None)
+        if scope is not None and not self.close_sent:
+            scope["extensions"][WIRE_EXTENSION] = Wire(self)
+
+    async def send(self, message) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # only needed to build the handshake response; a few KB per connection otherwise
+            self.request = self.response = None
+
+    def send_receive_event_to_app(self) -> None:
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:
+            return  # past `websocket.close`: as uvicorn, read on until the peer's close reply
+        if self.curr_msg_data_type == "text":
+            try:
+                self.queue.put_nowait({"type": "websocket.receive", "text": data.decode()})
+            except UnicodeDecodeError:
+                self.logger.warning("closing a WebSocket that sent invalid UTF-8")
+                self.conn.send_close(1007)
+                self.handle_parser_exception()
+                return
+        else:
+            self.queue.put_nowait({"type": "websocket.receive", "bytes": data})
+        if not self.read_paused and self.queue.qsize() >= INCOMING_HIGH_WATER:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def close_now(self, code: int, reason: str) -> None:
+        """What uvicorn does for an app's `websocket.close`, without awaiting."""
+        if self.close_sent or self.disconnected or self.transport.is_closing() or not self.handshake_complete:
+            return
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.conn.send_close(code, reason)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)

@@ -1,0 +1,206 @@
+"""The signaling fast path (broadcast.py, directio.py, fastws.py; docs/internals.md) with the
+official clients: python-socketio's AsyncClient and the Node socket.io-client, on WebSocket,
+long-polling and a long-polling connection that upgrades, all in the same rooms."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from support import Recorder, scrape
+
+NODE_DIR = Path(__file__).parent / "node"
+APP = Path(__file__).parent / "fastpath_app.py"
+
+
+def run_node(script: str, *args: str) -> dict:
+    node = shutil.which("node")
+    assert node, "Node.js is installed by scripts/setup"
+    result = subprocess.run([node, str(NODE_DIR / script), *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout)
+
+
+def test_fastpath_official_node_client_on_every_transport(fresh_server):
+    count = 15  # within the rate limit's burst (20)
+    log = run_node("fastpath.mjs", fresh_server.url, "fast-room", str(count))
+    assert {name: log[name]["transport"] for name in ("alice", "bob", "carol")} == {
+        "alice": "websocket", "bob": "polling", "carol": "websocket"}
+    ids = {name: log[name]["id"] for name in ("alice", "bob", "carol")}
+    for name in ("alice", "bob", "carol"):
+        events = log[name]["events"]
+        # the ack of enter_room comes before the room_change it causes (ack first, then broadcasts)
+        entered = next(i for i, e in enumerate(events) if e[:2] == ["(ack)", "enter_room"])
+        assert events[entered + 1][0] == "room_change", events[entered:entered + 2]
+        # alice's rename reaches everyone in the room, her included before her ack (broadcast first)
+        renamed = [i for i, e in enumerate(events) if e[0] == "nickname_change" and e[1]["member"]["nickname"] == "alice2"]
+        assert len(renamed) == 1
+        if name == "alice":
+            assert events[renamed[0] + 1][:2] == ["(ack)", "nickname"]
+        # every message of the others, none of one's own (skip_sid), each sender's in order
+        messages = [e for e in events if e[0] == "new_message"]
+        authors = {m[2]["author"]["id"] for m in messages}
+        assert authors == {ids[other] for other in ids if other != name}
+        for other in ids:
+            if other != name:
+                texts = [m[2]["text"] for m in messages if m[2]["author"]["id"] == ids[other]]
+                assert texts == [f"{other} {i}" for i in range(count)]
+        acks = [e[2] for e in events if e[:2] == ["(ack)", "new_message"]]
+        assert sorted(a["message"]["text"] for a in acks) == sorted(f"{name} {i}" for i in range(count))
+        assert all(a["ok"] for a in acks)
+    # to=sid: only bob hears the owner's mute request
+    assert [e[0] for e in log["bob"]["events"]].count("mute_request") == 1
+    assert not any(e[0] == "mute_request" for name in ("alice", "carol") for e in log[name]["events"])
+
+
+async def test_fastpath_python_clients_mixed_transports(fresh_server, room):
+    sender = await Recorder(fresh_server.url, transports=["websocket"]).connect()
+    listeners = [await Recorder(fresh_server.url, transports=transports).connect()
+                 for transports in (["websocket"], ["polling"], ["polling", "websocket"])]
+    everyone = [sender, *listeners]
+    try:
+        await _mixed_transports(sender, listeners, room)
+    except AssertionError:
+        print(fresh_server.log)
+        raise
+    finally:
+        for client in everyone:
+            await client.disconnect()
+
+
+async def _mixed_transports(sender, listeners, room):
+    everyone = [sender, *listeners]
+    for client in everyone:
+        assert (await client.call("enter_room", room))["ok"]
+    # python-engineio's client refuses a long-polling reply of more than 16 packets: stay below
+    count = 10
+    replies = await asyncio.gather(*(sender.call("new_message", f"m{i}", room) for i in range(count)))
+    assert all(reply["ok"] for reply in replies)
+    for listener in listeners:
+        await listener.wait_for("new_message", lambda text, message: message["text"] == f"m{count - 1}")
+        await listener.barrier()
+        texts = [message["text"] for _, message in listener.received("new_message")]
+        assert texts == [f"m{i}" for i in range(count)]  # one sender's broadcasts stay in order
+    await sender.barrier()
+    assert sender.received("new_message") == []  # skip_sid: not to the sender
+    # a private message (to=sid) on each transport
+    for listener in listeners:
+        assert (await sender.call("ask_mute", room, listener.sid))["ok"]
+        await listener.wait_for("mute_request", lambda request: request["room"] == room)
+    await sender.barrier()
+    assert sender.received("mute_request") == []
+
+
+async def test_fastpath_binary_payloads_and_pings(tmp_path):
+    process = subprocess.Popen([sys.executable, str(APP)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 30)
+        assert line.startswith("listening on "), line + (process.stdout.read() if process.poll() is not None else "")
+        url = line.split()[-1]
+        log = await asyncio.to_thread(run_node, "fastpath_binary.mjs", url)
+        assert log["ws"]["ack"] == {"ok": True, "bytes": 4} and log["polling"]["ack"] == {"ok": True, "bytes": 2}
+        assert log["polling"]["blobs"] == [{"bytes": [1, 2, 3, 255], "from": log["ws"]["id"]}]
+        assert log["ws"]["blobs"] == [{"bytes": [0, 9], "from": log["polling"]["id"]}]
+        assert log["ws"]["after"] == {"ok": True} and log["polling"]["after"] == {"ok": True}
+        # and python-socketio's client (WebSocket; long-polling is covered by the Node client above)
+        sender = await Recorder(url, transports=["websocket"]).connect()
+        receiver = await Recorder(url, transports=["websocket"]).connect()
+        try:
+            for client in (sender, receiver):
+                await client.call("join", "py-room")
+            assert (await sender.call("blob", "py-room", b"\x00\xffbinary"))["bytes"] == 8
+            data, meta = await receiver.wait_for("blob")
+            assert data == b"\x00\xffbinary" and meta == {"from": sender.sid}
+        finally:
+            await sender.disconnect()
+            await receiver.disconnect()
+    finally:
+        process.terminate()
+        process.wait(10)
+        process.stdout.close()
+
+
+class SlowReader:
+    """A WebSocket Engine.IO client that joins a room and then stops reading (a raw socket with a
+    small receive buffer, so the server cannot park much in the kernel for it)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sid = ""
+
+    async def connect(self, room: str) -> "SlowReader":
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", self.port))
+        self.reader, self.writer = await asyncio.open_connection(sock=sock, limit=4096)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.writer.write((f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+                           f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                           "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        await self.reader.readuntil(b"\r\n\r\n")
+        assert (await self._read_frame()).startswith("0")  # Engine.IO open
+        self._send("40")
+        connected = await self._read_frame()
+        assert connected.startswith("40"), connected
+        self.sid = json.loads(connected[2:])["sid"]
+        self._send("420" + json.dumps(["enter_room", room]))
+        while not (await self._read_frame()).startswith("430"):  # the ack of enter_room
+            pass
+        return self  # and from now on, never reads
+
+    async def _read_frame(self) -> str:
+        head = await self.reader.readexactly(2)
+        length = head[1] & 0x7F
+        if length == 126:
+            length = struct.unpack("!H", await self.reader.readexactly(2))[0]
+        elif length == 127:
+            length = struct.unpack("!Q", await self.reader.readexactly(8))[0]
+        return (await self.reader.readexactly(length)).decode()
+
+    def _send(self, text: str) -> None:
+        data, mask = text.encode(), os.urandom(4)
+        assert len(data) < 126
+        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
+        self.writer.write(bytes((0x81, 0x80 | len(data))) + mask + masked)
+
+    def close(self) -> None:
+        self.writer.transport.abort()
+
+
+async def test_fastpath_slow_reader_is_dropped_at_the_bound(server_factory, room):
+    limit = 262144
+    server = server_factory("--max-outgoing-bytes", str(limit), "--message-rate", "100000",
+                            "--message-burst", "100000")
+    slow = await SlowReader(server.port).connect(room)
+    talker = await Recorder(server.url).connect()
+    try:
+        assert (await talker.call("enter_room", room))["ok"]
+        text = "x" * 2000
+        sent = 0
+        # talk until the server gives up on the reader: the others hear it leave (`bye`)
+        while not any(args[2]["member"]["id"] == slow.sid for args in talker.received("bye")):
+            replies = await asyncio.gather(*(talker.call("new_message", text, room) for _ in range(50)))
+            assert all(reply["ok"] for reply in replies)  # the talker is never slowed down
+            sent += 50
+            assert sent < 20000, "the slow reader was never dropped"
+        assert "too slow to read" in server.log
+        metrics = await asyncio.to_thread(lambda: urllib.request.urlopen(f"{server.url}/metrics").read().decode())
+        assert scrape(metrics)[("videochat_slow_clients_dropped_total", frozenset())] == 1
+        # the server held at most the bound for it (plus what the kernel buffers): far less than was sent
+        assert sent * 2000 > 4 * limit
+    finally:
+        slow.close()
+        await talker.disconnect()
