@@ -132,15 +132,16 @@ async def test_fastpath_binary_payloads_and_pings(tmp_path):
         process.stdout.close()
 
 
-class SlowReader:
-    """A WebSocket Engine.IO client that joins a room and then stops reading (a raw socket with a
-    small receive buffer, so the server cannot park much in the kernel for it)."""
+class RawClient:
+    """A WebSocket Engine.IO client written by hand, to send frames no library sends (fragments,
+    pings, invalid ones) and to stop reading at will. Its receive buffer is small, so the server
+    cannot park much in the kernel for it once it stops."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.sid = ""
 
-    async def connect(self, room: str) -> "SlowReader":
+    async def open(self) -> "RawClient":
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.setblocking(False)
@@ -151,40 +152,109 @@ class SlowReader:
                            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                            "Sec-WebSocket-Version: 13\r\n\r\n").encode())
         await self.reader.readuntil(b"\r\n\r\n")
-        assert (await self._read_frame()).startswith("0")  # Engine.IO open
-        self._send("40")
-        connected = await self._read_frame()
+        opcode, data = await self.read_frame()
+        assert data.startswith(b"0"), data  # Engine.IO open
+        self.send("40")
+        connected = await self.read_text()
         assert connected.startswith("40"), connected
         self.sid = json.loads(connected[2:])["sid"]
-        self._send("420" + json.dumps(["enter_room", room]))
-        while not (await self._read_frame()).startswith("430"):  # the ack of enter_room
-            pass
-        return self  # and from now on, never reads
+        return self
 
-    async def _read_frame(self) -> str:
+    async def read_frame(self) -> tuple[int, bytes]:
         head = await self.reader.readexactly(2)
         length = head[1] & 0x7F
         if length == 126:
             length = struct.unpack("!H", await self.reader.readexactly(2))[0]
         elif length == 127:
             length = struct.unpack("!Q", await self.reader.readexactly(8))[0]
-        return (await self.reader.readexactly(length)).decode()
+        return head[0] & 0x0F, await self.reader.readexactly(length)
 
-    def _send(self, text: str) -> None:
-        data, mask = text.encode(), os.urandom(4)
-        assert len(data) < 126
-        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
-        self.writer.write(bytes((0x81, 0x80 | len(data))) + mask + masked)
+    async def read_text(self) -> str:
+        """The next text frame (answering Engine.IO pings on the way)."""
+        while True:
+            opcode, data = await self.read_frame()
+            if opcode == 1:
+                return data.decode()
+
+    @staticmethod
+    def frame(data: bytes, opcode: int = 1, fin: bool = True) -> bytes:
+        mask = os.urandom(4)
+        length = len(data)
+        head = bytes(((0x80 if fin else 0) | opcode,))
+        if length < 126:
+            head += bytes((0x80 | length,))
+        elif length < 65536:
+            head += bytes((0x80 | 126,)) + struct.pack("!H", length)
+        else:
+            head += bytes((0x80 | 127,)) + struct.pack("!Q", length)
+        return head + mask + bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
+
+    def send(self, text: str) -> None:
+        self.writer.write(self.frame(text.encode()))
+
+    async def call(self, ack_id: int, *args: object) -> object:
+        self.send(f"42{ack_id}" + json.dumps(list(args)))
+        while True:
+            text = await self.read_text()
+            if text.startswith(f"43{ack_id}["):
+                return json.loads(text[len(f"43{ack_id}"):])[0]
 
     def close(self) -> None:
         self.writer.transport.abort()
+
+
+async def test_fastpath_reads_every_kind_of_client_frame(fresh_server, room):
+    client = await RawClient(fresh_server.port).open()
+    try:
+        assert (await client.call(1, "enter_room", room))["ok"]
+        # several frames in one write, and one frame in pieces
+        client.writer.write(client.frame(b'421["list_rooms"]') + client.frame(b'422["list_rooms"]'))
+        assert (await client.call(3, "list_rooms"))["ok"]
+        whole = client.frame(b'424["new_message","in pieces",' + json.dumps(room).encode() + b"]")
+        for i in range(0, len(whole), 3):
+            client.writer.write(whole[i:i + 3])
+            await client.writer.drain()
+        while not (text := await client.read_text()).startswith("434"):
+            pass
+        assert json.loads(text[3:])[0]["message"]["text"] == "in pieces"
+        # a ping from the client gets its pong (websockets takes over the connection from here)
+        client.writer.write(client.frame(b"hello", opcode=9))
+        while (frame := await client.read_frame()) != (10, b"hello"):
+            pass
+        # a message in two fragments
+        client.writer.write(client.frame(b'425["new_message","frag', fin=False)
+                            + client.frame(b'mented",' + json.dumps(room).encode() + b"]", opcode=0))
+        while not (text := await client.read_text()).startswith("435"):
+            pass
+        assert json.loads(text[3:])[0]["message"]["text"] == "fragmented"
+    finally:
+        client.close()
+    # a frame over the size limit closes that connection (1009), before and after the hand-over
+    for hand_over in (False, True):
+        client = await RawClient(fresh_server.port).open()
+        try:
+            if hand_over:
+                client.writer.write(client.frame(b"", opcode=9))
+                while await client.read_frame() != (10, b""):
+                    pass
+            client.writer.write(client.frame(b"4" + b"x" * 131073))
+            while (frame := await client.read_frame())[0] != 8:
+                pass
+            assert struct.unpack("!H", frame[1][:2])[0] == 1009
+        finally:
+            client.close()
+    # the server carries on
+    other = await Recorder(fresh_server.url).connect()
+    assert (await other.call("list_rooms"))["ok"]
+    await other.disconnect()
 
 
 async def test_fastpath_slow_reader_is_dropped_at_the_bound(server_factory, room):
     limit = 262144
     server = server_factory("--max-outgoing-bytes", str(limit), "--message-rate", "100000",
                             "--message-burst", "100000")
-    slow = await SlowReader(server.port).connect(room)
+    slow = await RawClient(server.port).open()
+    assert (await slow.call(1, "enter_room", room))["ok"]  # and from now on, never reads
     talker = await Recorder(server.url).connect()
     try:
         assert (await talker.call("enter_room", room))["ok"]
