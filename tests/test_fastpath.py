@@ -126,6 +126,17 @@ async def test_fastpath_binary_payloads_and_pings(tmp_path):
         finally:
             await sender.disconnect()
             await receiver.disconnect()
+        # a client that stops answering pings is closed by the ping timeout (2 s here): the server
+        # closes the WebSocket (1000), long before uvicorn's own keepalive would (1011, after 20 s)
+        silent = await RawClient(int(url.rsplit(":", 1)[1])).open()
+        try:
+            frames = []
+            while not frames or frames[-1][0] != 8:  # until the WebSocket close frame
+                frames.append(await silent.read_frame())
+            assert (1, b"2") in frames  # an Engine.IO ping it did not answer
+            assert struct.unpack("!H", frames[-1][1][:2])[0] == 1000, frames
+        finally:
+            silent.close()
     finally:
         process.terminate()
         process.wait(10)

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Callable
 
 import engineio
 from engineio import exceptions, packet
 from engineio.async_drivers import asgi
+from engineio.async_socket import AsyncSocket
 
 from .fastws import WIRE_EXTENSION, Wire, frame
 
@@ -35,16 +37,23 @@ DEFAULT_MAX_OUTGOING_BYTES = 1 << 20
 TOO_SLOW = "too slow to read"  # the disconnect reason of a client dropped for not reading
 
 
-class Outbox(asyncio.Queue):
-    """An Engine.IO socket's outgoing queue that, attached to a WebSocket, writes instead of queueing."""
+class Outbox:
+    """An Engine.IO socket's outgoing queue that, attached to a WebSocket, writes instead of queueing.
+
+    It offers what python-engineio uses of an asyncio.Queue; a real one is made only while packets
+    must wait (long-polling, or before the WebSocket is accepted): an idle WebSocket socket holds
+    none (an asyncio.Queue is four deques, about 3 KB).
+    """
+
+    __slots__ = ("max_outgoing_bytes", "on_too_slow", "wire", "shut", "failure", "_queue")
 
     def __init__(self, max_outgoing_bytes: int, on_too_slow: Callable[["Outbox", int], None]) -> None:
-        super().__init__()
         self.max_outgoing_bytes = max_outgoing_bytes
         self.on_too_slow = on_too_slow
         self.wire: Wire | None = None
         self.shut = False  # a Close was written, or the connection was dropped: write nothing more
         self.failure: str | None = None
+        self._queue: asyncio.Queue | None = None
 
     @property
     def direct(self) -> bool:
@@ -52,20 +61,54 @@ class Outbox(asyncio.Queue):
 
     def attach(self, wire: Wire) -> None:
         """Write what waits, then write every packet as it is put (the WebSocket is accepted)."""
-        while not self.empty():
-            pkt = self.get_nowait()
-            self.task_done()
-            if pkt is not None and pkt.packet_type == packet.NOOP:
-                continue  # only ends a long-polling request
-            self.wire = wire
-            self._write_packet(pkt)
+        waiting, self._queue = self._queue, None
         self.wire = wire
+        while waiting is not None and not waiting.empty():
+            pkt = waiting.get_nowait()
+            waiting.task_done()
+            if pkt is None or pkt.packet_type != packet.NOOP:  # a NOOP only ends a long-polling request
+                self._write_packet(pkt)
+
+    # what python-engineio uses of asyncio.Queue
+
+    def _waiting(self) -> asyncio.Queue:
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+        return self._queue
 
     def put_nowait(self, pkt: Any) -> None:
         if self.wire is None:
-            super().put_nowait(pkt)
+            self._waiting().put_nowait(pkt)
         else:
             self._write_packet(pkt)
+
+    async def put(self, pkt: Any) -> None:
+        self.put_nowait(pkt)
+
+    async def get(self) -> Any:
+        return await self._waiting().get()
+
+    def get_nowait(self) -> Any:
+        if self._queue is None:
+            raise asyncio.QueueEmpty
+        return self._queue.get_nowait()
+
+    def task_done(self) -> None:
+        if self._queue is not None:
+            self._queue.task_done()
+
+    async def join(self) -> None:
+        if self._queue is not None:
+            await self._queue.join()
+
+    def empty(self) -> bool:
+        return self._queue is None or self._queue.empty()
+
+    def qsize(self) -> int:
+        return 0 if self._queue is None else self._queue.qsize()
+
+    def full(self) -> bool:
+        return False
 
     def _write_packet(self, pkt: packet.Packet | None) -> None:
         if pkt is None:  # the library's way to say "close this transport"
@@ -112,6 +155,9 @@ class DirectWebSocket(asgi.WebSocket):
             return await super().__call__(environ)  # the library's own handler
         self.asgi_receive = environ["asgi.receive"]
         self.asgi_send = environ["asgi.send"]
+        # python-engineio makes a class per request to read its body (a few KB), and the environ
+        # is kept for the connection's life (python-socketio's get_environ): a WebSocket has no body
+        environ.pop("wsgi.input", None)
         await self.asgi_send({"type": "websocket.accept"})
         await self._serve(socket, wire)
         return ""
@@ -175,6 +221,27 @@ class DirectWebSocket(asgi.WebSocket):
             socket.upgrading = False
 
 
+def _send_ping(socket: AsyncSocket) -> None:
+    """What AsyncSocket._send_ping does once its sleep is over (its send checks the ping timeout,
+    which cannot have passed: the ping is just being sent). On a direct WebSocket, a timer then
+    checks that the pong came: the library's reader had a timeout on every read for that."""
+    if socket.closing or socket.closed:
+        return
+    socket.last_ping = sent = time.time()
+    socket.queue.put_nowait(packet.Packet(packet.PING))
+    if isinstance(socket.queue, Outbox) and socket.queue.wire is not None:
+        asyncio.get_running_loop().call_later(socket.server.ping_timeout, _check_pong, socket, sent)
+
+
+def _check_pong(socket: AsyncSocket, sent: float) -> None:
+    """No pong since the ping sent at `sent` (a pong resets last_ping): close the WebSocket, which
+    ends the socket with reason "ping timeout" (Engine.IO's service task may have closed it first)."""
+    outbox = socket.queue
+    if socket.last_ping == sent and isinstance(outbox, Outbox) and not outbox.shut:
+        outbox.failure = socket.server.reason.PING_TIMEOUT
+        outbox.close()
+
+
 def _decoded(data: str | bytes) -> tuple[int | None, Any]:
     try:
         pkt = packet.Packet(encoded_packet=data)
@@ -193,6 +260,13 @@ class DirectEngineIO(engineio.AsyncServer):
         self.on_too_slow = on_too_slow
         # the driver table is the library's way to choose a WebSocket implementation per server
         self._async = {**self._async, "websocket": DirectWebSocket}
+
+    def start_background_task(self, target: Callable, *args: Any, **kwargs: Any) -> Any:
+        # A socket's next ping is a task sleeping a ping interval (one per connection, a couple of KB
+        # each); a timer does the same: at the end of the interval, unless closing, the ping is sent.
+        if getattr(target, "__func__", None) is AsyncSocket._send_ping and not args and not kwargs:
+            return asyncio.get_running_loop().call_later(self.ping_interval, _send_ping, target.__self__)
+        return super().start_background_task(target, *args, **kwargs)
 
     def create_queue(self, *args: Any, **kwargs: Any) -> Outbox:
         return Outbox(self.max_outgoing_bytes, self._too_slow)

@@ -7,12 +7,14 @@ scope (`scope["extensions"]["videochat.wire"]`); the scope travels unchanged thr
 that wraps `send`, so the app reaches it wherever it sits. Everything else is uvicorn's own
 `websockets-sansio` implementation: handshake, close handshake, keepalive pings, size limit.
 
-Three changes besides the extension:
+Four changes besides the extension:
 - complete, unfragmented, masked text, binary and pong frames from the client are parsed here (a
   few lines and websockets' C unmasking) instead of by the `websockets` parser's generators, the
   largest cost of an incoming message in the profile; anything else (a close, a ping, a fragment,
   an oversized or invalid frame) hands the connection's bytes from that frame on to `websockets`
   for good, so its checks and the closing handshake stay as they were;
+- the receive queue and the "writable" event are small classes without deques (memory per idle
+  connection);
 - incoming messages no longer pause and resume reading for each message (two system calls per
   frame); reading pauses once `INCOMING_HIGH_WATER` messages wait for the app, which still bounds
   what one connection can make the server hold;
@@ -22,6 +24,7 @@ Three changes besides the extension:
 
 from __future__ import annotations
 
+import asyncio
 import struct
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -86,8 +89,79 @@ class Wire:
         self._protocol.transport.abort()
 
 
+class Inbox:
+    """What uvicorn's protocol uses of its receive queue (one reader: the ASGI app), in a list and
+    one future instead of asyncio.Queue's four deques (about 3 KB per connection)."""
+
+    __slots__ = ("_items", "_waiter", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._items: list = []
+        self._waiter: asyncio.Future | None = None
+        self._loop = loop
+
+    def put_nowait(self, item: object) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> object:
+        while not self._items:
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.pop(0)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+
+class Flag:
+    """What uvicorn's protocol uses of asyncio.Event (`writable`), without a deque per connection."""
+
+    __slots__ = ("_value", "_waiters", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._value = True
+        self._waiters: list[asyncio.Future] | None = None
+        self._loop = loop
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        self._value = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(True)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> bool:
+        if not self._value:
+            waiter = self._loop.create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+            await waiter
+        return True
+
+
 class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol that offers a `Wire` to the application."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = Inbox(self.loop)  # type: ignore[assignment]
+        self.writable = Flag(self.loop)  # type: ignore[assignment]
 
     # parse client frames here while True (see the module); bytes of an incomplete frame wait here
     fast_frames = False
