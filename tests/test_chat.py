@@ -150,6 +150,16 @@ async def test_bad_input_gets_a_clear_error_and_harms_nobody(connect, room, even
     assert line == "Anon: still here"
 
 
+async def test_an_event_named_like_the_catch_all_is_refused(connect, room):
+    # "*" is python-socketio's catch-all handler name: such an event once reached it with its
+    # arguments shifted (the payload taken for the sender's sid) and failed with a traceback
+    client = await connect()
+    await client.emit("*", {"payload": room})
+    (error,) = await client.wait_for("error", lambda error: error.get("event") == "*")
+    assert error["code"] == "invalid_event"
+    assert (await client.call("enter_room", room))["ok"]
+
+
 async def test_limits_are_exact(connect, room):
     client = await connect()
     assert (await client.call("enter_room", "r" * 64))["ok"]

@@ -67,7 +67,10 @@ class VideochatApp:
         self.sio = Server(async_mode="asgi", logger=False, engineio_logger=False, metrics=self.metrics,
                           limiter=self.limiter, cors_allowed_origins=self.origins.allows_environ,
                           max_http_buffer_size=settings.max_packet_bytes,
-                          client_manager=self.cluster.bus if self.cluster else LocalManager())
+                          # one process: broadcasts framed once and written to each WebSocket directly
+                          # (issue 7); several: the same behind python-socketio's Redis manager (issue 6)
+                          client_manager=self.cluster.bus if self.cluster else LocalManager(),
+                          max_outgoing_bytes=settings.max_outgoing_bytes)
         self.access = Access()
         self.chat = Chat(self.sio, self.registry, self.history, self.limits, self.limiter, self.access,
                          wrong_password_delay=settings.wrong_password_delay,

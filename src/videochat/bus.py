@@ -26,6 +26,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import socketio
 from redis import asyncio as aioredis
 
+from .broadcast import BroadcastManager
 from .manager import IndexedRooms
 from .settings import redact_url
 
@@ -36,7 +37,10 @@ RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0)
 OUTBOX_LIMIT = 100_000  # items; past it Redis cannot keep up: drop and send everything again
 
 
-class Bus(IndexedRooms, socketio.AsyncRedisManager):
+class Bus(IndexedRooms, socketio.AsyncRedisManager, BroadcastManager):
+    """Each process delivers to its own sockets through BroadcastManager (the library's pub/sub
+    manager calls `super().emit` for local delivery: next in this order)."""
+
     name = "videochat-redis"
 
     def __init__(self, url: str, *, channel: str) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
+import operator
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -228,12 +230,13 @@ class HistoryStore:
                 self._flushed.set()
 
     def _write_batch(self, batch: list[tuple[str, tuple]]) -> None:
-        """Apply statements in one transaction (one fsync for the whole batch)."""
+        """Apply statements in one transaction (one fsync for the whole batch); a run of the same
+        statement (a busy room's messages) goes to SQLite in one executemany call."""
         assert self._db is not None
         self._db.execute("BEGIN")
         try:
-            for sql, params in batch:
-                self._db.execute(sql, params)
+            for sql, run in itertools.groupby(batch, key=operator.itemgetter(0)):
+                self._db.executemany(sql, [params for _, params in run])
         except BaseException:
             self._db.execute("ROLLBACK")
             raise

@@ -7,14 +7,15 @@ there; with 5,000 it would dominate. `IndexedRooms` keeps, for each socket, the 
 Node's adapter does), and leaves exactly those.
 
 It is a mixin over the library's managers (`client_manager=` is the library's extension point):
-`LocalManager` for one process, and bus.Bus for several on Redis.
+`LocalManager` for one process, and bus.Bus for several on Redis, both over broadcast.py's
+BroadcastManager (events framed once and written to each WebSocket directly).
 """
 
 from __future__ import annotations
 
 from typing import Any, Hashable
 
-import socketio
+from .broadcast import BroadcastManager
 
 
 class IndexedRooms:
@@ -55,5 +56,5 @@ class IndexedRooms:
         return [room for room in self._memberships.get((namespace, sid), ()) if room is not None]
 
 
-class LocalManager(IndexedRooms, socketio.AsyncManager):
-    """One process: python-socketio's in-memory manager, rooms indexed."""
+class LocalManager(IndexedRooms, BroadcastManager):
+    """One process: python-socketio's in-memory manager, rooms indexed, broadcasts framed once."""

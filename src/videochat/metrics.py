@@ -49,6 +49,10 @@ class Metrics:
             ["route", "status"], registry=r)
         self.admin_logins = Counter(
             "videochat_admin_logins", "Admin UI connection attempts, by result.", ["result"], registry=r)
+        self.slow_clients_dropped = Counter(
+            "videochat_slow_clients_dropped",
+            "WebSocket connections dropped because more than --max-outgoing-bytes waited for the client to read.",
+            registry=r)
         ProcessCollector(registry=r)  # memory, CPU, open files of this process
         self._count_calls: Callable[[], int] = lambda: 0
 

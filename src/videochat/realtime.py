@@ -17,7 +17,9 @@ import time
 from typing import Any, Awaitable, Callable, Iterator
 
 import socketio
+from socketio import packet as sio_packet
 
+from .directio import DirectEngineIO
 from .errors import INTERNAL_ERROR, UserError, failure
 from .metrics import Metrics
 from .ratelimit import Limiter, Refused
@@ -25,8 +27,10 @@ from .ratelimit import Limiter, Refused
 log = logging.getLogger(__name__)
 
 # Names the Socket.IO libraries use themselves; a client event by one of these names is refused.
+# "*" is python-socketio's catch-all: an event by that name would reach the catch-all handler
+# without its name, its arguments shifted by one.
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "disconnecting", "newListener",
-                             "removeListener", "error"})
+                             "removeListener", "error", "*"})
 
 _ack_requested: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_requested", default=False)
 _refusal: contextvars.ContextVar[UserError | None] = contextvars.ContextVar("refusal", default=None)
@@ -41,7 +45,8 @@ class Server(socketio.AsyncServer):
 
     def __init__(self, *args: Any, metrics: Metrics | None = None, limiter: Limiter | None = None,
                  **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        # Engine.IO options (max_outgoing_bytes included) go to DirectEngineIO
+        super().__init__(*args, on_too_slow=self._dropped_too_slow, **kwargs)
         # The app's metrics travel with the server, so every handler registered on it can count.
         self.metrics = metrics if metrics is not None else Metrics()
         self.limiter = limiter
@@ -53,6 +58,13 @@ class Server(socketio.AsyncServer):
         if _local_only.get():  # inside `locally()`: this process's connections only
             kwargs["ignore_queue"] = True
         await super().emit(*args, **kwargs)
+
+    def _engineio_server_class(self):
+        # writes each socket's packets straight to its WebSocket (directio.py, docs/internals.md)
+        return DirectEngineIO
+
+    def _dropped_too_slow(self, eio_sid: str, buffered: int) -> None:
+        self.metrics.slow_clients_dropped.inc()
 
     async def _handle_eio_message(self, eio_sid, data):
         # A packet that does not decode is a protocol error, not a user error: like the Node server
@@ -94,12 +106,28 @@ class Server(socketio.AsyncServer):
         _refusal.set(self._check_rate(sid, data, namespace))
         followups: list[Callable[[], Awaitable[None]]] = []
         _after_ack.set(followups)
-        await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+        reply = await server._trigger_event(data[0], namespace, sid, *data[1:])
+        if reply is not self.not_handled and id is not None:
+            await self._send_ack(server, eio_sid, namespace, id, reply)
         for followup in followups:
             try:
                 await followup()
             except Exception:
                 log.exception("follow-up of event %r failed", data[0])
+
+    async def _send_ack(self, server, eio_sid: str, namespace: str | None, id: int, reply: Any) -> None:
+        # What python-socketio's _handle_event_internal sends (a tuple is several arguments), with
+        # the packet encoded directly: its Packet class first walks the whole reply looking for
+        # bytes, which costs more than the encoding. A reply with bytes takes the library's path.
+        args = [] if reply is None else list(reply) if isinstance(reply, tuple) else [reply]
+        prefix = "3" if namespace in (None, "/") else f"3{namespace},"
+        try:
+            encoded = f"{prefix}{id}{self.packet_class.json.dumps(args, separators=(',', ':'))}"
+        except (TypeError, ValueError):
+            await server._send_packet(eio_sid, self.packet_class(sio_packet.ACK, namespace=namespace,
+                                                                 id=id, data=args))
+            return
+        await server.eio.send(eio_sid, encoded)
 
     def _check_rate(self, sid: str, data: list, namespace: str | None) -> UserError | None:
         if self.limiter is None or (namespace or "/") != "/":

@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 
 from .app import VideochatApp, create_app
+from .fastws import DirectWebSocketProtocol
 from .settings import Settings, split_list
 from .tls import ensure_self_signed
 
@@ -71,6 +72,7 @@ def run(settings: Settings) -> int:
         access_log=settings.log_level == "debug",
         ws_per_message_deflate=False,  # chat frames are small; deflate costs CPU and memory per socket
         ws_max_size=settings.max_packet_bytes,
+        ws=DirectWebSocketProtocol,  # uvicorn's, plus direct writes for broadcasts (docs/internals.md)
         # Forwarded headers are believed only from listed proxies (uvicorn trusts 127.0.0.1 by default).
         proxy_headers=bool(trusted),
         forwarded_allow_ips=",".join(trusted) if trusted else "",

@@ -144,6 +144,10 @@ class Settings:
     redis_heartbeat: float = field(default=2.0, metadata=_meta(
         "Seconds between a process's heartbeats in Redis; a process silent for 5 heartbeats is "
         "taken for dead and its members are removed from rooms."))
+    # the signaling fast path (issue 7, docs/internals.md)
+    max_outgoing_bytes: int = field(default=1048576, metadata=_meta(
+        "Most bytes that may wait for one WebSocket client to read them; a client further behind is "
+        "disconnected (it stopped reading), so a slow reader cannot make the server's memory grow."))
 
     def validate(self) -> "Settings":
         if not 0 <= self.port <= 65535:
@@ -195,6 +199,9 @@ class Settings:
         self.admin_secret()  # a password file that cannot be read stops the server at once
         self.metrics_secret()
         self._validate_calls()
+        if self.max_outgoing_bytes < 2 * self.max_packet_bytes:
+            raise SettingsError("max-outgoing-bytes must be at least twice max-packet-bytes, got "
+                                f"{self.max_outgoing_bytes} (max-packet-bytes {self.max_packet_bytes})")
         return self
 
     def _validate_redis(self) -> None:

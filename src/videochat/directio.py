@@ -1,0 +1,279 @@
+"""Engine.IO over a WebSocket without a writer task: packets are written as they are sent.
+
+python-engineio gives every connection an outgoing queue and, on WebSocket, a writer task that
+takes packets from it and hands each to the ASGI server; its reader wraps every frame it waits for
+in a new task and a timeout. Here (docs/internals.md):
+
+- `Outbox` is the socket's queue (engineio's public `create_queue` hook). On long-polling it is the
+  usual asyncio queue. Once the socket's WebSocket is accepted it is *attached* to that connection's
+  `fastws.Wire`: what waits in it is written, and from then on every packet put in it (messages,
+  acks, pings, the Close) is framed and written at once, in the order it was sent, so per-socket
+  order holds for everything. After a Close nothing more is written. When the connection has more
+  than `max_outgoing_bytes` waiting for a client that does not read, the connection is dropped
+  (bounded memory), with the reason logged and counted.
+- `DirectWebSocket` replaces the library's WebSocket handler for connections served by
+  `fastws.DirectWebSocketProtocol` (others keep the library's): the same Engine.IO handshake and
+  upgrade from long-polling, then one loop reading frames, no task or timeout per frame (a silent
+  client is still closed by Engine.IO's ping timeout check).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Callable
+
+import engineio
+from engineio import exceptions, packet
+from engineio.async_drivers import asgi
+from engineio.async_socket import AsyncSocket
+
+from .fastws import WIRE_EXTENSION, Wire, frame
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_OUTGOING_BYTES = 1 << 20
+TOO_SLOW = "too slow to read"  # the disconnect reason of a client dropped for not reading
+
+
+class Outbox:
+    """An Engine.IO socket's outgoing queue that, attached to a WebSocket, writes instead of queueing.
+
+    It offers what python-engineio uses of an asyncio.Queue; a real one is made only while packets
+    must wait (long-polling, or before the WebSocket is accepted): an idle WebSocket socket holds
+    none (an asyncio.Queue is four deques, about 3 KB).
+    """
+
+    __slots__ = ("max_outgoing_bytes", "on_too_slow", "wire", "shut", "failure", "_queue")
+
+    def __init__(self, max_outgoing_bytes: int, on_too_slow: Callable[["Outbox", int], None]) -> None:
+        self.max_outgoing_bytes = max_outgoing_bytes
+        self.on_too_slow = on_too_slow
+        self.wire: Wire | None = None
+        self.shut = False  # a Close was written, or the connection was dropped: write nothing more
+        self.failure: str | None = None
+        self._queue: asyncio.Queue | None = None
+
+    @property
+    def direct(self) -> bool:
+        return self.wire is not None
+
+    def attach(self, wire: Wire) -> None:
+        """Write what waits, then write every packet as it is put (the WebSocket is accepted)."""
+        waiting, self._queue = self._queue, None
+        self.wire = wire
+        while waiting is not None and not waiting.empty():
+            pkt = waiting.get_nowait()
+            waiting.task_done()
+            if pkt is None or pkt.packet_type != packet.NOOP:  # a NOOP only ends a long-polling request
+                self._write_packet(pkt)
+
+    # what python-engineio uses of asyncio.Queue
+
+    def _waiting(self) -> asyncio.Queue:
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+        return self._queue
+
+    def put_nowait(self, pkt: Any) -> None:
+        if self.wire is None:
+            self._waiting().put_nowait(pkt)
+        else:
+            self._write_packet(pkt)
+
+    async def put(self, pkt: Any) -> None:
+        self.put_nowait(pkt)
+
+    async def get(self) -> Any:
+        return await self._waiting().get()
+
+    def get_nowait(self) -> Any:
+        if self._queue is None:
+            raise asyncio.QueueEmpty
+        return self._queue.get_nowait()
+
+    def task_done(self) -> None:
+        if self._queue is not None:
+            self._queue.task_done()
+
+    async def join(self) -> None:
+        if self._queue is not None:
+            await self._queue.join()
+
+    def empty(self) -> bool:
+        return self._queue is None or self._queue.empty()
+
+    def qsize(self) -> int:
+        return 0 if self._queue is None else self._queue.qsize()
+
+    def full(self) -> bool:
+        return False
+
+    def _write_packet(self, pkt: packet.Packet | None) -> None:
+        if pkt is None:  # the library's way to say "close this transport"
+            self.close()
+            return
+        self.write_frame(frame(pkt.encode()))
+        if pkt.packet_type == packet.CLOSE:
+            self.close()
+
+    def write_frame(self, data: bytes) -> bool:
+        """Write ready-made WebSocket frames for this socket; False if it is shut."""
+        wire = self.wire
+        if self.shut or wire is None or not wire.write(data):
+            return False
+        buffered = wire.buffered()
+        if buffered > self.max_outgoing_bytes:
+            self.shut = True
+            self.failure = TOO_SLOW
+            self.on_too_slow(self, buffered)
+            wire.abort()
+            return False
+        return True
+
+    def close(self) -> None:
+        """Nothing more goes out; the WebSocket closing handshake starts."""
+        if not self.shut:
+            self.shut = True
+            if self.wire is not None:
+                self.wire.close()
+
+
+class DirectWebSocket(asgi.WebSocket):
+    """The Engine.IO WebSocket transport of one socket, on a connection that offers a Wire."""
+
+    def __init__(self, handler: Callable, server: "DirectEngineIO") -> None:
+        super().__init__(handler, server)
+        self.server = server
+        self.socket = getattr(handler, "__self__", None)  # the AsyncSocket whose handler this is
+
+    async def __call__(self, environ: dict) -> str:
+        wire = (environ.get("asgi.scope") or {}).get("extensions", {}).get(WIRE_EXTENSION)
+        socket = self.socket
+        if wire is None or socket is None or not isinstance(socket.queue, Outbox):
+            return await super().__call__(environ)  # the library's own handler
+        self.asgi_receive = environ["asgi.receive"]
+        self.asgi_send = environ["asgi.send"]
+        # python-engineio makes a class per request to read its body (a few KB), and the environ
+        # is kept for the connection's life (python-socketio's get_environ): a WebSocket has no body
+        environ.pop("wsgi.input", None)
+        await self.asgi_send({"type": "websocket.accept"})
+        await self._serve(socket, wire)
+        return ""
+
+    async def _read(self) -> str | bytes | None:
+        event = await self.asgi_receive()
+        if event["type"] != "websocket.receive":
+            return None
+        data = event.get("text")
+        if data is None:
+            data = event.get("bytes")
+        if data is not None and len(data) > self.server.max_http_buffer_size:
+            log.warning("closing a connection that sent a packet over the size limit")
+            return None
+        return data
+
+    async def _serve(self, socket: Any, wire: Wire) -> None:
+        outbox: Outbox = socket.queue
+        if socket.connected:
+            if not await self._upgrade(socket, wire):
+                return
+        else:
+            socket.connected = True
+            socket.upgraded = True
+            outbox.attach(wire)
+        try:
+            while True:
+                data = await self._read()
+                if data is None:
+                    break
+                try:
+                    await socket.receive(packet.Packet(encoded_packet=data))
+                except exceptions.UnknownPacketError:
+                    pass
+                except exceptions.SocketIsClosedError:
+                    break
+                except (ValueError, TypeError, KeyError, IndexError):
+                    log.warning("closing a connection that sent a malformed Engine.IO packet")
+                    break
+        finally:
+            outbox.close()
+            await socket.close(wait=False, abort=True,
+                               reason=outbox.failure or self.server.reason.TRANSPORT_CLOSE)
+
+    async def _upgrade(self, socket: Any, wire: Wire) -> bool:
+        """From long-polling to this WebSocket: probe, then the client's UPGRADE (Engine.IO 4)."""
+        socket.upgrading = True  # the library holds long-polling replies meanwhile
+        try:
+            probe = await self._read()
+            if probe is None or _decoded(probe) != (packet.PING, "probe"):
+                return False
+            wire.write(frame(packet.Packet(packet.PONG, data="probe").encode()))
+            await socket.queue.put(packet.Packet(packet.NOOP))  # ends the long-polling request
+            upgrade = await self._read()
+            if upgrade is None or _decoded(upgrade)[0] != packet.UPGRADE:
+                return False
+            socket.queue.attach(wire)  # packets queued meanwhile go out first, in order
+            socket.upgraded = True
+            return True
+        finally:
+            socket.upgrading = False
+
+
+def _send_ping(socket: AsyncSocket) -> None:
+    """What AsyncSocket._send_ping does once its sleep is over (its send checks the ping timeout,
+    which cannot have passed: the ping is just being sent). On a direct WebSocket, a timer then
+    checks that the pong came: the library's reader had a timeout on every read for that."""
+    if socket.closing or socket.closed:
+        return
+    socket.last_ping = sent = time.time()
+    socket.queue.put_nowait(packet.Packet(packet.PING))
+    if isinstance(socket.queue, Outbox) and socket.queue.wire is not None:
+        asyncio.get_running_loop().call_later(socket.server.ping_timeout, _check_pong, socket, sent)
+
+
+def _check_pong(socket: AsyncSocket, sent: float) -> None:
+    """No pong since the ping sent at `sent` (a pong resets last_ping): close the WebSocket, which
+    ends the socket with reason "ping timeout" (Engine.IO's service task may have closed it first)."""
+    outbox = socket.queue
+    if socket.last_ping == sent and isinstance(outbox, Outbox) and not outbox.shut:
+        outbox.failure = socket.server.reason.PING_TIMEOUT
+        outbox.close()
+
+
+def _decoded(data: str | bytes) -> tuple[int | None, Any]:
+    try:
+        pkt = packet.Packet(encoded_packet=data)
+    except (ValueError, TypeError, IndexError):
+        return None, None
+    return pkt.packet_type, pkt.data
+
+
+class DirectEngineIO(engineio.AsyncServer):
+    """python-engineio's server whose sockets write straight to their WebSocket (see the module)."""
+
+    def __init__(self, *args: Any, max_outgoing_bytes: int = DEFAULT_MAX_OUTGOING_BYTES,
+                 on_too_slow: Callable[[str, int], None] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_outgoing_bytes = max_outgoing_bytes
+        self.on_too_slow = on_too_slow
+        # the driver table is the library's way to choose a WebSocket implementation per server
+        self._async = {**self._async, "websocket": DirectWebSocket}
+
+    def start_background_task(self, target: Callable, *args: Any, **kwargs: Any) -> Any:
+        # A socket's next ping is a task sleeping a ping interval (one per connection, a couple of KB
+        # each); a timer does the same: at the end of the interval, unless closing, the ping is sent.
+        if getattr(target, "__func__", None) is AsyncSocket._send_ping and not args and not kwargs:
+            return asyncio.get_running_loop().call_later(self.ping_interval, _send_ping, target.__self__)
+        return super().start_background_task(target, *args, **kwargs)
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> Outbox:
+        return Outbox(self.max_outgoing_bytes, self._too_slow)
+
+    def _too_slow(self, outbox: Outbox, buffered: int) -> None:
+        sid = next((sid for sid, s in self.sockets.items() if s.queue is outbox), None)
+        log.warning("dropping a connection too slow to read what it is sent",
+                    extra={"eio_sid": sid, "buffered_bytes": buffered, "limit": self.max_outgoing_bytes})
+        if self.on_too_slow is not None:
+            self.on_too_slow(sid or "", buffered)

@@ -1,0 +1,273 @@
+"""uvicorn's WebSocket protocol (`ws=`), plus a way for the app to write ready-made frames.
+
+ASGI gives an application no transport: every message goes through `send()` as a dict, is framed
+by the `websockets` library and written, once per recipient. For the broadcast fast path
+(docs/internals.md) this protocol class publishes a small `Wire` object in the connection's ASGI
+scope (`scope["extensions"]["videochat.wire"]`); the scope travels unchanged through middleware
+that wraps `send`, so the app reaches it wherever it sits. Everything else is uvicorn's own
+`websockets-sansio` implementation: handshake, close handshake, keepalive pings, size limit.
+
+Four changes besides the extension:
+- complete, unfragmented, masked text, binary and pong frames from the client are parsed here (a
+  few lines and websockets' C unmasking) instead of by the `websockets` parser's generators, the
+  largest cost of an incoming message in the profile; anything else (a close, a ping, a fragment,
+  an oversized or invalid frame) hands the connection's bytes from that frame on to `websockets`
+  for good, so its checks and the closing handshake stay as they were;
+- the receive queue and the "writable" event are small classes without deques (memory per idle
+  connection);
+- incoming messages no longer pause and resume reading for each message (two system calls per
+  frame); reading pauses once `INCOMING_HIGH_WATER` messages wait for the app, which still bounds
+  what one connection can make the server hold;
+- the handshake's request and response objects are dropped once the connection is accepted
+  (memory per idle connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.speedups import apply_mask
+
+WIRE_EXTENSION = "videochat.wire"
+INCOMING_HIGH_WATER = 64  # messages received and not yet taken by the app before reading pauses
+
+_TEXT, _BINARY = 0x81, 0x82  # FIN + opcode
+
+
+def frame(payload: str | bytes) -> bytes:
+    """One unmasked, unfragmented WebSocket frame (RFC 6455 section 5.2) as a server sends it:
+    text for `str`, binary for `bytes`. Built once, it can be written to any number of clients."""
+    if isinstance(payload, str):
+        data, first = payload.encode(), _TEXT
+    else:
+        data, first = bytes(payload), _BINARY
+    length = len(data)
+    if length < 126:
+        return bytes((first, length)) + data
+    if length < 65536:
+        return struct.pack("!BBH", first, 126, length) + data
+    return struct.pack("!BBQ", first, 127, length) + data
+
+
+class Wire:
+    """What the app may do to one accepted WebSocket connection, synchronously, bypassing ASGI."""
+
+    __slots__ = ("_protocol",)
+
+    def __init__(self, protocol: "DirectWebSocketProtocol") -> None:
+        self._protocol = protocol
+
+    @property
+    def open(self) -> bool:
+        protocol = self._protocol
+        return not (protocol.close_sent or protocol.disconnected or protocol.transport.is_closing())
+
+    def write(self, data: bytes) -> bool:
+        """Write ready-made frames; False (nothing written) once the connection is closing."""
+        protocol = self._protocol
+        if protocol.close_sent or protocol.disconnected:
+            return False
+        transport = protocol.transport
+        if transport.is_closing():
+            return False
+        transport.write(data)
+        return True
+
+    def buffered(self) -> int:
+        """Bytes written and not yet taken by the kernel (the peer is not reading fast enough)."""
+        return self._protocol.transport.get_write_buffer_size()
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake (uvicorn closes the transport if the peer does not answer)."""
+        self._protocol.close_now(code, reason)
+
+    def abort(self) -> None:
+        """Drop the connection at once, discarding what is buffered for it."""
+        self._protocol.transport.abort()
+
+
+class Inbox:
+    """What uvicorn's protocol uses of its receive queue (one reader: the ASGI app), in a list and
+    one future instead of asyncio.Queue's four deques (about 3 KB per connection)."""
+
+    __slots__ = ("_items", "_waiter", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._items: list = []
+        self._waiter: asyncio.Future | None = None
+        self._loop = loop
+
+    def put_nowait(self, item: object) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> object:
+        while not self._items:
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.pop(0)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+
+class Flag:
+    """What uvicorn's protocol uses of asyncio.Event (`writable`), without a deque per connection."""
+
+    __slots__ = ("_value", "_waiters", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._value = True
+        self._waiters: list[asyncio.Future] | None = None
+        self._loop = loop
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        self._value = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(True)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> bool:
+        if not self._value:
+            waiter = self._loop.create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+            await waiter
+        return True
+
+
+class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol that offers a `Wire` to the application."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = Inbox(self.loop)  # type: ignore[assignment]
+        self.writable = Flag(self.loop)  # type: ignore[assignment]
+
+    # parse client frames here while True (see the module); bytes of an incomplete frame wait here
+    fast_frames = False
+    partial = b""
+
+    def handle_connect(self, event) -> None:
+        super().handle_connect(event)
+        # the ASGI task has been created, not started: the scope can still be completed
+        scope = getattr(self, "scope", None)
+        if scope is not None and not self.close_sent:
+            scope["extensions"][WIRE_EXTENSION] = Wire(self)
+            # the request was the whole of what arrived: the parser now waits for a first frame
+            self.fast_frames = not self.conn.reader.buffer
+
+    def data_received(self, data: bytes) -> None:
+        if not self.fast_frames or self.close_sent:
+            self.fast_frames = False
+            super().data_received(self.partial + data if self.partial else data)
+            self.partial = b""
+            return
+        if self.partial:
+            data, self.partial = self.partial + data, b""
+        position = self._parse_frames(data)
+        if position is not None:  # from here on, websockets parses this connection
+            self.fast_frames = False
+            super().data_received(data[position:])
+
+    def _parse_frames(self, data: bytes) -> int | None:
+        """Deliver the complete simple frames at the start of `data`; keep an incomplete one for
+        later; return where a frame this does not handle starts (None: all taken)."""
+        position, size, limit = 0, len(data), self.config.ws_max_size or 1 << 62
+        while position < size:
+            if size - position < 2:
+                self.partial = data[position:]
+                return None
+            first, second = data[position], data[position + 1]
+            if first not in (0x81, 0x82, 0x8A) or not second & 0x80:
+                return position  # fragments, close, ping, reserved bits, an unmasked frame
+            length, start = second & 0x7F, position + 2
+            if length == 126:
+                if size - start < 2:
+                    self.partial = data[position:]
+                    return None
+                length, start = struct.unpack_from("!H", data, start)[0], start + 2
+            elif length == 127:
+                if size - start < 8:
+                    self.partial = data[position:]
+                    return None
+                length, start = struct.unpack_from("!Q", data, start)[0], start + 8
+            if length > limit:
+                return position  # websockets closes the connection with 1009
+            end = start + 4 + length
+            if end > size:
+                self.partial = data[position:]
+                return None
+            payload = apply_mask(data[start + 4:end], data[start:start + 4])
+            if first == 0x81:
+                try:
+                    text = payload.decode()
+                except UnicodeDecodeError:
+                    return position  # websockets closes the connection with 1007
+                self.queue.put_nowait({"type": "websocket.receive", "text": text})
+            elif first == 0x82:
+                self.queue.put_nowait({"type": "websocket.receive", "bytes": payload})
+            else:
+                self.handle_pong(Frame(Opcode.PONG, payload))
+            position = end
+            if not self.read_paused and self.queue.qsize() >= INCOMING_HIGH_WATER:
+                self.read_paused = True
+                self.transport.pause_reading()
+        return None
+
+    async def send(self, message) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # only needed to build the handshake response; a few KB per connection otherwise
+            self.request = self.response = None
+
+    def send_receive_event_to_app(self) -> None:
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:
+            return  # past `websocket.close`: as uvicorn, read on until the peer's close reply
+        if self.curr_msg_data_type == "text":
+            try:
+                self.queue.put_nowait({"type": "websocket.receive", "text": data.decode()})
+            except UnicodeDecodeError:
+                self.logger.warning("closing a WebSocket that sent invalid UTF-8")
+                self.conn.send_close(1007)
+                self.handle_parser_exception()
+                return
+        else:
+            self.queue.put_nowait({"type": "websocket.receive", "bytes": data})
+        if not self.read_paused and self.queue.qsize() >= INCOMING_HIGH_WATER:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def close_now(self, code: int, reason: str) -> None:
+        """What uvicorn does for an app's `websocket.close`, without awaiting."""
+        if self.close_sent or self.disconnected or self.transport.is_closing() or not self.handshake_complete:
+            return
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.conn.send_close(code, reason)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)

@@ -1,0 +1,55 @@
+"""A tiny Socket.IO app on videochat's fast path, for what videochat itself never sends: binary
+payloads, and pings often enough to watch them (tests/test_fastpath.py starts it as a process).
+
+Usage: python fastpath_app.py   (prints `listening on http://127.0.0.1:PORT`)
+Events: `join(room)` enters a room; `blob(room, bytes)` sends the bytes to the others in the room,
+and the ack says how many bytes it had.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import uvicorn
+
+from videochat.broadcast import BroadcastManager
+from videochat.fastws import DirectWebSocketProtocol
+from videochat.realtime import Server
+
+
+def create_app():
+    import socketio
+
+    sio = Server(async_mode="asgi", client_manager=BroadcastManager(), ping_interval=1, ping_timeout=2,
+                 logger=False, engineio_logger=False)
+
+    @sio.on("join")
+    async def join(sid, room):
+        await sio.enter_room(sid, room)
+        return {"ok": True}
+
+    @sio.on("blob")
+    async def blob(sid, room, data):
+        await sio.emit("blob", (data, {"from": sid}), room=room, skip_sid=sid)
+        return {"ok": True, "bytes": len(data)}
+
+    return socketio.ASGIApp(sio)
+
+
+class AnnouncingServer(uvicorn.Server):
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        port = self.servers[0].sockets[0].getsockname()[1]
+        print(f"listening on http://127.0.0.1:{port}", flush=True)
+
+
+async def main() -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(create_app(), ws=DirectWebSocketProtocol, log_level="warning", lifespan="off")
+    await AnnouncingServer(config).serve(sockets=[sock])
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
