@@ -212,9 +212,14 @@ class Cluster:
         return bool(departures)
 
     def _forget_empty(self, departures: list) -> None:
+        """Rooms another process's change emptied. When the last two members leave at the same time
+        on two processes, neither process sees its own member leave last: each sees the room empty
+        only here, so each starts the history's countdown (idempotent). A policy is dropped here
+        only (a process may be creating the room afresh at this moment: its new lock must stay)."""
         for departure in departures:
             if departure.count == 0:
                 self.access.forget(departure.room)
+                self.chat.history.room_emptied(departure.room)
 
     def _leave_room(self, member_id: str, room: str) -> None:
         """An owner on another process removed one of this process's members from a room."""

@@ -64,6 +64,7 @@ class RedisHistory:
         key = history_key(room)
         self.bus.command("RPUSH", key, json.dumps(message, separators=(",", ":")))
         self.bus.command("LTRIM", key, -self.size, -1)
+        self.bus.command("PERSIST", key)  # a room being talked in is occupied, whatever a copy thought
 
     def room_occupied(self, room: str) -> None:
         self.bus.command("PERSIST", history_key(room))
