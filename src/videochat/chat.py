@@ -88,7 +88,7 @@ class Chat:
             log.info("client reconnected: dropping its old socket", extra={"sid": sid, "old_sid": holder})
             await self.sio.disconnect(holder)
         self.registry.connect(sid, client_id=client_id, key=_ban_key(auth, client_id, address), origin=self.origin)
-        log.info("connected", extra={"sid": sid, "transport": _transport(environ)})
+        log.debug("connected", extra={"sid": sid, "transport": _transport(environ)})
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
         self.limiter.disconnect(sid)
@@ -101,7 +101,7 @@ class Chat:
                                            owner_before=owners[departure.room])
         if departures:
             await self.broadcast_room_change()
-        log.info("disconnected", extra={"sid": sid, "nickname": member.nickname, "rooms": len(departures),
+        log.debug("disconnected", extra={"sid": sid, "nickname": member.nickname, "rooms": len(departures),
                                         "reason": str(reason)})
 
     async def unknown_event(self, event: str, sid: str, *args: Any) -> Any:
