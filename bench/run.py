@@ -398,8 +398,10 @@ def write_report(results: dict, meta: dict) -> str:
         out += ["A newcomer clicks Join in a call the others already hold; medians of "
                 f"{calls[0]['repeats']} runs, loopback. Targets: first remote frame ≤ 250 ms for 2 people, "
                 "every pair playing ≤ 600 ms for 4.", "",
-                "| people | Join → first remote frame, ms | Join → every pair plays, ms |", "|---|---|---|"]
-        out += [f"| {c['participants']} | {c['first_frame_ms']:.0f} | {c['all_pairs_ms']:.0f} |" for c in calls]
+                "| people | Join → first remote frame, ms | Join → every pair plays, ms | runs repeated | "
+                "runs still disturbed |", "|---|---|---|---|---|"]
+        out += [f"| {c['participants']} | {c['first_frame_ms']:.0f} | {c['all_pairs_ms']:.0f} | {c.get('repeated', 0)} | "
+                f"{c.get('disturbed', 0)}{' ⚠' if c.get('disturbed') else ''} |" for c in calls]
     else:
         out.append("Not measured in this run.")
     out.append("")
@@ -450,7 +452,8 @@ def main() -> int:
                     elif name == "callsetup":
                         from callsetup import measure
 
-                        results[kind][name] = [asyncio.run(measure(server.url, people, config["callsetup"]["repeats"]))
+                        results[kind][name] = [asyncio.run(measure(server.url, people, config["callsetup"]["repeats"],
+                                                                   server_pid=server.pid, max_other=args.max_other))
                                                for people in (2, 4)]
                     elif name == "profile":
                         results[kind][name] = profile_videochat(server, config["fanout"], rate=1000,

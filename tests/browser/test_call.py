@@ -33,6 +33,13 @@ END_SCREEN_SHARE_AS_THE_BROWSER_DOES = """() => {
     return false;
 }"""
 
+# Every connected peer connection sends its video with this bitrate cap and scale.
+VIDEO_SENT_AS = """([bps, scale]) => window.__pcs.filter((pc) => pc.connectionState === "connected").every((pc) =>
+    pc.getSenders().some((s) => {
+        const encoding = s.track?.kind === "video" && s.getParameters().encodings[0];
+        return encoding && encoding.maxBitrate === bps && encoding.scaleResolutionDownBy === scale;
+    }))"""
+
 END_CAMERA_AS_IF_UNPLUGGED = END_SCREEN_SHARE_AS_THE_BROWSER_DOES.replace(
     'track.label.startsWith("screen")', 'track.kind === "video" && track.label.startsWith("fake_device")')
 
@@ -69,10 +76,12 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     # Our own picture is mirrored, the others' are not.
     assert await alice.locator("#tiles .call-tile.mine video").evaluate("v => getComputedStyle(v).transform") != "none"
     assert await tile_of(alice, "Bob").locator("video").evaluate("v => getComputedStyle(v).transform") == "none"
-    # The upload budget (2500 kbit/s by default) is shared out: two peers, 64 kbit/s kept for audio each.
-    await alice.wait_for_function(
-        "(bps) => window.__pcs.every((pc) => pc.getSenders().some((s) => s.track?.kind === 'video' && s.getParameters().encodings[0]?.maxBitrate === bps))",
-        arg=(2500 // 2 - 64) * 1000, timeout=CALL_TIMEOUT_MS)
+    # Each connection was negotiated once: the existing participants offered, the newcomer answered.
+    for page in pages.values():
+        assert await offers_so_far(page) == [1, 1]
+    # The upload budget (2500 kbit/s by default) is shared out: two peers, 64 kbit/s kept for audio
+    # each; under 1500 kbit/s a peer gets the camera at half its size.
+    await alice.wait_for_function(VIDEO_SENT_AS, arg=[(2500 // 2 - 64) * 1000, 2], timeout=CALL_TIMEOUT_MS)
     # The fake microphone beeps: the speaking ring lights up on the others' pages.
     await expect(bob.locator("#tiles .call-tile[data-speaking]:not(.mine)").first).to_be_attached(timeout=CALL_TIMEOUT_MS)
 
@@ -166,10 +175,9 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     await expect(alice.locator("#messages .notice-joined .notice-text")).to_have_text(
         ["Bob joined.", "Bob joined the call.", "Carol joined.", "Carol joined the call."])
     await wait_media_flows(alice, 1)
-    # One peer left: its share of the budget goes to the other.
-    await alice.wait_for_function(
-        "(bps) => window.__pcs.filter((pc) => pc.connectionState === 'connected').every((pc) => pc.getSenders().some((s) => s.track?.kind === 'video' && s.getParameters().encodings[0]?.maxBitrate === bps))",
-        arg=(2500 - 64) * 1000, timeout=CALL_TIMEOUT_MS)
+    # One peer left: its share of the budget goes to the other, and the camera its full size (the
+    # small picture a connection starts with is long gone too).
+    await alice.wait_for_function(VIDEO_SENT_AS, arg=[(2500 - 64) * 1000, 1], timeout=CALL_TIMEOUT_MS)
 
     # Devices chosen before joining are remembered for the next visit.
     select = carol.locator("#prejoin-camera-select")

@@ -91,10 +91,12 @@ export class Call {
     }
 
     async join() {
+        // The request goes first: everything else here can happen while it travels.
+        const joining = this.connection.joinCall(this.room(), this.media.state);
         this.levels.resume(); // in the click: the browser lets audio start from a gesture
         this.prejoin.setBusy(true);
         try {
-            this.#enter(await this.connection.joinCall(this.room(), this.media.state));
+            this.#enter(await joining);
             // A refusal is past news now; a camera or microphone problem still holds.
             if (this.message.box.dataset.kind === "error") this.#say("");
         } catch (error) {
@@ -232,15 +234,17 @@ export class Call {
     #wireSignaling() {
         const connection = this.connection;
         const mesh = this.mesh;
+        // The connection's work starts first; the tile is drawn while the browser does it (its
+        // tracks arrive a task later, when the tile is there).
         connection.oncallwelcome = ({ peer }) => {
             if (!this.#inCall || peer.id === connection.you?.id) return;
-            this.grid.upsert(peer.id, peer.nickname, peer.media);
             mesh.connect(peer.id); // the newcomer waits for our offer
+            this.grid.upsert(peer.id, peer.nickname, peer.media);
         };
         connection.onoffer = (description, { from, member }) => {
             if (!this.#inCall) return;
-            if (!this.grid.has(from)) this.grid.upsert(from, member?.nickname ?? "");
             mesh.handleOffer(description, from);
+            if (!this.grid.has(from)) this.grid.upsert(from, member?.nickname ?? "");
         };
         connection.onanswer = (description, { from }) => this.#inCall && mesh.handleAnswer(description, from);
         connection.onice = (candidate, { from }) => this.#inCall && mesh.handleIce(candidate, from);

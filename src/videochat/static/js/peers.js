@@ -15,10 +15,27 @@ const RESTART_DISCONNECTED_AFTER_MS = 4000;
 /** Bits per second kept for each audio stream when sharing out the budget. */
 const AUDIO_KBPS = 64;
 const MIN_VIDEO_KBPS = 60;
+/** Each peer's video share (kbit/s) from which the camera goes at its full size (720p). */
+const FULL_SIZE_KBPS = 1500;
+/**
+ * A new connection sends the camera at most this tall at first. The encoder starts at a low bitrate
+ * estimate, and a larger picture would have its first frames dropped (up to four, ~130 ms) while it
+ * scales down; a small first picture shows at once (docs/protocol.md, "Call set-up").
+ */
+const START_HEIGHT = 360;
+/** How long after connecting the camera goes up to its full size, once frames flow. */
+const START_SIZE_FOR_MS = 1000;
 
 /** The DTLS fingerprint of a description: a new one means the other side made a new connection. */
 function fingerprintOf(sdp) {
     return /^a=fingerprint:(.+)$/m.exec(sdp ?? "")?.[1]?.trim() ?? "";
+}
+
+/** How much to scale a camera down for a connection's first frames (1 for none, or for a screen). */
+function startScaleOf(track) {
+    if (!track || track.contentHint === "detail") return 1;
+    const height = track.getSettings?.().height ?? 0;
+    return height > START_HEIGHT ? height / START_HEIGHT : 1;
 }
 
 export class Mesh {
@@ -50,7 +67,10 @@ export class Mesh {
     start(ack) {
         this.closeAll();
         this.myId = ack.you.id;
-        this.config = { iceServers: ack.iceServers ?? [], iceTransportPolicy: ack.iceTransportPolicy ?? "all", bundlePolicy: "max-bundle" };
+        // A pool of one: the answering side gathers its candidates while it applies the offer, so
+        // they are there as soon as its answer is.
+        this.config = { iceServers: ack.iceServers ?? [], iceTransportPolicy: ack.iceTransportPolicy ?? "all",
+            bundlePolicy: "max-bundle", iceCandidatePoolSize: 1 };
         this.budgetKbps = ack.uploadBudgetKbps || 2500;
     }
 
@@ -140,12 +160,14 @@ export class Mesh {
 
     /**
      * Shares the upload budget among the peers: each video sender gets (budget / peers − audio), and
-     * a smaller picture when that share gets small.
+     * a smaller picture when that share gets small. A mesh encodes the camera once per peer: below
+     * FULL_SIZE_KBPS each encoder gets half the size (a quarter of the pixels, of the CPU), which
+     * also suits the bitrate (a 720p picture needs more than that share to look better than 360p).
      */
     #applyBudget() {
         const count = Math.max(1, this.#links.size);
         const videoKbps = Math.max(MIN_VIDEO_KBPS, this.budgetKbps / count - AUDIO_KBPS);
-        const scale = videoKbps < 150 ? 4 : videoKbps < 350 ? 2 : 1;
+        const scale = videoKbps < 150 ? 4 : videoKbps < FULL_SIZE_KBPS ? 2 : 1;
         for (const link of this.#links.values()) link.limitVideo(videoKbps * 1000, scale);
     }
 }
@@ -168,6 +190,9 @@ class PeerLink {
     #queue = Promise.resolve();
     #restartTimer = 0;
     #failTimer = 0;
+    /** The camera's first frames go out smaller (START_HEIGHT); 1 once lifted. */
+    #startScale = 1;
+    #startTimer = 0;
 
     /**
      * @param {Mesh} mesh
@@ -191,11 +216,16 @@ class PeerLink {
         });
         pc.addEventListener("connectionstatechange", () => this.#stateChanged());
         this.#watch(); // a connection that never gets there fails too (no relay, a lost offer...)
+        this.#startScale = startScaleOf(mesh.tracks.video);
         if (offerer) {
             // One audio and one video transceiver, sending even when we have nothing yet: a track
             // that comes later (camera on, a screen) only replaces the sender's track.
             pc.addTransceiver(mesh.tracks.audio ?? "audio", { direction: "sendrecv" });
-            pc.addTransceiver(mesh.tracks.video ?? "video", { direction: "sendrecv" });
+            pc.addTransceiver(mesh.tracks.video ?? "video", { direction: "sendrecv",
+                sendEncodings: [{ scaleResolutionDownBy: this.#startScale }] });
+            // The offer goes now rather than a task later from negotiationneeded (which then finds
+            // the state no longer stable and does not fire).
+            this.#offer();
         }
     }
 
@@ -236,7 +266,7 @@ class PeerLink {
         for (const encoding of parameters.encodings) {
             encoding.maxBitrate = Math.round(bitrate);
             // A shared screen keeps its resolution (text must stay readable) and loses frames instead.
-            encoding.scaleResolutionDownBy = screen ? 1 : scale;
+            encoding.scaleResolutionDownBy = screen ? 1 : Math.max(scale, this.#startScale);
         }
         sender.setParameters(parameters).catch((error) => console.warn(`peer ${this.id}: setParameters failed`, error));
     }
@@ -246,12 +276,13 @@ class PeerLink {
         this.closed = true;
         window.clearTimeout(this.#restartTimer);
         window.clearTimeout(this.#failTimer);
+        window.clearTimeout(this.#startTimer);
         for (const track of this.stream.getTracks()) this.stream.removeTrack(track);
         this.pc.close();
     }
 
     async #offer() {
-        if (this.closed) return;
+        if (this.closed || this.makingOffer) return;
         try {
             this.makingOffer = true;
             await this.pc.setLocalDescription();
@@ -278,9 +309,13 @@ class PeerLink {
         }
         this.remoteFingerprint = fingerprintOf(description.sdp) || this.remoteFingerprint;
         if (description.type === "offer") {
-            await this.#sendOnOfferedTransceivers();
+            // The tracks and the answer are queued together on the connection's operations chain,
+            // rather than one round trip through this thread per step before the answer goes.
+            const sending = this.#sendOnOfferedTransceivers();
+            sending.catch(() => {}); // awaited below, where a failure is reported (unless the answer failed first)
             await pc.setLocalDescription();
             if (pc.localDescription) this.mesh.signal("answer", pc.localDescription.toJSON(), this.id);
+            await sending;
         }
         if (pc.signalingState === "stable" && this.#limit) this.limitVideo(this.#limit.bitrate, this.#limit.scale);
     }
@@ -293,15 +328,20 @@ class PeerLink {
         }
     }
 
-    /** The answering side sends on the transceivers the offer made (one audio, one video). */
-    async #sendOnOfferedTransceivers() {
+    /**
+     * The answering side sends on the transceivers the offer made (one audio, one video). The
+     * directions change at once (the answer needs them); resolves once the tracks are replaced.
+     */
+    #sendOnOfferedTransceivers() {
+        const replaced = [];
         for (const kind of /** @type {const} */ (["audio", "video"])) {
             const transceiver = this.#transceiver(kind);
             if (!transceiver) continue;
             if (transceiver.direction !== "sendrecv") transceiver.direction = "sendrecv";
             const track = this.mesh.tracks[kind];
-            if (transceiver.sender.track !== track) await transceiver.sender.replaceTrack(track);
+            if (transceiver.sender.track !== track) replaced.push(transceiver.sender.replaceTrack(track));
         }
+        return Promise.all(replaced);
     }
 
     /** @param {"audio" | "video"} kind @returns {RTCRtpTransceiver | undefined} */
@@ -316,12 +356,30 @@ class PeerLink {
         if (state === "connected") {
             window.clearTimeout(this.#failTimer);
             this.#failTimer = 0;
+            if (this.#startScale > 1 && !this.#startTimer) this.#startTimer = window.setTimeout(() => this.#liftStartScale(), START_SIZE_FOR_MS);
             this.onstate?.("connected");
         } else if (state === "disconnected") {
             this.#restartTimer = window.setTimeout(() => this.#restart(), RESTART_DISCONNECTED_AFTER_MS);
         } else if (state === "failed") {
             this.#restart();
         }
+    }
+
+    /** The camera goes up to its full size once the first frames went out (checked again later if none did). */
+    async #liftStartScale() {
+        const sender = this.#transceiver("video")?.sender;
+        let sent = !sender?.track;
+        if (!sent && !this.closed) {
+            const stats = await this.pc.getStats(sender.track).catch(() => null);
+            stats?.forEach((report) => { if (report.type === "outbound-rtp" && report.framesSent > 0) sent = true; });
+        }
+        if (this.closed) return;
+        if (!sent) {
+            this.#startTimer = window.setTimeout(() => this.#liftStartScale(), START_SIZE_FOR_MS / 2);
+            return;
+        }
+        this.#startScale = 1;
+        if (this.#limit) this.limitVideo(this.#limit.bitrate, this.#limit.scale);
     }
 
     /** ICE restart; if the connection is still not back after a while, it is declared failed. */

@@ -405,8 +405,9 @@ export class ChatConnection {
 
     /** A request that waits for the connection, and is asked again if the connection drops meanwhile. */
     async #requestOnceConnected(event, ...args) {
-        for (;;) {
-            await this.#whenConnected();
+        for (let retry = false; ; retry = true) {
+            // Connected: sent now, in the caller's task (a click's request leaves before its other work).
+            if (retry || this.#status !== "connected") await this.#whenConnected();
             try {
                 return await this.#request(event, ...args);
             } catch (error) {
