@@ -181,11 +181,18 @@ class LoadGenerator:
                    json.dumps(options)]
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=BENCH)
 
-    def read(self) -> dict:
+    def read(self, timeout: float = 300.0) -> dict:
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
+        # a scenario that stalls (say connections that never open on a starved machine) must not
+        # hang the whole run: the load generator is stopped after `timeout` seconds of silence
+        watchdog = threading.Timer(timeout, self.proc.kill)
+        watchdog.start()
+        try:
+            line = self.proc.stdout.readline()
+        finally:
+            watchdog.cancel()
         if not line:
-            raise RuntimeError(f"load generator ended (exit {self.proc.wait()})")
+            raise RuntimeError(f"load generator ended (exit {self.proc.wait()}; silent for {timeout:.0f} s?)")
         message = json.loads(line)
         if message["event"] == "error":
             raise RuntimeError("load generator failed: " + message["message"])
@@ -458,6 +465,8 @@ def main() -> int:
                     elif name == "profile":
                         results[kind][name] = profile_videochat(server, config["fanout"], rate=1000,
                                                                 seconds=3 if args.quick else 8)
+                except RuntimeError as error:  # one scenario failing leaves the others' results
+                    print(f"{kind}: {name} failed, left out of the report: {error}", file=sys.stderr)
                 finally:
                     server.stop()
     meta = {"when": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
