@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from daemon import stop_process
+
 EXAMPLE = Path(__file__).parents[1] / "deploy" / "nginx" / "videochat.conf"
 NGINX = "/usr/sbin/nginx"
 START_TIMEOUT = 15.0
@@ -200,12 +202,5 @@ http {{
         return True
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
         # SIGTERM: nginx's fast shutdown (SIGQUIT would wait for every WebSocket to end)
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)

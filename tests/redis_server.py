@@ -13,11 +13,10 @@ from __future__ import annotations
 import itertools
 import shutil
 import socket
-import subprocess
-import threading
 import time
 from pathlib import Path
 
+from daemon import Daemon
 from support import ServerProcess
 
 START_TIMEOUT = 15.0
@@ -29,20 +28,15 @@ def free_tcp_port() -> int:
         return probe.getsockname()[1]
 
 
-class RedisServer:
+class RedisServer(Daemon):
     def __init__(self, work_dir: Path) -> None:
+        super().__init__()
         self.work_dir = Path(work_dir)
         self.port = 0
-        self.process: subprocess.Popen | None = None
-        self.lines: list[str] = []
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
-
-    @property
-    def log(self) -> str:
-        return "".join(self.lines)
 
     def start(self) -> "RedisServer":
         binary = shutil.which("redis-server")
@@ -50,15 +44,12 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed; scripts/setup --test installs it")
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_tcp_port()
-        self.process = subprocess.Popen(
+        process = self.spawn(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.work_dir), "--protected-mode", "yes", "--loglevel", "warning"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self._reader = threading.Thread(target=self._read, args=(self.process,), daemon=True)
-        self._reader.start()
+             "--dir", str(self.work_dir), "--protected-mode", "yes", "--loglevel", "warning"])
         deadline = time.monotonic() + START_TIMEOUT
         while not self.answers():
-            if self.process.poll() is not None or time.monotonic() > deadline:
+            if process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"redis-server did not start:\n{self.log}")
             time.sleep(0.02)  # polling a condition with a deadline
@@ -71,23 +62,6 @@ class RedisServer:
                 return conn.recv(16).startswith(b"+PONG")
         except OSError:
             return False
-
-    def _read(self, process: subprocess.Popen) -> None:
-        assert process.stdout is not None
-        with process.stdout:
-            for line in process.stdout:
-                self.lines.append(line)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._reader.join(5)
 
 
 class ProcessGroup:

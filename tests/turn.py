@@ -22,10 +22,10 @@ import random
 import secrets
 import shutil
 import socket
-import subprocess
-import threading
 import time
 from pathlib import Path
+
+from daemon import Daemon
 
 START_TIMEOUT = 15.0
 
@@ -52,22 +52,17 @@ def rest_credentials(secret: str, ttl: float, name: str = "test", now: float | N
     return username, credential
 
 
-class TurnServer:
+class TurnServer(Daemon):
     def __init__(self, work_dir: Path, *, realm: str = "videochat.test") -> None:
+        super().__init__()
         self.work_dir = Path(work_dir)
         self.realm = realm
         self.secret = secrets.token_hex(16)
         self.port = 0
-        self.process: subprocess.Popen | None = None
-        self.lines: list[str] = []
 
     @property
     def urls(self) -> list[str]:
         return [f"turn:127.0.0.1:{self.port}?transport=udp", f"turn:127.0.0.1:{self.port}?transport=tcp"]
-
-    @property
-    def log(self) -> str:
-        return "".join(self.lines)
 
     def videochat_args(self) -> list[str]:
         return ["--turn-urls", ",".join(self.urls)]
@@ -101,13 +96,10 @@ class TurnServer:
             "",
         ]))
         config.chmod(0o600)
-        self.process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        process = self.spawn([binary, "-c", str(config)])
         deadline = time.monotonic() + START_TIMEOUT
         while not self._accepts_tcp():
-            if self.process.poll() is not None or time.monotonic() > deadline:
+            if process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"coturn did not start:\n{self.log}")
             time.sleep(0.05)  # polling a condition with a deadline
@@ -120,19 +112,3 @@ class TurnServer:
         except OSError:
             return False
 
-    def _read(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        with self.process.stdout:
-            for line in self.process.stdout:
-                self.lines.append(line)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._reader.join(5)
