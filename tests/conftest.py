@@ -7,12 +7,9 @@ from typing import Callable
 import pytest
 
 from redis_server import ProcessGroup, RedisServer
-from support import ADMIN_PASSWORD, Recorder, ServerProcess
+from support import ADMIN_PASSWORD, SHARED_ADDRESS, Recorder, ServerProcess
 from turn import TurnServer
 
-# Every test client comes from 127.0.0.1, so the limits per address would make tests depend on each
-# other; tests of those limits start servers with their own values (test_limits.py).
-SHARED_ADDRESS = ("--ip-rate-factor", "1000", "--max-connections-per-ip", "0")
 
 
 # The chat, room, moderation and call-signaling suites run twice: against one process, and against

@@ -17,11 +17,8 @@ import pytest
 import websockets
 
 from nginx import NginxProxy
-from support import ServerProcess, check_seed_chat, run_seed_chat
+from support import SHARED_ADDRESS, ServerProcess, check_seed_chat, run_seed_chat
 from videochat.settings import env_name, setting_fields
-
-# tests/conftest.py's SHARED_ADDRESS: every test client comes from 127.0.0.1 through nginx
-SHARED_ADDRESS = ("--ip-rate-factor", "1000", "--max-connections-per-ip", "0")
 
 
 @pytest.fixture(scope="module")

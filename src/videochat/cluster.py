@@ -282,7 +282,7 @@ class Cluster:
                 return
             await self._resync(now)
         await self.redis.zadd(PROCS, {self.pid: now + self.dead_after})
-        deadlines = {pid.decode(): score for pid, score in await self.redis.zrange(PROCS, 0, -1, withscores=True)}
+        deadlines = await self._deadlines()
         await self._bury_the_dead(deadlines, now)
         cutoff = time.monotonic() - TOMBSTONE_SECONDS
         for member_id in [m for m, when in self._gone.items() if when < cutoff]:
@@ -297,6 +297,10 @@ class Cluster:
         expired = [field for field, until in (await self.redis.hgetall(BANS)).items() if float(until) <= wall]
         if expired:
             await self.redis.hdel(BANS, *expired)
+
+    async def _deadlines(self) -> dict[str, float]:
+        """Each registered process and the Redis time its next heartbeat must beat."""
+        return {pid.decode(): score for pid, score in await self.redis.zrange(PROCS, 0, -1, withscores=True)}
 
     async def _now(self) -> float:
         seconds, micros = await self.redis.time()
@@ -351,7 +355,7 @@ class Cluster:
         await self.chat.broadcast_room_change()
 
     async def _read_the_others(self, now: float) -> None:
-        deadlines = {pid.decode(): score for pid, score in await self.redis.zrange(PROCS, 0, -1, withscores=True)}
+        deadlines = await self._deadlines()
         for pid, deadline in deadlines.items():
             if pid == self.pid or deadline <= now:
                 continue

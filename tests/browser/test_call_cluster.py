@@ -9,8 +9,7 @@ from playwright.async_api import expect
 
 from call_actions import enter_and_join_call, open_call_page, tile_of, wait_media_flows, wait_remote_videos_play
 from redis_server import ProcessGroup, RedisServer
-
-SHARED_ADDRESS = ("--ip-rate-factor", "1000", "--max-connections-per-ip", "0")
+from support import SHARED_ADDRESS
 
 
 async def test_call_across_two_processes(tmp_path, new_user, room_name, room_url):
