@@ -84,9 +84,12 @@ async def test_call_full_and_blocked_camera_still_chat_and_watch(playwright, liv
         await expect(tile_of(alice, "Dave")).to_have_attribute("data-video", "false")
         await expect(tile_of(alice, "Dave")).to_have_attribute("data-audio", "false")
         await expect(tile_of(dave, "Alice")).to_be_visible()
+        # Alice's picture, within the call timeout the other call tests allow (the page default of
+        # 15 s ran out once in a fresh-clone CI run, twice under load)
         await dave.wait_for_function(
-            """() => { const v = document.querySelector("#tiles .call-tile[data-video=true]:not(.mine) video");
-                       return v && v.videoWidth > 0; }""")
+            """() => [...document.querySelectorAll("#tiles .call-tile:not(.mine)")].some((tile) =>
+                   tile.querySelector(".tile-name")?.textContent.includes("Alice")
+                   && tile.querySelector("video")?.videoWidth > 0)""", timeout=CALL_TIMEOUT_MS)
         await wait_media_flows(dave, 1)
     finally:
         await strict.close()
