@@ -89,3 +89,42 @@ async def test_history_left_at_shutdown_expires_after_restart(server_factory):
     assert stored_messages(server, "old") == 1
     server.start()
     await wait_until(lambda: stored_messages(server, "old") == 0, what="history expired after restart")
+
+
+FIRST_SCHEMA = """
+CREATE TABLE messages (id TEXT PRIMARY KEY, room TEXT NOT NULL, author_id TEXT NOT NULL,
+                       nickname TEXT NOT NULL, text TEXT NOT NULL, time INTEGER NOT NULL);
+CREATE INDEX messages_by_room ON messages (room, time);
+CREATE TABLE empty_rooms (room TEXT PRIMARY KEY, since REAL NOT NULL);
+"""
+
+
+async def test_a_database_of_the_first_schema_is_upgraded_with_its_messages(server_factory, tmp_path):
+    data_dir = tmp_path / "old-data"
+    data_dir.mkdir()
+    with sqlite3.connect(data_dir / "videochat.sqlite3") as db:
+        db.executescript(FIRST_SCHEMA)
+        db.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)",
+                       [(f"id{i}", "lounge", "someone", "Old", f"old message {i}", 1_700_000_000_000 + i)
+                        for i in range(3)])
+    server = server_factory(data_dir=data_dir)
+    history = (await enter(server.url, "lounge"))["history"]
+    assert [(m["id"], m["text"], m["author"]["nickname"]) for m in history] == [
+        (f"id{i}", f"old message {i}", "Old") for i in range(3)]
+    sent = await send_messages(server.url, "lounge", ["new one"])
+    assert (await enter(server.url, "lounge"))["history"][-1] == sent[0]
+    server.stop()
+    with sqlite3.connect(data_dir / "videochat.sqlite3") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert not [row for row in db.execute("PRAGMA table_info(messages)") if row[5]], "no primary key left"
+        assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 4
+
+
+async def test_a_busy_room_keeps_a_bounded_number_of_rows(server_factory):
+    server = server_factory("--history-size", "2", "--message-burst", "100")
+    sent = await send_messages(server.url, "busy", [f"message {i}" for i in range(45)])
+    server.stop()  # everything written
+    # trimmed to the last 2 after 20 (10 x --history-size), and again after 40: 2 + 5 remain
+    assert stored_messages(server, "busy") == 7
+    server.start()
+    assert (await enter(server.url, "busy"))["history"] == sent[-2:]

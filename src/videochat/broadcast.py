@@ -24,7 +24,8 @@ import socketio
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 
-from .directio import Outbox
+from . import codec
+from .directio import writes_directly
 from .fastws import frame
 
 
@@ -36,12 +37,11 @@ class BroadcastManager(socketio.AsyncManager):
         if callback is not None or namespace not in self.rooms:
             return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
                                       callback=callback, **kwargs)
-        text = self._encode(event, data, namespace)
-        if text is None:  # binary attachments: the library's packets and path
+        encoded = self._encode(event, data, namespace)
+        if encoded is None:  # binary attachments: the library's packets and path
             return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, **kwargs)
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         sockets = self.server.eio.sockets
-        ping_timeout = self.server.eio.ping_timeout
         now = time.time()
         ready: bytes | None = None
         others: list[str] = []
@@ -51,25 +51,24 @@ class BroadcastManager(socketio.AsyncManager):
             socket = sockets.get(eio_sid)
             if socket is None:
                 continue
-            outbox = socket.queue
-            if (type(outbox) is Outbox and outbox.wire is not None and not socket.closing
-                    and not (socket.last_ping and now - socket.last_ping > ping_timeout)):
+            if writes_directly(socket, now):
                 if ready is None:
-                    ready = frame(text)
-                outbox.write_frame(ready)
+                    ready = frame(encoded, text=True)
+                socket.queue.write_frame(ready)
             else:
                 others.append(eio_sid)
         if others:
-            pkt = eio_packet.Packet(eio_packet.MESSAGE, data=text[1:])
+            pkt = eio_packet.Packet(eio_packet.MESSAGE, data=encoded[1:].decode())
             for eio_sid in others:
                 try:
                     await self.server._send_eio_packet(eio_sid, pkt)
                 except eio_exceptions.EngineIOError:
                     pass  # closed meanwhile: the library's emit ignores it too
 
-    def _encode(self, event: str, data: Any, namespace: str) -> str | None:
-        """The Engine.IO message `42[event,...args]` (with `/ns,` for other namespaces), or None
-        when the data holds binary (the library then makes attachments) or what JSON cannot encode."""
+    def _encode(self, event: str, data: Any, namespace: str) -> bytes | None:
+        """The Engine.IO message `42[event,...args]` (with `/ns,` for other namespaces) as UTF-8, or
+        None when the data holds binary (the library then makes attachments) or what JSON cannot
+        encode."""
         if isinstance(data, tuple):
             args = [event, *data]
         elif data is None:
@@ -77,8 +76,8 @@ class BroadcastManager(socketio.AsyncManager):
         else:
             args = [event, data]
         try:
-            body = self.json.dumps(args, separators=(",", ":"))
+            body = codec.encode(args)
         except (TypeError, ValueError):
             return None
-        prefix = "42" if namespace == "/" else f"42{namespace},"
+        prefix = b"42" if namespace == "/" else f"42{namespace},".encode()
         return prefix + body

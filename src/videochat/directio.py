@@ -14,7 +14,11 @@ in a new task and a timeout. Here (docs/internals.md):
 - `DirectWebSocket` replaces the library's WebSocket handler for connections served by
   `fastws.DirectWebSocketProtocol` (others keep the library's): the same Engine.IO handshake and
   upgrade from long-polling, then one loop reading frames, no task or timeout per frame (a silent
-  client is still closed by Engine.IO's ping timeout check).
+  client is still closed by Engine.IO's ping timeout check). A text message goes straight to the
+  server's `message` handler (python-socketio's), without the packet object, the log call and the
+  closure python-engineio makes for each; other packets take the library's `receive`.
+- `DirectEngineIO.send` writes a text message to such a socket at once, framed, without a packet
+  object and the queue's round trip; others (long-polling, binary) take the library's path.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class Outbox:
         """Write what waits, then write every packet as it is put (the WebSocket is accepted)."""
         waiting, self._queue = self._queue, None
         self.wire = wire
+        wire.limit(self.max_outgoing_bytes, self._overflow)
         while waiting is not None and not waiting.empty():
             pkt = waiting.get_nowait()
             waiting.task_done()
@@ -121,16 +126,17 @@ class Outbox:
     def write_frame(self, data: bytes) -> bool:
         """Write ready-made WebSocket frames for this socket; False if it is shut."""
         wire = self.wire
-        if self.shut or wire is None or not wire.write(data):
-            return False
-        buffered = wire.buffered()
-        if buffered > self.max_outgoing_bytes:
-            self.shut = True
-            self.failure = TOO_SLOW
-            self.on_too_slow(self, buffered)
-            wire.abort()
-            return False
-        return True
+        return not self.shut and wire is not None and wire.write(data)
+
+    def _overflow(self, buffered: int) -> None:
+        """More than max_outgoing_bytes wait for this client: drop it (the Wire calls this)."""
+        if self.shut:
+            return
+        self.shut = True
+        self.failure = TOO_SLOW
+        self.on_too_slow(self, buffered)
+        if self.wire is not None:
+            self.wire.abort()
 
     def close(self) -> None:
         """Nothing more goes out; the WebSocket closing handshake starts."""
@@ -138,6 +144,15 @@ class Outbox:
             self.shut = True
             if self.wire is not None:
                 self.wire.close()
+
+
+def writes_directly(socket: AsyncSocket, now: float) -> bool:
+    """Whether a packet for `socket` may be framed and written at once (`Outbox.write_frame`): its
+    WebSocket is attached and it is not closing, nor past its ping timeout (the library's `send`
+    would close it then: such sockets take the library's path)."""
+    outbox = socket.queue
+    return (type(outbox) is Outbox and outbox.wire is not None and not socket.closing
+            and not (socket.last_ping and now - socket.last_ping > socket.server.ping_timeout))
 
 
 class DirectWebSocket(asgi.WebSocket):
@@ -183,11 +198,21 @@ class DirectWebSocket(asgi.WebSocket):
             socket.connected = True
             socket.upgraded = True
             outbox.attach(wire)
+        on_message = self.server.handlers.get("message")
+        sid = socket.sid
         try:
             while True:
                 data = await self._read()
                 if data is None:
                     break
+                if type(data) is str and data[:1] == "4" and data[1:2].isdigit() and on_message is not None:
+                    # a text message whose payload starts with a digit (every Socket.IO packet does):
+                    # what AsyncSocket.receive and the library's Packet decoding come to for it
+                    try:
+                        await on_message(sid, data[1:])
+                    except Exception:
+                        log.exception("message handler error")
+                    continue
                 try:
                     await socket.receive(packet.Packet(encoded_packet=data))
                 except exceptions.UnknownPacketError:
@@ -267,6 +292,22 @@ class DirectEngineIO(engineio.AsyncServer):
         if getattr(target, "__func__", None) is AsyncSocket._send_ping and not args and not kwargs:
             return asyncio.get_running_loop().call_later(self.ping_interval, _send_ping, target.__self__)
         return super().start_background_task(target, *args, **kwargs)
+
+    async def send(self, sid: str, data: Any) -> None:
+        socket = self.sockets.get(sid)
+        if type(data) is str and socket is not None and writes_directly(socket, time.time()):
+            socket.queue.write_frame(frame("4" + data))
+            return
+        await super().send(sid, data)
+
+    async def send_encoded(self, sid: str, data: bytes) -> None:
+        """`send` for a text message already encoded as UTF-8 (no decoding and encoding again on a
+        direct WebSocket)."""
+        socket = self.sockets.get(sid)
+        if socket is not None and writes_directly(socket, time.time()):
+            socket.queue.write_frame(frame(b"4" + data, text=True))
+            return
+        await super().send(sid, data.decode())
 
     def create_queue(self, *args: Any, **kwargs: Any) -> Outbox:
         return Outbox(self.max_outgoing_bytes, self._too_slow)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from typing import Callable
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
@@ -37,13 +38,14 @@ INCOMING_HIGH_WATER = 64  # messages received and not yet taken by the app befor
 _TEXT, _BINARY = 0x81, 0x82  # FIN + opcode
 
 
-def frame(payload: str | bytes) -> bytes:
+def frame(payload: str | bytes, *, text: bool | None = None) -> bytes:
     """One unmasked, unfragmented WebSocket frame (RFC 6455 section 5.2) as a server sends it:
-    text for `str`, binary for `bytes`. Built once, it can be written to any number of clients."""
+    text for `str`, binary for `bytes` unless `text` (UTF-8 already). Built once, it can be written
+    to any number of clients."""
     if isinstance(payload, str):
         data, first = payload.encode(), _TEXT
     else:
-        data, first = bytes(payload), _BINARY
+        data, first = bytes(payload), _TEXT if text else _BINARY
     length = len(data)
     if length < 126:
         return bytes((first, length)) + data
@@ -53,12 +55,32 @@ def frame(payload: str | bytes) -> bytes:
 
 
 class Wire:
-    """What the app may do to one accepted WebSocket connection, synchronously, bypassing ASGI."""
+    """What the app may do to one accepted WebSocket connection, synchronously, bypassing ASGI.
 
-    __slots__ = ("_protocol",)
+    Writes are gathered and go out together once the event loop's current round of callbacks is
+    over: one system call per connection per round, whatever number of frames it was sent in that
+    round (under load, a client in a busy room gets several). Node's streams do the same (writes made
+    while one is in flight leave together). Anything else the protocol writes (the close handshake, an
+    ASGI send) first flushes what waits here, so the order on the wire is the order of the calls.
+
+    `limit(n, on_overflow)` bounds what may wait for this client, here and in the transport: past
+    `n` bytes, `on_overflow(buffered)` is called instead of writing (it drops the connection).
+    """
+
+    __slots__ = ("_protocol", "_pending", "_pending_bytes", "_flusher", "_limit", "_on_overflow",
+                 "_left_in_transport")
 
     def __init__(self, protocol: "DirectWebSocketProtocol") -> None:
         self._protocol = protocol
+        self._pending: list[bytes] | None = None
+        self._pending_bytes = 0
+        self._flusher = _Flusher.of(protocol.loop)
+        self._limit = 1 << 62
+        self._on_overflow: Callable[[int], None] | None = None
+        self._left_in_transport = 0  # what the transport still held after the last flush
+
+    def limit(self, max_bytes: int, on_overflow: Callable[[int], None]) -> None:
+        self._limit, self._on_overflow = max_bytes, on_overflow
 
     @property
     def open(self) -> bool:
@@ -66,19 +88,49 @@ class Wire:
         return not (protocol.close_sent or protocol.disconnected or protocol.transport.is_closing())
 
     def write(self, data: bytes) -> bool:
-        """Write ready-made frames; False (nothing written) once the connection is closing."""
+        """Write ready-made frames; False (nothing written) once the connection is closing or over
+        its limit."""
         protocol = self._protocol
-        if protocol.close_sent or protocol.disconnected:
+        if protocol.close_sent or protocol.disconnected or protocol.transport.is_closing():
             return False
-        transport = protocol.transport
-        if transport.is_closing():
-            return False
-        transport.write(data)
+        size = self._pending_bytes + len(data)
+        if size + self._left_in_transport > self._limit:
+            # the transport may have drained since the last flush: ask it
+            self._left_in_transport = protocol.transport.get_write_buffer_size()
+            if size + self._left_in_transport > self._limit:
+                self._overflow(size + self._left_in_transport)
+                return False
+        pending = self._pending
+        if pending is None:
+            self._pending = [data]
+            self._flusher.add(self)
+        else:
+            pending.append(data)
+        self._pending_bytes = size
         return True
 
-    def buffered(self) -> int:
-        """Bytes written and not yet taken by the kernel (the peer is not reading fast enough)."""
-        return self._protocol.transport.get_write_buffer_size()
+    def flush(self) -> None:
+        """Hand what waits to the transport now (one system call when the kernel takes it)."""
+        pending = self._pending
+        if pending is None:
+            return
+        self._pending, self._pending_bytes = None, 0
+        protocol = self._protocol
+        transport = protocol.transport
+        if protocol.disconnected or transport.is_closing():
+            return
+        if len(pending) == 1:
+            transport.write(pending[0])
+        else:
+            transport.writelines(pending)
+        left = self._left_in_transport = transport.get_write_buffer_size()
+        if left > self._limit:
+            self._overflow(left)
+
+    def _overflow(self, buffered: int) -> None:
+        self._pending, self._pending_bytes = None, 0
+        if self._on_overflow is not None:
+            self._on_overflow(buffered)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake (uvicorn closes the transport if the peer does not answer)."""
@@ -86,7 +138,37 @@ class Wire:
 
     def abort(self) -> None:
         """Drop the connection at once, discarding what is buffered for it."""
+        self._pending, self._pending_bytes = None, 0
         self._protocol.transport.abort()
+
+
+class _Flusher:
+    """The connections of one event loop with writes waiting, flushed in one callback per round."""
+
+    _by_loop: dict[int, "_Flusher"] = {}
+
+    __slots__ = ("_loop", "_dirty")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._dirty: list[Wire] = []
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> "_Flusher":
+        flusher = cls._by_loop.get(id(loop))
+        if flusher is None or flusher._loop is not loop:
+            flusher = cls._by_loop[id(loop)] = cls(loop)
+        return flusher
+
+    def add(self, wire: Wire) -> None:
+        if not self._dirty:
+            self._loop.call_soon(self._flush)
+        self._dirty.append(wire)
+
+    def _flush(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for wire in dirty:
+            wire.flush()
 
 
 class Inbox:
@@ -166,13 +248,14 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
     # parse client frames here while True (see the module); bytes of an incomplete frame wait here
     fast_frames = False
     partial = b""
+    wire: Wire | None = None
 
     def handle_connect(self, event) -> None:
         super().handle_connect(event)
         # the ASGI task has been created, not started: the scope can still be completed
         scope = getattr(self, "scope", None)
         if scope is not None and not self.close_sent:
-            scope["extensions"][WIRE_EXTENSION] = Wire(self)
+            self.wire = scope["extensions"][WIRE_EXTENSION] = Wire(self)
             # the request was the whole of what arrived: the parser now waits for a first frame
             self.fast_frames = not self.conn.reader.buffer
 
@@ -235,6 +318,8 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         return None
 
     async def send(self, message) -> None:
+        if self.wire is not None:
+            self.wire.flush()  # what the app wrote directly goes first
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
             # only needed to build the handshake response; a few KB per connection otherwise
@@ -261,6 +346,8 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def close_now(self, code: int, reason: str) -> None:
         """What uvicorn does for an app's `websocket.close`, without awaiting."""
+        if self.wire is not None:
+            self.wire.flush()  # frames written before the close go before it
         if self.close_sent or self.disconnected or self.transport.is_closing() or not self.handshake_complete:
             return
         self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})

@@ -1,6 +1,10 @@
 """Chat history in SQLite: the last messages of each room, kept across restarts, deleted once a
 room has stayed empty long enough.
 
+Rows are kept in insertion order with an index by room and time and no other (an index on the
+message id tripled the cost of a write); a room's rows beyond the last --history-size are deleted
+in bulk once it has many more, so a room that never empties does not grow the file forever.
+
 All database work runs on one worker thread with one connection (one writer, like Datasette's
 `execute_write_fn`), so the event loop never blocks on disk. New messages are kept in memory at
 once (newcomers see them immediately) and written in batches at most WRITE_DELAY later; `close()`
@@ -23,25 +27,23 @@ from typing import Any, Callable, Iterable, TypeVar
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SCHEMA = """
+SCHEMA_VERSION = 1  # 0: messages.id was a PRIMARY KEY (an index of its own)
+MESSAGES = """
 CREATE TABLE IF NOT EXISTS messages (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
     room TEXT NOT NULL,
     author_id TEXT NOT NULL,
     nickname TEXT NOT NULL,
     text TEXT NOT NULL,
     time INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS messages_by_room ON messages (room, time);
--- rooms whose history is waiting to expire: empty since that Unix time
-CREATE TABLE IF NOT EXISTS empty_rooms (
-    room TEXT PRIMARY KEY,
-    since REAL NOT NULL
-);
-"""
+)"""
+MESSAGES_INDEX = "CREATE INDEX IF NOT EXISTS messages_by_room ON messages (room, time)"
+# rooms whose history is waiting to expire: empty since that Unix time
+EMPTY_ROOMS = "CREATE TABLE IF NOT EXISTS empty_rooms (room TEXT PRIMARY KEY, since REAL NOT NULL)"
 
 Message = dict[str, Any]
 WRITE_DELAY = 0.05  # seconds new history may wait in memory to be written with what follows it
+TRIM_FACTOR = 10  # a room's old rows are deleted once it holds this many times --history-size
 
 
 class StorageUnavailable(RuntimeError):
@@ -60,6 +62,7 @@ class HistoryStore:
         # rooms that emptied (since when) or filled (None) since the last batch: only the last
         # state of each is written (rooms that fill and empty many times a second cost one row)
         self._room_states: dict[str, float | None] = {}
+        self._written_since_trim: collections.Counter[str] = collections.Counter()
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()  # someone waits in flush(): write now
         self._writer: asyncio.Task | None = None
@@ -77,7 +80,10 @@ class HistoryStore:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(SCHEMA)
+        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            self._migrate(db)
+        for statement in (MESSAGES, MESSAGES_INDEX, EMPTY_ROOMS):
+            db.execute(statement)
         # Nobody is in any room when the server starts: every room with history starts its
         # countdown now, unless it was already counting.
         now = time.time()
@@ -85,6 +91,26 @@ class HistoryStore:
             "INSERT OR IGNORE INTO empty_rooms (room, since) SELECT DISTINCT room, ? FROM messages", (now,)
         )
         self._db = db
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        """Version 0 -> 1: the same rows in a table without the index on `id`."""
+        columns = {row[1]: row[5] for row in db.execute("PRAGMA table_info(messages)")}
+        db.execute("BEGIN")
+        try:
+            if columns.get("id"):  # a primary key: rebuild the table without it
+                db.execute("ALTER TABLE messages RENAME TO messages_v0")
+                db.execute("DROP INDEX IF EXISTS messages_by_room")
+                db.execute(MESSAGES)
+                db.execute(MESSAGES_INDEX)
+                db.execute("INSERT INTO messages (id, room, author_id, nickname, text, time)"
+                           " SELECT id, room, author_id, nickname, text, time FROM messages_v0 ORDER BY rowid")
+                db.execute("DROP TABLE messages_v0")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     async def close(self) -> None:
         await self.flush()
@@ -152,6 +178,13 @@ class HistoryStore:
             "INSERT INTO messages (id, room, author_id, nickname, text, time) VALUES (?, ?, ?, ?, ?, ?)",
             (message["id"], message["room"], author["id"], author["nickname"], message["text"], message["time"]),
         )
+        room = message["room"]
+        self._written_since_trim[room] += 1
+        if self._written_since_trim[room] >= TRIM_FACTOR * self.size:
+            del self._written_since_trim[room]
+            # keeps the last `size` (what `_load` reads); at most TRIM_FACTOR times that stay stored
+            self._queue("DELETE FROM messages WHERE room = ?1 AND rowid NOT IN (SELECT rowid FROM messages"
+                        " WHERE room = ?1 ORDER BY time DESC, rowid DESC LIMIT ?2)", (room, self.size))
 
     def room_occupied(self, room: str) -> None:
         self._room_state(room, None)
@@ -178,6 +211,7 @@ class HistoryStore:
             await self._run(self._delete_rooms, expired)
             for room in expired:
                 self._cache.pop(room, None)
+                self._written_since_trim.pop(room, None)
             log.info("history expired for %d room(s)", len(expired))
         return expired
 

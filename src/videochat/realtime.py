@@ -9,16 +9,19 @@ and runs follow-up work once the ack has been sent.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import functools
 import logging
+import re
 import time
 from typing import Any, Awaitable, Callable, Iterator
 
 import socketio
 from socketio import packet as sio_packet
 
+from . import codec
 from .directio import DirectEngineIO
 from .errors import INTERNAL_ERROR, UserError, failure
 from .metrics import Metrics
@@ -32,12 +35,20 @@ log = logging.getLogger(__name__)
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "disconnecting", "newListener",
                              "removeListener", "error", "*"})
 
+# A Socket.IO EVENT on the default namespace, optionally with an ack id: `2[...` or `212[...`
+_DEFAULT_EVENT = re.compile(r"2(\d{0,100})\[")
+
+
+
 _ack_requested: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_requested", default=False)
 _refusal: contextvars.ContextVar[UserError | None] = contextvars.ContextVar("refusal", default=None)
 _local_only: contextvars.ContextVar[bool] = contextvars.ContextVar("local_only", default=False)
 _after_ack: contextvars.ContextVar[list[Callable[[], Awaitable[None]]] | None] = contextvars.ContextVar(
     "after_ack", default=None
 )
+
+
+_NONE: dict = {}
 
 
 class Server(socketio.AsyncServer):
@@ -53,6 +64,9 @@ class Server(socketio.AsyncServer):
         # awaited before each ack: with Redis, what the event changed has reached the other
         # processes before its sender hears back (and may tell someone on another process)
         self.before_ack: Callable[[], Awaitable[None]] | None = None
+        # handlers registered through event_handler(): coroutines that never raise, called directly
+        self.direct_handlers: set[Callable[..., Awaitable[Any]]] = set()
+        self._running: set[asyncio.Task] = set()  # event tasks, referenced until they end
 
     async def emit(self, *args: Any, **kwargs: Any) -> None:
         if _local_only.get():  # inside `locally()`: this process's connections only
@@ -70,6 +84,14 @@ class Server(socketio.AsyncServer):
         # A packet that does not decode is a protocol error, not a user error: like the Node server
         # (and Galène), close that connection, with a warning rather than a traceback in the log.
         try:
+            if type(data) is str and eio_sid not in self._binary_packet:
+                event = _DEFAULT_EVENT.match(data)
+                if event is not None:
+                    # the most frequent packet, decoded here as the library's Packet would decode it
+                    # (one json.loads), without the object
+                    id_ = int(event[1]) if event[1] else None
+                    await self._handle_event(eio_sid, None, id_, codec.decode(data[event.end() - 1:]))
+                    return
             await super()._handle_eio_message(eio_sid, data)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
             log.warning("closing a connection that sent a malformed Socket.IO packet",
@@ -97,7 +119,20 @@ class Server(socketio.AsyncServer):
                 await self.emit("error", {"code": "invalid_event", "message": message, "event": name[:64]},
                                 to=sid, namespace=namespace or "/")
             return
-        await super()._handle_event(eio_sid, namespace, id, data)
+        # what the library's _handle_event does, with one task made directly (and no log call)
+        namespace = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if not self.manager.is_connected(sid, namespace):
+            log.warning("an event from a socket not connected to namespace %s", namespace,
+                        extra={"sid": sid})
+            return
+        if not self.async_handlers:
+            await self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._handle_event_internal(self, sid, eio_sid, data, namespace, id))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
         # Runs once per incoming event (in its own task when async_handlers is on), so the
@@ -106,7 +141,11 @@ class Server(socketio.AsyncServer):
         _refusal.set(self._check_rate(sid, data, namespace))
         followups: list[Callable[[], Awaitable[None]]] = []
         _after_ack.set(followups)
-        reply = await server._trigger_event(data[0], namespace, sid, *data[1:])
+        handler = self.handlers.get(namespace, _NONE).get(data[0])
+        if handler in self.direct_handlers:
+            reply = await handler(sid, *data[1:])  # what the library's _trigger_event does for it
+        else:
+            reply = await server._trigger_event(data[0], namespace, sid, *data[1:])
         if reply is not self.not_handled and id is not None:
             await self._send_ack(server, eio_sid, namespace, id, reply)
         for followup in followups:
@@ -122,12 +161,12 @@ class Server(socketio.AsyncServer):
         args = [] if reply is None else list(reply) if isinstance(reply, tuple) else [reply]
         prefix = "3" if namespace in (None, "/") else f"3{namespace},"
         try:
-            encoded = f"{prefix}{id}{self.packet_class.json.dumps(args, separators=(',', ':'))}"
+            encoded = codec.encode(args)
         except (TypeError, ValueError):
             await server._send_packet(eio_sid, self.packet_class(sio_packet.ACK, namespace=namespace,
                                                                  id=id, data=args))
             return
-        await server.eio.send(eio_sid, encoded)
+        await server.eio.send_encoded(eio_sid, f"{prefix}{id}".encode() + encoded)
 
     def _check_rate(self, sid: str, data: list, namespace: str | None) -> UserError | None:
         if self.limiter is None or (namespace or "/") != "/":
@@ -201,6 +240,7 @@ def event_handler(sio: Server, event: str) -> Callable[[Handler], Handler]:
                     return await report_error(sio, sid, event, INTERNAL_ERROR)
 
         sio.on(event, wrapper)
+        sio.direct_handlers.add(wrapper)
         return fn
 
     return register

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from dataclasses import dataclass
 
 from .errors import UserError
 
 
+# Unicode's control characters (category Cc): C0, DEL and C1
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def _has_control_characters(text: str) -> bool:
-    return any(unicodedata.category(char) == "Cc" for char in text)
+    return _CONTROL.search(text) is not None
 
 
 def _clean_text(value: object, *, what: str, code: str, limit: int) -> str:
