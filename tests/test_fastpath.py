@@ -134,6 +134,7 @@ async def test_fastpath_binary_payloads_and_pings(tmp_path):
             while not frames or frames[-1][0] != 8:  # until the WebSocket close frame
                 frames.append(await silent.read_frame())
             assert (1, b"2") in frames  # an Engine.IO ping it did not answer
+            assert not [f for f in frames if f[0] == 9], frames  # and no WebSocket ping besides
             assert struct.unpack("!H", frames[-1][1][:2])[0] == 1000, frames
         finally:
             silent.close()
