@@ -23,6 +23,7 @@ import asyncio
 import logging
 import math
 import time
+import weakref
 from typing import Any, Callable
 
 import engineio
@@ -162,7 +163,7 @@ class DirectWebSocket(asgi.WebSocket):
         self.asgi_send = environ["asgi.send"]
         # python-engineio makes a class per request to read its body (a few KB), and the environ
         # is kept for the connection's life (python-socketio's get_environ): a WebSocket has no body
-        environ.pop("wsgi.input", None)
+        _release(environ.pop("wsgi.input", None))
         # and the request's headers are in it (HTTP_*, what get_environ users read): the scope's own
         # list of them, a second copy kept as long, is emptied (nothing reads it after the handshake)
         environ["asgi.scope"]["headers"] = ()
@@ -230,11 +231,24 @@ class DirectWebSocket(asgi.WebSocket):
             socket.upgrading = False
 
 
+def _release(body_reader: Any) -> None:
+    """Empty the closure of python-engineio's per-request body reader class. A class is a reference
+    cycle, freed only by the cycle collector, and its closure holds the connection's ASGI `receive`
+    (uvicorn's protocol, and through it all of the connection's objects): a closed connection would
+    stay in memory until a full collection, which comes rarely (server.GC_THRESHOLDS)."""
+    for attribute in vars(type(body_reader)).values() if body_reader is not None else ():
+        for cell in getattr(attribute, "__closure__", None) or ():
+            cell.cell_contents = None
+
+
 class Rounds:
     """Calls `action(socket)` for each socket once its delay is over, with one timer for all the
     sockets due within the same `tick` instead of a timer per socket (a timer handle, its context
     and its arguments are about 0.6 KB, and every connection always has one or two: its next ping,
-    and the check that the last ping was answered). A socket may wait up to one tick longer."""
+    and the check that the last ping was answered). A socket may wait up to one tick longer.
+
+    Sockets are held by weak references: a closed connection is freed at once, not when its next
+    ping was due (a timer handle held it, and all its connection's objects, up to a ping interval)."""
 
     def __init__(self, action: Callable[[Any], None], tick: float = 0.25) -> None:
         self.action = action
@@ -248,10 +262,13 @@ class Rounds:
         if sockets is None:
             sockets = self._due[slot] = []
             loop.call_at(slot * self.tick, self._run, slot)
-        sockets.append(socket)
+        sockets.append(weakref.ref(socket))
 
     def _run(self, slot: int) -> None:
-        for socket in self._due.pop(slot, ()):
+        for ref in self._due.pop(slot, ()):
+            socket = ref()
+            if socket is None:
+                continue
             try:
                 self.action(socket)
             except Exception:

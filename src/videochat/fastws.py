@@ -297,6 +297,13 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
                 self.conn.parser = None
             self._compact()
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        # the scope holds the Wire, which holds this protocol: without this reference the cycle is
+        # broken and a closed connection is freed as soon as the app lets go of it, rather than by
+        # the cycle collector, which rarely looks at long-lived objects (server.GC_THRESHOLDS)
+        self.scope = None  # type: ignore[assignment]
+
     def receive(self) -> asyncio.Future:  # type: ignore[override]
         """uvicorn's `receive`, as a plain method: the app awaits the Inbox's future directly."""
         future = self.queue.get()
