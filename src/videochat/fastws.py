@@ -60,13 +60,6 @@ def frame(payload: str | bytes) -> bytes:
     return struct.pack("!BBQ", first, 127, length) + data
 
 
-def app_pings(wire: "Wire") -> None:
-    """Before the accept: this connection's app checks liveness itself (Engine.IO pings and closes a
-    client that stops answering), so uvicorn's WebSocket keepalive pings are not started for it.
-    Other WebSocket routes (the lobby) keep them."""
-    wire._protocol.ping_interval = None  # uvicorn's start_keepalive then starts no timer
-
-
 class Wire:
     """What the app may do to one accepted WebSocket connection, synchronously, bypassing ASGI."""
 
@@ -174,6 +167,13 @@ class Flag:
             self._waiters.append(waiter)
             await waiter
         return True
+
+
+def app_pings(wire: "Wire") -> None:
+    """Before the accept: this connection's app checks liveness itself (Engine.IO pings and closes a
+    client that stops answering), so uvicorn's WebSocket keepalive pings are not started for it.
+    Other WebSocket routes (the lobby) keep them."""
+    wire._protocol.ping_interval = None  # uvicorn's start_keepalive then starts no timer
 
 
 class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
