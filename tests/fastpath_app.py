@@ -47,7 +47,10 @@ class AnnouncingServer(uvicorn.Server):
 async def main() -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(), ws=DirectWebSocketProtocol, log_level="warning", lifespan="off")
+    # uvicorn's WebSocket keepalive pings every 0.3 s: Engine.IO connections must not get them (they
+    # have Engine.IO's pings; tests/test_fastpath.py watches a silent client's frames)
+    config = uvicorn.Config(create_app(), ws=DirectWebSocketProtocol, log_level="warning", lifespan="off",
+                            ws_ping_interval=0.3)
     await AnnouncingServer(config).serve(sockets=[sock])
 
 

@@ -134,6 +134,7 @@ async def test_fastpath_binary_payloads_and_pings(tmp_path):
             while not frames or frames[-1][0] != 8:  # until the WebSocket close frame
                 frames.append(await silent.read_frame())
             assert (1, b"2") in frames  # an Engine.IO ping it did not answer
+            assert not [f for f in frames if f[0] == 9], frames  # and no WebSocket ping besides
             assert struct.unpack("!H", frames[-1][1][:2])[0] == 1000, frames
         finally:
             silent.close()
@@ -285,3 +286,51 @@ async def test_fastpath_slow_reader_is_dropped_at_the_bound(server_factory, room
     finally:
         slow.close()
         await talker.disconnect()
+
+
+async def test_fastpath_closed_connections_are_freed_without_the_cycle_collector(tmp_path):
+    """A closed connection's objects are freed by reference counting (docs/internals.md, "Memory
+    per idle connection"): nothing of it waits for a ping timer or for the cycle collector."""
+    import gc
+    import weakref
+
+    import uvicorn
+
+    from videochat.app import create_app
+    from videochat.fastws import DirectWebSocketProtocol
+    from videochat.settings import Settings
+
+    app = create_app(Settings(data_dir=tmp_path).validate())
+    # python-engineio's service task walks a copy of the socket list, one round per ping timeout
+    # (20 s), and holds the sockets it copied until the round ends: not the holders looked for here
+    app.sio.eio.start_service_task = False
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, ws=DirectWebSocketProtocol, lifespan="on", log_level="warning"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    loop = asyncio.get_running_loop()
+    try:
+        deadline = loop.time() + 20
+        while not server.started:
+            assert loop.time() < deadline and not serving.done(), "the server did not start"
+            await asyncio.sleep(0.02)
+        raw = await RawClient(port).open()
+        official = await Recorder(f"http://127.0.0.1:{port}", transports=["websocket"]).connect()
+        assert (await official.call("list_rooms"))["ok"]
+        protocols = [weakref.ref(p) for p in server.server_state.connections]
+        assert len(protocols) == 2 and all(isinstance(ref(), DirectWebSocketProtocol) for ref in protocols)
+        gc.disable()
+        try:
+            raw.close()
+            await official.disconnect()
+            # well within a ping interval (25 s), which a ping timer per socket used to hold it for
+            deadline = loop.time() + 15
+            while any(ref() is not None for ref in protocols):
+                assert loop.time() < deadline, "a closed connection is still in memory"
+                await asyncio.sleep(0.05)
+        finally:
+            gc.enable()
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 30)

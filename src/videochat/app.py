@@ -112,6 +112,13 @@ class VideochatApp:
         self._outer = SecurityHeaders(HttpMetrics(self._dispatch, self.metrics, _route_label))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"].startswith(SOCKET_IO_PREFIX):
+            # An Engine.IO WebSocket: what the middleware and the ASGI adapters below would do
+            # (nothing for WebSockets: headers and counts are for HTTP) is skipped, because every
+            # coroutine of the chain stays suspended for the connection's life (memory per idle
+            # connection, docs/internals.md).
+            await self.sio.eio.handle_request(scope, receive, send)
+            return
         await self._outer(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:

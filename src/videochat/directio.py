@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
+import weakref
 from typing import Any, Callable
 
 import engineio
@@ -33,7 +35,7 @@ from engineio import exceptions, packet
 from engineio.async_drivers import asgi
 from engineio.async_socket import AsyncSocket
 
-from .fastws import WIRE_EXTENSION, Wire, frame
+from .fastws import WIRE_EXTENSION, Wire, app_pings, frame
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,10 @@ class Outbox:
             self.close()
             return
         self.write_frame(frame(pkt.encode()))
+        if pkt.packet_type == packet.OPEN:
+            # python-engineio's connect handler keeps this packet in a local variable for the
+            # connection's life: its data (a dict of five entries) is not needed once written
+            pkt.data = None
         if pkt.packet_type == packet.CLOSE:
             self.close()
 
@@ -172,7 +178,11 @@ class DirectWebSocket(asgi.WebSocket):
         self.asgi_send = environ["asgi.send"]
         # python-engineio makes a class per request to read its body (a few KB), and the environ
         # is kept for the connection's life (python-socketio's get_environ): a WebSocket has no body
-        environ.pop("wsgi.input", None)
+        _release(environ.pop("wsgi.input", None))
+        # and the request's headers are in it (HTTP_*, what get_environ users read): the scope's own
+        # list of them, a second copy kept as long, is emptied (nothing reads it after the handshake)
+        environ["asgi.scope"]["headers"] = ()
+        app_pings(wire)  # Engine.IO's pings tell when a client is gone: no WebSocket pings besides
         await self.asgi_send({"type": "websocket.accept"})
         await self._serve(socket, wire)
         return ""
@@ -246,23 +256,71 @@ class DirectWebSocket(asgi.WebSocket):
             socket.upgrading = False
 
 
+def _release(body_reader: Any) -> None:
+    """Empty the closure of python-engineio's per-request body reader class. A class is a reference
+    cycle, freed only by the cycle collector, and its closure holds the connection's ASGI `receive`
+    (uvicorn's protocol, and through it all of the connection's objects): a closed connection would
+    stay in memory until a full collection, which comes rarely (server.GC_THRESHOLDS)."""
+    for attribute in vars(type(body_reader)).values() if body_reader is not None else ():
+        for cell in getattr(attribute, "__closure__", None) or ():
+            cell.cell_contents = None
+
+
+class Rounds:
+    """Calls `action(socket)` for each socket once its delay is over, with one timer for all the
+    sockets due within the same `tick` instead of a timer per socket (a timer handle, its context
+    and its arguments are about 0.6 KB, and every connection always has one or two: its next ping,
+    and the check that the last ping was answered). A socket may wait up to one tick longer.
+
+    Sockets are held by weak references: a closed connection is freed at once, not when its next
+    ping was due (a timer handle held it, and all its connection's objects, up to a ping interval)."""
+
+    def __init__(self, action: Callable[[Any], None], tick: float = 0.25) -> None:
+        self.action = action
+        self.tick = tick
+        self._due: dict[int, list] = {}  # tick number -> the sockets due then
+
+    def add(self, delay: float, socket: Any) -> None:
+        loop = asyncio.get_running_loop()
+        slot = math.ceil((loop.time() + delay) / self.tick)
+        sockets = self._due.get(slot)
+        if sockets is None:
+            sockets = self._due[slot] = []
+            loop.call_at(slot * self.tick, self._run, slot)
+        sockets.append(weakref.ref(socket))
+
+    def _run(self, slot: int) -> None:
+        for ref in self._due.pop(slot, ()):
+            socket = ref()
+            if socket is None:
+                continue
+            try:
+                self.action(socket)
+            except Exception:
+                log.exception("a timed Engine.IO action failed")
+
+
 def _send_ping(socket: AsyncSocket) -> None:
     """What AsyncSocket._send_ping does once its sleep is over (its send checks the ping timeout,
-    which cannot have passed: the ping is just being sent). On a direct WebSocket, a timer then
-    checks that the pong came: the library's reader had a timeout on every read for that."""
+    which cannot have passed: the ping is just being sent). On a direct WebSocket, the pong is then
+    checked for after the timeout: the library's reader had a timeout on every read for that."""
     if socket.closing or socket.closed:
         return
-    socket.last_ping = sent = time.time()
+    socket.last_ping = time.time()
     socket.queue.put_nowait(packet.Packet(packet.PING))
     if isinstance(socket.queue, Outbox) and socket.queue.wire is not None:
-        asyncio.get_running_loop().call_later(socket.server.ping_timeout, _check_pong, socket, sent)
+        server = socket.server
+        # one tick more, so that the check never runs before the timeout is over
+        server.pong_checks.add(server.ping_timeout + server.pong_checks.tick, socket)
 
 
-def _check_pong(socket: AsyncSocket, sent: float) -> None:
-    """No pong since the ping sent at `sent` (a pong resets last_ping): close the WebSocket, which
-    ends the socket with reason "ping timeout" (Engine.IO's service task may have closed it first)."""
-    outbox = socket.queue
-    if socket.last_ping == sent and isinstance(outbox, Outbox) and not outbox.shut:
+def _check_pong(socket: AsyncSocket) -> None:
+    """A ping unanswered for longer than the timeout (a pong resets last_ping; a ping sent since is
+    younger): close the WebSocket, which ends the socket with reason "ping timeout" (Engine.IO's
+    service task may have closed it first)."""
+    outbox, sent = socket.queue, socket.last_ping
+    if (sent is not None and time.time() - sent >= socket.server.ping_timeout
+            and isinstance(outbox, Outbox) and not outbox.shut):
         outbox.failure = socket.server.reason.PING_TIMEOUT
         outbox.close()
 
@@ -285,12 +343,15 @@ class DirectEngineIO(engineio.AsyncServer):
         self.on_too_slow = on_too_slow
         # the driver table is the library's way to choose a WebSocket implementation per server
         self._async = {**self._async, "websocket": DirectWebSocket}
+        self.pings = Rounds(_send_ping)
+        self.pong_checks = Rounds(_check_pong)
 
     def start_background_task(self, target: Callable, *args: Any, **kwargs: Any) -> Any:
         # A socket's next ping is a task sleeping a ping interval (one per connection, a couple of KB
-        # each); a timer does the same: at the end of the interval, unless closing, the ping is sent.
+        # each); `pings` does the same: at the end of the interval, unless closing, the ping is sent.
         if getattr(target, "__func__", None) is AsyncSocket._send_ping and not args and not kwargs:
-            return asyncio.get_running_loop().call_later(self.ping_interval, _send_ping, target.__self__)
+            self.pings.add(self.ping_interval, target.__self__)
+            return None
         return super().start_background_task(target, *args, **kwargs)
 
     async def send(self, sid: str, data: Any) -> None:

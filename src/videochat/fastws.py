@@ -18,8 +18,11 @@ Four changes besides the extension:
 - incoming messages no longer pause and resume reading for each message (two system calls per
   frame); reading pauses once `INCOMING_HIGH_WATER` messages wait for the app, which still bounds
   what one connection can make the server hold;
-- the handshake's request and response objects are dropped once the connection is accepted
-  (memory per idle connection).
+- memory per idle connection (docs/internals.md): the handshake's request and response objects,
+  and websockets' parser while frames are parsed here, are dropped once the connection is
+  accepted; the instance keeps only the attributes that differ from the class's (`_compact`);
+  `receive` hands the app a future rather than a coroutine; an app with pings of its own turns
+  uvicorn's keepalive pings off for its connection (`app_pings`).
 """
 
 from __future__ import annotations
@@ -30,12 +33,17 @@ from typing import Callable
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
+from websockets.protocol import Protocol
 from websockets.speedups import apply_mask
 
 WIRE_EXTENSION = "videochat.wire"
 INCOMING_HIGH_WATER = 64  # messages received and not yet taken by the app before reading pauses
 
 _TEXT, _BINARY = 0x81, 0x82  # FIN + opcode
+
+
+_MISSING = object()
+_SCALARS = (bool, int, float, str, bytes, type(None))
 
 
 def frame(payload: str | bytes, *, text: bool | None = None) -> bytes:
@@ -81,6 +89,10 @@ class Wire:
 
     def limit(self, max_bytes: int, on_overflow: Callable[[int], None]) -> None:
         self._limit, self._on_overflow = max_bytes, on_overflow
+
+    def release(self) -> None:
+        """The connection is gone: drop what waits and the callback (no reference cycle is left)."""
+        self._pending, self._pending_bytes, self._on_overflow = None, 0, None
 
     @property
     def open(self) -> bool:
@@ -173,7 +185,11 @@ class _Flusher:
 
 class Inbox:
     """What uvicorn's protocol uses of its receive queue (one reader: the ASGI app), in a list and
-    one future instead of asyncio.Queue's four deques (about 3 KB per connection)."""
+    one future instead of asyncio.Queue's four deques (about 3 KB per connection).
+
+    `get` is a plain method that returns a future (already done when a message waits): the app's
+    `await receive()` then waits on that future alone, with no coroutine of ours or uvicorn's kept
+    suspended for every idle connection."""
 
     __slots__ = ("_items", "_waiter", "_loop")
 
@@ -183,19 +199,21 @@ class Inbox:
         self._loop = loop
 
     def put_nowait(self, item: object) -> None:
-        self._items.append(item)
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():  # (a cancelled reader leaves its future done)
+                waiter.set_result(item)
+                return
+        self._items.append(item)
 
-    async def get(self) -> object:
-        while not self._items:
-            self._waiter = self._loop.create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        return self._items.pop(0)
+    def get(self) -> asyncio.Future:
+        future = self._loop.create_future()
+        if self._items:
+            future.set_result(self._items.pop(0))
+        else:
+            self._waiter = future
+        return future
 
     def empty(self) -> bool:
         return not self._items
@@ -237,6 +255,13 @@ class Flag:
         return True
 
 
+def app_pings(wire: "Wire") -> None:
+    """Before the accept: this connection's app checks liveness itself (Engine.IO pings and closes a
+    client that stops answering), so uvicorn's WebSocket keepalive pings are not started for it.
+    Other WebSocket routes (the lobby) keep them."""
+    wire._protocol.ping_interval = None  # uvicorn's start_keepalive then starts no timer
+
+
 class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol that offers a `Wire` to the application."""
 
@@ -249,6 +274,29 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
     fast_frames = False
     partial = b""
     wire: Wire | None = None
+    # An idle connection's state once its handshake is over. uvicorn sets some forty attributes per
+    # connection, most to the same values for all of them (its config, app, loop, logger; None,
+    # False); after the accept those are left to these class attributes and the instance keeps a
+    # dict of the ten that are its own (`_compact`, about 1.2 KB less per connection). Anything
+    # uvicorn assigns later goes back into the instance as usual.
+    scheme = "ws"
+    handshake_initiated = True
+    handshake_complete = True
+    close_sent = False
+    disconnected = False
+    close_timer = None
+    initial_response = None
+    read_paused = False
+    ping_timer = None
+    pong_timer = None
+    pending_ping_payload = None
+    ping_sent_at = 0.0
+    last_ping_rtt = 0.0
+    curr_msg_data_type = "bytes"
+    request = None
+    response = None
+    _SHARED = ("config", "app", "loop", "logger", "root_path", "asgi_version", "app_state", "connections",
+               "tasks", "default_headers", "close_timeout", "ping_interval", "ping_timeout")
 
     def handle_connect(self, event) -> None:
         super().handle_connect(event)
@@ -261,7 +309,7 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def data_received(self, data: bytes) -> None:
         if not self.fast_frames or self.close_sent:
-            self.fast_frames = False
+            self._hand_over()
             super().data_received(self.partial + data if self.partial else data)
             self.partial = b""
             return
@@ -269,8 +317,15 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
             data, self.partial = self.partial + data, b""
         position = self._parse_frames(data)
         if position is not None:  # from here on, websockets parses this connection
-            self.fast_frames = False
+            self._hand_over()
             super().data_received(data[position:])
+
+    def _hand_over(self) -> None:
+        """From here on websockets parses this connection's frames."""
+        self.fast_frames = False
+        if self.conn.parser is None:  # dropped at the accept (`send`): a new one, past the handshake
+            self.conn.parser = Protocol.parse(self.conn)
+            next(self.conn.parser)
 
     def _parse_frames(self, data: bytes) -> int | None:
         """Deliver the complete simple frames at the start of `data`; keep an incomplete one for
@@ -321,9 +376,47 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.wire is not None:
             self.wire.flush()  # what the app wrote directly goes first
         await super().send(message)
-        if message["type"] == "websocket.accept" and self.handshake_complete:
+        if message["type"] == "websocket.accept" and self.handshake_complete and not self.close_sent:
             # only needed to build the handshake response; a few KB per connection otherwise
             self.request = self.response = None
+            if self.fast_frames:
+                # websockets' parser is a chain of suspended generators, the first of which still
+                # holds the handshake request and its headers (~2.5 KB); frames are parsed here
+                # until one this class does not handle, and only then is a parser made again
+                self.conn.parser = None
+            self._compact()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        # the scope holds the Wire, which holds this protocol: without this reference the cycle is
+        # broken and a closed connection is freed as soon as the app lets go of it, rather than by
+        # the cycle collector, which rarely looks at long-lived objects (server.GC_THRESHOLDS)
+        self.scope = None  # type: ignore[assignment]
+        if self.wire is not None:  # the same through this protocol's reference and the Wire's
+            self.wire.release()   # callback into its Outbox, which holds the Wire
+            self.wire = None
+
+    def receive(self) -> asyncio.Future:  # type: ignore[override]
+        """uvicorn's `receive`, as a plain method: the app awaits the Inbox's future directly."""
+        future = self.queue.get()
+        if self.read_paused and self.queue.empty():
+            self.read_paused = False
+            self.transport.resume_reading()
+        return future
+
+    def _compact(self) -> None:
+        cls = type(self)
+        state = self.__dict__
+        for name in self._SHARED:  # the first connection's values become the class's
+            if name not in cls.__dict__ and name in state:
+                setattr(cls, name, state[name])
+        own = {}
+        for name, value in state.items():
+            default = getattr(cls, name, _MISSING)
+            if value is default or (type(value) in _SCALARS and type(value) is type(default) and value == default):
+                continue
+            own[name] = value
+        self.__dict__ = own
 
     def send_receive_event_to_app(self) -> None:
         data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)

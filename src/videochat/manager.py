@@ -21,12 +21,15 @@ from .broadcast import BroadcastManager
 class IndexedRooms:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # (namespace, sid) -> its rooms (None: the namespace's room of everyone; its own sid room)
+        # (namespace, sid) -> the rooms it entered. Not the two every socket is in from its connection
+        # (None: the namespace's room of everyone; its own sid room), which basic_disconnect leaves
+        # by name: an idle socket then has no entry here at all (memory per connection).
         self._memberships: dict[tuple[str, str], dict[Hashable, None]] = {}
 
     def basic_enter_room(self, sid, namespace, room, eio_sid=None):
         result = super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)  # may refuse: then no entry
-        self._memberships.setdefault((namespace, sid), {})[room] = None
+        if room is not None and room != sid:
+            self._memberships.setdefault((namespace, sid), {})[room] = None
         return result
 
     def basic_leave_room(self, sid, namespace, room):
@@ -43,6 +46,8 @@ class IndexedRooms:
         for room in list(self._memberships.get((namespace, sid), ())):
             self.basic_leave_room(sid, namespace, room)
         self._memberships.pop((namespace, sid), None)
+        self.basic_leave_room(sid, namespace, sid)
+        self.basic_leave_room(sid, namespace, None)
         # what the library's basic_disconnect does besides leaving rooms
         self.callbacks.pop(sid, None)
         for pending in (self.pending_connect, self.pending_disconnect):
@@ -53,7 +58,8 @@ class IndexedRooms:
                     del pending[namespace]
 
     def get_rooms(self, sid, namespace):
-        return [room for room in self._memberships.get((namespace, sid), ()) if room is not None]
+        own = [sid] if sid in self.rooms.get(namespace, {}).get(sid, ()) else []
+        return own + list(self._memberships.get((namespace, sid), ()))
 
 
 class LocalManager(IndexedRooms, BroadcastManager):
