@@ -62,12 +62,12 @@ class Chat:
         sio.on("*", self.unknown_event)
         on("nickname", self.nickname)
         on("enter_room", self.enter_room)
-        on("new_message", self.new_message)
+        on("new_message", self.new_message, inline=True)
         on("leave_room", self.leave_room)
         on("list_rooms", self.list_rooms)
 
-    def _on(self, event: str, fn: Any) -> None:
-        event_handler(self.sio, event)(fn)
+    def _on(self, event: str, fn: Any, *, inline: bool = False) -> None:
+        event_handler(self.sio, event, inline=inline)(fn)
 
     # connection lifecycle
 

@@ -103,7 +103,7 @@ class Wire:
         """Write ready-made frames; False (nothing written) once the connection is closing or over
         its limit."""
         protocol = self._protocol
-        if protocol.close_sent or protocol.disconnected or protocol.transport.is_closing():
+        if protocol.close_sent or protocol.disconnected:  # a transport closing otherwise: see flush
             return False
         size = self._pending_bytes + len(data)
         if size + self._left_in_transport > self._limit:

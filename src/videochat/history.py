@@ -42,7 +42,9 @@ MESSAGES_INDEX = "CREATE INDEX IF NOT EXISTS messages_by_room ON messages (room,
 EMPTY_ROOMS = "CREATE TABLE IF NOT EXISTS empty_rooms (room TEXT PRIMARY KEY, since REAL NOT NULL)"
 
 Message = dict[str, Any]
-WRITE_DELAY = 0.05  # seconds new history may wait in memory to be written with what follows it
+# seconds new history may wait in memory to be written with what follows it: a busy room's rows
+# share index pages, so larger batches rewrite fewer pages per message
+WRITE_DELAY = 0.2
 TRIM_FACTOR = 10  # a room's old rows are deleted once it holds this many times --history-size
 
 

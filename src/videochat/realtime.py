@@ -66,6 +66,9 @@ class Server(socketio.AsyncServer):
         self.before_ack: Callable[[], Awaitable[None]] | None = None
         # handlers registered through event_handler(): coroutines that never raise, called directly
         self.direct_handlers: set[Callable[..., Awaitable[Any]]] = set()
+        # of those, the ones that finish without waiting on anything but the event loop (relays):
+        # run in the reading task itself, no task of their own (see _handle_event)
+        self.inline_handlers: set[Callable[..., Awaitable[Any]]] = set()
         self._running: set[asyncio.Task] = set()  # event tasks, referenced until they end
 
     async def emit(self, *args: Any, **kwargs: Any) -> None:
@@ -128,6 +131,15 @@ class Server(socketio.AsyncServer):
             return
         if not self.async_handlers:
             await self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
+            return
+        if self.before_ack is None and self.handlers.get(namespace, _NONE).get(data[0]) in self.inline_handlers:
+            # A relay (a chat message, an offer): it never waits on I/O, so running it here, before
+            # this connection's next packet is read, costs no latency and saves a task per event;
+            # what it raises stays its own (the caller would take it for a malformed packet).
+            try:
+                await self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
+            except Exception:
+                log.exception("event %r failed", data[0])
             return
         task = asyncio.get_running_loop().create_task(
             self._handle_event_internal(self, sid, eio_sid, data, namespace, id))
@@ -208,8 +220,12 @@ def after_ack(work: Callable[[], Awaitable[None]]) -> None:
 Handler = Callable[..., Awaitable[Any]]
 
 
-def event_handler(sio: Server, event: str) -> Callable[[Handler], Handler]:
+def event_handler(sio: Server, event: str, *, inline: bool = False) -> Callable[[Handler], Handler]:
     """Register `fn(sid, *args)` for `event`, translating errors in one place.
+
+    `inline`: `fn` only relays (it awaits nothing but emits), so it may run in the task that reads
+    the connection instead of a task of its own (with Redis every event gets its task: its ack
+    waits for Redis).
 
     A UserError becomes `{ok: false, error}` in the ack, or an `error` event when the client gave no
     callback; anything else is logged with its traceback and reported as `internal_error`. Either
@@ -241,6 +257,8 @@ def event_handler(sio: Server, event: str) -> Callable[[Handler], Handler]:
 
         sio.on(event, wrapper)
         sio.direct_handlers.add(wrapper)
+        if inline:
+            sio.inline_handlers.add(wrapper)
         return fn
 
     return register

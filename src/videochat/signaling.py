@@ -54,7 +54,8 @@ class Signaling:
             ("media_state", self.media_state),
             ("leave_call", self.leave_call),
         ):
-            event_handler(self.sio, event)(fn)
+            # the relays of descriptions and candidates await nothing but their emit
+            event_handler(self.sio, event, inline=event in ("offer", "answer", "ice"))(fn)
         self.chat.departure_hooks.append(self._departed)
 
     # events
