@@ -165,9 +165,7 @@ export class Mesh {
         };
         link.onstream = (stream) => this.onstream?.(id, stream);
         this.onstate?.(id, "connecting");
-        // The budget is shared out again once this connection is up ("connected" above), not now:
-        // reading and setting every sender's parameters waits for the browser's signaling thread,
-        // which is busy with the descriptions of the call's set-up.
+        this.#applyBudget(); // the answering side's first picture needs its limit once its answer is set
         return link;
     }
 
