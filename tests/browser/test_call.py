@@ -34,10 +34,14 @@ END_SCREEN_SHARE_AS_THE_BROWSER_DOES = """() => {
 }"""
 
 # Every connected peer connection sends its video with this bitrate cap and scale.
-VIDEO_SENT_AS = """([bps, scale]) => window.__pcs.filter((pc) => pc.connectionState === "connected").every((pc) =>
+# Every connected sender of video sends at most `bps`, `height` lines tall (the track's own height,
+# scaled down by the encoding), from a track running at most `fps` frames a second.
+VIDEO_SENT_AS = """([bps, height, fps]) => window.__pcs.filter((pc) => pc.connectionState === "connected").every((pc) =>
     pc.getSenders().some((s) => {
         const encoding = s.track?.kind === "video" && s.getParameters().encodings[0];
-        return encoding && encoding.maxBitrate === bps && encoding.scaleResolutionDownBy === scale;
+        const settings = encoding && s.track.getSettings();
+        return encoding && encoding.maxBitrate === bps && settings.height / encoding.scaleResolutionDownBy === height
+            && settings.frameRate <= fps;
     }))"""
 
 END_CAMERA_AS_IF_UNPLUGGED = END_SCREEN_SHARE_AS_THE_BROWSER_DOES.replace(
@@ -80,8 +84,8 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     for page in pages.values():
         assert await offers_so_far(page) == [1, 1]
     # The upload budget (2500 kbit/s by default) is shared out: two peers, 64 kbit/s kept for audio
-    # each; under 1500 kbit/s a peer gets the camera at half its size.
-    await alice.wait_for_function(VIDEO_SENT_AS, arg=[(2500 // 2 - 64) * 1000, 2], timeout=CALL_TIMEOUT_MS)
+    # each; in a call of three or more the camera runs at 360p and 15 frames a second.
+    await alice.wait_for_function(VIDEO_SENT_AS, arg=[(2500 // 2 - 64) * 1000, 360, 15], timeout=CALL_TIMEOUT_MS)
     # The fake microphone beeps: the speaking ring lights up on the others' pages.
     await expect(bob.locator("#tiles .call-tile[data-speaking]:not(.mine)").first).to_be_attached(timeout=CALL_TIMEOUT_MS)
 
@@ -158,6 +162,9 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
         await expect(tile).to_have_attribute("data-screen", "true")
         await expect(tile.locator(".tile-screen")).to_have_text("Sharing screen")
         await wait_media_flows(page, 2)
+    # The screen goes at its own full size, even in a call of three.
+    assert await carol.evaluate("""() => window.__pcs.filter((pc) => pc.connectionState === "connected").every((pc) =>
+        pc.getSenders().some((s) => s.track?.contentHint === "detail" && s.getParameters().encodings[0].scaleResolutionDownBy === 1))""")
     assert await carol.evaluate(END_SCREEN_SHARE_AS_THE_BROWSER_DOES)
     await expect(share).to_have_text("화면 공유")
     for page in (alice, bob):
@@ -175,9 +182,9 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     await expect(alice.locator("#messages .notice-joined .notice-text")).to_have_text(
         ["Bob joined.", "Bob joined the call.", "Carol joined.", "Carol joined the call."])
     await wait_media_flows(alice, 1)
-    # One peer left: its share of the budget goes to the other, and the camera its full size (the
-    # small picture a connection starts with is long gone too).
-    await alice.wait_for_function(VIDEO_SENT_AS, arg=[(2500 - 64) * 1000, 1], timeout=CALL_TIMEOUT_MS)
+    # One peer left: its share of the budget goes to the other, and the camera its full size and
+    # frame rate (the small picture a connection starts with is long gone too).
+    await alice.wait_for_function(VIDEO_SENT_AS, arg=[(2500 - 64) * 1000, 720, 30], timeout=CALL_TIMEOUT_MS)
 
     # Devices chosen before joining are remembered for the next visit.
     select = carol.locator("#prejoin-camera-select")

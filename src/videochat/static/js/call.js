@@ -93,7 +93,6 @@ export class Call {
     async join() {
         // The request goes first: everything else here can happen while it travels.
         const joining = this.connection.joinCall(this.room(), this.media.state);
-        this.levels.resume(); // in the click: the browser lets audio start from a gesture
         this.prejoin.setBusy(true);
         try {
             this.#enter(await joining);
@@ -130,11 +129,21 @@ export class Call {
         this.grid.clear();
         this.grid.upsert(SELF, ack.you.nickname, this.media.state, true);
         this.grid.setStream(SELF, this.media.preview);
-        this.levels.watch(SELF, this.media.audio);
+        this.levels.watch(SELF, () => (this.media.audio?.enabled ? this.mesh.ownAudioLevel() : 0));
         for (const peer of ack.peers ?? []) {
             if (peer.id !== ack.you.id) this.grid.upsert(peer.id, peer.nickname, peer.media);
         }
+        this.#sizeChanged(); // before the offers come: the connections start at the call's size
         this.#render();
+    }
+
+    /**
+     * Three or more in the call: the camera runs small (media.js, SMALL_VIDEO_CONSTRAINTS); the
+     * senders scale it again once it has its new size.
+     */
+    #sizeChanged() {
+        const small = this.#inCall && this.grid.size >= 3;
+        this.media.setSmall(small).then((changed) => changed && this.mesh.refresh());
     }
 
     #exit() {
@@ -143,6 +152,7 @@ export class Call {
         this.grid.clear();
         this.levels.close();
         this.media.stopScreen();
+        this.#sizeChanged();
         this.view.hidden = true;
         this.prejoin.setVisible(true);
     }
@@ -151,7 +161,6 @@ export class Call {
         const media = this.media;
         media.ontrack = (kind, track) => {
             this.mesh.setTrack(kind, track);
-            if (kind === "audio") this.levels.watch(SELF, track);
             this.#mediaChanged();
         };
         media.ondevices = (devices) => {
@@ -238,13 +247,18 @@ export class Call {
         // tracks arrive a task later, when the tile is there).
         connection.oncallwelcome = ({ peer }) => {
             if (!this.#inCall || peer.id === connection.you?.id) return;
+            const known = this.grid.has(peer.id);
             mesh.connect(peer.id); // the newcomer waits for our offer
             this.grid.upsert(peer.id, peer.nickname, peer.media);
+            if (!known) this.#sizeChanged();
         };
         connection.onoffer = (description, { from, member }) => {
             if (!this.#inCall) return;
             mesh.handleOffer(description, from);
-            if (!this.grid.has(from)) this.grid.upsert(from, member?.nickname ?? "");
+            if (!this.grid.has(from)) {
+                this.grid.upsert(from, member?.nickname ?? "");
+                this.#sizeChanged();
+            }
         };
         connection.onanswer = (description, { from }) => this.#inCall && mesh.handleAnswer(description, from);
         connection.onice = (candidate, { from }) => this.#inCall && mesh.handleIce(candidate, from);
@@ -253,6 +267,7 @@ export class Call {
             mesh.remove(id);
             this.levels.unwatch(id);
             this.grid.remove(id);
+            this.#sizeChanged();
             this.onleft?.({ id, nickname });
         };
         connection.oncallrejoin = (ack) => this.#enter(ack);
@@ -262,7 +277,7 @@ export class Call {
         };
         mesh.onstream = (id, stream) => {
             this.grid.setStream(id, stream);
-            this.levels.watch(id, stream.getAudioTracks()[0] ?? null);
+            this.levels.watch(id, () => mesh.audioLevel(id));
         };
         mesh.onstate = (id, state) => {
             this.grid.setState(id, state);

@@ -4,6 +4,9 @@
 /** @typedef {{audioinput: MediaDeviceInfo[], videoinput: MediaDeviceInfo[], audiooutput: MediaDeviceInfo[]}} DeviceLists */
 /** @typedef {"denied" | "no_device" | "in_use" | "failed"} MediaProblem */
 
+/** The camera's frame rate in a call of three or more. */
+const SMALL_FPS = 15;
+
 /** Why getUserMedia failed, in the few words the page has messages for. @returns {MediaProblem} */
 export function problemOf(error) {
     switch (error?.name) {
@@ -22,6 +25,13 @@ export function problemOf(error) {
 }
 
 const VIDEO_CONSTRAINTS = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30, max: 30 } };
+/**
+ * The camera in a call of three or more (a mesh encodes it once per peer, and each page decodes
+ * and draws every other's): the size each peer's share of the upload budget can carry, at a frame
+ * rate a grid of faces needs. A quarter of the pixels and half the frames of VIDEO_CONSTRAINTS, for
+ * every encoder, decoder and drawn video of the call (docs/protocol.md, "Call set-up").
+ */
+const SMALL_VIDEO_CONSTRAINTS = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: SMALL_FPS, max: SMALL_FPS } };
 const AUDIO_CONSTRAINTS = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
 
 export class LocalMedia {
@@ -50,6 +60,8 @@ export class LocalMedia {
     chosen = { audioinput: "", videoinput: "", audiooutput: "" };
     /** A stream holding what we show of ourselves (camera or screen), for our own tile. */
     preview = new MediaStream();
+    /** The camera runs small (SMALL_VIDEO_CONSTRAINTS): we are in a call of three or more. */
+    #small = false;
 
     constructor() {
         navigator.mediaDevices?.addEventListener("devicechange", () => this.refreshDevices());
@@ -93,7 +105,7 @@ export class LocalMedia {
             try {
                 const stream = await navigator.mediaDevices.getUserMedia({
                     audio: kinds.audio && this.#constraints("audioinput", AUDIO_CONSTRAINTS),
-                    video: kinds.video && this.#constraints("videoinput", VIDEO_CONSTRAINTS),
+                    video: kinds.video && this.#constraints("videoinput", this.#videoConstraints()),
                 });
                 this.#use("audio", stream.getAudioTracks()[0] ?? null);
                 this.#use("video", stream.getVideoTracks()[0] ?? null);
@@ -192,6 +204,19 @@ export class LocalMedia {
         this.ontrack?.("video", this.videoTrack);
     }
 
+    /**
+     * The camera at its full size (alone, or a call of two) or small (a call of three or more). The
+     * running track is adapted in place (applyConstraints: no new device, no renegotiation); a camera
+     * opened later starts at the size in force. Resolves with whether the size changed.
+     * @returns {Promise<boolean>}
+     */
+    async setSmall(small) {
+        if (small === this.#small) return false;
+        this.#small = small;
+        await this.camera?.applyConstraints(this.#videoConstraints()).catch((error) => console.warn("camera size not changed", error));
+        return true;
+    }
+
     /** Stops every device (leaving the call or the page). */
     stop() {
         for (const track of [this.audio, this.camera, this.screen]) track?.stop();
@@ -212,6 +237,10 @@ export class LocalMedia {
         return devices;
     }
 
+    #videoConstraints() {
+        return this.#small ? SMALL_VIDEO_CONSTRAINTS : VIDEO_CONSTRAINTS;
+    }
+
     #constraints(kind, base) {
         const deviceId = this.chosen[kind];
         return deviceId ? { ...base, deviceId: { exact: deviceId } } : base;
@@ -219,7 +248,7 @@ export class LocalMedia {
 
     async #openCamera() {
         try {
-            const stream = await navigator.mediaDevices.getUserMedia({ video: this.#constraints("videoinput", VIDEO_CONSTRAINTS) });
+            const stream = await navigator.mediaDevices.getUserMedia({ video: this.#constraints("videoinput", this.#videoConstraints()) });
             this.#use("video", stream.getVideoTracks()[0] ?? null);
             await this.refreshDevices();
             return null;
@@ -277,53 +306,38 @@ export class LocalMedia {
 }
 
 /**
- * How loud each stream is, for the "speaking" ring on the tiles (Web Audio analysers, polled a few
- * times a second rather than every frame: cheap enough for a call of six).
+ * Who is speaking, for the ring on the tiles: levels read a few times a second from WebRTC's own
+ * audio levels (the mesh: the level each received packet carries, and our sender's statistics)
+ * rather than from Web Audio. An AudioContext runs an audio render thread (and an output stream in
+ * the browser's audio service) for as long as it lives, in every page of the call: about a tenth
+ * of a core for a call of three on the benchmark's machine (docs/protocol.md, "Call set-up").
  */
 export class AudioLevels {
     /** @type {((id: string, speaking: boolean) => void) | null} */
     onspeaking = null;
-    /** @type {AudioContext | null} */
-    #context = null;
-    /** @type {Map<string, {analyser: AnalyserNode, source: MediaStreamAudioSourceNode, track: MediaStreamTrack, speaking: boolean, quietSince: number}>} */
+    /** @type {Map<string, {read: () => (number | null | Promise<number | null>), speaking: boolean, quietSince: number}>} */
     #meters = new Map();
     #timer = 0;
-    #samples = new Float32Array(512);
-
-    /** Must be called from a user gesture (a click on Join) for the context to run. */
-    resume() {
-        if (!this.#context) {
-            try {
-                this.#context = new AudioContext();
-            } catch {
-                return; // no Web Audio: no speaking ring, everything else works
-            }
-        }
-        if (this.#context.state === "suspended") this.#context.resume().catch(() => {});
-    }
+    #measuring = false;
 
     /**
-     * Watches the audio track of a stream under an id ("" for ourselves); a new track replaces the old.
+     * Watches a level under an id ("" for ourselves): `read` gives it, 0 to 1 (null: unknown).
      * @param {string} id
-     * @param {MediaStreamTrack | null} track
+     * @param {() => (number | null | Promise<number | null>)} read
      */
-    watch(id, track) {
+    watch(id, read) {
         const current = this.#meters.get(id);
-        if (current?.track === track) return;
-        this.unwatch(id);
-        if (!track || !this.#context) return;
-        const source = this.#context.createMediaStreamSource(new MediaStream([track]));
-        const analyser = this.#context.createAnalyser();
-        analyser.fftSize = 512;
-        source.connect(analyser);
-        this.#meters.set(id, { analyser, source, track, speaking: false, quietSince: 0 });
-        if (!this.#timer) this.#timer = window.setInterval(() => this.#measure(), 150);
+        if (current) {
+            current.read = read;
+            return;
+        }
+        this.#meters.set(id, { read, speaking: false, quietSince: 0 });
+        if (!this.#timer) this.#timer = window.setInterval(() => this.#measure(), 200);
     }
 
     unwatch(id) {
         const meter = this.#meters.get(id);
         if (!meter) return;
-        meter.source.disconnect();
         this.#meters.delete(id);
         if (meter.speaking) this.onspeaking?.(id, false);
         if (!this.#meters.size) {
@@ -334,25 +348,28 @@ export class AudioLevels {
 
     close() {
         for (const id of [...this.#meters.keys()]) this.unwatch(id);
-        this.#context?.close().catch(() => {});
-        this.#context = null;
     }
 
-    #measure() {
-        const now = performance.now();
-        for (const [id, meter] of this.#meters) {
-            meter.analyser.getFloatTimeDomainData(this.#samples);
-            let sum = 0;
-            for (const sample of this.#samples) sum += sample * sample;
-            const loud = meter.track.enabled && Math.sqrt(sum / this.#samples.length) > 0.02;
-            // Speaking starts at once and ends after a short quiet, so the ring does not flicker.
-            if (loud) meter.quietSince = 0;
-            else if (!meter.quietSince) meter.quietSince = now;
-            const speaking = loud || (meter.speaking && now - meter.quietSince < 600);
-            if (speaking !== meter.speaking) {
-                meter.speaking = speaking;
-                this.onspeaking?.(id, speaking);
+    async #measure() {
+        if (this.#measuring) return; // a slow statistics read: the next tick waits for it
+        this.#measuring = true;
+        try {
+            for (const [id, meter] of [...this.#meters]) {
+                const level = await Promise.resolve(meter.read()).catch(() => null);
+                if (this.#meters.get(id) !== meter) continue; // unwatched meanwhile
+                const now = performance.now();
+                const loud = (level ?? 0) > 0.02;
+                // Speaking starts at once and ends after a short quiet, so the ring does not flicker.
+                if (loud) meter.quietSince = 0;
+                else if (!meter.quietSince) meter.quietSince = now;
+                const speaking = loud || (meter.speaking && now - meter.quietSince < 600);
+                if (speaking !== meter.speaking) {
+                    meter.speaking = speaking;
+                    this.onspeaking?.(id, speaking);
+                }
             }
+        } finally {
+            this.#measuring = false;
         }
     }
 }

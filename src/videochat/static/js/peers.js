@@ -31,11 +31,14 @@ function fingerprintOf(sdp) {
     return /^a=fingerprint:(.+)$/m.exec(sdp ?? "")?.[1]?.trim() ?? "";
 }
 
-/** How much to scale a camera down for a connection's first frames (1 for none, or for a screen). */
-function startScaleOf(track) {
+/**
+ * How much to scale a camera down so that it is at most `maxHeight` tall (1 for none, or for a
+ * screen). From the track's size now: the camera's own size changes with the call's (media.js).
+ */
+function scaleFor(track, maxHeight) {
     if (!track || track.contentHint === "detail") return 1;
     const height = track.getSettings?.().height ?? 0;
-    return height > START_HEIGHT ? height / START_HEIGHT : 1;
+    return height > maxHeight ? height / maxHeight : 1;
 }
 
 export class Mesh {
@@ -102,6 +105,30 @@ export class Mesh {
         if (candidate) this.#links.get(from)?.receive(() => candidate, true);
     }
 
+    /** How loud a peer is (0 to 1), from the level its last audio packets carried. */
+    audioLevel(id) {
+        return this.#links.get(id)?.receivedAudioLevel() ?? null;
+    }
+
+    /** How loud our microphone is (0 to 1), from the statistics of a connection that sends it (null if none). */
+    async ownAudioLevel() {
+        for (const link of this.#links.values()) {
+            const level = await link.sentAudioLevel();
+            if (level !== null) return level;
+        }
+        return null;
+    }
+
+    /** The camera's size changed (media.js): every sender scales it again. */
+    refresh() {
+        this.#applyBudget();
+    }
+
+    /** How many connections (peers) the mesh holds. */
+    get size() {
+        return this.#links.size;
+    }
+
     /** The peer left the call: its connection goes. */
     remove(id) {
         const link = this.#links.get(id);
@@ -138,7 +165,7 @@ export class Mesh {
         };
         link.onstream = (stream) => this.onstream?.(id, stream);
         this.onstate?.(id, "connecting");
-        this.#applyBudget();
+        this.#applyBudget(); // the answering side's first picture needs its limit once its answer is set
         return link;
     }
 
@@ -161,14 +188,15 @@ export class Mesh {
     /**
      * Shares the upload budget among the peers: each video sender gets (budget / peers − audio), and
      * a smaller picture when that share gets small. A mesh encodes the camera once per peer: below
-     * FULL_SIZE_KBPS each encoder gets half the size (a quarter of the pixels, of the CPU), which
-     * also suits the bitrate (a 720p picture needs more than that share to look better than 360p).
+     * FULL_SIZE_KBPS each encoder gets at most 360 lines (a quarter of 720p's pixels, of the CPU),
+     * which also suits the bitrate (a 720p picture needs more than that share to look better than
+     * 360p); below 150 kbit/s, 180 lines.
      */
     #applyBudget() {
         const count = Math.max(1, this.#links.size);
         const videoKbps = Math.max(MIN_VIDEO_KBPS, this.budgetKbps / count - AUDIO_KBPS);
-        const scale = videoKbps < 150 ? 4 : videoKbps < FULL_SIZE_KBPS ? 2 : 1;
-        for (const link of this.#links.values()) link.limitVideo(videoKbps * 1000, scale);
+        const maxHeight = videoKbps < 150 ? 180 : videoKbps < FULL_SIZE_KBPS ? 360 : Infinity;
+        for (const link of this.#links.values()) link.limitVideo(videoKbps * 1000, maxHeight);
     }
 }
 
@@ -185,13 +213,13 @@ class PeerLink {
     closed = false;
     remoteFingerprint = "";
     stream = new MediaStream();
-    /** @type {{bitrate: number, scale: number} | null} */
+    /** @type {{bitrate: number, maxHeight: number} | null} */
     #limit = null;
     #queue = Promise.resolve();
     #restartTimer = 0;
     #failTimer = 0;
-    /** The camera's first frames go out smaller (START_HEIGHT); 1 once lifted. */
-    #startScale = 1;
+    /** The camera's first frames go out at most START_HEIGHT tall; Infinity once lifted. */
+    #startHeight = START_HEIGHT;
     #startTimer = 0;
 
     /**
@@ -216,13 +244,12 @@ class PeerLink {
         });
         pc.addEventListener("connectionstatechange", () => this.#stateChanged());
         this.#watch(); // a connection that never gets there fails too (no relay, a lost offer...)
-        this.#startScale = startScaleOf(mesh.tracks.video);
         if (offerer) {
             // One audio and one video transceiver, sending even when we have nothing yet: a track
             // that comes later (camera on, a screen) only replaces the sender's track.
             pc.addTransceiver(mesh.tracks.audio ?? "audio", { direction: "sendrecv" });
             pc.addTransceiver(mesh.tracks.video ?? "video", { direction: "sendrecv",
-                sendEncodings: [{ scaleResolutionDownBy: this.#startScale }] });
+                sendEncodings: [{ scaleResolutionDownBy: scaleFor(mesh.tracks.video, START_HEIGHT) }] });
             // The offer goes now rather than a task later from negotiationneeded (which then finds
             // the state no longer stable and does not fire).
             this.#offer();
@@ -256,17 +283,35 @@ class PeerLink {
         }
     }
 
-    limitVideo(bitrate, scale) {
-        this.#limit = { bitrate, scale };
+    /** @returns {number | null} */
+    receivedAudioLevel() {
+        const receiver = this.#transceiver("audio")?.receiver;
+        if (!receiver || this.closed) return null;
+        return receiver.getSynchronizationSources?.()[0]?.audioLevel ?? null;
+    }
+
+    /** @returns {Promise<number | null>} */
+    async sentAudioLevel() {
+        const sender = this.#transceiver("audio")?.sender;
+        if (!sender?.track || this.closed || this.pc.connectionState !== "connected") return null;
+        let level = null;
+        (await sender.getStats()).forEach((report) => {
+            if (report.type === "media-source" && report.kind === "audio" && typeof report.audioLevel === "number") level = report.audioLevel;
+        });
+        return level;
+    }
+
+    limitVideo(bitrate, maxHeight) {
+        this.#limit = { bitrate, maxHeight };
         const sender = this.#transceiver("video")?.sender;
         if (!sender || this.closed) return;
         const parameters = sender.getParameters();
         if (!parameters.encodings?.length) return; // not negotiated yet: applied once connected
-        const screen = sender.track?.contentHint === "detail";
+        // A shared screen keeps its resolution (text must stay readable) and loses frames instead.
+        const scale = scaleFor(sender.track, Math.min(maxHeight, this.#startHeight));
         for (const encoding of parameters.encodings) {
             encoding.maxBitrate = Math.round(bitrate);
-            // A shared screen keeps its resolution (text must stay readable) and loses frames instead.
-            encoding.scaleResolutionDownBy = screen ? 1 : Math.max(scale, this.#startScale);
+            encoding.scaleResolutionDownBy = scale;
         }
         sender.setParameters(parameters).catch((error) => console.warn(`peer ${this.id}: setParameters failed`, error));
     }
@@ -317,7 +362,7 @@ class PeerLink {
             if (pc.localDescription) this.mesh.signal("answer", pc.localDescription.toJSON(), this.id);
             await sending;
         }
-        if (pc.signalingState === "stable" && this.#limit) this.limitVideo(this.#limit.bitrate, this.#limit.scale);
+        if (pc.signalingState === "stable" && this.#limit) this.limitVideo(this.#limit.bitrate, this.#limit.maxHeight);
     }
 
     async #candidate(candidate) {
@@ -356,7 +401,7 @@ class PeerLink {
         if (state === "connected") {
             window.clearTimeout(this.#failTimer);
             this.#failTimer = 0;
-            if (this.#startScale > 1 && !this.#startTimer) this.#startTimer = window.setTimeout(() => this.#liftStartScale(), START_SIZE_FOR_MS);
+            if (this.#startHeight < Infinity && !this.#startTimer) this.#startTimer = window.setTimeout(() => this.#liftStartScale(), START_SIZE_FOR_MS);
             this.onstate?.("connected");
         } else if (state === "disconnected") {
             this.#restartTimer = window.setTimeout(() => this.#restart(), RESTART_DISCONNECTED_AFTER_MS);
@@ -378,8 +423,8 @@ class PeerLink {
             this.#startTimer = window.setTimeout(() => this.#liftStartScale(), START_SIZE_FOR_MS / 2);
             return;
         }
-        this.#startScale = 1;
-        if (this.#limit) this.limitVideo(this.#limit.bitrate, this.#limit.scale);
+        this.#startHeight = Infinity;
+        if (this.#limit) this.limitVideo(this.#limit.bitrate, this.#limit.maxHeight);
     }
 
     /** ICE restart; if the connection is still not back after a while, it is declared failed. */

@@ -78,6 +78,11 @@ export class CallGrid {
         this.#tiles.get(id)?.item.toggleAttribute("data-speaking", speaking);
     }
 
+    /** How many tiles (ours included): the call's size as this page knows it. */
+    get size() {
+        return this.#tiles.size;
+    }
+
     has(id) {
         return this.#tiles.has(id);
     }
