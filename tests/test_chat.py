@@ -72,6 +72,18 @@ async def test_new_message_goes_to_the_others_as_seed_string_and_structured(conn
     assert alice.received("new_message") == []  # the sender has the ack instead
 
 
+async def test_any_text_comes_back_as_sent_korean_emoji_and_lone_surrogates(connect, room):
+    # codec.py: orjson sends non-ASCII as it is; what it refuses (a lone surrogate, which JSON's
+    # \uXXXX escapes can carry) takes the standard library's encoder, for the ack and the broadcast
+    alice, bob = await connect(), await connect()
+    for client in (alice, bob):
+        await client.call("enter_room", room)
+    for text in ("안녕하세요 👋 — ü", "half a pair: \ud83d!"):
+        reply = await alice.call("new_message", text, room)
+        assert reply["ok"] is True and reply["message"]["text"] == text
+        await bob.wait_for("new_message", lambda line, structured: structured["text"] == text)
+
+
 async def test_seed_client_without_ack_still_delivers(connect, room):
     alice, bob = await connect(), await connect()
     await alice.call("enter_room", room)

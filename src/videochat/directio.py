@@ -355,11 +355,10 @@ class DirectEngineIO(engineio.AsyncServer):
         return super().start_background_task(target, *args, **kwargs)
 
     async def send(self, sid: str, data: Any) -> None:
-        socket = self.sockets.get(sid)
-        if type(data) is str and socket is not None and writes_directly(socket, time.time()):
-            socket.queue.write_frame(frame("4" + data))
-            return
-        await super().send(sid, data)
+        if type(data) is str:
+            await self.send_encoded(sid, data.encode())
+        else:
+            await super().send(sid, data)
 
     async def send_encoded(self, sid: str, data: bytes) -> None:
         """`send` for a text message already encoded as UTF-8 (no decoding and encoding again on a

@@ -94,11 +94,6 @@ class Wire:
         """The connection is gone: drop what waits and the callback (no reference cycle is left)."""
         self._pending, self._pending_bytes, self._on_overflow = None, 0, None
 
-    @property
-    def open(self) -> bool:
-        protocol = self._protocol
-        return not (protocol.close_sent or protocol.disconnected or protocol.transport.is_closing())
-
     def write(self, data: bytes) -> bool:
         """Write ready-made frames; False (nothing written) once the connection is closing or over
         its limit."""

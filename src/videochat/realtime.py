@@ -38,8 +38,6 @@ RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "disconne
 # A Socket.IO EVENT on the default namespace, optionally with an ack id: `2[...` or `212[...`
 _DEFAULT_EVENT = re.compile(r"2(\d{0,100})\[")
 
-
-
 _ack_requested: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_requested", default=False)
 _refusal: contextvars.ContextVar[UserError | None] = contextvars.ContextVar("refusal", default=None)
 _local_only: contextvars.ContextVar[bool] = contextvars.ContextVar("local_only", default=False)
