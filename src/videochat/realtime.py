@@ -67,7 +67,9 @@ class Server(socketio.AsyncServer):
         # of those, the ones that finish without waiting on anything but the event loop (relays):
         # run in the reading task itself, no task of their own (see _handle_event)
         self.inline_handlers: set[Callable[..., Awaitable[Any]]] = set()
-        self._running: set[asyncio.Task] = set()  # event tasks, referenced until they end
+        # event tasks, referenced until they end, and how many each connection has unfinished
+        self._running: set[asyncio.Task] = set()
+        self._unfinished: dict[str, int] = {}
 
     async def emit(self, *args: Any, **kwargs: Any) -> None:
         if _local_only.get():  # inside `locally()`: this process's connections only
@@ -130,10 +132,13 @@ class Server(socketio.AsyncServer):
         if not self.async_handlers:
             await self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
             return
-        if self.before_ack is None and self.handlers.get(namespace, _NONE).get(data[0]) in self.inline_handlers:
+        if (self.before_ack is None and sid not in self._unfinished
+                and self.handlers.get(namespace, _NONE).get(data[0]) in self.inline_handlers):
             # A relay (a chat message, an offer): it never waits on I/O, so running it here, before
             # this connection's next packet is read, costs no latency and saves a task per event;
-            # what it raises stays its own (the caller would take it for a malformed packet).
+            # what it raises stays its own (the caller would take it for a malformed packet). Not
+            # while an earlier event of this connection is unfinished in its task: that one may not
+            # even have started, and a relay must not overtake it (an offer its join_room).
             try:
                 await self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
             except Exception:
@@ -142,7 +147,14 @@ class Server(socketio.AsyncServer):
         task = asyncio.get_running_loop().create_task(
             self._handle_event_internal(self, sid, eio_sid, data, namespace, id))
         self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        self._unfinished[sid] = self._unfinished.get(sid, 0) + 1
+        task.add_done_callback(functools.partial(self._event_done, sid))
+
+    def _event_done(self, sid: str, task: asyncio.Task) -> None:
+        self._running.discard(task)
+        left = self._unfinished.pop(sid) - 1
+        if left:
+            self._unfinished[sid] = left
 
     async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
         # Runs once per incoming event (in its own task when async_handlers is on), so the
