@@ -3,7 +3,8 @@
 A newcomer joins a call that its other participants already hold (2 people: the second joins the
 first; 4 people: the fourth joins three). Measured on the machine's one clock (Date.now() in every
 page): until the newcomer's first remote video shows a frame, and until every pair plays (each page
-shows a frame from each of the others). Median of `repeats`.
+shows a frame from each of the others). Median of `repeats`, the slowest run, and how many joins
+(the holders' own included) stalled: took more than STALL_MS.
 
 The pages are told of each frame (the video elements' events and requestVideoFrameCallback) rather
 than polled: polling four pages every few milliseconds cost CPU the pages were setting up the call
@@ -34,6 +35,9 @@ CHROMIUM_FLAGS = [
 TIMEOUT_MS = 60_000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 RETRIES = 2  # a run disturbed by other load is repeated this many times at most
+# A join whose set-up took longer than this stalled (a connection that never got going waits 15 s
+# to be re-created): counted apart, since a median hides a few of them.
+STALL_MS = 5000
 
 # Resolves with Date.now() once `count` remote videos each show a frame: checked whenever a tile
 # comes or goes and whenever a video gets its size or presents a frame.
@@ -149,9 +153,10 @@ async def one_setup(browser: Browser, url: str, participants: int, load: OtherLo
     pages = [await _open(browser, url, room, f"P{i}") for i in range(participants)]
     try:
         holders, newcomer = pages[:-1], pages[-1]
+        setups = []  # every join's set-up, the holders' own included: a stall shows wherever it is
         for index, page in enumerate(holders):
-            await _join(page)
-            await page.evaluate(WATCH, index)  # the call so far plays on this page
+            clicked = await _join(page)
+            setups.append(await page.evaluate(WATCH, index) - clicked)  # the call so far plays on this page
         for page in holders:
             await page.evaluate(WATCH, participants - 2)
         # Every watch is in place before the click (a watch started late would see frames late).
@@ -163,6 +168,7 @@ async def one_setup(browser: Browser, url: str, participants: int, load: OtherLo
         all_pairs = max([await page.evaluate("() => window.__callsetup.all") for page in pages])
         # Read before the pages close: a closed renderer's CPU time would count as someone else's.
         return {"first_frame_ms": first_frame - clicked, "all_pairs_ms": all_pairs - clicked,
+                "stalled_joins": sum(ms > STALL_MS for ms in setups + [all_pairs - clicked]),
                 "other_cores": round(load.cores(), 3)}
     finally:
         for page in pages:
@@ -193,6 +199,9 @@ async def measure(url: str, participants: int, repeats: int, chromium: str = "/u
         "repeats": repeats,
         "first_frame_ms": statistics.median(r["first_frame_ms"] for r in runs),
         "all_pairs_ms": statistics.median(r["all_pairs_ms"] for r in runs),
+        "slowest_ms": max(r["all_pairs_ms"] for r in runs),
+        "joins": sum(participants - 1 for _ in runs),
+        "stalled_joins": sum(r["stalled_joins"] for r in runs),
         "disturbed": sum(r["disturbed"] for r in runs),
         "repeated": sum(r["attempts"] - 1 for r in runs),
         "runs": runs,

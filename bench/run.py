@@ -405,9 +405,10 @@ def write_report(results: dict, meta: dict) -> str:
         out += ["A newcomer clicks Join in a call the others already hold; medians of "
                 f"{calls[0]['repeats']} runs, loopback. Targets: first remote frame ≤ 250 ms for 2 people, "
                 "every pair playing ≤ 600 ms for 4.", "",
-                "| people | Join → first remote frame, ms | Join → every pair plays, ms | runs repeated | "
-                "runs still disturbed |", "|---|---|---|---|---|"]
-        out += [f"| {c['participants']} | {c['first_frame_ms']:.0f} | {c['all_pairs_ms']:.0f} | {c.get('repeated', 0)} | "
+                "| people | Join → first remote frame, ms | Join → every pair plays, ms | slowest run, ms | "
+                "joins stalled (> 5 s) | runs repeated | runs still disturbed |", "|---|---|---|---|---|---|---|"]
+        out += [f"| {c['participants']} | {c['first_frame_ms']:.0f} | {c['all_pairs_ms']:.0f} | {c['slowest_ms']:.0f} | "
+                f"{c['stalled_joins']} of {c['joins']} | {c.get('repeated', 0)} | "
                 f"{c.get('disturbed', 0)}{' ⚠' if c.get('disturbed') else ''} |" for c in calls]
     else:
         out.append("Not measured in this run.")

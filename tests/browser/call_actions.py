@@ -14,8 +14,9 @@ from actions import enter_room
 
 CALL_TIMEOUT_MS = 45_000  # two cores, several calls at once: first frames can take seconds
 
-# Keeps every RTCPeerConnection the page makes in window.__pcs, and counts the offers each one
-# set (local or remote), to tell a renegotiation from a replaced track.
+# Keeps every RTCPeerConnection the page makes in window.__pcs, counts the offers each one set
+# (local or remote), to tell a renegotiation from a replaced track, and keeps the candidates the
+# page was sent (__received: their candidate lines).
 RECORD_PEER_CONNECTIONS = """
 (() => {
     const Native = window.RTCPeerConnection;
@@ -26,6 +27,7 @@ RECORD_PEER_CONNECTIONS = """
             this.__offers = 0;
             window.__pcs.push(this);
             this.__collisions = 0;
+            this.__received = [];
             this.addEventListener("signalingstatechange", () => {
                 if (this.signalingState === "have-local-offer" || this.signalingState === "have-remote-offer") this.__offers += 1;
             });
@@ -34,6 +36,10 @@ RECORD_PEER_CONNECTIONS = """
             // Our offer was out when theirs came in, and we give way (the polite side's rollback).
             if (description && description.type === "offer" && this.signalingState === "have-local-offer") this.__collisions += 1;
             return super.setRemoteDescription(description);
+        }
+        addIceCandidate(candidate) {
+            if (candidate?.candidate) this.__received.push(candidate.candidate);
+            return super.addIceCandidate(candidate);
         }
     };
 })();

@@ -70,10 +70,10 @@ export class Mesh {
     start(ack) {
         this.closeAll();
         this.myId = ack.you.id;
-        // A pool of one: the answering side gathers its candidates while it applies the offer, so
-        // they are there as soon as its answer is.
+        // No candidate pool (iceCandidatePoolSize): with one, about one answering connection in
+        // twenty never gathered a candidate and waited for RECREATE_AFTER_MS (docs/protocol.md).
         this.config = { iceServers: ack.iceServers ?? [], iceTransportPolicy: ack.iceTransportPolicy ?? "all",
-            bundlePolicy: "max-bundle", iceCandidatePoolSize: 1 };
+            bundlePolicy: "max-bundle" };
         this.budgetKbps = ack.uploadBudgetKbps || 2500;
     }
 
@@ -215,6 +215,8 @@ class PeerLink {
     stream = new MediaStream();
     /** @type {{bitrate: number, maxHeight: number} | null} */
     #limit = null;
+    /** The bitrate and scale the video sender was last given ("" for none). */
+    #applied = "";
     #queue = Promise.resolve();
     #restartTimer = 0;
     #failTimer = 0;
@@ -236,7 +238,11 @@ class PeerLink {
         const pc = this.pc;
         pc.addEventListener("negotiationneeded", () => this.#offer());
         pc.addEventListener("icecandidate", ({ candidate }) => {
-            if (!this.closed) mesh.signal("ice", candidate ? candidate.toJSON() : null, id);
+            // A browser's TCP host candidates are "active" (port 9): they pair only with a passive
+            // one, which no peer of a call has (browsers, aiortc), so they would cost each side a
+            // message and a candidate to check for nothing. TURN over TCP is a relay candidate.
+            if (this.closed || candidate?.tcpType === "active") return;
+            mesh.signal("ice", candidate ? candidate.toJSON() : null, id);
         });
         pc.addEventListener("track", ({ track }) => {
             if (!this.stream.getTracks().includes(track)) this.stream.addTrack(track);
@@ -305,15 +311,23 @@ class PeerLink {
         this.#limit = { bitrate, maxHeight };
         const sender = this.#transceiver("video")?.sender;
         if (!sender || this.closed) return;
-        const parameters = sender.getParameters();
-        if (!parameters.encodings?.length) return; // not negotiated yet: applied once connected
         // A shared screen keeps its resolution (text must stay readable) and loses frames instead.
         const scale = scaleFor(sender.track, Math.min(maxHeight, this.#startHeight));
+        const wanted = `${Math.round(bitrate)}/${scale}`;
+        // The budget is shared out again at every join and connection: what a sender has already
+        // costs no getParameters (a call that waits for WebRTC's busy threads while a join sets up).
+        if (wanted === this.#applied) return;
+        const parameters = sender.getParameters();
+        if (!parameters.encodings?.length) return; // not negotiated yet: applied once connected
         for (const encoding of parameters.encodings) {
             encoding.maxBitrate = Math.round(bitrate);
             encoding.scaleResolutionDownBy = scale;
         }
-        sender.setParameters(parameters).catch((error) => console.warn(`peer ${this.id}: setParameters failed`, error));
+        this.#applied = wanted;
+        sender.setParameters(parameters).catch((error) => {
+            this.#applied = "";
+            console.warn(`peer ${this.id}: setParameters failed`, error);
+        });
     }
 
     close() {
