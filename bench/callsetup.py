@@ -200,7 +200,7 @@ async def measure(url: str, participants: int, repeats: int, chromium: str = "/u
         "first_frame_ms": statistics.median(r["first_frame_ms"] for r in runs),
         "all_pairs_ms": statistics.median(r["all_pairs_ms"] for r in runs),
         "slowest_ms": max(r["all_pairs_ms"] for r in runs),
-        "joins": sum(participants - 1 for _ in runs),
+        "joins": (participants - 1) * len(runs),
         "stalled_joins": sum(r["stalled_joins"] for r in runs),
         "disturbed": sum(r["disturbed"] for r in runs),
         "repeated": sum(r["attempts"] - 1 for r in runs),

@@ -402,11 +402,12 @@ def write_report(results: dict, meta: dict) -> str:
     calls = results.get("videochat", {}).get("callsetup")
     out += ["## 4. Call setup in headless Chromium (videochat only; the reference has no call page)", ""]
     if calls:
+        from callsetup import STALL_MS
         out += ["A newcomer clicks Join in a call the others already hold; medians of "
                 f"{calls[0]['repeats']} runs, loopback. Targets: first remote frame ≤ 250 ms for 2 people, "
                 "every pair playing ≤ 600 ms for 4.", "",
                 "| people | Join → first remote frame, ms | Join → every pair plays, ms | slowest run, ms | "
-                "joins stalled (> 5 s) | runs repeated | runs still disturbed |", "|---|---|---|---|---|---|---|"]
+                f"joins stalled (> {STALL_MS / 1000:.0f} s) | runs repeated | runs still disturbed |", "|---|---|---|---|---|---|---|"]
         out += [f"| {c['participants']} | {c['first_frame_ms']:.0f} | {c['all_pairs_ms']:.0f} | {c['slowest_ms']:.0f} | "
                 f"{c['stalled_joins']} of {c['joins']} | {c.get('repeated', 0)} | "
                 f"{c.get('disturbed', 0)}{' ⚠' if c.get('disturbed') else ''} |" for c in calls]
