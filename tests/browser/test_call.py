@@ -33,7 +33,6 @@ END_SCREEN_SHARE_AS_THE_BROWSER_DOES = """() => {
     return false;
 }"""
 
-# Every connected peer connection sends its video with this bitrate cap and scale.
 # Every connected sender of video sends at most `bps`, `height` lines tall (the track's own height,
 # scaled down by the encoding), from a track running at most `fps` frames a second.
 VIDEO_SENT_AS = """([bps, height, fps]) => window.__pcs.filter((pc) => pc.connectionState === "connected").every((pc) =>

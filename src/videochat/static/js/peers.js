@@ -124,11 +124,6 @@ export class Mesh {
         this.#applyBudget();
     }
 
-    /** How many connections (peers) the mesh holds. */
-    get size() {
-        return this.#links.size;
-    }
-
     /** The peer left the call: its connection goes. */
     remove(id) {
         const link = this.#links.get(id);
