@@ -1,10 +1,11 @@
 """Call set-up time in headless Chromium: from clicking Join to the first remote frame.
 
 A newcomer joins a call that its other participants already hold (2 people: the second joins the
-first; 4 people: the fourth joins three). Measured on the machine's one clock (Date.now() in every
-page): until the newcomer's first remote video shows a frame, and until every pair plays (each page
-shows a frame from each of the others). Median of `repeats`, the slowest run, and how many joins
-(the holders' own included) stalled: took more than STALL_MS.
+first; 4 people: the fourth joins three), HOLD_S seconds after the last of them saw the others.
+Measured on the machine's one clock (Date.now() in every page): until the newcomer's first remote
+video shows a frame, and until every pair plays (each page shows a frame from each of the others).
+Median of `repeats`, the slowest run, and how many joins (the holders' own included) stalled: took
+more than STALL_MS.
 
 The pages are told of each frame (the video elements' events and requestVideoFrameCallback) rather
 than polled: polling four pages every few milliseconds cost CPU the pages were setting up the call
@@ -38,6 +39,10 @@ RETRIES = 2  # a run disturbed by other load is repeated this many times at most
 # A join whose set-up took longer than this stalled (a connection that never got going waits 15 s
 # to be re-created): counted apart, since a median hides a few of them.
 STALL_MS = 5000
+# How long the call plays before the newcomer clicks Join. People join seconds apart; a click in the
+# instant the call formed would also time the holders' own set-up still under way (bitrate ramp-up,
+# the camera's size, what a page prepares for the next newcomer: docs/protocol.md, "Call set-up").
+HOLD_S = 3.0
 
 # Resolves with Date.now() once `count` remote videos each show a frame: checked whenever a tile
 # comes or goes and whenever a video gets its size or presents a frame.
@@ -159,6 +164,7 @@ async def one_setup(browser: Browser, url: str, participants: int, load: OtherLo
             setups.append(await page.evaluate(WATCH, index) - clicked)  # the call so far plays on this page
         for page in holders:
             await page.evaluate(WATCH, participants - 2)
+        await asyncio.sleep(HOLD_S)  # the call plays a while: a scenario's timing, not a wait for a state
         # Every watch is in place before the click (a watch started late would see frames late).
         await _start_watch(newcomer, 1, "first")
         for page in pages:

@@ -45,6 +45,10 @@ RECORD_PEER_CONNECTIONS = """
 })();
 """
 
+# The page's connections with its peers: open, and negotiated with someone. A spare connection
+# (peers.js: made ahead for the next newcomer) has only its own offer until somebody comes.
+LINKS = "window.__pcs.filter((pc) => pc.connectionState !== 'closed' && pc.remoteDescription)"
+
 # For each open, connected peer connection: inbound audio/video bytes and frames.
 READ_INBOUND = """
 async () => {
@@ -139,19 +143,29 @@ async def wait_media_flows(page: Page, connections: int, *, audio: bool = True, 
 
 
 async def offers_so_far(page: Page) -> list[int]:
-    return await page.evaluate("() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').map((pc) => pc.__offers)")
+    return await page.evaluate(f"() => {LINKS}.map((pc) => pc.__offers)")
 
 
 async def sender_track(page: Page, kind: str) -> list[dict]:
-    """What each open connection's sender of `kind` sends: null, or {enabled, label, readyState}."""
+    """What the sender of `kind` of each connection with a peer sends: null, or {enabled, label, readyState}."""
     return await page.evaluate(
-        """(kind) => window.__pcs.filter((pc) => pc.connectionState !== "closed").map((pc) => {
+        f"""(kind) => {LINKS}.map((pc) => {{
             const t = pc.getTransceivers().find((t) => t.receiver.track.kind === kind);
             const track = t && t.sender.track;
-            return track ? {enabled: track.enabled, label: track.label, readyState: track.readyState} : null;
-        })""",
+            return track ? {{enabled: track.enabled, label: track.label, readyState: track.readyState}} : null;
+        }})""",
         kind,
     )
+
+
+async def wait_spare_connection(page: Page) -> int:
+    """The index in window.__pcs of the page's spare connection, once it has one: its offer set and
+    its candidates gathered, negotiated with nobody yet."""
+    found = await page.wait_for_function(
+        """() => 1 + window.__pcs.findIndex((pc) => pc.connectionState === "new" && !pc.remoteDescription
+            && pc.signalingState === "have-local-offer" && pc.iceGatheringState === "complete")""",
+        timeout=CALL_TIMEOUT_MS)
+    return await found.json_value() - 1
 
 
 async def selected_candidate_types(page: Page) -> list[str]:

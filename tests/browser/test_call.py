@@ -8,6 +8,7 @@ from playwright.async_api import Page, expect
 from actions import enter_room
 from call_actions import (
     CALL_TIMEOUT_MS,
+    LINKS,
     enter_and_join_call,
     join_call,
     offers_so_far,
@@ -17,6 +18,7 @@ from call_actions import (
     tile_of,
     wait_media_flows,
     wait_remote_videos_play,
+    wait_spare_connection,
 )
 
 # The browser's own "Stop sharing" ends the screen track; a test cannot click the browser's bar, so
@@ -43,8 +45,8 @@ VIDEO_SENT_AS = """([bps, height, fps]) => window.__pcs.filter((pc) => pc.connec
             && settings.frameRate <= fps;
     }))"""
 
-# Per open peer connection: no candidate pool, and candidates received, all of them UDP.
-CONNECTIONS_SET_UP_LEAN = """() => window.__pcs.filter((pc) => pc.connectionState !== "closed").map((pc) =>
+# Per connection with a peer: no candidate pool, and candidates received, all of them UDP.
+CONNECTIONS_SET_UP_LEAN = f"""() => {LINKS}.map((pc) =>
     pc.getConfiguration().iceCandidatePoolSize === 0 && pc.__received.length > 0
     && pc.__received.every((line) => line.split(" ")[2].toLowerCase() === "udp"))"""
 
@@ -71,6 +73,9 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     pages = {"Alice": alice, "Bob": bob, "Carol": carol}
     await enter_and_join_call(alice, url, "Alice")
     await enter_and_join_call(bob, url, "Bob")
+    # Once the call has settled, each of its pages keeps a spare connection for the next newcomer,
+    # its offer made and its candidates gathered before anyone comes (peers.js) ...
+    spares = {name: await wait_spare_connection(pages[name]) for name in ("Alice", "Bob")}
     await enter_room(carol, url, "Carol")
     await expect(carol.locator("#call-join")).to_have_text("참여")
     await join_call(carol)
@@ -84,6 +89,10 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     # Our own picture is mirrored, the others' are not.
     assert await alice.locator("#tiles .call-tile.mine video").evaluate("v => getComputedStyle(v).transform") != "none"
     assert await tile_of(alice, "Bob").locator("video").evaluate("v => getComputedStyle(v).transform") == "none"
+    # ... which the newcomer got: Carol answered it.
+    for name, index in spares.items():
+        assert await pages[name].evaluate("(i) => [window.__pcs[i].connectionState, window.__pcs[i].remoteDescription?.type]",
+                                          index) == ["connected", "answer"]
     # Each connection was negotiated once: the existing participants offered, the newcomer answered.
     for page in pages.values():
         assert await offers_so_far(page) == [1, 1]
@@ -146,7 +155,7 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     for index in (1, 2, 0):
         label = await choose_camera(alice, index)
         await alice.wait_for_function(
-            """(label) => window.__pcs.filter((pc) => pc.connectionState !== "closed").every((pc) =>
+            f"""(label) => {LINKS}.every((pc) =>
                 pc.getSenders().some((s) => s.track && s.track.kind === "video" && s.track.label === label))""",
             arg=label, timeout=CALL_TIMEOUT_MS)
         for page in (bob, carol):
@@ -159,7 +168,7 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     await alice.wait_for_function(
         "(id) => [...document.querySelectorAll('#tiles .call-tile:not(.mine) video')].every((v) => v.sinkId === id)",
         arg=await output.get_attribute("value"))
-    assert await alice.evaluate("() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').every((pc) => pc.signalingState === 'stable')")
+    assert await alice.evaluate(f"() => {LINKS}.every((pc) => pc.signalingState === 'stable')")
 
     # Screen share shows on the others, and the browser's own "Stop sharing" ends it cleanly.
     share = carol.locator("#share-button")

@@ -10,6 +10,7 @@ from playwright.async_api import expect
 
 from call_actions import (
     CALL_TIMEOUT_MS,
+    LINKS,
     enter_and_join_call,
     open_call_page,
     remote_tiles,
@@ -21,7 +22,7 @@ from call_actions import (
 import turn
 from turn import TurnServer
 
-RESTART_ICE_EVERYWHERE = "() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').forEach((pc) => pc.restartIce())"
+RESTART_ICE_EVERYWHERE = f"() => {LINKS}.forEach((pc) => pc.restartIce())"
 COLLISIONS = "() => window.__pcs.reduce((sum, pc) => sum + pc.__collisions, 0)"
 
 
@@ -57,7 +58,7 @@ async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
         await asyncio.gather(alice.evaluate(RESTART_ICE_EVERYWHERE), bob.evaluate(RESTART_ICE_EVERYWHERE))
         for page in (alice, bob):
             await page.wait_for_function(
-                "() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').every((pc) => pc.signalingState === 'stable' && pc.connectionState === 'connected')",
+                f"() => {LINKS}.every((pc) => pc.signalingState === 'stable' && pc.connectionState === 'connected')",
                 timeout=CALL_TIMEOUT_MS)
         if await alice.evaluate(COLLISIONS) + await bob.evaluate(COLLISIONS) > 0:
             break
@@ -102,4 +103,4 @@ async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
         assert await selected_candidate_types(page) == ["relay"]
     # ... on a new RTCPeerConnection, the old one closed.
     assert await alice.evaluate("() => window.__pcs.length") > made
-    assert await alice.evaluate("() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').length") == 1
+    assert await alice.evaluate(f"() => {LINKS}.length") == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from call_actions import enter_and_join_call, open_call_page, tile_of, wait_media_flows, wait_remote_videos_play
+from call_actions import LINKS, enter_and_join_call, open_call_page, tile_of, wait_media_flows, wait_remote_videos_play
 from videochat.peer import Peer
 
 
@@ -36,7 +36,7 @@ async def test_call_python_peer_and_browser_both_directions_of_offer(turn_videoc
         await wait_remote_videos_play(alice, 2)
         await wait_media_flows(alice, 2)
         # Who offered: the Python peer to the page, then the page to the second Python peer.
-        assert await alice.evaluate("() => window.__pcs.map((pc) => pc.localDescription.type)") == ["answer", "offer"]
+        assert await alice.evaluate(f"() => {LINKS}.map((pc) => pc.localDescription.type)") == ["answer", "offer"]
         # The Python peer starts over on a fresh connection (a new DTLS fingerprint) while connected:
         # the page drops its old connection and answers on a new one.
         await first.call(page_peer.id)

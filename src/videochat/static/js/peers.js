@@ -25,6 +25,13 @@ const FULL_SIZE_KBPS = 1500;
 const START_HEIGHT = 360;
 /** How long after connecting the camera goes up to its full size, once frames flow. */
 const START_SIZE_FOR_MS = 1000;
+/**
+ * A spare connection (an offer made and its candidates gathered before anyone arrives) is replaced
+ * after this long: its host candidates describe the network of then, its relay allocation ages.
+ */
+const SPARE_FOR_MS = 10 * 60 * 1000;
+/** The spare is made this long after the call settled (every connection up): not during a join. */
+const SPARE_AFTER_MS = 1500;
 
 /** The DTLS fingerprint of a description: a new one means the other side made a new connection. */
 function fingerprintOf(sdp) {
@@ -52,11 +59,22 @@ export class Mesh {
     /** @type {RTCConfiguration} */
     config = {};
     budgetKbps = 2500;
+    /** The call's size limit: no spare connection is kept for a newcomer who could not come. */
+    maxCallSize = 6;
     /** What we send: the same tracks go to every peer. */
     tracks = { audio: /** @type {MediaStreamTrack | null} */ (null), video: /** @type {MediaStreamTrack | null} */ (null) };
 
     /** @type {Map<string, PeerLink>} */
     #links = new Map();
+    /**
+     * The connection the next newcomer gets: made, offered and gathered while nobody waits, so that
+     * a join costs the people in the call no offer to make (docs/protocol.md, "Call set-up").
+     * @type {PeerLink | null}
+     */
+    #spare = null;
+    #spareTimer = 0;
+    /** The people in the call when we joined whose offers have not come yet. @type {Set<string>} */
+    #expected = new Set();
 
     /** @param {Signal} signal sends a signaling message to one peer */
     constructor(signal) {
@@ -75,13 +93,22 @@ export class Mesh {
         this.config = { iceServers: ack.iceServers ?? [], iceTransportPolicy: ack.iceTransportPolicy ?? "all",
             bundlePolicy: "max-bundle" };
         this.budgetKbps = ack.uploadBudgetKbps || 2500;
+        this.maxCallSize = ack.maxCallSize || 6;
+        this.#expected = new Set((ack.peers ?? []).map((peer) => peer.id).filter((id) => id !== this.myId));
     }
 
-    /** A newcomer arrived: we make the connection and the offer. */
+    /** A newcomer arrived: it gets the spare connection (its offer is on the way), or a new one. */
     connect(id) {
         if (id === this.myId) return;
         this.#links.get(id)?.close();
-        this.#create(id, true);
+        const spare = this.#spare;
+        this.#spare = null;
+        if (spare) {
+            spare.adopt(id); // its offer goes before anything else is done for the newcomer
+            this.#register(id, spare);
+        } else {
+            this.#create(id, true);
+        }
     }
 
     /** @param {RTCSessionDescriptionInit} description */
@@ -126,16 +153,52 @@ export class Mesh {
 
     /** The peer left the call: its connection goes. */
     remove(id) {
+        this.#expected.delete(id);
         const link = this.#links.get(id);
-        if (!link) return;
-        link.close();
-        this.#links.delete(id);
-        this.#applyBudget();
+        if (link) {
+            link.close();
+            this.#links.delete(id);
+            this.#applyBudget();
+        }
+        this.prepareSpare(); // there may be room again, or nobody left to wait for
     }
 
     closeAll() {
         for (const link of this.#links.values()) link.close();
         this.#links.clear();
+        this.#dropSpare();
+    }
+
+    /**
+     * Keeps a spare connection while the call has room for one more: made SPARE_AFTER_MS after
+     * the call settled (every connection up; not during a join, which has the CPU first), renewed
+     * after SPARE_FOR_MS. Called once the tracks are known and whenever a connection comes up.
+     */
+    prepareSpare() {
+        window.clearTimeout(this.#spareTimer);
+        this.#spareTimer = 0;
+        if (!this.#roomForSpare()) return this.#dropSpare();
+        const renew = this.#spare !== null;
+        this.#spareTimer = window.setTimeout(() => {
+            this.#spareTimer = 0;
+            if (renew) this.#dropSpare();
+            const settled = this.#expected.size === 0 && [...this.#links.values()].every((link) => link.pc.connectionState === "connected");
+            if (!settled || !this.#roomForSpare()) return; // the next connection that comes up calls again
+            this.#spare = new PeerLink(this, "", true);
+            this.prepareSpare(); // its renewal
+        }, renew ? SPARE_FOR_MS : SPARE_AFTER_MS);
+    }
+
+    /** Whether one more person could join the call (we, our peers, those we wait for, and one). */
+    #roomForSpare() {
+        return Boolean(this.myId) && this.#links.size + this.#expected.size + 2 <= this.maxCallSize;
+    }
+
+    #dropSpare() {
+        window.clearTimeout(this.#spareTimer);
+        this.#spareTimer = 0;
+        this.#spare?.close();
+        this.#spare = null;
     }
 
     /**
@@ -146,21 +209,31 @@ export class Mesh {
      */
     async setTrack(kind, track) {
         this.tracks[kind] = track;
-        await Promise.all([...this.#links.values()].map((link) => link.useTrack(kind, track)));
+        const links = [...this.#links.values(), ...(this.#spare ? [this.#spare] : [])];
+        await Promise.all(links.map((link) => link.useTrack(kind, track)));
         if (kind === "video") this.#applyBudget();
     }
 
     #create(id, offerer) {
-        const link = new PeerLink(this, id, offerer);
+        return this.#register(id, new PeerLink(this, id, offerer));
+    }
+
+    /** @param {PeerLink} link */
+    #register(id, link) {
+        this.#expected.delete(id);
         this.#links.set(id, link);
         link.onstate = (state) => {
             this.onstate?.(id, state);
-            if (state === "connected") this.#applyBudget();
+            if (state === "connected") {
+                this.#applyBudget();
+                this.prepareSpare();
+            }
             if (state === "failed" && this.#links.get(id) === link) this.#recreate(id, link);
         };
         link.onstream = (stream) => this.onstream?.(id, stream);
         this.onstate?.(id, "connecting");
         this.#applyBudget(); // the answering side's first picture needs its limit once its answer is set
+        if (!this.#roomForSpare()) this.#dropSpare();
         return link;
     }
 
@@ -218,10 +291,12 @@ class PeerLink {
     /** The camera's first frames go out at most START_HEIGHT tall; Infinity once lifted. */
     #startHeight = START_HEIGHT;
     #startTimer = 0;
+    /** What a spare connection had to send before it had a peer (its offer, its candidates). @type {[string, any][]} */
+    #unsent = [];
 
     /**
      * @param {Mesh} mesh
-     * @param {string} id
+     * @param {string} id the peer ("" for a spare connection, until adopt())
      * @param {boolean} offerer we start the negotiation (the others will answer)
      */
     constructor(mesh, id, offerer) {
@@ -237,14 +312,14 @@ class PeerLink {
             // one, which no peer of a call has (browsers, aiortc), so they would cost each side a
             // message and a candidate to check for nothing. TURN over TCP is a relay candidate.
             if (this.closed || candidate?.tcpType === "active") return;
-            mesh.signal("ice", candidate ? candidate.toJSON() : null, id);
+            this.#send("ice", candidate ? candidate.toJSON() : null);
         });
         pc.addEventListener("track", ({ track }) => {
             if (!this.stream.getTracks().includes(track)) this.stream.addTrack(track);
             this.onstream?.(this.stream);
         });
         pc.addEventListener("connectionstatechange", () => this.#stateChanged());
-        this.#watch(); // a connection that never gets there fails too (no relay, a lost offer...)
+        if (id) this.#watch(); // a connection that never gets there fails too (no relay, a lost offer...)
         if (offerer) {
             // One audio and one video transceiver, sending even when we have nothing yet: a track
             // that comes later (camera on, a screen) only replaces the sender's track.
@@ -255,6 +330,20 @@ class PeerLink {
             // the state no longer stable and does not fire).
             this.#offer();
         }
+    }
+
+    /** A spare connection gets its peer: what it prepared goes out now. */
+    adopt(id) {
+        this.id = id;
+        this.polite = this.mesh.myId < id;
+        this.#watch();
+        for (const [event, payload] of this.#unsent.splice(0)) this.mesh.signal(event, payload, id);
+    }
+
+    /** @param {"offer" | "answer" | "ice"} event */
+    #send(event, payload) {
+        if (this.id) this.mesh.signal(event, payload, this.id);
+        else this.#unsent.push([event, payload]);
     }
 
     /**
@@ -340,7 +429,7 @@ class PeerLink {
         try {
             this.makingOffer = true;
             await this.pc.setLocalDescription();
-            if (this.pc.localDescription) this.mesh.signal("offer", this.pc.localDescription.toJSON(), this.id);
+            if (this.pc.localDescription) this.#send("offer", this.pc.localDescription.toJSON());
         } catch (error) {
             console.warn(`peer ${this.id}: making an offer failed`, error);
         } finally {
@@ -368,7 +457,7 @@ class PeerLink {
             const sending = this.#sendOnOfferedTransceivers();
             sending.catch(() => {}); // awaited below, where a failure is reported (unless the answer failed first)
             await pc.setLocalDescription();
-            if (pc.localDescription) this.mesh.signal("answer", pc.localDescription.toJSON(), this.id);
+            if (pc.localDescription) this.#send("answer", pc.localDescription.toJSON());
             await sending;
         }
         if (pc.signalingState === "stable" && this.#limit) this.limitVideo(this.#limit.bitrate, this.#limit.maxHeight);
