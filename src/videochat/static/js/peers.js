@@ -103,10 +103,11 @@ export class Mesh {
         this.#links.get(id)?.close();
         const spare = this.#spare;
         this.#spare = null;
-        if (spare) {
+        if (spare && (spare.makingOffer || spare.pc.signalingState === "have-local-offer")) {
             spare.adopt(id); // its offer goes before anything else is done for the newcomer
             this.#register(id, spare);
         } else {
+            spare?.close(); // its offer failed: a new connection tries again
             this.#create(id, true);
         }
     }
