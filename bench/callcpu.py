@@ -23,7 +23,7 @@ from pathlib import Path
 from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from callsetup import CHROMIUM_FLAGS, CLOCK_TICKS, HOLD_S, WATCH, _join, _open, _tree  # noqa: E402
+from callsetup import CHROMIUM_FLAGS, HOLD_S, WATCH, _join, _open, _tree, stat_cpu_seconds  # noqa: E402
 
 # Keeps the page's RTCPeerConnections, so that their statistics can be read.
 KEEP_CONNECTIONS = """(() => {
@@ -71,12 +71,10 @@ def _threads(root: int) -> dict[tuple[str, str], float]:
             kind = command.split("--utility-sub-type=", 1)[1].split()[0].rsplit(".", 1)[-1]
         for task in Path(f"/proc/{pid}/task").glob("*"):
             try:
-                stat = (task / "stat").read_text()
+                name = (task / "comm").read_text().strip()
             except OSError:
                 continue
-            name = stat[stat.index("(") + 1:stat.rindex(")")]
-            fields = stat.rsplit(")", 1)[1].split()
-            seconds[(kind, name)] += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            seconds[(kind, name)] += stat_cpu_seconds(task / "stat")
     return seconds
 
 

@@ -151,6 +151,9 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     await wait_media_flows(carol, 2)
 
     # Switching among the three fake cameras replaces the track: frames keep coming, no new offer.
+    # Alice's spare connection for a fourth person (made again since Carol took the first one)
+    # follows too.
+    spare = await wait_spare_connection(alice)
     offers = await offers_so_far(alice)
     for index in (1, 2, 0):
         label = await choose_camera(alice, index)
@@ -158,9 +161,13 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
             f"""(label) => {LINKS}.every((pc) =>
                 pc.getSenders().some((s) => s.track && s.track.kind === "video" && s.track.label === label))""",
             arg=label, timeout=CALL_TIMEOUT_MS)
+        await alice.wait_for_function(
+            "([i, label]) => window.__pcs[i].getSenders().some((s) => s.track?.kind === 'video' && s.track.label === label)",
+            arg=[spare, label], timeout=CALL_TIMEOUT_MS)
         for page in (bob, carol):
             await wait_media_flows(page, 2)
     assert await offers_so_far(alice) == offers
+    assert await alice.evaluate("(i) => window.__pcs[i].signalingState", spare) == "have-local-offer"  # still a spare
     # The others' sound goes to the chosen speaker.
     speaker = alice.locator("#speaker-select")
     output = (await speaker.locator("option").all())[1]

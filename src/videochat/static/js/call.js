@@ -124,7 +124,6 @@ export class Call {
         this.#name = ack.you.nickname;
         this.mesh.start(ack);
         this.mesh.tracks = { audio: this.media.audio, video: this.media.videoTrack };
-        this.mesh.prepareSpare(); // alone in the call: ready for the next one
         this.prejoin.setVisible(false);
         this.view.hidden = false;
         this.grid.clear();

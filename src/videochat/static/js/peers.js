@@ -95,6 +95,7 @@ export class Mesh {
         this.budgetKbps = ack.uploadBudgetKbps || 2500;
         this.maxCallSize = ack.maxCallSize || 6;
         this.#expected = new Set((ack.peers ?? []).map((peer) => peer.id).filter((id) => id !== this.myId));
+        this.#prepareSpare(); // alone in the call, ready for the next one; else once the call settles
     }
 
     /** A newcomer arrived: it gets the spare connection (its offer is on the way), or a new one. */
@@ -161,7 +162,7 @@ export class Mesh {
             this.#links.delete(id);
             this.#applyBudget();
         }
-        this.prepareSpare(); // there may be room again, or nobody left to wait for
+        this.#prepareSpare(); // there may be room again, or nobody left to wait for
     }
 
     closeAll() {
@@ -172,10 +173,11 @@ export class Mesh {
 
     /**
      * Keeps a spare connection while the call has room for one more: made SPARE_AFTER_MS after
-     * the call settled (every connection up; not during a join, which has the CPU first), renewed
-     * after SPARE_FOR_MS. Called once the tracks are known and whenever a connection comes up.
+     * the call settled (every connection up; not during a join, which has the CPU first; and never
+     * before the caller has set `tracks` after start), renewed after SPARE_FOR_MS. Called at start,
+     * whenever a connection comes up, and when a peer leaves.
      */
-    prepareSpare() {
+    #prepareSpare() {
         window.clearTimeout(this.#spareTimer);
         this.#spareTimer = 0;
         if (!this.#roomForSpare()) return this.#dropSpare();
@@ -186,7 +188,7 @@ export class Mesh {
             const settled = this.#expected.size === 0 && [...this.#links.values()].every((link) => link.pc.connectionState === "connected");
             if (!settled || !this.#roomForSpare()) return; // the next connection that comes up calls again
             this.#spare = new PeerLink(this, "", true);
-            this.prepareSpare(); // its renewal
+            this.#prepareSpare(); // its renewal
         }, renew ? SPARE_FOR_MS : SPARE_AFTER_MS);
     }
 
@@ -227,7 +229,7 @@ export class Mesh {
             this.onstate?.(id, state);
             if (state === "connected") {
                 this.#applyBudget();
-                this.prepareSpare();
+                this.#prepareSpare();
             }
             if (state === "failed" && this.#links.get(id) === link) this.#recreate(id, link);
         };
