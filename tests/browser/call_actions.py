@@ -168,6 +168,19 @@ async def wait_spare_connection(page: Page) -> int:
     return await found.json_value() - 1
 
 
+async def wait_answering_connections(page: Page) -> list[int]:
+    """The indices in window.__pcs of the connections the page made ahead (peers.js, in the pre-join
+    view) to answer the offers of a join with: bare ones, no description, once there are some."""
+    found = await page.wait_for_function(
+        """() => {
+            const bare = window.__pcs.flatMap((pc, i) => pc.signalingState === "stable" && !pc.localDescription
+                && !pc.remoteDescription && pc.connectionState === "new" ? [i] : []);
+            return bare.length > 0 && bare;
+        }""",
+        timeout=CALL_TIMEOUT_MS)
+    return await found.json_value()
+
+
 async def selected_candidate_types(page: Page) -> list[str]:
     """For each connected peer connection, the local candidate type of the pair in use."""
     return await page.evaluate("""async () => {

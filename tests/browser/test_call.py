@@ -18,6 +18,7 @@ from call_actions import (
     tile_of,
     wait_media_flows,
     wait_remote_videos_play,
+    wait_answering_connections,
     wait_spare_connection,
 )
 
@@ -78,6 +79,8 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     spares = {name: await wait_spare_connection(pages[name]) for name in ("Alice", "Bob")}
     await enter_room(carol, url, "Carol")
     await expect(carol.locator("#call-join")).to_have_text("참여")
+    # ... and the newcomer's page makes, before the click, the connections it will answer with.
+    made_ahead = await wait_answering_connections(carol)
     await join_call(carol)
 
     # Everyone receives everyone: pictures that move, audio and video bytes and frames that grow.
@@ -93,6 +96,7 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     for name, index in spares.items():
         assert await pages[name].evaluate("(i) => [window.__pcs[i].connectionState, window.__pcs[i].remoteDescription?.type]",
                                           index) == ["connected", "answer"]
+    assert set(await carol.evaluate(f"() => {LINKS}.map((pc) => window.__pcs.indexOf(pc))")) <= set(made_ahead)
     # Each connection was negotiated once: the existing participants offered, the newcomer answered.
     for page in pages.values():
         assert await offers_so_far(page) == [1, 1]

@@ -49,7 +49,8 @@ async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
         await wait_remote_videos_play(page, 1)
         await wait_media_flows(page, 1)
         # relay-only, with the credentials the server issued for coturn
-        assert await page.evaluate("() => window.__pcs.at(-1).getConfiguration().iceTransportPolicy") == "relay"
+        # (the answering side's connection was made before the join, and given them then)
+        assert await page.evaluate(f"() => {LINKS}.map((pc) => pc.getConfiguration().iceTransportPolicy)") == ["relay"]
         assert await selected_candidate_types(page) == ["relay"]
 
     # Glare: both sides offer at the same moment (an ICE restart on each), until a collision really
@@ -82,7 +83,7 @@ async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
 
     # The relay goes away: the media path breaks, and the page says that it is reconnecting.
     port = turn_server.port
-    made = await alice.evaluate("() => window.__pcs.length")
+    before = await alice.evaluate(f"() => window.__pcs.indexOf({LINKS}[0])")
     await asyncio.to_thread(turn_server.stop)
     for page, other in ((alice, "Bob"), (bob, "Alice")):
         await expect(page.locator("#call-message-text")).to_have_text(
@@ -102,5 +103,6 @@ async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
         await wait_media_flows(page, 1)
         assert await selected_candidate_types(page) == ["relay"]
     # ... on a new RTCPeerConnection, the old one closed.
-    assert await alice.evaluate("() => window.__pcs.length") > made
-    assert await alice.evaluate(f"() => {LINKS}.length") == 1
+    links = await alice.evaluate(f"() => {LINKS}.map((pc) => window.__pcs.indexOf(pc))")
+    assert len(links) == 1 and links != [before]
+    assert await alice.evaluate("(i) => window.__pcs[i].connectionState", before) == "closed"

@@ -73,6 +73,9 @@ export class Call {
         const problem = await this.media.start();
         this.prejoin.setBusy(false);
         this.#render();
+        // The connections a join will answer with are made now, while the person looks at the
+        // preview, rather than when the offers come and the page has the most to do.
+        (window.requestIdleCallback ?? window.setTimeout)(() => this.mesh.prepareAnswering());
         if (problem === "no_device" && (this.media.audio || this.media.camera)) {
             this.#say(t(this.media.audio ? "media_no_camera" : "media_no_microphone"), "warning");
         } else if (problem) {

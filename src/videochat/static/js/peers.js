@@ -32,6 +32,14 @@ const START_SIZE_FOR_MS = 1000;
 const SPARE_FOR_MS = 10 * 60 * 1000;
 /** The spare is made this long after the call settled (every connection up): not during a join. */
 const SPARE_AFTER_MS = 1500;
+/**
+ * Connections made in the pre-join view for the offers a join brings (one from each person in the
+ * call): enough for a call of four, the size at which a join's work crowds a page most; in a bigger
+ * call the others are made as their offers come.
+ */
+const ANSWERING_AHEAD = 3;
+/** What every connection is made with; start() adds the ICE servers and policy of the join ack. */
+const BASE_CONFIG = /** @type {RTCConfiguration} */ ({ bundlePolicy: "max-bundle" });
 
 /** The DTLS fingerprint of a description: a new one means the other side made a new connection. */
 function fingerprintOf(sdp) {
@@ -75,6 +83,12 @@ export class Mesh {
     #spareTimer = 0;
     /** The people in the call when we joined whose offers have not come yet. @type {Set<string>} */
     #expected = new Set();
+    /**
+     * Bare connections made before joining (prepareAnswering), for the offers the join brings: a
+     * connection costs its page tens of milliseconds to make when the page is busy (docs/protocol.md,
+     * "Call set-up"). @type {RTCPeerConnection[]}
+     */
+    #fresh = [];
 
     /** @param {Signal} signal sends a signaling message to one peer */
     constructor(signal) {
@@ -90,12 +104,34 @@ export class Mesh {
         this.myId = ack.you.id;
         // No candidate pool (iceCandidatePoolSize): with one, about one answering connection in
         // twenty never gathered a candidate and waited for RECREATE_AFTER_MS (docs/protocol.md).
-        this.config = { iceServers: ack.iceServers ?? [], iceTransportPolicy: ack.iceTransportPolicy ?? "all",
-            bundlePolicy: "max-bundle" };
+        this.config = { ...BASE_CONFIG, iceServers: ack.iceServers ?? [], iceTransportPolicy: ack.iceTransportPolicy ?? "all" };
         this.budgetKbps = ack.uploadBudgetKbps || 2500;
         this.maxCallSize = ack.maxCallSize || 6;
         this.#expected = new Set((ack.peers ?? []).map((peer) => peer.id).filter((id) => id !== this.myId));
         this.#prepareSpare(); // alone in the call, ready for the next one; else once the call settles
+    }
+
+    /**
+     * Makes, while nobody waits (the pre-join view), the connections that will answer the offers of
+     * the people in the call: no descriptions, no candidates, no sockets until used.
+     */
+    prepareAnswering(count = ANSWERING_AHEAD) {
+        while (this.#fresh.length < count) this.#fresh.push(new RTCPeerConnection(BASE_CONFIG));
+    }
+
+    /** A connection for an answering link: one made ahead, given the call's ICE settings, or a new one. */
+    #answeringConnection() {
+        const pc = this.#fresh.shift();
+        if (pc) {
+            try {
+                pc.setConfiguration(this.config);
+                return pc;
+            } catch (error) {
+                console.warn("a connection made ahead took no settings", error);
+                pc.close();
+            }
+        }
+        return new RTCPeerConnection(this.config);
     }
 
     /** A newcomer arrived: it gets the spare connection (its offer is on the way), or a new one. */
@@ -218,7 +254,7 @@ export class Mesh {
     }
 
     #create(id, offerer) {
-        return this.#register(id, new PeerLink(this, id, offerer));
+        return this.#register(id, new PeerLink(this, id, offerer, offerer ? undefined : this.#answeringConnection()));
     }
 
     /** @param {PeerLink} link */
@@ -301,14 +337,14 @@ class PeerLink {
      * @param {Mesh} mesh
      * @param {string} id the peer ("" for a spare connection, until adopt())
      * @param {boolean} offerer we start the negotiation (the others will answer)
+     * @param {RTCPeerConnection} [pc] a connection made ahead (with mesh.config), else a new one
      */
-    constructor(mesh, id, offerer) {
+    constructor(mesh, id, offerer, pc = new RTCPeerConnection(mesh.config)) {
         this.mesh = mesh;
         this.id = id;
         // The peer whose id sorts lower gives way when both offer at once.
         this.polite = mesh.myId < id;
-        this.pc = new RTCPeerConnection(mesh.config);
-        const pc = this.pc;
+        this.pc = pc;
         pc.addEventListener("negotiationneeded", () => this.#offer());
         pc.addEventListener("icecandidate", ({ candidate }) => {
             // A browser's TCP host candidates are "active" (port 9): they pair only with a passive
