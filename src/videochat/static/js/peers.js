@@ -412,10 +412,15 @@ class PeerLink {
         }
     }
 
-    /** @returns {number | null} */
+    /**
+     * Nothing to read before the connection is up, and each read waits for WebRTC's threads: a
+     * connection being set up (a join, the busiest moment of a page) is not asked.
+     * @returns {number | null}
+     */
     receivedAudioLevel() {
+        if (this.closed || this.pc.connectionState !== "connected") return null;
         const receiver = this.#transceiver("audio")?.receiver;
-        if (!receiver || this.closed) return null;
+        if (!receiver) return null;
         return receiver.getSynchronizationSources?.()[0]?.audioLevel ?? null;
     }
 

@@ -29,10 +29,19 @@ export class PreJoin {
         return !this.elements.panel.hidden;
     }
 
-    /** @param {boolean} visible */
+    /**
+     * Hidden, the preview lets go of the camera's stream once the page is idle: taking a playing
+     * video apart waits for the browser's media threads (tens of milliseconds on a busy machine),
+     * and the moment the call view appears is a join's busiest.
+     * @param {boolean} visible
+     */
     setVisible(visible) {
         this.elements.panel.hidden = !visible;
-        if (!visible) this.elements.video.srcObject = null;
+        if (!visible) {
+            (window.requestIdleCallback ?? window.setTimeout)(() => {
+                if (this.elements.panel.hidden) this.elements.video.srcObject = null;
+            });
+        }
     }
 
     setBusy(busy) {
