@@ -186,10 +186,27 @@ async def one_setup(browser: Browser, url: str, participants: int, load: OtherLo
             await page.context.close()
 
 
+def host_speed_ms() -> float:
+    """How long a fixed piece of pure-Python work takes now (the fastest of three), in ms.
+
+    The host is a shared virtual machine whose other tenants' load the "other processes" check
+    cannot see: a loop of ten million steps took 0.40 s at some hours of a day and 1.22 s at others,
+    and the call set-up, which has no same-run reference, moved with it. Read before and after each measure, so that two reports'
+    call set-up numbers can be compared with their hosts' speeds beside them."""
+    def work() -> float:
+        start = time.perf_counter()
+        total = 0
+        for i in range(3_000_000):
+            total += i
+        return time.perf_counter() - start
+    return 1000 * min(work() for _ in range(3))
+
+
 async def measure(url: str, participants: int, repeats: int, chromium: str = "/usr/bin/chromium", *,
                   server_pid: int | None = None, max_other: float = 0.15) -> dict:
     load = OtherLoad(server_pid)
     runs: list[dict] = []
+    speed_before = host_speed_ms()
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
         try:
@@ -215,5 +232,6 @@ async def measure(url: str, participants: int, repeats: int, chromium: str = "/u
         "stalled_joins": sum(r["stalled_joins"] for r in runs),
         "disturbed": sum(r["disturbed"] for r in runs),
         "repeated": sum(r["attempts"] - 1 for r in runs),
+        "host_speed_ms": [round(speed_before), round(host_speed_ms())],
         "runs": runs,
     }

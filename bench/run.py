@@ -407,10 +407,15 @@ def write_report(results: dict, meta: dict) -> str:
                 f"{calls[0]['repeats']} runs, loopback. Targets: first remote frame ≤ 250 ms for 2 people, "
                 "every pair playing ≤ 600 ms for 4.", "",
                 "| people | Join → first remote frame, ms | Join → every pair plays, ms | slowest run, ms | "
-                f"joins stalled (> {STALL_MS / 1000:.0f} s) | runs repeated | runs still disturbed |", "|---|---|---|---|---|---|---|"]
+                f"joins stalled (> {STALL_MS / 1000:.0f} s) | runs repeated | runs still disturbed | host speed, ms |",
+                "|---|---|---|---|---|---|---|---|"]
         out += [f"| {c['participants']} | {c['first_frame_ms']:.0f} | {c['all_pairs_ms']:.0f} | {c['slowest_ms']:.0f} | "
                 f"{c['stalled_joins']} of {c['joins']} | {c.get('repeated', 0)} | "
-                f"{c.get('disturbed', 0)}{' ⚠' if c.get('disturbed') else ''} |" for c in calls]
+                f"{c.get('disturbed', 0)}{' ⚠' if c.get('disturbed') else ''} | "
+                f"{' → '.join(str(ms) for ms in c.get('host_speed_ms', []))} |" for c in calls]
+        out += ["", "*Host speed*: a fixed piece of Python work timed before and after (lower is faster; "
+                "bench/README.md). The host is shared: compare call set-up numbers of runs whose hosts ran at "
+                "similar speeds."]
     else:
         out.append("Not measured in this run.")
     out.append("")
