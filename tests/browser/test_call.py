@@ -231,3 +231,36 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     await carol.reload()
     await expect(carol.locator("#prejoin-camera-select")).to_have_value(chosen, timeout=CALL_TIMEOUT_MS)
     await carol.wait_for_function(previewing, arg="fake_device_2")
+
+
+# The browser refuses the first REFUSALS setParameters calls of the page, as it does parameters read
+# before a negotiation that came in between (InvalidModificationError).
+REFUSE_SET_PARAMETERS = """
+(() => {
+    const set = RTCRtpSender.prototype.setParameters;
+    window.__refused = 0;
+    RTCRtpSender.prototype.setParameters = function (parameters) {
+        if (window.__refused < %d) {
+            window.__refused += 1;
+            return Promise.reject(new DOMException("Read before a negotiation", "InvalidModificationError"));
+        }
+        return set.call(this, parameters);
+    };
+})();
+"""
+# More than a two-person call asks by itself (adopting the spare, the answer, connected, the camera's
+# lift to full size): only a retry of the page's own gets the limits through.
+REFUSALS = 6
+
+
+async def test_call_sender_limits_set_again_after_the_browser_refused_them(live_server, new_user, room_name, room_url):
+    url = room_url(live_server.url, room_name)
+    alice = await open_call_page(new_user, "Alice")
+    await alice.add_init_script(REFUSE_SET_PARAMETERS % REFUSALS)
+    bob = await open_call_page(new_user, "Bob")
+    await enter_and_join_call(alice, url, "Alice")
+    await enter_and_join_call(bob, url, "Bob")
+    await wait_remote_videos_play(alice, 1)
+    await alice.wait_for_function("(n) => window.__refused === n", arg=REFUSALS, timeout=CALL_TIMEOUT_MS)
+    # Two people: the whole budget but the audio, the camera at its full size and frame rate.
+    await alice.wait_for_function(VIDEO_SENT_AS, arg=[(2500 - 64) * 1000, 720, 30], timeout=CALL_TIMEOUT_MS)

@@ -33,6 +33,12 @@ const SPARE_FOR_MS = 10 * 60 * 1000;
 /** The spare is made this long after the call settled (every connection up): not during a join. */
 const SPARE_AFTER_MS = 1500;
 /**
+ * A sender's limits that the browser refused (setParameters rejects parameters read before a
+ * negotiation that came in between) are set again after this long, doubling up to the maximum.
+ */
+const LIMIT_RETRY_MS = 1000;
+const LIMIT_RETRY_MAX_MS = 8000;
+/**
  * Connections made in the pre-join view for the offers a join brings (one from each person in the
  * call): enough for a call of four, the size at which a join's work crowds a page most; in a bigger
  * call the others are made as their offers come.
@@ -116,6 +122,7 @@ export class Mesh {
      * the people in the call: no descriptions, no candidates, no sockets until used.
      */
     prepareAnswering(count = ANSWERING_AHEAD) {
+        if (typeof RTCPeerConnection !== "function") return; // a browser without WebRTC: nothing to make ahead
         while (this.#fresh.length < count) this.#fresh.push(new RTCPeerConnection(BASE_CONFIG));
     }
 
@@ -330,6 +337,8 @@ class PeerLink {
     /** The camera's first frames go out at most START_HEIGHT tall; Infinity once lifted. */
     #startHeight = START_HEIGHT;
     #startTimer = 0;
+    #limitTimer = 0;
+    #limitRetryMs = LIMIT_RETRY_MS;
     /** What a spare connection had to send before it had a peer (its offer, its candidates). @type {[string, any][]} */
     #unsent = [];
 
@@ -452,10 +461,23 @@ class PeerLink {
             encoding.scaleResolutionDownBy = scale;
         }
         this.#applied = wanted;
-        sender.setParameters(parameters).catch((error) => {
+        sender.setParameters(parameters).then(() => {
+            this.#limitRetryMs = LIMIT_RETRY_MS;
+        }, (error) => {
             this.#applied = "";
             console.warn(`peer ${this.id}: setParameters failed`, error);
+            this.#retryLimit(); // no other change may come to set them again
         });
+    }
+
+    #retryLimit() {
+        if (this.closed || this.#limitTimer) return;
+        const delay = this.#limitRetryMs;
+        this.#limitRetryMs = Math.min(2 * delay, LIMIT_RETRY_MAX_MS);
+        this.#limitTimer = window.setTimeout(() => {
+            this.#limitTimer = 0;
+            if (this.#limit) this.limitVideo(this.#limit.bitrate, this.#limit.maxHeight);
+        }, delay);
     }
 
     close() {
@@ -464,6 +486,7 @@ class PeerLink {
         window.clearTimeout(this.#restartTimer);
         window.clearTimeout(this.#failTimer);
         window.clearTimeout(this.#startTimer);
+        window.clearTimeout(this.#limitTimer);
         for (const track of this.stream.getTracks()) this.stream.removeTrack(track);
         this.pc.close();
     }
