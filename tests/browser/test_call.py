@@ -16,9 +16,9 @@ from call_actions import (
     remote_tiles,
     sender_track,
     tile_of,
+    wait_answering_connections,
     wait_media_flows,
     wait_remote_videos_play,
-    wait_answering_connections,
     wait_spare_connection,
 )
 
