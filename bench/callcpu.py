@@ -23,7 +23,7 @@ from pathlib import Path
 from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from callsetup import CHROMIUM_FLAGS, HOLD_S, WATCH, _join, _open, _tree, stat_cpu_seconds  # noqa: E402
+from callsetup import CHROMIUM_FLAGS, HOLD_S, _open, _tree, form_call, stat_cpu_seconds  # noqa: E402
 
 # Keeps the page's RTCPeerConnections, so that their statistics can be read.
 KEEP_CONNECTIONS = """(() => {
@@ -85,11 +85,7 @@ async def measure(url: str, people: int, window: float) -> None:
         try:
             room = f"cpu-{uuid.uuid4().hex[:8]}"
             pages = [await _open(browser, url, room, f"P{i}", init_script=KEEP_CONNECTIONS) for i in range(people)]
-            for index, page in enumerate(pages):
-                await _join(page)
-                await page.evaluate(WATCH, index)
-            for page in pages:
-                await page.evaluate(WATCH, people - 1)
+            await form_call(pages)
             await asyncio.sleep(HOLD_S)  # the call settles (bitrates, camera sizes) before the reading
             codecs_before = [await page.evaluate(CODEC_WORK) for page in pages]
             before, start = _threads(os.getpid()), time.monotonic()

@@ -92,6 +92,18 @@ async def _start_watch(page: Page, count: int, name: str) -> None:
                         count)
 
 
+async def form_call(pages: list[Page]) -> list[float]:
+    """The pages join the call one after another, each once the one before plays every other's
+    video; returns once every page plays every other's. Each join's set-up (ms), in order."""
+    setups = []
+    for index, page in enumerate(pages):
+        clicked = await _join(page)
+        setups.append(await page.evaluate(WATCH, index) - clicked)  # the call so far plays on this page
+    for page in pages:
+        await page.evaluate(WATCH, len(pages) - 1)
+    return setups
+
+
 async def _join(page: Page) -> int:
     """Clicks Join in the page itself and returns the moment, by the page's clock: taken before the
     click, whose handlers run inside click() (their time is part of the set-up)."""
@@ -163,12 +175,7 @@ async def one_setup(browser: Browser, url: str, participants: int, load: OtherLo
     pages = [await _open(browser, url, room, f"P{i}") for i in range(participants)]
     try:
         holders, newcomer = pages[:-1], pages[-1]
-        setups = []  # every join's set-up, the holders' own included: a stall shows wherever it is
-        for index, page in enumerate(holders):
-            clicked = await _join(page)
-            setups.append(await page.evaluate(WATCH, index) - clicked)  # the call so far plays on this page
-        for page in holders:
-            await page.evaluate(WATCH, participants - 2)
+        setups = await form_call(holders)  # the holders' own joins count too: a stall shows wherever it is
         await asyncio.sleep(HOLD_S)  # the call plays a while: a scenario's timing, not a wait for a state
         # Every watch is in place before the click (a watch started late would see frames late).
         await _start_watch(newcomer, 1, "first")

@@ -22,7 +22,7 @@ from pathlib import Path
 from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from callsetup import CHROMIUM_FLAGS, HOLD_S, WATCH, _join, _open, _start_watch  # noqa: E402
+from callsetup import CHROMIUM_FLAGS, HOLD_S, _join, _open, _start_watch, form_call  # noqa: E402
 
 TRACE = r"""
 (() => {
@@ -100,9 +100,7 @@ async def trace(url: str, people: int, runs: int) -> None:
                 page = await _open(browser, url, room, f"P{i}", init_script=TRACE)
                 pages.append(page)
             try:
-                for index, page in enumerate(pages[:-1]):
-                    await _join(page)
-                    await page.evaluate(WATCH, index)
+                await form_call(pages[:-1])
                 await asyncio.sleep(HOLD_S)  # as in callsetup.py: the call plays a while before the newcomer comes
                 for page in pages:
                     await page.evaluate("() => { window.__trace.length = 0; }")

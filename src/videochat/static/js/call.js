@@ -2,7 +2,7 @@
 // (protocol.js) to the views (prejoin.js, tiles.js, controls.js). The only module that knows them all.
 
 import { CallControls, controlState, listenToShortcuts } from "./controls.js";
-import { byId } from "./dom.js";
+import { byId, whenIdle } from "./dom.js";
 import { errorText, t } from "./i18n.js";
 import { AudioLevels, LocalMedia } from "./media.js";
 import { Mesh } from "./peers.js";
@@ -75,7 +75,7 @@ export class Call {
         this.#render();
         // The connections a join will answer with are made now, while the person looks at the
         // preview, rather than when the offers come and the page has the most to do.
-        (window.requestIdleCallback ?? window.setTimeout)(() => this.mesh.prepareAnswering());
+        whenIdle(() => this.mesh.prepareAnswering());
         if (problem === "no_device" && (this.media.audio || this.media.camera)) {
             this.#say(t(this.media.audio ? "media_no_camera" : "media_no_microphone"), "warning");
         } else if (problem) {

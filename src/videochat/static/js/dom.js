@@ -2,6 +2,15 @@
 
 import { lang, t } from "./i18n.js";
 
+/**
+ * Runs `callback` once the page has nothing else to do (requestIdleCallback; a task later where the
+ * browser has none): for work that must not compete with what the person is waiting for.
+ * @param {() => void} callback
+ */
+export function whenIdle(callback) {
+    (window.requestIdleCallback ?? window.setTimeout)(() => callback());
+}
+
 /** @param {string} id */
 export function byId(id) {
     const element = document.getElementById(id);

@@ -2,6 +2,7 @@
 // start-muted / start-with-camera-off toggles and the Join button. Rendering and input only.
 
 import { controlState, fillSelect, showToggles } from "./controls.js";
+import { whenIdle } from "./dom.js";
 import { t } from "./i18n.js";
 
 export class PreJoin {
@@ -38,7 +39,7 @@ export class PreJoin {
     setVisible(visible) {
         this.elements.panel.hidden = !visible;
         if (!visible) {
-            (window.requestIdleCallback ?? window.setTimeout)(() => {
+            whenIdle(() => {
                 if (this.elements.panel.hidden) this.elements.video.srcObject = null;
             });
         }
