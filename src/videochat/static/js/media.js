@@ -237,7 +237,15 @@ export class LocalMedia {
         return devices;
     }
 
-    #videoConstraints() {
+    /**
+     * Lists the devices again once a chosen one is in use, without waiting for the list: the
+     * browser may take its time, and the choice is in use (and remembered by the caller) already.
+     */
+    #listAgain() {
+        this.refreshDevices().catch(() => {}); // the list stays as it was
+    }
+
+        #videoConstraints() {
         return this.#small ? SMALL_VIDEO_CONSTRAINTS : VIDEO_CONSTRAINTS;
     }
 
@@ -250,7 +258,7 @@ export class LocalMedia {
         try {
             const stream = await navigator.mediaDevices.getUserMedia({ video: this.#constraints("videoinput", this.#videoConstraints()) });
             this.#use("video", stream.getVideoTracks()[0] ?? null);
-            await this.refreshDevices();
+            this.#listAgain();
             return null;
         } catch (error) {
             return problemOf(error);
@@ -261,7 +269,7 @@ export class LocalMedia {
         try {
             const stream = await navigator.mediaDevices.getUserMedia({ audio: this.#constraints("audioinput", AUDIO_CONSTRAINTS) });
             this.#use("audio", stream.getAudioTracks()[0] ?? null);
-            await this.refreshDevices();
+            this.#listAgain();
             return null;
         } catch (error) {
             return problemOf(error);
