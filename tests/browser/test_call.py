@@ -46,10 +46,17 @@ VIDEO_SENT_AS = """([bps, height, fps]) => window.__pcs.filter((pc) => pc.connec
             && settings.frameRate <= fps;
     }))"""
 
+# The candidates a connection was given: in its peer's description, and one by one (trickled).
+REMOTE_CANDIDATES = """(pc) => [...(pc.remoteDescription?.sdp.match(/^a=candidate:.*$/gm) ?? []).map((line) => line.slice(2)),
+    ...pc.__received]"""
+
 # Per connection with a peer: no candidate pool, and candidates received, all of them UDP.
-CONNECTIONS_SET_UP_LEAN = f"""() => {LINKS}.map((pc) =>
-    pc.getConfiguration().iceCandidatePoolSize === 0 && pc.__received.length > 0
-    && pc.__received.every((line) => line.split(" ")[2].toLowerCase() === "udp"))"""
+CONNECTIONS_SET_UP_LEAN = f"""() => {LINKS}.map((pc) => {{
+    const received = ({REMOTE_CANDIDATES})(pc);
+    return pc.getConfiguration().iceCandidatePoolSize === 0 && received.length > 0
+        && received.every((line) => line.split(" ")[2].toLowerCase() === "udp");
+}})"""
+
 
 END_CAMERA_AS_IF_UNPLUGGED = END_SCREEN_SHARE_AS_THE_BROWSER_DOES.replace(
     'track.label.startsWith("screen")', 'track.kind === "video" && track.label.startsWith("fake_device")')
@@ -96,6 +103,9 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     for name, index in spares.items():
         assert await pages[name].evaluate("(i) => [window.__pcs[i].connectionState, window.__pcs[i].remoteDescription?.type]",
                                           index) == ["connected", "answer"]
+    # Their candidates, gathered before she came, were in their offers: none had to trickle to her.
+    assert await carol.evaluate(f"() => {LINKS}.map((pc) => [({REMOTE_CANDIDATES})(pc).length > 0, pc.__received.length])") \
+        == [[True, 0], [True, 0]]
     assert set(await carol.evaluate(f"() => {LINKS}.map((pc) => window.__pcs.indexOf(pc))")) <= set(made_ahead)
     # The pre-join preview, hidden in the call, lets go of the camera's stream (once the page is idle).
     for page in pages.values():

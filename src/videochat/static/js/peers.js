@@ -53,6 +53,14 @@ function fingerprintOf(sdp) {
 }
 
 /**
+ * A description without its active TCP host candidates (as the "icecandidate" handler leaves them
+ * out when they trickle: they pair with nothing a call's peers offer).
+ */
+function withoutActiveTcp(sdp) {
+    return sdp.replace(/^a=candidate:[^\r\n]* tcp [^\r\n]* tcptype active[^\r\n]*\r?\n/gim, "");
+}
+
+/**
  * How much to scale a camera down so that it is at most `maxHeight` tall (1 for none, or for a
  * screen). From the track's size now: the camera's own size changes with the call's (media.js).
  */
@@ -380,12 +388,23 @@ class PeerLink {
         }
     }
 
-    /** A spare connection gets its peer: what it prepared goes out now. */
+    /**
+     * A spare connection gets its peer: what it prepared goes out now. Once its candidates are all
+     * gathered, its offer as it now stands carries them: one message, and the newcomer takes them
+     * with the description rather than in one addIceCandidate per candidate (each a wait for
+     * WebRTC's threads, at the busiest moment of the newcomer's page).
+     */
     adopt(id) {
         this.id = id;
         this.polite = this.mesh.myId < id;
         this.#watch();
-        for (const [event, payload] of this.#unsent.splice(0)) this.mesh.signal(event, payload, id);
+        const unsent = this.#unsent.splice(0);
+        const { localDescription, iceGatheringState, signalingState } = this.pc;
+        if (iceGatheringState === "complete" && signalingState === "have-local-offer" && localDescription) {
+            this.mesh.signal("offer", { type: "offer", sdp: withoutActiveTcp(localDescription.sdp) }, id);
+            return;
+        }
+        for (const [event, payload] of unsent) this.mesh.signal(event, payload, id);
     }
 
     /** @param {"offer" | "answer" | "ice"} event */
