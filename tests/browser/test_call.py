@@ -57,6 +57,12 @@ CONNECTIONS_SET_UP_LEAN = f"""() => {LINKS}.map((pc) => {{
         && received.every((line) => line.split(" ")[2].toLowerCase() === "udp");
 }})"""
 
+# The height of the first picture of each remote video (its size when its first frame came).
+RECORD_FIRST_PICTURES = """
+document.addEventListener("loadedmetadata", ({ target }) => {
+    if (target.matches?.(".call-tile:not(.mine) video")) (window.__firstHeights ??= []).push(target.videoHeight);
+}, true);
+"""
 
 END_CAMERA_AS_IF_UNPLUGGED = END_SCREEN_SHARE_AS_THE_BROWSER_DOES.replace(
     'track.label.startsWith("screen")', 'track.kind === "video" && track.label.startsWith("fake_device")')
@@ -258,6 +264,25 @@ async def test_devices_chosen_before_joining_are_remembered_at_once(live_server,
     await page.reload()
     await expect(page.locator("#prejoin-camera-select")).to_have_value(chosen, timeout=CALL_TIMEOUT_MS)
     await page.wait_for_function(PREVIEWING, arg="fake_device_2")
+
+
+async def test_call_first_picture_small_then_full_size(live_server, new_user, room_name, room_url):
+    # A new connection's first frames go small (the encoder starts from a low bandwidth estimate and
+    # would drop larger ones while it scales down); a second later, the full size of a call of two.
+    url = room_url(live_server.url, room_name)
+    alice = await open_call_page(new_user, "Alice")
+    bob = await open_call_page(new_user, "Bob")
+    for page in (alice, bob):
+        await page.add_init_script(RECORD_FIRST_PICTURES)
+    await enter_and_join_call(alice, url, "Alice")
+    await enter_and_join_call(bob, url, "Bob")
+    for page in (alice, bob):
+        await wait_remote_videos_play(page, 1)
+        first = await page.evaluate("() => window.__firstHeights")
+        assert len(first) == 1 and 0 < first[0] <= 180, first
+        await page.wait_for_function(
+            "() => document.querySelector('#tiles .call-tile:not(.mine) video').videoHeight === 720",
+            timeout=CALL_TIMEOUT_MS)
 
 
 # The browser refuses the first REFUSALS setParameters calls of the page, as it does parameters read

@@ -19,10 +19,11 @@ const MIN_VIDEO_KBPS = 60;
 const FULL_SIZE_KBPS = 1500;
 /**
  * A new connection sends the camera at most this tall at first. The encoder starts at a low bitrate
- * estimate, and a larger picture would have its first frames dropped (up to four, ~130 ms) while it
- * scales down; a small first picture shows at once (docs/protocol.md, "Call set-up").
+ * estimate, and a larger picture has its first frames dropped while it scales down (a 720p camera:
+ * up to four, ~130 ms; 360 lines still lost frames in a join of four); a small first picture shows
+ * at once (docs/protocol.md, "Call set-up").
  */
-const START_HEIGHT = 360;
+const START_HEIGHT = 180;
 /** How long after connecting the camera goes up to its full size, once frames flow. */
 const START_SIZE_FOR_MS = 1000;
 /**
