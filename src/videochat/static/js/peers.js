@@ -401,7 +401,8 @@ class PeerLink {
         this.#watch();
         const unsent = this.#unsent.splice(0);
         const { localDescription, iceGatheringState, signalingState } = this.pc;
-        if (iceGatheringState === "complete" && signalingState === "have-local-offer" && localDescription) {
+        // (An offer still being made goes as it comes, after what was kept.)
+        if (iceGatheringState === "complete" && signalingState === "have-local-offer" && localDescription && !this.makingOffer) {
             this.mesh.signal("offer", { type: "offer", sdp: withoutActiveTcp(localDescription.sdp) }, id);
             return;
         }
