@@ -245,7 +245,7 @@ export class LocalMedia {
         this.refreshDevices().catch(() => {}); // the list stays as it was
     }
 
-        #videoConstraints() {
+    #videoConstraints() {
         return this.#small ? SMALL_VIDEO_CONSTRAINTS : VIDEO_CONSTRAINTS;
     }
 
