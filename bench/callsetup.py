@@ -198,8 +198,9 @@ def host_speed_ms() -> float:
 
     The host is a shared virtual machine whose other tenants' load the "other processes" check
     cannot see: a loop of ten million steps took 0.40 s at some hours of a day and 1.22 s at others,
-    and the call set-up, which has no same-run reference, moved with it. Read before and after each measure, so that two reports'
-    call set-up numbers can be compared with their hosts' speeds beside them."""
+    and the call set-up, which has no same-run reference, moved with it. This one (three million
+    steps) is read before and after each measure, so that two reports' call set-up numbers can be
+    compared with their hosts' speeds beside them."""
     def work() -> float:
         start = time.perf_counter()
         total = 0

@@ -54,11 +54,18 @@ function fingerprintOf(sdp) {
 }
 
 /**
- * A description without its active TCP host candidates (as the "icecandidate" handler leaves them
- * out when they trickle: they pair with nothing a call's peers offer).
+ * Whether a candidate (its "candidate:..." text) can pair with nothing a call's peers offer: a
+ * browser's TCP host candidates are "active" (port 9) and pair only with a passive one, which no
+ * peer of a call has (browsers, aiortc); sent, they would cost each side a message and a candidate
+ * to check for nothing. TURN over TCP is a relay candidate, not this.
  */
-function withoutActiveTcp(sdp) {
-    return sdp.replace(/^a=candidate:[^\r\n]* tcp [^\r\n]* tcptype active[^\r\n]*\r?\n/gim, "");
+function pairsWithNothing(candidate) {
+    return / tcp .* tcptype active\b/i.test(candidate);
+}
+
+/** A description without the candidates that can pair with nothing (as they are not trickled). */
+function withoutUnpairable(sdp) {
+    return sdp.split("\r\n").filter((line) => !(line.startsWith("a=candidate:") && pairsWithNothing(line))).join("\r\n");
 }
 
 /**
@@ -365,10 +372,7 @@ class PeerLink {
         this.pc = pc;
         pc.addEventListener("negotiationneeded", () => this.#offer());
         pc.addEventListener("icecandidate", ({ candidate }) => {
-            // A browser's TCP host candidates are "active" (port 9): they pair only with a passive
-            // one, which no peer of a call has (browsers, aiortc), so they would cost each side a
-            // message and a candidate to check for nothing. TURN over TCP is a relay candidate.
-            if (this.closed || candidate?.tcpType === "active") return;
+            if (this.closed || (candidate && pairsWithNothing(candidate.candidate))) return;
             this.#send("ice", candidate ? candidate.toJSON() : null);
         });
         pc.addEventListener("track", ({ track }) => {
@@ -403,7 +407,7 @@ class PeerLink {
         const { localDescription, iceGatheringState, signalingState } = this.pc;
         // (An offer still being made goes as it comes, after what was kept.)
         if (iceGatheringState === "complete" && signalingState === "have-local-offer" && localDescription && !this.makingOffer) {
-            this.mesh.signal("offer", { type: "offer", sdp: withoutActiveTcp(localDescription.sdp) }, id);
+            this.mesh.signal("offer", { type: "offer", sdp: withoutUnpairable(localDescription.sdp) }, id);
             return;
         }
         for (const [event, payload] of unsent) this.mesh.signal(event, payload, id);
