@@ -130,6 +130,7 @@ async def test_call_signaling_and_takeover_across_processes(group):
         await alice.call("join_room", "studio")
         joined = await bob.call("join_room", "studio")
         assert [p["id"] for p in joined["peers"]] == [alice.sid]
+        assert joined["inCall"] == [alice.sid, bob.sid]  # who is in the call, whichever process they are on
         offer = {"type": "offer", "sdp": "v=0\r\n"}
         assert (await bob.call("offer", offer, "studio", alice.sid))["ok"]
         description, sender, info = await alice.wait_for("offer")

@@ -220,6 +220,39 @@ async def test_peer_left_on_leave_call_leave_room_and_disconnect(connect, room):
     assert len(alice.received("peer_left")) == 3
 
 
+async def test_everyone_in_the_room_knows_who_is_in_the_call(connect, room):
+    # The pre-join view shows who is in the call and sizes the camera for it: a member who is not
+    # in the call learns who is from the enter_room ack, then from welcome, peer_left and bye.
+    alice, bob = await in_call(connect, room, "Alice", "Bob")
+    watcher = await connect()
+    await watcher.call("nickname", "Watcher")
+    entered = await watcher.call("enter_room", room)
+    assert (entered["inCall"], entered["maxCallSize"]) == ([alice.sid, bob.sid], 6)
+    assert {m["id"] for m in entered["members"]} >= set(entered["inCall"])
+    carol = await connect()
+    await carol.call("nickname", "Carol")
+    joined = await carol.call("join_room", room)
+    assert joined["inCall"] == [alice.sid, bob.sid, carol.sid] and joined["maxCallSize"] == 6
+    welcome = await watcher.wait_for("welcome", lambda nick, count, info: info["member"]["id"] == carol.sid)
+    assert welcome[2]["call"] is True
+    assert await bob.call("leave_call", room) == {"ok": True, "room": room}
+    assert (await watcher.wait_for("peer_left"))[0] == {"room": room, "id": bob.sid, "nickname": "Bob"}
+    assert (await watcher.call("enter_room", room))["inCall"] == [alice.sid, carol.sid]
+    # A chat member leaving the call's room: bye, and peer_left for the others of the room.
+    carol_id = carol.sid
+    await carol.disconnect()
+    await watcher.wait_for("bye", lambda nick, count, info: info["member"]["id"] == carol_id)
+    await watcher.wait_for("peer_left", lambda info: info["id"] == carol_id)
+    assert (await bob.call("enter_room", room))["inCall"] == [alice.sid]
+    # Only the room hears it: a member of another room receives nothing.
+    elsewhere = await connect()
+    await elsewhere.call("enter_room", f"{room}-other")
+    assert await alice.call("leave_call", room) == {"ok": True, "room": room}
+    await watcher.wait_for("peer_left", lambda info: info["id"] == alice.sid)
+    await elsewhere.barrier()
+    assert elsewhere.received("peer_left") == [] and (await watcher.call("enter_room", room))["inCall"] == []
+
+
 async def test_seventh_participant_is_refused_and_can_still_chat(connect, room):
     six = await in_call(connect, room, *[f"P{i}" for i in range(6)])
     seventh = await connect()

@@ -33,6 +33,9 @@ CLIENT_ID = re.compile(r"[0-9A-Za-z_-]{8,128}")
 
 # Called for each room a member left (by leave_room or disconnecting), after `bye` went out.
 DepartureHook = Callable[[dict, Departure], Awaitable[None]]
+# Adds fields to every enter_room ack (the room's name given): what other parts of the server show
+# of a room to whoever enters it.
+EntryFields = Callable[[str], dict[str, Any]]
 
 
 class Chat:
@@ -47,6 +50,7 @@ class Chat:
         self.access = access
         self.wrong_password_delay = wrong_password_delay
         self.departure_hooks: list[DepartureHook] = []
+        self.entry_fields: list[EntryFields] = []
         # message ids: 32 hex digits, unique across processes and restarts (a random half per
         # process, a counter), without a system call per message (uuid4's showed in the profile)
         self._message_ids_prefix = os.urandom(8).hex()
@@ -161,8 +165,9 @@ class Chat:
             after_ack(announce)
         history = await self.history.recent(name)
         members = [m.as_dict() for m in self.registry.members(name)]
+        extra = {k: v for fields in self.entry_fields for k, v in fields(name).items()}
         return ok(room=name, you=member, count=len(members), members=members, history=history,
-                  settings=self.room_settings(name))
+                  settings=self.room_settings(name), **extra)
 
     async def admit(self, sid: str, room: str, password: str | None) -> None:
         """Refuse a newcomer who was removed, a full room, or a locked one without its password."""

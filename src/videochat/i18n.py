@@ -2,7 +2,7 @@
 
 Every string the pages show lives here, keyed the same way in both languages. The templates read them
 through `t(key)`; the browser scripts receive the whole table as JSON and fill the `{name}`,
-`{count}`, `{room}` and `{old}` placeholders themselves.
+`{count}`, `{room}`, `{old}`, `{first}` and `{second}` placeholders themselves.
 """
 
 from __future__ import annotations
@@ -38,6 +38,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "join": "Join",
         "stage_label": "Video call",
         "prejoin_heading": "Ready to join the call?",
+        "callers_none": "No one is in the call yet.",
+        "callers_one": "{first} is in the call.",
+        "callers_two": "{first} and {second} are in the call.",
+        "callers_more": "{first}, {second} and {count} more are in the call.",
+        "callers_full": "The call is full: {count} people are in it. You can still chat.",
         "prejoin_hint": "Not joining? You can still chat beside the call.",
         "preview_starting": "Starting your camera…",
         "preview_camera_off": "Your camera is off",
@@ -201,6 +206,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "join": "참여",
         "stage_label": "영상 통화",
         "prejoin_heading": "통화에 참여할 준비가 되셨나요?",
+        "callers_none": "아직 통화 중인 사람이 없습니다.",
+        "callers_one": "{first} 님이 통화 중입니다.",
+        "callers_two": "{first} 님과 {second} 님이 통화 중입니다.",
+        "callers_more": "{first} 님, {second} 님 외 {count}명이 통화 중입니다.",
+        "callers_full": "통화 인원이 가득 찼습니다({count}명). 채팅은 계속할 수 있습니다.",
         "prejoin_hint": "통화에 참여하지 않아도 옆에서 채팅할 수 있습니다.",
         "preview_starting": "카메라를 켜는 중…",
         "preview_camera_off": "카메라가 꺼져 있습니다",

@@ -57,6 +57,7 @@ class Signaling:
             # the relays of descriptions and candidates await nothing but their emit
             event_handler(self.sio, event, inline=event in ("offer", "answer", "ice"))(fn)
         self.chat.departure_hooks.append(self._departed)
+        self.chat.entry_fields.append(self._call_summary)
 
     # events
 
@@ -79,8 +80,7 @@ class Signaling:
         reply = await self.chat.entered(sid, name, count, new_member, welcome=welcome, private=private)
         peers = [p.as_dict() for p in self.registry.participants(name) if p.member.id != sid]
         return {**reply, "peers": peers, "iceServers": self.ice.servers(sid),
-                "iceTransportPolicy": self.ice.transport_policy,
-                "uploadBudgetKbps": self.upload_budget_kbps, "maxCallSize": self.max_call_size}
+                "iceTransportPolicy": self.ice.transport_policy, "uploadBudgetKbps": self.upload_budget_kbps}
 
     async def offer(self, sid: str, description: Any = None, room: Any = None, to_id: Any = None, *_: Any) -> dict:
         return await self._relay_description("offer", sid, description, room, to_id)
@@ -120,10 +120,16 @@ class Signaling:
         if departure.left_call:
             await self._left_call(member, departure.room)
 
+    def _call_summary(self, room: str) -> dict:
+        """Who is in the room's call, for everyone who enters the room: the page shows it before
+        joining, and opens the camera at the size the call will need (docs/protocol.md)."""
+        return {"inCall": [p.member.id for p in self.registry.participants(room)], "maxCallSize": self.max_call_size}
+
     async def _left_call(self, member: dict, room: str) -> None:
         await self.sio.leave_room(member["id"], call_room(room))
+        # The whole room hears it: those not in the call keep their view of who is (`inCall`).
         await self.sio.emit("peer_left", {"room": room, "id": member["id"], "nickname": member["nickname"]},
-                            room=call_room(room), skip_sid=member["id"])
+                            room=room, skip_sid=member["id"])
         log.info("leave_call", extra={"room": room, "sid": member["id"],
                                       "participants": self.registry.count_participants(room)})
 

@@ -64,6 +64,23 @@ document.addEventListener("loadedmetadata", ({ target }) => {
 }, true);
 """
 
+# Counts the page's camera size changes (applyConstraints).
+COUNT_RESIZES = """
+(() => {
+    const apply = MediaStreamTrack.prototype.applyConstraints;
+    window.__resizes = 0;
+    MediaStreamTrack.prototype.applyConstraints = function (...args) {
+        window.__resizes += 1;
+        return apply.apply(this, args);
+    };
+})();
+"""
+# The pre-join preview's camera runs [height, frame rate].
+PREVIEW_CAMERA = """() => {
+    const settings = document.querySelector("#preview-video").srcObject?.getVideoTracks()[0]?.getSettings();
+    return settings ? [settings.height, settings.frameRate] : null;
+}"""
+
 END_CAMERA_AS_IF_UNPLUGGED = END_SCREEN_SHARE_AS_THE_BROWSER_DOES.replace(
     'track.label.startsWith("screen")', 'track.kind === "video" && track.label.startsWith("fake_device")')
 
@@ -85,13 +102,24 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     bob = await open_call_page(new_user, "Bob")
     carol = await open_call_page(new_user, "Carol", lang="ko")
     pages = {"Alice": alice, "Bob": bob, "Carol": carol}
-    await enter_and_join_call(alice, url, "Alice")
-    await enter_and_join_call(bob, url, "Bob")
+    await carol.add_init_script(COUNT_RESIZES)
+    # The pre-join view says who is in the call already.
+    await enter_room(alice, url, "Alice")
+    await expect(alice.locator("#prejoin-callers")).to_have_text("No one is in the call yet.")
+    await join_call(alice)
+    await enter_room(bob, url, "Bob")
+    await expect(bob.locator("#prejoin-callers")).to_have_text("Alice is in the call.")
+    await join_call(bob)
     # Once the call has settled, each of its pages keeps a spare connection for the next newcomer,
     # its offer made and its candidates gathered before anyone comes (peers.js) ...
     spares = {name: await wait_spare_connection(pages[name]) for name in ("Alice", "Bob")}
     await enter_room(carol, url, "Carol")
     await expect(carol.locator("#call-join")).to_have_text("참여")
+    await expect(carol.locator("#prejoin-callers")).to_have_text("Alice 님과 Bob 님이 통화 중입니다.")
+    # Joining makes a call of three: her camera opens at the size such a call runs it (640x360 at
+    # 15 frames a second), so Join does not resize it while the connections are made.
+    await carol.wait_for_function(f"() => ({PREVIEW_CAMERA})() !== null")
+    assert await carol.evaluate(PREVIEW_CAMERA) == [360, 15]
     # ... and the newcomer's page makes, before the click, the connections it will answer with.
     made_ahead = await wait_answering_connections(carol)
     await join_call(carol)
@@ -100,6 +128,7 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     for page in pages.values():
         await wait_remote_videos_play(page, 2)
         await wait_media_flows(page, 2)
+    assert await carol.evaluate("() => window.__resizes") == 0
     await expect(alice.locator("#tiles .call-tile.mine .tile-name")).to_have_text("Alice (you)")
     await expect(carol.locator("#mute-button")).to_have_text("음소거")
     # Our own picture is mirrored, the others' are not.
@@ -226,6 +255,7 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     # Leaving the call removes the tile on the others; the person stays in the room's chat.
     await carol.locator("#leave-call").click()
     await expect(carol.locator("#prejoin")).to_be_visible()
+    await expect(carol.locator("#prejoin-callers")).to_have_text("Alice 님과 Bob 님이 통화 중입니다.")
     for page in (alice, bob):
         await expect(remote_tiles(page)).to_have_count(1)
         await expect(page.locator("#members .member-name")).to_have_text(["Alice", "Bob", "Carol"])
@@ -264,6 +294,39 @@ async def test_devices_chosen_before_joining_are_remembered_at_once(live_server,
     await page.reload()
     await expect(page.locator("#prejoin-camera-select")).to_have_value(chosen, timeout=CALL_TIMEOUT_MS)
     await page.wait_for_function(PREVIEWING, arg="fake_device_2")
+
+
+# The camera opens only when the test says so (a browser slow to open it, or a person slow to allow it).
+HOLD_CAMERA = """
+(() => {
+    const open = MediaDevices.prototype.getUserMedia;
+    let release;
+    const released = new Promise((resolve) => { release = resolve; });
+    window.__releaseCamera = release;
+    MediaDevices.prototype.getUserMedia = function (constraints) {
+        return released.then(() => open.call(this, constraints));
+    };
+})();
+"""
+
+
+async def test_camera_opened_while_the_call_grew_runs_at_the_calls_size(live_server, new_user, room_name, room_url):
+    # Carol's camera is asked for while one person is in the call (full size), and opens after a
+    # second one joined: it runs at the size of the call of three she would make.
+    url = room_url(live_server.url, room_name)
+    alice = await open_call_page(new_user, "Alice")
+    bob = await open_call_page(new_user, "Bob")
+    carol = await open_call_page(new_user, "Carol")
+    await carol.add_init_script(HOLD_CAMERA)
+    await enter_and_join_call(alice, url, "Alice")
+    await enter_room(bob, url, "Bob")
+    await enter_room(carol, url, "Carol")
+    await expect(carol.locator("#prejoin-callers")).to_have_text("Alice is in the call.")
+    await join_call(bob)
+    await expect(carol.locator("#prejoin-callers")).to_have_text("Alice and Bob are in the call.")
+    await carol.evaluate("() => window.__releaseCamera()")
+    await carol.wait_for_function(f"() => ({PREVIEW_CAMERA})()?.[0] === 360", timeout=CALL_TIMEOUT_MS)
+    assert await carol.evaluate(PREVIEW_CAMERA) == [360, 15]
 
 
 async def test_call_first_picture_small_then_full_size(live_server, new_user, room_name, room_url):

@@ -65,22 +65,21 @@ async def test_call_full_and_blocked_camera_still_chat_and_watch(playwright, liv
             "You will join without camera and microphone: you can watch, listen and chat.")
         await expect(dave.locator("#prejoin-mic")).to_be_disabled()
 
-        # The seventh participant is refused with a message, and chats on.
-        await dave.locator("#call-join").click()
-        await expect(message.locator("#call-message-text")).to_have_text(
-            "The video call is full, so you cannot join it now. You can still chat with everyone here.")
-        await expect(message).to_have_attribute("data-kind", "error")
-        await expect(dave.locator("#call")).to_be_hidden()
+        # A seventh person sees that the call is full before trying, cannot join, and chats on.
+        await expect(dave.locator("#prejoin-callers")).to_have_text("The call is full: 6 people are in it. You can still chat.")
+        await expect(dave.locator("#call-join")).to_be_disabled()
         await send(dave, "full, but here")
         await fillers[0].wait_for("new_message", lambda *args: "full, but here" in repr(args))
         await expect(alice.locator("#messages .message .message-text")).to_have_text(["full, but here"])
 
-        # A place frees up: Dave joins to watch and listen, sending nothing.
+        # A place frees up: Dave can join, and joins to watch and listen, sending nothing.
         await fillers[0].call("leave_call", room_name)
         await expect(remote_tiles(alice)).to_have_count(4)
+        await expect(dave.locator("#prejoin-callers")).to_have_text("Alice, filler1 and 3 more are in the call.")
         await dave.locator("#call-join").click()
         await expect(dave.locator("#call")).to_be_visible()
-        await expect(message).to_be_hidden()
+        # The camera and microphone are still blocked: the page still says so, in the call too.
+        await expect(message.locator("#call-message-text")).to_contain_text("Camera and microphone are blocked for this site")
         await expect(tile_of(alice, "Dave")).to_have_attribute("data-video", "false")
         await expect(tile_of(alice, "Dave")).to_have_attribute("data-audio", "false")
         await expect(tile_of(dave, "Alice")).to_be_visible()

@@ -27,6 +27,8 @@ export class Call {
     #prepared = false;
     /** Our own nickname, for our tile. */
     #name = "";
+    /** How many others are in the room's call (from the connection's `oncallers`). */
+    #othersInCall = 0;
 
     /**
      * @param {import("./protocol.js").ChatConnection} connection
@@ -47,6 +49,7 @@ export class Call {
             panel: byId("prejoin"), video: input("preview-video"), placeholder: byId("preview-placeholder"),
             mic: input("prejoin-mic"), camera: input("prejoin-camera"), cameraSelect: input("prejoin-camera-select"),
             micSelect: input("prejoin-mic-select"), join: input("call-join"), note: byId("prejoin-note"),
+            callers: byId("prejoin-callers"),
         });
         this.controls = new CallControls({
             mic: input("mute-button"), camera: input("camera-button"), share: input("share-button"),
@@ -142,10 +145,12 @@ export class Call {
 
     /**
      * Three or more in the call: the camera runs small (media.js, SMALL_VIDEO_CONSTRAINTS); the
-     * senders scale it again once it has its new size.
+     * senders scale it again once it has its new size. Before joining, the call we would make with
+     * those in it counts: the preview's camera opens at that size, so Join changes nothing of it
+     * while the connections are made (a camera changing size starts again: its frames pause).
      */
     #sizeChanged() {
-        const small = this.#inCall && this.grid.size >= 3;
+        const small = (this.#inCall ? this.grid.size : this.#othersInCall + 1) >= 3;
         this.media.setSmall(small).then((changed) => changed && this.mesh.refresh());
     }
 
@@ -246,6 +251,12 @@ export class Call {
     #wireSignaling() {
         const connection = this.connection;
         const mesh = this.mesh;
+        connection.oncallers = (callers, max) => {
+            const others = callers.filter((member) => member.id !== connection.you?.id);
+            this.#othersInCall = others.length;
+            this.prejoin.showCallers(others.map((member) => member.nickname), max);
+            if (!this.#inCall) this.#sizeChanged();
+        };
         // The connection's work starts first; the tile is drawn while the browser does it (its
         // tracks arrive a task later, when the tile is there).
         connection.oncallwelcome = ({ peer }) => {

@@ -103,12 +103,13 @@ export class LocalMedia {
         let problem = null;
         for (const kinds of attempts) {
             try {
+                const size = this.#videoConstraints();
                 const stream = await navigator.mediaDevices.getUserMedia({
                     audio: kinds.audio && this.#constraints("audioinput", AUDIO_CONSTRAINTS),
-                    video: kinds.video && this.#constraints("videoinput", this.#videoConstraints()),
+                    video: kinds.video && this.#constraints("videoinput", size),
                 });
                 this.#use("audio", stream.getAudioTracks()[0] ?? null);
-                this.#use("video", stream.getVideoTracks()[0] ?? null);
+                this.#use("video", this.#fit(stream.getVideoTracks()[0] ?? null, size));
                 await this.refreshDevices();
                 return kinds.audio === want.audio && kinds.video === want.video ? null : "no_device";
             } catch (error) {
@@ -249,6 +250,13 @@ export class LocalMedia {
         return this.#small ? SMALL_VIDEO_CONSTRAINTS : VIDEO_CONSTRAINTS;
     }
 
+    /** A camera opened at one size while setSmall chose the other (it ran during getUserMedia) takes the size in force. */
+    #fit(track, opened) {
+        const size = this.#videoConstraints();
+        if (track && opened !== size) track.applyConstraints(size).catch((error) => console.warn("camera size not changed", error));
+        return track;
+    }
+
     #constraints(kind, base) {
         const deviceId = this.chosen[kind];
         return deviceId ? { ...base, deviceId: { exact: deviceId } } : base;
@@ -256,8 +264,9 @@ export class LocalMedia {
 
     async #openCamera() {
         try {
-            const stream = await navigator.mediaDevices.getUserMedia({ video: this.#constraints("videoinput", this.#videoConstraints()) });
-            this.#use("video", stream.getVideoTracks()[0] ?? null);
+            const size = this.#videoConstraints();
+            const stream = await navigator.mediaDevices.getUserMedia({ video: this.#constraints("videoinput", size) });
+            this.#use("video", this.#fit(stream.getVideoTracks()[0] ?? null, size));
             this.#listAgain();
             return null;
         } catch (error) {

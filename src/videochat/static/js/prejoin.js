@@ -1,5 +1,5 @@
-// The view before joining the call: a preview of our camera, the camera and microphone selects,
-// start-muted / start-with-camera-off toggles and the Join button. Rendering and input only.
+// The view before joining the call: who is in it, a preview of our camera, the camera and microphone
+// selects, start-muted / start-with-camera-off toggles and the Join button. Rendering and input only.
 
 import { controlState, fillSelect, showToggles } from "./controls.js";
 import { whenIdle } from "./dom.js";
@@ -15,7 +15,7 @@ export class PreJoin {
     /**
      * @param {{panel: HTMLElement, video: HTMLVideoElement, placeholder: HTMLElement, mic: HTMLButtonElement,
      *          camera: HTMLButtonElement, cameraSelect: HTMLSelectElement, micSelect: HTMLSelectElement,
-     *          join: HTMLButtonElement, note: HTMLElement}} elements
+     *          join: HTMLButtonElement, note: HTMLElement, callers: HTMLElement}} elements
      */
     constructor(elements) {
         this.elements = elements;
@@ -25,6 +25,9 @@ export class PreJoin {
         elements.cameraSelect.addEventListener("change", () => this.onchoose?.("videoinput", elements.cameraSelect.value));
         elements.micSelect.addEventListener("change", () => this.onchoose?.("audioinput", elements.micSelect.value));
     }
+
+    #busy = false;
+    #full = false;
 
     get visible() {
         return !this.elements.panel.hidden;
@@ -46,8 +49,27 @@ export class PreJoin {
     }
 
     setBusy(busy) {
-        this.elements.join.disabled = busy;
+        this.#busy = busy;
+        this.elements.join.disabled = busy || this.#full;
         this.elements.join.setAttribute("aria-busy", String(busy));
+    }
+
+    /**
+     * Who is in the call already (their nicknames, in the order they joined); a full call cannot
+     * be joined, and says so.
+     * @param {string[]} names
+     * @param {number} max the most the call takes (0: unknown)
+     */
+    showCallers(names, max) {
+        this.#full = max > 0 && names.length >= max;
+        const [first, second] = names;
+        this.elements.callers.textContent = this.#full ? t("callers_full", { count: names.length })
+            : names.length === 0 ? t("callers_none")
+            : names.length === 1 ? t("callers_one", { first })
+            : names.length === 2 ? t("callers_two", { first, second })
+            : t("callers_more", { first, second, count: names.length - 2 });
+        this.elements.callers.dataset.count = String(names.length);
+        this.setBusy(this.#busy);
     }
 
     /** @param {import("./media.js").LocalMedia} media */

@@ -9,12 +9,12 @@ import { browserId } from "./storage.js";
 /** @typedef {{id: string, room: string, author: Member, text: string, time: number}} Message */
 /** @typedef {{name: string, count: number, locked?: boolean}} RoomSummary */
 /** @typedef {{owner: string | null, locked: boolean, private: boolean, maxMembers: number | null}} RoomSettings */
-/** @typedef {{ok: true, room: string, you: Member, count: number, members: Member[], history: Message[]}} EnterAck */
+/** @typedef {{ok: true, room: string, you: Member, count: number, members: Member[], history: Message[], inCall?: string[], maxCallSize?: number}} EnterAck inCall: ids of the call's participants */
 /** @typedef {{room: string, member: Member, count: number, call: boolean}} Presence call: they joined the call */
 /** @typedef {"connecting" | "connected" | "reconnecting" | "disconnected"} Status */
 /** @typedef {{audio: boolean, video: boolean, screen: boolean}} MediaState */
 /** @typedef {{id: string, nickname: string, media: MediaState}} Peer */
-/** @typedef {EnterAck & {peers: Peer[], iceServers: RTCIceServer[], iceTransportPolicy: RTCIceTransportPolicy, uploadBudgetKbps: number, maxCallSize: number}} JoinAck */
+/** @typedef {EnterAck & {peers: Peer[], iceServers: RTCIceServer[], iceTransportPolicy: RTCIceTransportPolicy, uploadBudgetKbps: number}} JoinAck */
 /** @typedef {{room: string, from: string, member: Member | null}} Sender */
 
 /** An error the server answered with (`{code, message}`), or one of ours: offline, timeout, disconnected. */
@@ -72,6 +72,11 @@ export class ChatConnection {
     onmediastate = null;
     /** Someone left our call (the room or only the call). @type {((info: {room: string, id: string, nickname: string}) => void) | null} */
     onpeerleft = null;
+    /**
+     * Who is in our room's call changed (we are among them while we are in it), whether or not we
+     * are in it; max: the most the call takes (0: unknown). @type {((callers: Member[], max: number) => void) | null}
+     */
+    oncallers = null;
     /** Our room's owner or settings changed. @type {((update: RoomSettings & {room: string}) => void) | null} */
     onroomupdate = null;
     /** The owner removed us from our room (we stay connected, and do not go back in by ourselves). @type {((info: {room: string, by: Member, seconds: number}) => void) | null} */
@@ -96,6 +101,9 @@ export class ChatConnection {
     #call = null;
     /** @type {{password?: string, private?: boolean}} how we entered #room, to enter it again on reconnect */
     #entry = {};
+    /** @type {Map<string, Member>} who is in #room's call */
+    #callers = new Map();
+    #maxCallSize = 0;
 
     /**
      * @param {{url?: string, timeout?: number, clientId?: string}} [options] timeout: how long to wait
@@ -118,6 +126,8 @@ export class ChatConnection {
     get room() { return this.#room; }
     /** Our member entry in the current room (its id changes on every reconnect). */
     get you() { return this.#you; }
+    /** Who is in our room's call. @returns {Member[]} */
+    get callers() { return [...this.#callers.values()]; }
 
     /** Opens the connection; resolves once connected (and our nickname and room are restored). */
     connect() {
@@ -157,6 +167,7 @@ export class ChatConnection {
         this.#room = ack.room;
         this.#you = ack.you;
         this.#entry = { ...options, private: Boolean(ack.settings?.private) };
+        this.#resetCallers(ack);
         return ack;
     }
 
@@ -206,6 +217,7 @@ export class ChatConnection {
             this.#room = null;
             this.#you = null;
             this.#entry = {};
+            this.#resetCallers(null);
         }
         if (room === this.#call?.room) this.#call = null; // leaving the room leaves its call
         if (!this.socket.connected) return { ok: true, room };
@@ -227,6 +239,7 @@ export class ChatConnection {
         this.#room = ack.room;
         this.#you = ack.you;
         this.#call = { room: ack.room, media: { ...media } };
+        this.#resetCallers(ack);
         return ack;
     }
 
@@ -234,6 +247,7 @@ export class ChatConnection {
     async leaveCall() {
         const call = this.#call;
         this.#call = null;
+        if (call && this.#you) this.#changeCallers(() => this.#callers.delete(this.#you?.id ?? ""));
         if (!call || !this.socket.connected) return;
         await this.#request("leave_call", call.room);
     }
@@ -286,6 +300,7 @@ export class ChatConnection {
         });
         socket.on("welcome", (nickname, count, info) => {
             const entered = presence(nickname, count, info, this.#room);
+            if (entered.call && entered.room === this.#room) this.#changeCallers(() => this.#callers.set(entered.member.id, entered.member));
             this.onwelcome?.(entered);
             if (info?.call && info.peer && this.#call && entered.room === this.#call.room) {
                 this.oncallwelcome?.({ room: entered.room, peer: info.peer });
@@ -306,9 +321,14 @@ export class ChatConnection {
             if (this.#call && info?.room === this.#call.room) this.onmediastate?.(info);
         });
         socket.on("peer_left", (info) => {
+            if (info?.room === this.#room) this.#changeCallers(() => this.#callers.delete(info.id));
             if (this.#call && info?.room === this.#call.room) this.onpeerleft?.(info);
         });
-        socket.on("bye", (nickname, count, info) => this.onbye?.(presence(nickname, count, info, this.#room)));
+        socket.on("bye", (nickname, count, info) => {
+            const left = presence(nickname, count, info, this.#room);
+            if (left.room === this.#room) this.#changeCallers(() => this.#callers.delete(left.member.id));
+            this.onbye?.(left);
+        });
         socket.on("new_message", (line, message) => {
             if (message) this.onmessage?.(message);
         });
@@ -317,6 +337,7 @@ export class ChatConnection {
         });
         socket.on("nickname_change", (info) => {
             if (this.#you && info.member.id === this.#you.id) this.#you = info.member;
+            if (this.#callers.has(info.member.id)) this.#changeCallers(() => this.#callers.set(info.member.id, info.member));
             this.onnickname?.(info);
         });
         socket.on("error", (error) => {
@@ -331,6 +352,7 @@ export class ChatConnection {
                 this.#room = null; // removed: a reconnect must not put us back
                 this.#you = null;
                 this.#entry = {};
+                this.#resetCallers(null);
             }
             this.onremoved?.(info);
         });
@@ -352,6 +374,7 @@ export class ChatConnection {
                 const ack = await this.#reenter(rejoining);
                 if (ack) {
                     this.#you = ack.you;
+                    this.#resetCallers(ack);
                     if (rejoining) this.onrejoin?.(ack);
                 }
             }
@@ -378,6 +401,7 @@ export class ChatConnection {
             this.#you = null;
             this.#entry = {};
             this.#call = null;
+            this.#resetCallers(null);
             if (call) this.oncallrejoinfailed?.(refusal);
             this.onrejoinrefused?.(refusal);
             return null;
@@ -389,12 +413,33 @@ export class ChatConnection {
         try {
             const ack = await this.#request("join_room", call.room, { media: call.media });
             this.#you = ack.you;
+            this.#resetCallers(ack);
             this.oncallrejoin?.(ack);
         } catch (error) {
             if (!this.socket.connected) throw error;
             this.#call = null;
             this.oncallrejoinfailed?.(asProtocolError(error));
         }
+    }
+
+    /**
+     * Who is in the call, from an enter or join ack (the ids in `inCall`, named in `members`), or
+     * no one (out of the room).
+     * @param {EnterAck | null} ack
+     */
+    #resetCallers(ack) {
+        const members = new Map((ack?.members ?? []).map((member) => [member.id, member]));
+        this.#changeCallers(() => {
+            this.#callers = new Map((ack?.inCall ?? []).filter((id) => members.has(id)).map((id) => [id, members.get(id)]));
+            this.#maxCallSize = ack?.maxCallSize ?? this.#maxCallSize;
+        });
+    }
+
+    /** Applies a change to #callers and tells the page. */
+    #changeCallers(change) {
+        const before = this.#callers.size;
+        if (change() === false && this.#callers.size === before) return; // a delete of no one
+        this.oncallers?.(this.callers, this.#maxCallSize);
     }
 
     /** @returns {Promise<void>} */
