@@ -296,6 +296,29 @@ async def test_devices_chosen_before_joining_are_remembered_at_once(live_server,
     await page.wait_for_function(PREVIEWING, arg="fake_device_2")
 
 
+# From now on the browser fails to list the devices; then a device is plugged in.
+FAIL_DEVICE_LIST_AND_PLUG_IN = """() => {
+    window.__listFailed = 0;
+    MediaDevices.prototype.enumerateDevices = function () {
+        window.__listFailed += 1;
+        return Promise.reject(new DOMException("The device list is not available", "AbortError"));
+    };
+    navigator.mediaDevices.dispatchEvent(new Event("devicechange"));
+}"""
+
+
+async def test_a_device_list_that_fails_keeps_the_one_shown(live_server, new_user, room_name, room_url):
+    page = await open_call_page(new_user, "Carol")
+    await enter_room(page, room_url(live_server.url, room_name), "Carol")
+    options = page.locator("#prejoin-camera-select option")
+    await expect(options).to_have_count(3, timeout=CALL_TIMEOUT_MS)
+    await page.evaluate(FAIL_DEVICE_LIST_AND_PLUG_IN)
+    await page.wait_for_function("() => window.__listFailed === 1")
+    # No unhandled rejection (page_errors would fail the test), and the choices stay.
+    await expect(options).to_have_count(3)
+    await join_call(page)
+
+
 # The camera opens only when the test says so (a browser slow to open it, or a person slow to allow it).
 HOLD_CAMERA = """
 (() => {

@@ -64,7 +64,7 @@ export class LocalMedia {
     #small = false;
 
     constructor() {
-        navigator.mediaDevices?.addEventListener("devicechange", () => this.refreshDevices());
+        navigator.mediaDevices?.addEventListener("devicechange", () => this.#listAgain());
     }
 
     /** The track the others receive as our video: the screen while sharing, else the camera. */
@@ -239,8 +239,9 @@ export class LocalMedia {
     }
 
     /**
-     * Lists the devices again once a chosen one is in use, without waiting for the list: the
-     * browser may take its time, and the choice is in use (and remembered by the caller) already.
+     * Lists the devices again (one was plugged in or out, or a chosen one is in use) without waiting
+     * for the list: the browser may take its time, and the choice is in use (and remembered by the
+     * caller) already. A list that fails leaves the one shown.
      */
     #listAgain() {
         this.refreshDevices().catch(() => {}); // the list stays as it was
