@@ -11,6 +11,10 @@ export class PreJoin {
     oncamera = /** @type {(() => void) | null} */ (null);
     /** @type {((kind: "audioinput" | "videoinput", deviceId: string) => void) | null} */
     onchoose = null;
+    /** Join waits: the camera is starting, or the join is on its way. */
+    #busy = false;
+    /** The call is full: Join cannot be used. */
+    #full = false;
 
     /**
      * @param {{panel: HTMLElement, video: HTMLVideoElement, placeholder: HTMLElement, mic: HTMLButtonElement,
@@ -25,9 +29,6 @@ export class PreJoin {
         elements.cameraSelect.addEventListener("change", () => this.onchoose?.("videoinput", elements.cameraSelect.value));
         elements.micSelect.addEventListener("change", () => this.onchoose?.("audioinput", elements.micSelect.value));
     }
-
-    #busy = false;
-    #full = false;
 
     get visible() {
         return !this.elements.panel.hidden;

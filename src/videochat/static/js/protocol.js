@@ -247,7 +247,8 @@ export class ChatConnection {
     async leaveCall() {
         const call = this.#call;
         this.#call = null;
-        if (call && this.#you) this.#changeCallers(() => this.#callers.delete(this.#you?.id ?? ""));
+        const you = this.#you?.id;
+        if (call && you) this.#changeCallers(() => this.#callers.delete(you)); // the server tells only the others
         if (!call || !this.socket.connected) return;
         await this.#request("leave_call", call.room);
     }
