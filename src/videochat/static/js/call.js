@@ -147,7 +147,7 @@ export class Call {
      * Three or more in the call: the camera runs small (media.js, SMALL_VIDEO_CONSTRAINTS); the
      * senders scale it again once it has its new size. Before joining, the call we would make with
      * those in it counts: the preview's camera opens at that size, so Join changes nothing of it
-     * while the connections are made (a camera changing size starts again: its frames pause).
+     * while the connections are made (no resize under senders just made, no limits set again).
      */
     #sizeChanged() {
         const small = (this.#inCall ? this.grid.size : this.#othersInCall + 1) >= 3;
