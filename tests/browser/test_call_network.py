@@ -22,6 +22,14 @@ from call_actions import (
 import turn
 from turn import TurnServer
 
+# A page whose watch gives a connection 60 s rather than 15 before declaring it failed, as a starved
+# page's timers may run late: the other side's watch runs out first, and its new connection comes.
+LATE_WATCH = """
+(() => {
+    const set = window.setTimeout;
+    window.setTimeout = (handler, ms, ...args) => set(handler, ms === 15000 ? 60000 : ms, ...args);
+})();
+"""
 RESTART_ICE_EVERYWHERE = f"() => {LINKS}.forEach((pc) => pc.restartIce())"
 COLLISIONS = "() => window.__pcs.reduce((sum, pc) => sum + pc.__collisions, 0)"
 
@@ -42,6 +50,7 @@ async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
         env=turn_server.videochat_env())
     url = room_url(server.url, room_name)
     alice = await open_call_page(new_user, "Alice")
+    await alice.add_init_script(LATE_WATCH)
     bob = await open_call_page(new_user, "Bob")
     # Both press Join at the same moment.
     await asyncio.gather(enter_and_join_call(alice, url, "Alice"), enter_and_join_call(bob, url, "Bob"))
@@ -90,7 +99,8 @@ async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
             f"The connection to {other} was interrupted. Reconnecting…", timeout=CALL_TIMEOUT_MS)
         await expect(tile_of(page, other).locator(".tile-state")).to_have_text(
             "Connection interrupted. Reconnecting…")
-    # The ICE restart gets nowhere without a relay: the connection is declared failed, to be made anew.
+    # The ICE restart gets nowhere without a relay: the connection is declared failed, to be made anew
+    # (on Alice's page when Bob's new connection comes: her own watch runs late, see LATE_WATCH).
     for page, other in ((alice, "Bob"), (bob, "Alice")):
         await expect(page.locator("#call-message-text")).to_have_text(
             f"Could not connect to {other}. Trying again with a new connection…", timeout=120_000)

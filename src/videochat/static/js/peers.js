@@ -176,7 +176,10 @@ export class Mesh {
     handleOffer(description, from) {
         let link = this.#links.get(from);
         // A new fingerprint: the other side closed its connection and made a new one; so do we.
+        // One that was not up had failed: the other side's watch found it first (ours would have
+        // soon, or never, if its new connections keep coming before ours runs out), so we say so.
         if (link && link.remoteFingerprint && fingerprintOf(description?.sdp) !== link.remoteFingerprint) {
+            if (link.pc.connectionState !== "connected") this.onstate?.(from, "failed");
             link.close();
             link = undefined;
         }
