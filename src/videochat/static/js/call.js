@@ -27,8 +27,6 @@ export class Call {
     #prepared = false;
     /** Our own nickname, for our tile. */
     #name = "";
-    /** How many others are in the room's call (from the connection's `oncallers`). */
-    #othersInCall = 0;
 
     /**
      * @param {import("./protocol.js").ChatConnection} connection
@@ -150,8 +148,13 @@ export class Call {
      * while the connections are made (no resize under senders just made, no limits set again).
      */
     #sizeChanged() {
-        const small = (this.#inCall ? this.grid.size : this.#othersInCall + 1) >= 3;
+        const small = (this.#inCall ? this.grid.size : this.#othersInCall().length + 1) >= 3;
         this.media.setSmall(small).then((changed) => changed && this.mesh.refresh());
+    }
+
+    /** The others in the room's call (we are among its callers while we are in it). */
+    #othersInCall() {
+        return this.connection.callers.filter((member) => member.id !== this.connection.you?.id);
     }
 
     #exit() {
@@ -251,10 +254,8 @@ export class Call {
     #wireSignaling() {
         const connection = this.connection;
         const mesh = this.mesh;
-        connection.oncallers = (callers, max) => {
-            const others = callers.filter((member) => member.id !== connection.you?.id);
-            this.#othersInCall = others.length;
-            this.prejoin.showCallers(others.map((member) => member.nickname), max);
+        connection.oncallers = (_callers, max) => {
+            this.prejoin.showCallers(this.#othersInCall().map((member) => member.nickname), max);
             if (!this.#inCall) this.#sizeChanged();
         };
         // The connection's work starts first; the tile is drawn while the browser does it (its

@@ -165,9 +165,8 @@ export class ChatConnection {
     async enterRoom(room, options = {}) {
         const ack = await this.#requestOnceConnected("enter_room", entryArgument(room, options));
         this.#room = ack.room;
-        this.#you = ack.you;
         this.#entry = { ...options, private: Boolean(ack.settings?.private) };
-        this.#resetCallers(ack);
+        this.#inRoom(ack);
         return ack;
     }
 
@@ -213,12 +212,7 @@ export class ChatConnection {
      * @param {string} [room]
      */
     async leaveRoom(room = this.#room ?? "") {
-        if (room === this.#room) {
-            this.#room = null;
-            this.#you = null;
-            this.#entry = {};
-            this.#resetCallers(null);
-        }
+        if (room === this.#room) this.#outOfRoom();
         if (room === this.#call?.room) this.#call = null; // leaving the room leaves its call
         if (!this.socket.connected) return { ok: true, room };
         return this.#request("leave_room", room);
@@ -237,9 +231,8 @@ export class ChatConnection {
     async joinCall(room, media) {
         const ack = await this.#requestOnceConnected("join_room", room, { media });
         this.#room = ack.room;
-        this.#you = ack.you;
         this.#call = { room: ack.room, media: { ...media } };
-        this.#resetCallers(ack);
+        this.#inRoom(ack);
         return ack;
     }
 
@@ -248,7 +241,7 @@ export class ChatConnection {
         const call = this.#call;
         this.#call = null;
         const you = this.#you?.id;
-        if (call && you) this.#changeCallers(() => this.#callers.delete(you)); // the server tells only the others
+        if (call && you) this.#dropCaller(you); // the server tells only the others
         if (!call || !this.socket.connected) return;
         await this.#request("leave_call", call.room);
     }
@@ -301,7 +294,7 @@ export class ChatConnection {
         });
         socket.on("welcome", (nickname, count, info) => {
             const entered = presence(nickname, count, info, this.#room);
-            if (entered.call && entered.room === this.#room) this.#changeCallers(() => this.#callers.set(entered.member.id, entered.member));
+            if (entered.call && entered.room === this.#room) this.#setCaller(entered.member);
             this.onwelcome?.(entered);
             if (info?.call && info.peer && this.#call && entered.room === this.#call.room) {
                 this.oncallwelcome?.({ room: entered.room, peer: info.peer });
@@ -322,12 +315,12 @@ export class ChatConnection {
             if (this.#call && info?.room === this.#call.room) this.onmediastate?.(info);
         });
         socket.on("peer_left", (info) => {
-            if (info?.room === this.#room) this.#changeCallers(() => this.#callers.delete(info.id));
+            if (info?.room === this.#room) this.#dropCaller(info.id);
             if (this.#call && info?.room === this.#call.room) this.onpeerleft?.(info);
         });
         socket.on("bye", (nickname, count, info) => {
             const left = presence(nickname, count, info, this.#room);
-            if (left.room === this.#room) this.#changeCallers(() => this.#callers.delete(left.member.id));
+            if (left.room === this.#room) this.#dropCaller(left.member.id);
             this.onbye?.(left);
         });
         socket.on("new_message", (line, message) => {
@@ -338,7 +331,7 @@ export class ChatConnection {
         });
         socket.on("nickname_change", (info) => {
             if (this.#you && info.member.id === this.#you.id) this.#you = info.member;
-            if (this.#callers.has(info.member.id)) this.#changeCallers(() => this.#callers.set(info.member.id, info.member));
+            if (this.#callers.has(info.member.id)) this.#setCaller(info.member);
             this.onnickname?.(info);
         });
         socket.on("error", (error) => {
@@ -349,12 +342,7 @@ export class ChatConnection {
             this.onroomupdate?.(update);
         });
         socket.on("removed", (info) => {
-            if (info?.room === this.#room) {
-                this.#room = null; // removed: a reconnect must not put us back
-                this.#you = null;
-                this.#entry = {};
-                this.#resetCallers(null);
-            }
+            if (info?.room === this.#room) this.#outOfRoom(); // removed: a reconnect must not put us back
             this.onremoved?.(info);
         });
         socket.on("mute_request", (info) => this.onmuterequest?.(info));
@@ -374,8 +362,7 @@ export class ChatConnection {
             if (this.#room !== null) {
                 const ack = await this.#reenter(rejoining);
                 if (ack) {
-                    this.#you = ack.you;
-                    this.#resetCallers(ack);
+                    this.#inRoom(ack);
                     if (rejoining) this.onrejoin?.(ack);
                 }
             }
@@ -398,11 +385,8 @@ export class ChatConnection {
             const refusal = asProtocolError(error);
             if (!rejoining || !REJOIN_REFUSALS.has(refusal.code ?? "")) throw error;
             const call = this.#call;
-            this.#room = null;
-            this.#you = null;
-            this.#entry = {};
+            this.#outOfRoom();
             this.#call = null;
-            this.#resetCallers(null);
             if (call) this.oncallrejoinfailed?.(refusal);
             this.onrejoinrefused?.(refusal);
             return null;
@@ -413,8 +397,7 @@ export class ChatConnection {
     async #rejoinCall(call) {
         try {
             const ack = await this.#request("join_room", call.room, { media: call.media });
-            this.#you = ack.you;
-            this.#resetCallers(ack);
+            this.#inRoom(ack);
             this.oncallrejoin?.(ack);
         } catch (error) {
             if (!this.socket.connected) throw error;
@@ -423,23 +406,36 @@ export class ChatConnection {
         }
     }
 
-    /**
-     * Who is in the call, from an enter or join ack (the ids in `inCall`, named in `members`), or
-     * no one (out of the room).
-     * @param {EnterAck | null} ack
-     */
-    #resetCallers(ack) {
-        const members = new Map((ack?.members ?? []).map((member) => [member.id, member]));
-        this.#changeCallers(() => {
-            this.#callers = new Map((ack?.inCall ?? []).filter((id) => members.has(id)).map((id) => [id, members.get(id)]));
-            this.#maxCallSize = ack?.maxCallSize ?? this.#maxCallSize;
-        });
+    /** In the room (entered, joined its call, or back after a reconnect): us and its call, from the ack. */
+    #inRoom(ack) {
+        this.#you = ack.you;
+        // Who is in the call: the ids in `inCall`, named in `members`.
+        const members = new Map(ack.members.map((member) => [member.id, member]));
+        this.#callers = new Map((ack.inCall ?? []).filter((id) => members.has(id)).map((id) => [id, members.get(id)]));
+        this.#maxCallSize = ack.maxCallSize ?? this.#maxCallSize;
+        this.#callersChanged();
     }
 
-    /** Applies a change to #callers and tells the page. */
-    #changeCallers(change) {
-        const before = this.#callers.size;
-        if (change() === false && this.#callers.size === before) return; // a delete of no one
+    /** Out of the room (left, removed, or refused on the way back): nothing of it is ours any more. */
+    #outOfRoom() {
+        this.#room = null;
+        this.#you = null;
+        this.#entry = {};
+        this.#callers = new Map();
+        this.#callersChanged();
+    }
+
+    /** @param {Member} member */
+    #setCaller(member) {
+        this.#callers.set(member.id, member);
+        this.#callersChanged();
+    }
+
+    #dropCaller(id) {
+        if (this.#callers.delete(id)) this.#callersChanged();
+    }
+
+    #callersChanged() {
         this.oncallers?.(this.callers, this.#maxCallSize);
     }
 
