@@ -1,16 +1,28 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Callable
 
 import pytest
+import pytest_asyncio
 
 from redis_server import ProcessGroup, RedisServer
 from support import ADMIN_PASSWORD, SHARED_ADDRESS, Recorder, ServerProcess
 from turn import TurnServer
+from watchdog import Watchdog
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(Watchdog(), "videochat-watchdog")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session", autouse=True)
+async def _watchdog_knows_the_loop(pytestconfig: pytest.Config):
+    """The watchdog (tests/watchdog.py) cancels a hung test's tasks on the session's event loop."""
+    pytestconfig.pluginmanager.get_plugin("videochat-watchdog").loop = asyncio.get_running_loop()
+    yield
 
 # The chat, room, moderation and call-signaling suites run twice: against one process, and against
 # two processes sharing rooms through a real Redis, with the clients spread over both (issue 6).

@@ -22,7 +22,6 @@ from urllib.parse import quote, urlencode
 import pytest
 import pytest_asyncio
 from playwright.async_api import (
-    Browser,
     BrowserContext,
     ConsoleMessage,
     Page,
@@ -31,7 +30,7 @@ from playwright.async_api import (
     expect,
 )
 
-from chromium import CHROMIUM, CHROMIUM_FLAGS, TIMEOUT_MS
+from chromium import CHROMIUM, TIMEOUT_MS, Chromium
 
 expect.set_options(timeout=TIMEOUT_MS)
 
@@ -54,12 +53,12 @@ async def playwright() -> AsyncIterator[Playwright]:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def browser(playwright: Playwright) -> AsyncIterator[Browser]:
+async def browser(playwright: Playwright, pytestconfig: pytest.Config) -> AsyncIterator[Chromium]:
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium not found at {CHROMIUM}; scripts/setup --test installs it")
-    browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-    yield browser
-    await browser.close()
+    say = pytestconfig.pluginmanager.get_plugin("videochat-watchdog").say
+    async with Chromium(playwright, say=say) as browser:
+        yield browser
 
 
 class PageErrors:
@@ -93,7 +92,7 @@ def page_errors() -> Iterator[PageErrors]:
 
 
 @pytest_asyncio.fixture
-async def new_user(browser: Browser, page_errors: PageErrors) -> AsyncIterator[Callable[..., Awaitable[Page]]]:
+async def new_user(browser: Chromium, page_errors: PageErrors) -> AsyncIterator[Callable[..., Awaitable[Page]]]:
     """await new_user(nickname=None, lang="en", **context_options) -> a page in a context of its own.
 
     A nickname is stored in the page's localStorage before any script runs, as a returning user has.
@@ -101,19 +100,18 @@ async def new_user(browser: Browser, page_errors: PageErrors) -> AsyncIterator[C
     contexts: list[BrowserContext] = []
 
     async def open_page(nickname: str | None = None, *, lang: str = "en", **options) -> Page:
-        context = await browser.new_context(locale=lang, **options)
-        context.set_default_timeout(TIMEOUT_MS)
+        scripts = ()
         if nickname is not None:
             key, value = json.dumps("videochat.nickname"), json.dumps(nickname)
-            await context.add_init_script(f"localStorage.getItem({key}) ?? localStorage.setItem({key}, {value})")
-        contexts.append(context)
-        page = await context.new_page()
+            scripts = (f"localStorage.getItem({key}) ?? localStorage.setItem({key}, {value})",)
+        page = await browser.new_page(scripts, locale=lang, **options)
+        contexts.append(page.context)
         page_errors.watch(page, nickname or f"user{len(contexts)}")
         return page
 
     yield open_page
     for context in contexts:
-        await context.close()
+        await browser.close_context(context)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from call_actions import (
     wait_remote_videos_play,
     RECORD_PEER_CONNECTIONS,
 )
-from chromium import CHROMIUM, CHROMIUM_FLAGS, TIMEOUT_MS
+from chromium import CHROMIUM_FLAGS, Chromium
 
 # Audio bytes sent on each connected peer connection.
 AUDIO_SENT = """async () => {
@@ -48,14 +48,9 @@ async def test_call_full_and_blocked_camera_still_chat_and_watch(playwright, liv
     await expect(remote_tiles(alice)).to_have_count(5)
 
     # A browser that never got the fake "allow" answer: getUserMedia is refused.
-    strict = await playwright.chromium.launch(
-        executable_path=CHROMIUM, headless=True,
-        args=[flag for flag in CHROMIUM_FLAGS if flag != "--use-fake-ui-for-media-stream"])
-    try:
-        context = await strict.new_context(locale="en")
-        context.set_default_timeout(TIMEOUT_MS)
-        await context.add_init_script(RECORD_PEER_CONNECTIONS)
-        dave = await context.new_page()
+    strict_flags = [flag for flag in CHROMIUM_FLAGS if flag != "--use-fake-ui-for-media-stream"]
+    async with Chromium(playwright, strict_flags) as strict:
+        dave = await strict.new_page((RECORD_PEER_CONNECTIONS,), locale="en")
         page_errors.watch(dave, "Dave")
         await dave.add_init_script("localStorage.setItem('videochat.nickname', 'Dave')")
         await enter_room(dave, url, "Dave")
@@ -90,18 +85,11 @@ async def test_call_full_and_blocked_camera_still_chat_and_watch(playwright, liv
                    tile.querySelector(".tile-name")?.textContent.includes("Alice")
                    && tile.querySelector("video")?.videoWidth > 0)""", timeout=CALL_TIMEOUT_MS)
         await wait_media_flows(dave, 1)
-    finally:
-        await strict.close()
 
     # A computer without a camera: its person joins with the microphone only.
-    cameraless = await playwright.chromium.launch(
-        executable_path=CHROMIUM, headless=True,
-        args=[flag.replace("device-count=3", "device-count=0") for flag in CHROMIUM_FLAGS])
-    try:
-        context = await cameraless.new_context(locale="ko")
-        context.set_default_timeout(TIMEOUT_MS)
-        await context.add_init_script(RECORD_PEER_CONNECTIONS)
-        erin = await context.new_page()
+    cameraless_flags = [flag.replace("device-count=3", "device-count=0") for flag in CHROMIUM_FLAGS]
+    async with Chromium(playwright, cameraless_flags) as cameraless:
+        erin = await cameraless.new_page((RECORD_PEER_CONNECTIONS,), locale="ko")
         page_errors.watch(erin, "Erin")
         await erin.add_init_script("localStorage.setItem('videochat.nickname', 'Erin')")
         await enter_room(erin, url, "Erin")
@@ -124,5 +112,3 @@ async def test_call_full_and_blocked_camera_still_chat_and_watch(playwright, liv
             f"async (before) => {{ const now = await ({AUDIO_SENT})(); return now.every((bytes, i) => bytes > before[i]); }}",
             arg=sent, timeout=CALL_TIMEOUT_MS)
         await expect(tile_of(erin, "Alice")).to_have_attribute("data-video", "true")
-    finally:
-        await cameraless.close()
