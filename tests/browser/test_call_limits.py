@@ -1,5 +1,6 @@
-"""A full call, a person whose camera and microphone are blocked, and one without a camera: each is
-told so in the page; each can still chat, watch or speak once there is room."""
+"""A full call, a person whose camera and microphone are blocked, one without a camera, and a join
+that loses the last place to someone else: each is told so in the page; each can still chat, watch
+or speak once there is room."""
 
 from __future__ import annotations
 
@@ -112,3 +113,65 @@ async def test_call_full_and_blocked_camera_still_chat_and_watch(playwright, liv
             f"async (before) => {{ const now = await ({AUDIO_SENT})(); return now.every((bytes, i) => bytes > before[i]); }}",
             arg=sent, timeout=CALL_TIMEOUT_MS)
         await expect(tile_of(erin, "Alice")).to_have_attribute("data-video", "true")
+
+
+# Holds the page's join_room packets until the test releases them: a click that races the last place.
+HOLD_JOIN = """
+(() => {
+    const send = WebSocket.prototype.send;
+    window.__held = [];
+    window.__holdJoin = false;
+    WebSocket.prototype.send = function (data) {
+        if (window.__holdJoin && typeof data === "string" && data.includes('"join_room"')) {
+            window.__held.push(() => send.call(this, data));
+            return;
+        }
+        return send.call(this, data);
+    };
+    window.__releaseJoin = () => { window.__holdJoin = false; window.__held.splice(0).forEach((go) => go()); };
+})();
+"""
+
+
+async def test_a_join_that_loses_the_last_place_is_told_the_call_is_full(live_server, connect, new_user,
+                                                                          room_name, room_url):
+    url = room_url(live_server.url, room_name)
+    fillers = []
+    for number in range(5):
+        client = await connect()
+        await client.call("nickname", f"filler{number}")
+        assert (await client.call("join_room", room_name, NO_MEDIA))["ok"]
+        fillers.append(client)
+    fred = await open_call_page(new_user, "Fred")
+    await fred.add_init_script(HOLD_JOIN)
+    await enter_room(fred, url, "Fred")
+    await expect(fred.locator("#prejoin-callers")).to_have_text("filler0, filler1 and 3 more are in the call.")
+    join = fred.locator("#call-join")
+    await expect(join).to_be_enabled()
+
+    # Fred clicks while there is a place; the last place goes to someone else before his request arrives.
+    await fred.evaluate("window.__holdJoin = true")
+    await join.click()
+    await fred.wait_for_function("window.__held.length === 1")
+    last = await connect()
+    await last.call("nickname", "last")
+    assert (await last.call("join_room", room_name, NO_MEDIA))["ok"]
+    await expect(fred.locator("#prejoin-callers")).to_have_text("The call is full: 6 people are in it. You can still chat.")
+    await expect(join).to_be_disabled()  # busy with the click, and full
+    await fred.evaluate("window.__releaseJoin()")
+
+    # The server refuses; the page says why, stays out of the call, and the chat goes on.
+    await expect(fred.locator("#call-message-text")).to_have_text(
+        "The video call is full, so you cannot join it now. You can still chat with everyone here.")
+    await expect(fred.locator("#call")).to_be_hidden()
+    await expect(join).to_be_disabled()
+    await send(fred, "missed it")
+    await last.wait_for("new_message", lambda *args: "missed it" in repr(args))
+
+    # A place frees: the refusal is past news, and Fred joins.
+    await fillers[0].call("leave_call", room_name)
+    await expect(join).to_be_enabled()
+    await join.click()
+    await expect(fred.locator("#call")).to_be_visible()
+    await expect(remote_tiles(fred)).to_have_count(5)
+    await expect(fred.locator("#call-message")).to_be_hidden()

@@ -103,7 +103,7 @@ export class Call {
             // A refusal is past news now; a camera or microphone problem still holds.
             if (this.message.box.dataset.kind === "error") this.#say("");
         } catch (error) {
-            this.#say(error.code === "call_full" ? t("error_call_full") : errorText(error), "error");
+            this.#say(errorText(error), "error");
         } finally {
             this.prejoin.setBusy(false);
         }
@@ -288,7 +288,7 @@ export class Call {
         connection.oncallrejoin = (ack) => this.#enter(ack);
         connection.oncallrejoinfailed = (error) => {
             this.#exit();
-            this.#say(error.code === "call_full" ? t("error_call_full") : errorText(error), "error");
+            this.#say(errorText(error), "error");
         };
         mesh.onstream = (id, stream) => {
             this.grid.setStream(id, stream);
