@@ -24,6 +24,7 @@ async def _watchdog_knows_the_loop(pytestconfig: pytest.Config):
     pytestconfig.pluginmanager.get_plugin("videochat-watchdog").loop = asyncio.get_running_loop()
     yield
 
+
 # The chat, room, moderation and call-signaling suites run twice: against one process, and against
 # two processes sharing rooms through a real Redis, with the clients spread over both (issue 6).
 BOTH_BACKENDS = {"test_chat", "test_moderation", "test_signaling"}

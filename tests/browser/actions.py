@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from playwright.async_api import Locator, Page, expect
 
+# How long the others may take to see that a page went offline (context.set_offline). The page's
+# WebSocket close usually reaches the server at once; when it does not, the server notices the
+# silent socket by its pings: up to the ping interval (25 s) and the ping timeout (20 s), plus a
+# loaded machine's slack. One full run here saw Bob's tile stay past 45 s.
+OFFLINE_NOTICED_MS = 75_000
+
 
 async def enter_room(page: Page, url: str, nickname: str) -> None:
     """Opens a room page and waits until the user is in (the member list marks them)."""

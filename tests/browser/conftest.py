@@ -1,4 +1,5 @@
-"""Browser tests: one Debian Chromium for the session, a fresh context for each user of a test.
+"""Browser tests: one Debian Chromium for the session (another if it stops answering: chromium.py),
+a fresh context for each user of a test.
 
 The server is the real one (`live_server`, `server_factory` in tests/conftest.py). Each test waits on
 states the page shows (texts, attributes), never on sleeps.

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from playwright.async_api import expect
 
+from actions import OFFLINE_NOTICED_MS
 from call_actions import (
     CALL_TIMEOUT_MS,
     LINKS,
@@ -80,7 +81,7 @@ async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
     # by himself; nobody reloads.
     await bob.context.set_offline(True)
     await expect(bob.locator("#status")).to_have_attribute("data-state", "reconnecting")
-    await expect(remote_tiles(alice)).to_have_count(0, timeout=CALL_TIMEOUT_MS)
+    await expect(remote_tiles(alice)).to_have_count(0, timeout=OFFLINE_NOTICED_MS)
     await bob.context.set_offline(False)
     await expect(bob.locator("#status")).to_have_attribute("data-state", "connected", timeout=CALL_TIMEOUT_MS)
     await expect(tile_of(alice, "Bob")).to_be_visible(timeout=CALL_TIMEOUT_MS)

@@ -6,7 +6,7 @@ import asyncio
 
 from playwright.async_api import expect
 
-from actions import enter_room, message_texts, send
+from actions import OFFLINE_NOTICED_MS, enter_room, message_texts, send
 
 
 async def test_reconnect_after_server_restart_returns_to_the_room(server_factory, new_user, room_url):
@@ -52,7 +52,7 @@ async def test_reconnect_fills_the_gap_without_duplicates(live_server, new_user,
 
     await alice.context.set_offline(True)
     await expect(alice.locator("#status")).to_have_attribute("data-state", "reconnecting")
-    await expect(bob.locator("#member-count")).to_have_text("1 member")
+    await expect(bob.locator("#member-count")).to_have_text("1 member", timeout=OFFLINE_NOTICED_MS)
     await send(bob, "two")
     await send(bob, "three")
 
