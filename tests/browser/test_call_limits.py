@@ -116,18 +116,21 @@ async def test_call_full_and_blocked_camera_still_chat_and_watch(playwright, liv
 
 
 # Holds the page's join_room packets until the test releases them: a click that races the last place.
+# (On the WebSocket, and on long-polling's POST should the connection not be upgraded yet.)
 HOLD_JOIN = """
 (() => {
-    const send = WebSocket.prototype.send;
     window.__held = [];
     window.__holdJoin = false;
-    WebSocket.prototype.send = function (data) {
-        if (window.__holdJoin && typeof data === "string" && data.includes('"join_room"')) {
-            window.__held.push(() => send.call(this, data));
-            return;
-        }
-        return send.call(this, data);
-    };
+    for (const Kind of [WebSocket, XMLHttpRequest]) {
+        const send = Kind.prototype.send;
+        Kind.prototype.send = function (data) {
+            if (window.__holdJoin && typeof data === "string" && data.includes('"join_room"')) {
+                window.__held.push(() => send.call(this, data));
+                return;
+            }
+            return send.call(this, data);
+        };
+    }
     window.__releaseJoin = () => { window.__holdJoin = false; window.__held.splice(0).forEach((go) => go()); };
 })();
 """
