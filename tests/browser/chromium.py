@@ -100,9 +100,16 @@ class Chromium:
             await asyncio.wait_for(self._browser.close(), ANSWER_S)
         await self.start()
 
-    def _kill(self) -> None:
-        mark = self._mark.encode()
+    def processes(self) -> list[int]:
+        """The ids of this browser's processes that carry its mark (zombies included)."""
+        mark, found = self._mark.encode(), []
         for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
             with suppress(OSError):
                 if mark in cmdline.read_bytes().split(b"\0"):
-                    os.kill(int(cmdline.parent.name), signal.SIGKILL)
+                    found.append(int(cmdline.parent.name))
+        return found
+
+    def _kill(self) -> None:
+        for pid in self.processes():
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

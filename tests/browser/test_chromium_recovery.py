@@ -13,25 +13,13 @@ from chromium import Chromium
 from playwright.async_api import expect
 
 
-def browser_processes(mark: str) -> list[int]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if mark.encode() in cmdline.read_bytes().split(b"\0"):
-                found.append(int(cmdline.parent.name))
-        except OSError:
-            pass
-    return found
-
-
 async def test_a_chromium_that_stops_answering_is_replaced(playwright, live_server, monkeypatch):
     monkeypatch.setattr(chromium, "ANSWER_S", 3)
     said: list[str] = []
     async with Chromium(playwright, say=said.append) as browser:
         page = await browser.new_page()
         await page.goto(live_server.url + "/")
-        stuck_mark = browser._mark
-        stuck = browser_processes(stuck_mark)
+        stuck = browser.processes()
         assert stuck, "the launched browser's processes carry its mark"
         for pid in stuck:
             os.kill(pid, signal.SIGSTOP)
@@ -40,13 +28,13 @@ async def test_a_chromium_that_stops_answering_is_replaced(playwright, live_serv
         await browser.close_context(page.context)
         assert browser.replaced == ["did not close a context"]
         assert said and "launched again" in said[0]
-        assert all(_is_zombie(pid) for pid in browser_processes(stuck_mark)), "the stuck browser was killed"
+        assert all(_is_zombie(pid) for pid in stuck), "the stuck browser was killed"
         page = await browser.new_page()
         await page.goto(live_server.url + "/")
         await expect(page.locator("#nickname-input")).to_be_visible()
 
         # A browser that does not open a page in time is replaced too, and the page opened on the new one.
-        for pid in browser_processes(browser._mark):
+        for pid in browser.processes():
             os.kill(pid, signal.SIGSTOP)
         page = await browser.new_page()
         assert browser.replaced == ["did not close a context", "did not open a page"]
