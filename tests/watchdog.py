@@ -4,9 +4,10 @@ Every phase of a test (setup, call, teardown) has `LIMIT` seconds. When one runs
 thread asks the session's event loop to print where each of its tasks waits (the await chain, down
 to the Playwright or Socket.IO call), then to cancel the tasks that run test code: a test's
 coroutine, an async fixture's setup or teardown. The phase fails with that message and the next
-test starts. A phase blocked outside the loop (a sync call that never returns) gets every thread's
-stack printed and the run interrupted: nothing else could free it, and a run that ends with a
-report beats one that CI stops silently. After GIVE_UP_AFTER hung steps the run stops as well.
+test starts (a cancelled step whose clean-up hangs too is cancelled once more). A phase blocked
+outside the loop (a sync call that never returns) gets every thread's stack printed and the run
+interrupted (SIGINT): nothing else could free it, and a run that ends with a report beats one that
+CI stops silently. After GIVE_UP_AFTER hung steps the run stops as well.
 
 The report goes to the terminal as it happens (a copy of stderr taken before pytest captures it),
 so that it is in the CI log even if the run is stopped later.
@@ -21,8 +22,8 @@ from __future__ import annotations
 import asyncio
 import faulthandler
 import os
+import signal
 import threading
-import _thread
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +33,7 @@ import pytest_asyncio.plugin
 
 LIMIT = float(os.environ.get("VIDEOCHAT_TEST_LIMIT", "240"))
 GIVE_UP_AFTER = 3  # hung steps, after which the run stops: something outside the tests is stuck
-GRACE = 15.0  # for the loop to take the cancellation before the run is interrupted
+GRACE = 15.0  # for the loop to take the cancellation; if it does not, the run is interrupted
 
 _TEST_CODE = (str(Path(__file__).parent) + os.sep, pytest_asyncio.plugin.__file__)
 
@@ -78,16 +79,25 @@ class Watchdog:
             return
         self.fired.append(what)
         self.say(f"\n=== watchdog: {what} ran over {self.limit:.0f} s ===")
-        loop = self.loop
-        if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(self._cancel_test_tasks, loop, what)
-            if done.wait(GRACE):
+        for _ in range(2):  # a cancelled step's own clean-up (a finally, an async with) may hang too
+            loop = self.loop
+            if loop is None or not loop.is_running():
+                break
+            taken = threading.Event()
+            loop.call_soon_threadsafe(self._cancel_test_tasks, loop, what, taken)
+            if not taken.wait(GRACE):
+                break  # something blocks the loop itself
+            if done.wait(self.limit):
                 return
-        self.say(f"=== watchdog: {what} is blocked outside the event loop; every thread's stack: ===")
+        self.say(f"=== watchdog: {what} is blocked outside the event loop, or did not end when cancelled;"
+                 " every thread's stack: ===")
         faulthandler.dump_traceback(self._out, all_threads=True)
-        _thread.interrupt_main()
+        os.kill(os.getpid(), signal.SIGINT)  # a real signal: it interrupts a blocking system call too
+        if not done.wait(GRACE):
+            os.kill(os.getpid(), signal.SIGINT)  # asyncio's Runner takes a first one for "cancel the task"
 
-    def _cancel_test_tasks(self, loop: asyncio.AbstractEventLoop, what: str) -> None:
+    def _cancel_test_tasks(self, loop: asyncio.AbstractEventLoop, what: str, taken: threading.Event) -> None:
+        taken.set()
         tasks = asyncio.all_tasks(loop)
         for task in tasks:
             self.say(f"--- {task.get_name()} waits in:")
