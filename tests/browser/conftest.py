@@ -94,25 +94,27 @@ def page_errors() -> Iterator[PageErrors]:
 
 @pytest_asyncio.fixture
 async def new_user(browser: Chromium, page_errors: PageErrors) -> AsyncIterator[Callable[..., Awaitable[Page]]]:
-    """await new_user(nickname=None, lang="en", **context_options) -> a page in a context of its own.
+    """await new_user(nickname=None, lang="en", browser=None, **context_options) -> a page in a
+    context of its own, in the session's browser or in `browser` (one launched with other flags).
 
     A nickname is stored in the page's localStorage before any script runs, as a returning user has.
     """
-    contexts: list[BrowserContext] = []
+    opened: list[tuple[Chromium, BrowserContext]] = []
 
-    async def open_page(nickname: str | None = None, *, lang: str = "en", **options) -> Page:
+    async def open_page(nickname: str | None = None, *, lang: str = "en", browser: Chromium = browser,
+                        **options) -> Page:
         scripts = ()
         if nickname is not None:
             key, value = json.dumps("videochat.nickname"), json.dumps(nickname)
             scripts = (f"localStorage.getItem({key}) ?? localStorage.setItem({key}, {value})",)
         page = await browser.new_page(scripts, locale=lang, **options)
-        contexts.append(page.context)
-        page_errors.watch(page, nickname or f"user{len(contexts)}")
+        opened.append((browser, page.context))
+        page_errors.watch(page, nickname or f"user{len(opened)}")
         return page
 
     yield open_page
-    for context in contexts:
-        await browser.close_context(context)
+    for chromium, context in opened:
+        await chromium.close_context(context)
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from call_actions import (
     tile_of,
     wait_media_flows,
     wait_remote_videos_play,
-    RECORD_PEER_CONNECTIONS,
 )
 from chromium import CHROMIUM_FLAGS, Chromium
 
@@ -33,27 +32,31 @@ AUDIO_SENT = """async () => {
 NO_MEDIA = {"media": {"audio": False, "video": False, "screen": False}}
 
 
+async def join_without_media(connect, room: str, nicknames: list[str]) -> list:
+    """Light Socket.IO clients in the room's call, one per nickname (no media: they save the CPU)."""
+    clients = []
+    for nickname in nicknames:
+        client = await connect()
+        await client.call("nickname", nickname)
+        reply = await client.call("join_room", room, NO_MEDIA)
+        assert reply["ok"], reply
+        clients.append(client)
+    return clients
+
+
 async def test_call_full_and_blocked_camera_still_chat_and_watch(playwright, live_server, connect, new_user,
-                                                                  page_errors, room_name, room_url):
+                                                                  room_name, room_url):
     url = room_url(live_server.url, room_name)
     alice = await open_call_page(new_user, "Alice")
     await enter_and_join_call(alice, url, "Alice")
-    # Five light Socket.IO clients fill the call's other five places (no media: they save the CPU).
-    fillers = []
-    for number in range(5):
-        client = await connect()
-        await client.call("nickname", f"filler{number}")
-        reply = await client.call("join_room", room_name, NO_MEDIA)
-        assert reply["ok"], reply
-        fillers.append(client)
+    # Five light Socket.IO clients fill the call's other five places.
+    fillers = await join_without_media(connect, room_name, [f"filler{number}" for number in range(5)])
     await expect(remote_tiles(alice)).to_have_count(5)
 
     # A browser that never got the fake "allow" answer: getUserMedia is refused.
     strict_flags = [flag for flag in CHROMIUM_FLAGS if flag != "--use-fake-ui-for-media-stream"]
     async with Chromium(playwright, strict_flags) as strict:
-        dave = await strict.new_page((RECORD_PEER_CONNECTIONS,), locale="en")
-        page_errors.watch(dave, "Dave")
-        await dave.add_init_script("localStorage.setItem('videochat.nickname', 'Dave')")
+        dave = await open_call_page(new_user, "Dave", browser=strict)
         await enter_room(dave, url, "Dave")
         message = dave.locator("#call-message")
         await expect(message.locator("#call-message-text")).to_contain_text("Camera and microphone are blocked for this site")
@@ -90,9 +93,7 @@ async def test_call_full_and_blocked_camera_still_chat_and_watch(playwright, liv
     # A computer without a camera: its person joins with the microphone only.
     cameraless_flags = [flag.replace("device-count=3", "device-count=0") for flag in CHROMIUM_FLAGS]
     async with Chromium(playwright, cameraless_flags) as cameraless:
-        erin = await cameraless.new_page((RECORD_PEER_CONNECTIONS,), locale="ko")
-        page_errors.watch(erin, "Erin")
-        await erin.add_init_script("localStorage.setItem('videochat.nickname', 'Erin')")
+        erin = await open_call_page(new_user, "Erin", lang="ko", browser=cameraless)
         await enter_room(erin, url, "Erin")
         await expect(erin.locator("#call-message-text")).to_have_text(
             "카메라를 찾지 못해 음성으로만 참여합니다. 카메라를 연결한 다음 설정에서 선택하세요.")
@@ -139,12 +140,7 @@ HOLD_JOIN = """
 async def test_a_join_that_loses_the_last_place_is_told_the_call_is_full(live_server, connect, new_user,
                                                                           room_name, room_url):
     url = room_url(live_server.url, room_name)
-    fillers = []
-    for number in range(5):
-        client = await connect()
-        await client.call("nickname", f"filler{number}")
-        assert (await client.call("join_room", room_name, NO_MEDIA))["ok"]
-        fillers.append(client)
+    fillers = await join_without_media(connect, room_name, [f"filler{number}" for number in range(5)])
     fred = await open_call_page(new_user, "Fred")
     await fred.add_init_script(HOLD_JOIN)
     await enter_room(fred, url, "Fred")
@@ -156,9 +152,7 @@ async def test_a_join_that_loses_the_last_place_is_told_the_call_is_full(live_se
     await fred.evaluate("window.__holdJoin = true")
     await join.click()
     await fred.wait_for_function("window.__held.length === 1")
-    last = await connect()
-    await last.call("nickname", "last")
-    assert (await last.call("join_room", room_name, NO_MEDIA))["ok"]
+    [last] = await join_without_media(connect, room_name, ["last"])
     await expect(fred.locator("#prejoin-callers")).to_have_text("The call is full: 6 people are in it. You can still chat.")
     await expect(join).to_be_disabled()  # busy with the click, and full
     await fred.evaluate("window.__releaseJoin()")

@@ -164,7 +164,6 @@ export class ChatConnection {
      */
     async enterRoom(room, options = {}) {
         const ack = await this.#requestOnceConnected("enter_room", entryArgument(room, options));
-        this.#room = ack.room;
         this.#entry = { ...options, private: Boolean(ack.settings?.private) };
         this.#inRoom(ack);
         return ack;
@@ -230,7 +229,6 @@ export class ChatConnection {
      */
     async joinCall(room, media) {
         const ack = await this.#requestOnceConnected("join_room", room, { media });
-        this.#room = ack.room;
         this.#call = { room: ack.room, media: { ...media } };
         this.#inRoom(ack);
         return ack;
@@ -406,8 +404,9 @@ export class ChatConnection {
         }
     }
 
-    /** In the room (entered, joined its call, or back after a reconnect): us and its call, from the ack. */
+    /** In the room (entered, joined its call, or back after a reconnect): it, us and its call, from the ack. */
     #inRoom(ack) {
+        this.#room = ack.room;
         this.#you = ack.you;
         // Who is in the call: the ids in `inCall`, named in `members`.
         const members = new Map(ack.members.map((member) => [member.id, member]));
