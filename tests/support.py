@@ -95,12 +95,16 @@ class Recorder:
     """A python-socketio AsyncClient that records every event, to wait on states."""
 
     def __init__(self, url: str, *, transports: list[str] | None = None, reconnection: bool = False,
-                 auth: dict | None = None) -> None:
+                 auth: dict | None = None, source: str | None = None) -> None:
         self.url = url
         self.transports = transports or ["websocket"]
         self.auth = auth
+        # `source`: the loopback address the client connects from (127.0.0.2, ...), so that a test
+        # can be several attackers at once; the server sees that address as the client's
+        self._session = source_session(source) if source else None
+        options = {"http_session": self._session} if self._session is not None else {}
         self.sio = socketio.AsyncClient(reconnection=reconnection, reconnection_delay=0.2,
-                                        reconnection_delay_max=0.5, request_timeout=5)
+                                        reconnection_delay_max=0.5, request_timeout=5, **options)
         self.events: list[tuple[str, tuple]] = []
         self._changed = asyncio.Event()
         self.sio.on("*", self._record)
@@ -120,6 +124,8 @@ class Recorder:
     async def disconnect(self) -> None:
         if self.sio.connected:
             await self.sio.disconnect()
+        if self._session is not None:
+            await self._session.close()  # the library leaves a session it was given open
 
     async def call(self, event: str, *args: Any, timeout: float = 10) -> Any:
         """Emit with an acknowledgement and return what the server acknowledged with."""
@@ -152,6 +158,66 @@ class Recorder:
         """Everything the server sent this client before now has arrived (a round trip)."""
         reply = await self.call("list_rooms")
         assert reply["ok"], reply
+
+
+def source_session(source: str):
+    """An aiohttp session whose connections leave from the loopback address `source` (any of
+    127.0.0.0/8 works on Linux with no set-up): python-socketio's client takes it as `http_session`."""
+    import aiohttp
+
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(source, 0)))
+
+
+def attacker_addresses(count: int) -> list[str]:
+    """`count` loopback addresses other than 127.0.0.1, one per attacker."""
+    return [f"127.0.0.{n}" for n in range(2, 2 + count)]
+
+
+class ProcessProbe:
+    """What a server process holds, read from /proc: resident memory, open descriptors, and its TCP
+    sockets by state (CLOSE-WAIT: the client closed, the server never did)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def rss_bytes(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise AssertionError(f"no VmRSS for process {self.pid}")
+
+    def open_fds(self) -> int:
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def _socket_inodes(self) -> set[str]:
+        inodes = set()
+        for fd in os.listdir(f"/proc/{self.pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{self.pid}/fd/{fd}")
+            except OSError:
+                continue  # closed meanwhile
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        return inodes
+
+    def tcp_states(self) -> dict[str, int]:
+        """How many of the process's TCP sockets are in each state (ESTABLISHED, CLOSE_WAIT, ...)."""
+        names = {"01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1", "05": "FIN_WAIT2",
+                 "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK", "0A": "LISTEN",
+                 "0B": "CLOSING"}
+        mine = self._socket_inodes()
+        counts: dict[str, int] = {}
+        for table in ("tcp", "tcp6"):
+            try:
+                lines = Path(f"/proc/{self.pid}/net/{table}").read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                if fields[9] in mine:
+                    state = names.get(fields[3], fields[3])
+                    counts[state] = counts.get(state, 0) + 1
+        return counts
 
 
 def _as_data(args: tuple) -> Any:

@@ -148,6 +148,17 @@ class Settings:
     max_outgoing_bytes: int = field(default=1048576, metadata=_meta(
         "Most bytes that may wait for one WebSocket client to read them; a client further behind is "
         "disconnected (it stopped reading), so a slow reader cannot make the server's memory grow."))
+    # hostile clients (issue 16, docs/security.md): one block per area, each validated by its own method
+
+    # -- connections and transports --
+
+    # -- rooms, owners and passwords --
+
+    # -- bans and names --
+
+    # -- metrics, TURN credentials and disk --
+
+    # -- admin namespace --
 
     def validate(self) -> "Settings":
         if not 0 <= self.port <= 65535:
@@ -199,6 +210,8 @@ class Settings:
         self.admin_secret()  # a password file that cannot be read stops the server at once
         self.metrics_secret()
         self._validate_calls()
+        # -- issue 16: each area's _validate_...() call on its own line below --
+
         if self.max_outgoing_bytes < 2 * self.max_packet_bytes:
             raise SettingsError("max-outgoing-bytes must be at least twice max-packet-bytes, got "
                                 f"{self.max_outgoing_bytes} (max-packet-bytes {self.max_packet_bytes})")
