@@ -190,8 +190,12 @@ async def test_metrics_are_exact_after_a_scripted_scenario(server_factory, tmp_p
             assert value("videochat_socketio_connections", transport="websocket") == 3
             assert value("videochat_socketio_connections", transport="polling") == 1
             assert value("videochat_rooms") == 2
-            assert value("videochat_room_members", room="one") == 2
-            assert value("videochat_room_members", room="two") == 1
+            assert value("videochat_rooms_by_size", members="1") == 1
+            assert value("videochat_rooms_by_size", members="2") == 1
+            assert value("videochat_rooms_by_size", members="3-5") == 0
+            assert value("videochat_room_memberships") == 3
+            assert value("videochat_largest_room_members") == 2
+            assert not any("room" in dict(labels) for _, labels in metrics)  # no label names a room
             assert value("videochat_chat_messages_total") == 4
             assert value("videochat_calls_in_progress") == 0
             assert value("videochat_rejected_inputs_total", reason="invalid_room") == 1
@@ -212,8 +216,10 @@ async def test_metrics_are_exact_after_a_scripted_scenario(server_factory, tmp_p
             again = scrape((await http.get("/metrics", headers={"Authorization": "Bearer scrape-me"})).text)
             assert again[("videochat_socketio_connections", frozenset({("transport", "websocket")}))] == 2
             assert again[("videochat_rooms", frozenset())] == 1
-            assert again[("videochat_room_members", frozenset({("room", "one")}))] == 1
-            assert ("videochat_room_members", frozenset({("room", "two")})) not in again
+            assert again[("videochat_rooms_by_size", frozenset({("members", "1")}))] == 1
+            assert again[("videochat_rooms_by_size", frozenset({("members", "2")}))] == 0
+            assert again[("videochat_room_memberships", frozenset())] == 1
+            assert again[("videochat_largest_room_members", frozenset())] == 1
             assert again[("videochat_http_requests_total",
                           frozenset({("route", "/metrics"), ("status", "200")}))] == 1
     finally:

@@ -114,12 +114,31 @@ class LiveState:
         summaries = self.registry.room_summaries()
         yield GaugeMetricFamily("videochat_rooms", "Rooms that exist (a room exists while it has members).",
                                 value=len(summaries))
-        members = GaugeMetricFamily("videochat_room_members", "Members of each room.", labels=["room"])
-        for summary in summaries:
-            members.add_metric([str(summary["name"])], summary["count"])
-        yield members
+        yield from room_size_gauges([int(summary["count"]) for summary in summaries])
         yield GaugeMetricFamily("videochat_calls_in_progress", "Video calls going on.",
                                 value=self.metrics.calls_in_progress())
+
+
+# Rooms are counted by how many members they have, in these ranges (the label values, fixed).
+ROOM_SIZE_RANGES = ((1, 1), (2, 2), (3, 5), (6, 10), (11, 50), (51, None))
+
+
+def room_size_gauges(sizes: list[int]):
+    """What an operator needs of the rooms without their names: rooms by size, memberships, the
+    largest room. Room names are chosen by users and private rooms are secret (issue 16): a label
+    per room would publish every name, private ones included, to whoever may scrape."""
+    by_size = GaugeMetricFamily(
+        "videochat_rooms_by_size", "Rooms by their number of members (a range: 1, 2, 3-5, 6-10, 11-50, 51+).",
+        labels=["members"])
+    for low, high in ROOM_SIZE_RANGES:
+        label = str(low) if low == high else f"{low}-{high}" if high else f"{low}+"
+        by_size.add_metric([label], sum(1 for size in sizes if size >= low and (high is None or size <= high)))
+    yield by_size
+    yield GaugeMetricFamily("videochat_room_memberships",
+                            "Members in rooms, summed over the rooms (a member of two rooms counts twice).",
+                            value=sum(sizes))
+    yield GaugeMetricFamily("videochat_largest_room_members", "Members of the largest room (0 without rooms).",
+                            value=max(sizes, default=0))
 
 
 class HttpMetrics:
