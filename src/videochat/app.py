@@ -54,12 +54,12 @@ class VideochatApp:
         if self.cluster is not None:
             self.registry = Registry(clock=self.cluster.clock)
             self.history: HistoryStore | RedisHistory = RedisHistory(
-                self.cluster.bus, size=settings.history_size, retention=settings.history_retention)
+                self.cluster.bus, size=settings.history_size, retention=settings.history_retention,
+                max_bytes=settings.history_max_bytes)
         else:
             self.registry = Registry()
-            self.history = HistoryStore(
-                settings.database_path, size=settings.history_size, retention=settings.history_retention
-            )
+            self.history = HistoryStore(settings.database_path, size=settings.history_size,
+                                        retention=settings.history_retention, max_bytes=settings.history_max_bytes)
         self.metrics = Metrics()
         self.limiter = Limiter(settings.rates(), address_factor=settings.ip_rate_factor,
                                max_connections_per_address=settings.max_connections_per_ip)

@@ -4,6 +4,11 @@ room has stayed empty long enough.
 Rows are kept in insertion order with an index by room and time and no other (an index on the
 message id tripled the cost of a write); a room's rows beyond the last --history-size are deleted
 in bulk once it has many more, so a room that never empties does not grow the file forever.
+All rooms together are held to --history-max-mb (`max_bytes`): many rooms filled at the allowed rate
+filled the disk (issue 16). The writer thread keeps each room's size; over the bound it deletes, down
+to LOW_WATER of it: the rows nobody reads (beyond the last --history-size), then the history of the
+rooms empty the longest, then the oldest messages of the largest rooms (each room keeps its newest
+messages up to an equal share), never the newest messages of a room in use first.
 
 All database work runs on one worker thread with one connection (one writer, like Datasette's
 `execute_write_fn`), so the event loop never blocks on disk. New messages are kept in memory at
@@ -46,6 +51,38 @@ Message = dict[str, Any]
 # share index pages, so larger batches rewrite fewer pages per message
 WRITE_DELAY = 0.2
 TRIM_FACTOR = 10  # a room's old rows are deleted once it holds this many times --history-size
+LOW_WATER = 0.9  # over max_bytes, rows are deleted down to this share of it (not again at the next row)
+# What a row costs on disk, as near as SQLite lets one count cheaply: its strings in bytes (the room
+# twice: the index holds it too), and ROW_OVERHEAD for the rowid, the time (twice), headers and slack.
+ROW_OVERHEAD = 48
+ROW_BYTES = ("length(CAST(id AS BLOB)) + 2 * length(CAST(room AS BLOB)) + length(CAST(author_id AS BLOB))"
+             f" + length(CAST(nickname AS BLOB)) + length(CAST(text AS BLOB)) + {ROW_OVERHEAD}")
+INSERT = "INSERT INTO messages (id, room, author_id, nickname, text, time) VALUES (?, ?, ?, ?, ?, ?)"
+# keeps a room's last `size` rows (what `_load` reads)
+TRIM = ("DELETE FROM messages WHERE room = ?1 AND rowid NOT IN (SELECT rowid FROM messages"
+        " WHERE room = ?1 ORDER BY time DESC, rowid DESC LIMIT ?2)")
+# keeps a room's newest rows that together take at most ?2 bytes
+TRIM_TO_BYTES = (f"DELETE FROM messages WHERE rowid IN (SELECT rowid FROM (SELECT rowid, sum({ROW_BYTES})"
+                 " OVER (ORDER BY time DESC, rowid DESC) AS newer FROM messages WHERE room = ?1) WHERE newer > ?2)")
+DELETE_ROOM = "DELETE FROM messages WHERE room = ?"
+
+
+def _row_bytes(params: tuple) -> int:
+    """ROW_BYTES of an INSERT's parameters (id, room, author_id, nickname, text, time)."""
+    id_, room, author, nickname, text, _ = params
+    return (len(id_.encode()) + 2 * len(room.encode()) + len(author.encode()) + len(nickname.encode())
+            + len(text.encode()) + ROW_OVERHEAD)
+
+
+def fair_share(sizes: dict[str, int], total: int) -> int:
+    """The largest cap such that the rooms' sizes, each cut to it, add up to at most `total`
+    (water-filling: the small rooms keep everything, the large ones give up their oldest)."""
+    left, ordered = total, sorted(sizes.values())
+    for index, size in enumerate(ordered):
+        if size * (len(ordered) - index) > left:
+            return left // (len(ordered) - index)
+        left -= size
+    return max(ordered, default=0)
 
 
 class StorageUnavailable(RuntimeError):
@@ -53,14 +90,16 @@ class StorageUnavailable(RuntimeError):
 
 
 class HistoryStore:
-    def __init__(self, path: Path, *, size: int, retention: float) -> None:
+    def __init__(self, path: Path, *, size: int, retention: float, max_bytes: int | None = None) -> None:
         self.path = path
         self.size = size
         self.retention = retention
+        self.max_bytes = max_bytes
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="videochat-sqlite")
         self._db: sqlite3.Connection | None = None
         self._cache: dict[str, collections.deque[Message]] = {}
         self._pending: list[tuple[str, tuple]] = []
+        self._pending_bytes = 0  # about, of the messages in _pending
         # rooms that emptied (since when) or filled (None) since the last batch: only the last
         # state of each is written (rooms that fill and empty many times a second cost one row)
         self._room_states: dict[str, float | None] = {}
@@ -70,6 +109,9 @@ class HistoryStore:
         self._writer: asyncio.Task | None = None
         self._flushed = asyncio.Event()
         self._flushed.set()
+        # the writer thread's own: what each room holds on disk (rows, bytes by ROW_BYTES), and the total
+        self._stored: dict[str, tuple[int, int]] = {}
+        self._stored_bytes = 0
 
     # lifecycle
 
@@ -93,6 +135,9 @@ class HistoryStore:
             "INSERT OR IGNORE INTO empty_rooms (room, since) SELECT DISTINCT room, ? FROM messages", (now,)
         )
         self._db = db
+        for room, rows, size in db.execute(f"SELECT room, count(*), sum({ROW_BYTES}) FROM messages GROUP BY room"):
+            self._set_stored(room, rows, size)
+        self._hold_to_bound()
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
@@ -176,17 +221,20 @@ class HistoryStore:
         if cached is not None:
             cached.append(message)
         author = message["author"]
-        self._queue(
-            "INSERT INTO messages (id, room, author_id, nickname, text, time) VALUES (?, ?, ?, ?, ?, ?)",
-            (message["id"], message["room"], author["id"], author["nickname"], message["text"], message["time"]),
-        )
+        self._queue(INSERT, (message["id"], message["room"], author["id"], author["nickname"], message["text"],
+                             message["time"]))
         room = message["room"]
+        if self.max_bytes is not None:
+            # a flood is written (and held to the bound) in batches of a share of it, not of WRITE_DELAY:
+            # the file grows to the bound plus one batch
+            self._pending_bytes += len(message["text"]) + ROW_OVERHEAD
+            if self._pending_bytes > self.max_bytes * (1 - LOW_WATER):
+                self._urgent.set()
         self._written_since_trim[room] += 1
         if self._written_since_trim[room] >= TRIM_FACTOR * self.size:
             del self._written_since_trim[room]
-            # keeps the last `size` (what `_load` reads); at most TRIM_FACTOR times that stay stored
-            self._queue("DELETE FROM messages WHERE room = ?1 AND rowid NOT IN (SELECT rowid FROM messages"
-                        " WHERE room = ?1 ORDER BY time DESC, rowid DESC LIMIT ?2)", (room, self.size))
+            # at most TRIM_FACTOR times --history-size stay stored
+            self._queue(TRIM, (room, self.size))
 
     def room_occupied(self, room: str) -> None:
         self._room_state(room, None)
@@ -220,7 +268,7 @@ class HistoryStore:
     def _delete_rooms(self, rooms: Iterable[str]) -> None:
         statements = []
         for room in rooms:
-            statements.append(("DELETE FROM messages WHERE room = ?", (room,)))
+            statements.append((DELETE_ROOM, (room,)))
             statements.append(("DELETE FROM empty_rooms WHERE room = ?", (room,)))
         self._write_batch(statements)
 
@@ -252,31 +300,95 @@ class HistoryStore:
                     pass
             self._wake.clear()
             self._urgent.clear()
-            batch, self._pending = self._pending, []
+            batch, self._pending, self._pending_bytes = self._pending, [], 0
             states, self._room_states = self._room_states, {}
             batch.extend(("DELETE FROM empty_rooms WHERE room = ?", (room,)) if since is None else
                          ("INSERT OR REPLACE INTO empty_rooms (room, since) VALUES (?, ?)", (room, since))
                          for room, since in states.items())
             if batch:
                 try:
-                    await self._run(self._write_batch, batch)
+                    for room in await self._run(self._write_batch, batch):  # rooms whose history went
+                        self._cache.pop(room, None)
+                        self._written_since_trim.pop(room, None)
                 except Exception:
                     log.exception("could not write %d change(s) to the history database", len(batch))
             if not self._pending and not self._room_states:
                 self._flushed.set()
 
-    def _write_batch(self, batch: list[tuple[str, tuple]]) -> None:
+    def _write_batch(self, batch: list[tuple[str, tuple]]) -> list[str]:
         """Apply statements in one transaction (one fsync for the whole batch); a run of the same
-        statement (a busy room's messages) goes to SQLite in one executemany call."""
+        statement (a busy room's messages) goes to SQLite in one executemany call. Then hold the
+        total to max_bytes; returns the rooms whose whole history that deleted."""
+        self._transaction(batch)
+        recount = set()
+        for sql, params in batch:
+            if sql == INSERT:
+                rows, size = self._stored.get(params[1], (0, 0))
+                self._set_stored(params[1], rows + 1, size + _row_bytes(params))
+            elif sql == TRIM:
+                recount.add(params[0])
+            elif sql == DELETE_ROOM:
+                self._set_stored(params[0], 0, 0)
+        for room in recount:
+            self._recount(room)
+        return self._hold_to_bound()
+
+    def _transaction(self, statements: list[tuple[str, tuple]]) -> None:
         assert self._db is not None
         self._db.execute("BEGIN")
         try:
-            for sql, run in itertools.groupby(batch, key=operator.itemgetter(0)):
+            for sql, run in itertools.groupby(statements, key=operator.itemgetter(0)):
                 self._db.executemany(sql, [params for _, params in run])
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    # the bound on all rooms together (writer thread only)
+
+    def _set_stored(self, room: str, rows: int, size: int) -> None:
+        self._stored_bytes += size - self._stored.pop(room, (0, 0))[1]
+        if rows:
+            self._stored[room] = (rows, size)
+
+    def _recount(self, room: str) -> None:
+        assert self._db is not None
+        rows, size = self._db.execute(f"SELECT count(*), coalesce(sum({ROW_BYTES}), 0) FROM messages"
+                                      " WHERE room = ?", (room,)).fetchone()
+        self._set_stored(room, rows, size)
+
+    def _hold_to_bound(self) -> list[str]:
+        """Over max_bytes: delete down to LOW_WATER of it, what matters least first. Returns the
+        rooms whose whole history went (empty rooms)."""
+        if self.max_bytes is None or self._stored_bytes <= self.max_bytes:
+            return []
+        assert self._db is not None
+        target = int(self.max_bytes * LOW_WATER)
+        # 1. the rows nobody reads: a busy room's rows beyond the last --history-size
+        unread = [(room,) for room, (rows, _) in self._stored.items() if rows > self.size]
+        self._transaction([(TRIM, (room, self.size)) for (room,) in unread])
+        for (room,) in unread:
+            self._recount(room)
+        # 2. the history of the rooms empty the longest (skipping one entered again meanwhile)
+        gone: list[str] = []
+        if self._stored_bytes > target:
+            for (room,) in self._db.execute("SELECT room FROM empty_rooms ORDER BY since").fetchall():
+                if self._stored_bytes <= target:
+                    break
+                if room in self._stored and self._room_states.get(room, 0.0) is not None:
+                    self._transaction([(DELETE_ROOM, (room,)), ("DELETE FROM empty_rooms WHERE room = ?", (room,))])
+                    self._set_stored(room, 0, 0)
+                    gone.append(room)
+        # 3. the oldest messages of the largest rooms: each keeps its newest up to an equal share
+        if self._stored_bytes > target:
+            share = fair_share({room: size for room, (_, size) in self._stored.items()}, target)
+            larger = [room for room, (_, size) in self._stored.items() if size > share]
+            self._transaction([(TRIM_TO_BYTES, (room, share)) for room in larger])
+            for room in larger:
+                self._recount(room)
+        log.warning("history over --history-max-mb: deleted down to %d bytes (%d room(s) emptied)",
+                    self._stored_bytes, len(gone))
+        return gone
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)

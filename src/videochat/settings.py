@@ -157,6 +157,10 @@ class Settings:
     # -- bans and names --
 
     # -- metrics, TURN credentials and disk --
+    history_max_mb: float = field(default=100.0, metadata=_meta(
+        "Most chat history kept in total, all rooms together, in MiB (the database, or Redis's lists): "
+        "over it, the history of the rooms empty longest goes first, then the oldest messages of the "
+        "largest rooms."))
 
     # -- admin namespace --
 
@@ -211,6 +215,7 @@ class Settings:
         self.metrics_secret()
         self._validate_calls()
         # -- issue 16: each area's _validate_...() call on its own line below --
+        self._validate_http()
 
         if self.max_outgoing_bytes < 2 * self.max_packet_bytes:
             raise SettingsError("max-outgoing-bytes must be at least twice max-packet-bytes, got "
@@ -249,6 +254,15 @@ class Settings:
         for name in ("turn_ttl", "max_call_size", "upload_budget_kbps"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{option_name(name)} must be at least 1, got {getattr(self, name)}")
+
+    def _validate_http(self) -> None:
+        """Metrics, TURN credentials and disk (issue 16)."""
+        if not self.history_max_mb > 0:
+            raise SettingsError(f"history-max-mb must be more than 0, got {self.history_max_mb}")
+
+    @property
+    def history_max_bytes(self) -> int:
+        return int(self.history_max_mb * 1024 * 1024)
 
     @property
     def stun_url_list(self) -> list[str]:

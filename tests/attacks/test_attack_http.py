@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import uuid
 
 import httpx
+import pytest
 
-from support import scrape
+from redis_server import ProcessGroup
+from support import SHARED_ADDRESS, Recorder, attacker_addresses, scrape
 
 
 # item 5: /metrics is open by default; it must name no room, private or public
@@ -31,3 +35,92 @@ async def test_metrics_name_no_room_private_or_public(fresh_server, connect):
     assert samples[("videochat_rooms_by_size", frozenset({("members", "2")}))] == 1
     assert samples[("videochat_room_memberships", frozenset())] == 3
     assert samples[("videochat_largest_room_members", frozenset())] == 2
+
+
+# item 9: history filled the disk from rooms spread over many names; all rooms together are bounded
+
+HISTORY_LIMITS = ("--history-size", "20", "--history-max-mb", "0.0625",  # 64 KiB for all rooms
+                  "--message-rate", "500", "--message-burst", "500", "--join-rate", "100", "--join-burst", "100")
+BOUND = 65536
+FILLER = "x" * 1000
+
+
+async def flood_history(url_of, source: str, rooms: int = 20, messages: int = 20) -> None:
+    """One attacker: many rooms, each filled with long messages; it stays in the last two."""
+    attacker = await Recorder(url_of(), source=source).connect()
+    try:
+        for n in range(rooms):
+            room = f"flood-{source}-{n}"
+            assert (await attacker.call("enter_room", room))["ok"]
+            replies = await asyncio.gather(*(attacker.call("new_message", f"{n}.{i} {FILLER}", room)
+                                             for i in range(messages)))
+            assert all(reply["ok"] for reply in replies), replies
+            if n < rooms - 2:
+                assert (await attacker.call("leave_room", room))["ok"]
+    finally:
+        await attacker.disconnect()
+
+
+async def chat_while_flooded(url_of, attackers: int = 3) -> list[str]:
+    """A pair chats in "good" (staying in it) while attackers flood other rooms; the texts they sent."""
+    alice, bob = await Recorder(url_of()).connect(), await Recorder(url_of()).connect()
+    sent: list[str] = []
+    try:
+        for client in (alice, bob):
+            assert (await client.call("enter_room", "good"))["ok"]
+
+        async def talk() -> None:
+            for i in range(16):
+                sender = (alice, bob)[i % 2]
+                sent.append(f"good {i}")
+                assert (await sender.call("new_message", sent[-1], "good"))["ok"]
+
+        await asyncio.gather(talk(), *(flood_history(url_of, source) for source in attacker_addresses(attackers)))
+        carol = await Recorder(url_of()).connect()
+        try:
+            history = (await carol.call("enter_room", "good"))["history"]
+        finally:
+            await carol.disconnect()
+        # the well-behaved room keeps its recent history (all of it: it is small)
+        assert [m["text"] for m in history] == sent
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()
+    return sent
+
+
+async def test_history_of_many_rooms_stays_within_its_bound_sqlite(server_factory):
+    server = server_factory(*HISTORY_LIMITS)
+    await chat_while_flooded(lambda: server.url)
+    server.stop()  # everything written, the write-ahead log folded in
+    database = server.data_dir / "videochat.sqlite3"
+    with sqlite3.connect(database) as db:
+        text_bytes, rooms = db.execute("SELECT sum(length(CAST(text AS BLOB))), count(DISTINCT room)"
+                                       " FROM messages").fetchone()
+        good = db.execute("SELECT count(*) FROM messages WHERE room = 'good'").fetchone()[0]
+    # about 1.2 MB were sent: the messages kept fit the bound, and so does the file, near enough
+    # (pages freed by deletions are reused; an index and a batch of writes in flight come on top)
+    assert text_bytes <= BOUND, (text_bytes, rooms)
+    assert database.stat().st_size <= 4 * BOUND, database.stat().st_size
+    assert good == 16
+
+
+async def test_history_of_many_rooms_stays_within_its_bound_redis(tmp_path, redis_server):
+    from redis.asyncio import Redis
+
+    group = ProcessGroup(tmp_path / "group", redis_server, *SHARED_ADDRESS, *HISTORY_LIMITS).start()
+    store = Redis.from_url(redis_server.url)
+    try:
+        for key in await store.keys("videochat:history*"):  # the session's Redis: start from nothing
+            await store.delete(key)
+        await chat_while_flooded(lambda: group.url)
+        for process in group.processes:
+            await asyncio.to_thread(process.stop)  # everything written
+        stored = 0
+        for key in await store.keys("videochat:history:*"):
+            stored += sum(len(item) for item in await store.lrange(key, 0, -1))
+        assert stored <= BOUND, stored
+        assert await store.llen("videochat:history:good") == 16
+    finally:
+        await store.aclose()
+        group.stop()
