@@ -15,7 +15,18 @@ from videochat.settings import Settings, SettingsError
 
 def test_no_ice_servers_unless_configured():
     assert IceServers.from_settings(Settings()).as_dict() == {"iceServers": [], "iceTransportPolicy": "all",
-                                                              "ttl": 86400}
+                                                              "iceTtl": None}
+
+
+def test_credentials_are_short_lived_by_default_and_say_when_to_renew():
+    settings = Settings(turn_urls="turn:t:3478", turn_secret="s3cret").validate()
+    ice = IceServers.from_settings(settings).as_dict("sid")
+    assert ice["iceTtl"] == 600  # ten minutes (it was a day): pages renew theirs half way
+    (entry,) = ice["iceServers"]
+    assert entry["username"].endswith(":sid") and entry["credential"]
+    # without a secret there are no credentials, so nothing to renew
+    plain = Settings(turn_urls="turn:t:3478").validate()
+    assert IceServers.from_settings(plain).as_dict("sid")["iceTtl"] is None
 
 
 def test_stun_and_turn_without_a_secret_carry_no_credentials():

@@ -19,23 +19,33 @@ from videochat.peer import Peer
 GATHER_TIMEOUT = 20
 
 
-async def test_ice_servers_carry_credentials_coturn_accepts_and_a_relay_call_connects(turn_videochat, turn_server,
-                                                                                      room):
+async def test_only_call_participants_get_credentials_coturn_accepts_and_a_relay_call_connects(
+        turn_videochat, turn_server, connect, room):
+    # nobody gets one over HTTP, nor a client outside the call, even one in the room's chat
     async with httpx.AsyncClient() as http:
-        response = await http.get(f"{turn_videochat.url}/api/ice-servers")
-    assert response.status_code == 200
-    assert response.headers["cache-control"] == "no-store"
-    body = response.json()
-    assert body["iceTransportPolicy"] == "all" and body["ttl"] == 86400
-    (entry,) = body["iceServers"]
-    assert entry["urls"] == turn_server.urls
-    expiry, _, user_id = entry["username"].partition(":")
-    assert user_id and abs(int(expiry) - (time.time() + 86400)) < 60
-    # computed here independently: base64(HMAC-SHA1(secret, username))
-    assert entry["credential"] == _credential(turn_server.secret, entry["username"])
-    assert "typ relay" in await _gathered_sdp(body["iceServers"])
+        assert (await http.get(f"{turn_videochat.url}/api/ice-servers")).status_code == 404
+    chatter = await connect(turn_videochat.url)
+    entered = await chatter.call("enter_room", room)
+    assert entered["ok"] and "iceServers" not in entered
+    refused = await chatter.call("ice_servers", room)
+    assert refused["error"]["code"] == "not_in_call" and "iceServers" not in refused
 
-    peers = [Peer(turn_videochat.url, room, name=name, ice_servers=body["iceServers"], ice_transport_policy="relay")
+    # a participant does: in the join_room ack, and fresh ones from ice_servers
+    caller = await connect(turn_videochat.url)
+    joined = await caller.call("join_room", room)
+    assert joined["iceTransportPolicy"] == "all" and joined["iceTtl"] == 600
+    renewed = await caller.call("ice_servers", room)
+    assert renewed["ok"] and renewed["room"] == room and renewed["iceTtl"] == 600
+    for reply in (joined, renewed):
+        (entry,) = reply["iceServers"]
+        assert entry["urls"] == turn_server.urls
+        expiry, _, user_id = entry["username"].partition(":")
+        assert user_id == caller.sid and abs(int(expiry) - (time.time() + 600)) < 60
+        # computed here independently: base64(HMAC-SHA1(secret, username))
+        assert entry["credential"] == _credential(turn_server.secret, entry["username"])
+    assert "typ relay" in await _gathered_sdp(renewed["iceServers"])
+
+    peers = [Peer(turn_videochat.url, room, name=name, ice_servers=renewed["iceServers"], ice_transport_policy="relay")
              for name in ("Alice", "Bob")]
     try:
         alice, bob = [await peer.start() for peer in peers]

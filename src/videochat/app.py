@@ -80,7 +80,7 @@ class VideochatApp:
             self.cluster.attach(self.registry, self.access, self.chat)
             self.sio.before_ack = self.cluster.bus.flush
         Moderation(self.chat, ban_seconds=settings.ban_seconds).register()
-        # video calls (issue 3): signaling over the same rooms, ICE servers over HTTP too
+        # video calls (issue 3): signaling over the same rooms; TURN credentials to call participants only
         self.ice = IceServers.from_settings(settings)
         self.signaling = Signaling(self.sio, self.registry, self.chat, self.limits, self.ice,
                                    max_call_size=settings.max_call_size,
@@ -100,7 +100,6 @@ class VideochatApp:
                 WebSocketRoute("/", self.lobby.serve),
                 Route("/r/{room:path}", self.pages.room),
                 Route("/api/rooms", self.pages.api_rooms),
-                Route("/api/ice-servers", self.ice.endpoint),
                 *[Route(path, socket_io_client) for path in SOCKET_IO_CLIENT_FILES],
                 Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
                 *self._operations_routes(),

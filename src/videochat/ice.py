@@ -4,6 +4,10 @@ With a shared secret (coturn's `use-auth-secret`), every TURN entry carries a cr
 expires: username `"<unix expiry>:<id>"`, credential `base64(HMAC-SHA1(secret, username))`. coturn
 recomputes it from the same secret, so nothing has to be stored. The secret comes from the
 environment or a file, is kept here only, and is never logged or put in a repr.
+
+Credentials go only to participants of a call (the `join_room` ack, and `ice_servers` to renew them,
+signaling.py), never over plain HTTP: `GET /api/ice-servers` handed one to anyone, which made the TURN
+server an open relay (issue 16).
 """
 
 from __future__ import annotations
@@ -14,9 +18,6 @@ import hmac
 import time
 import uuid
 from dataclasses import dataclass, field
-
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
 from .settings import Settings
 
@@ -36,7 +37,7 @@ class IceServers:
     stun_urls: tuple[str, ...] = ()
     turn_urls: tuple[str, ...] = ()
     transport_policy: str = "all"
-    ttl: int = 86400
+    ttl: int = 600
     _secret: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -67,8 +68,7 @@ class IceServers:
         return servers
 
     def as_dict(self, user_id: str | None = None) -> dict[str, object]:
-        return {"iceServers": self.servers(user_id), "iceTransportPolicy": self.transport_policy, "ttl": self.ttl}
-
-    async def endpoint(self, request: Request) -> Response:
-        """GET /api/ice-servers (never cached: the credentials in it expire)."""
-        return JSONResponse(self.as_dict(), headers={"Cache-Control": "no-store"})
+        """What a call participant's acks carry: the servers, the policy, and `iceTtl`, the seconds the
+        credentials stay valid (null without credentials: nothing to renew)."""
+        return {"iceServers": self.servers(user_id), "iceTransportPolicy": self.transport_policy,
+                "iceTtl": self.ttl if self.issues_credentials and self.turn_urls else None}

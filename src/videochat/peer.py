@@ -94,6 +94,7 @@ class Peer:
         self.peers: dict[str, RemotePeer] = {}
         self.ice_servers: list[dict[str, Any]] = []
         self.ice_transport_policy = "all"
+        self._ice_renew_at: float | None = None  # loop time after which new connections want fresh TURN credentials
         self.joins = 0  # how many times the call was (re)joined
         self.ignored_offers = 0  # glares this peer won as the impolite side
         self.id: str | None = None
@@ -241,7 +242,7 @@ class Peer:
         except (socketio.exceptions.SocketIOError, asyncio.TimeoutError) as error:
             log.warning("join of %s failed (%s); waiting for the next connection", self.room, error)
             return
-        self.ice_servers = self.ice_servers_override if self.ice_servers_override is not None else reply["iceServers"]
+        self._take_ice_servers(reply)
         self.ice_transport_policy = self.ice_transport_policy_override or reply["iceTransportPolicy"]
         for peer in reply["peers"]:
             self._remote(peer["id"], peer["nickname"]).media = dict(peer["media"])
@@ -249,6 +250,23 @@ class Peer:
         self._joined.set()
         log.info("joined call room=%s id=%s peers=%d", self.room, self.id, len(reply["peers"]))
         self._notify()
+
+    def _take_ice_servers(self, reply: dict) -> None:
+        self.ice_servers = self.ice_servers_override if self.ice_servers_override is not None else reply["iceServers"]
+        ttl = reply.get("iceTtl")
+        self._ice_renew_at = asyncio.get_running_loop().time() + ttl / 2 if ttl else None
+
+    async def _renew_ice_servers(self) -> None:
+        """Fresh TURN credentials (`ice_servers`) once half their life is gone, for a new connection
+        (aiortc cannot restart ICE: every repair is a new connection, with a new allocation)."""
+        if self.ice_servers_override is not None or self._ice_renew_at is None:
+            return
+        if asyncio.get_running_loop().time() < self._ice_renew_at:
+            return
+        try:
+            self._take_ice_servers(_checked(await self.sio.call("ice_servers", self.room, timeout=10), "ice_servers"))
+        except (PeerError, socketio.exceptions.SocketIOError, asyncio.TimeoutError) as error:
+            log.warning("could not renew TURN credentials (%s); using the ones we have", error)
 
     async def _on_welcome(self, nickname: str, count: int, info: dict | None = None, *_: Any) -> None:
         if not isinstance(info, dict) or not info.get("call") or info.get("room") != self.room:
@@ -350,6 +368,7 @@ class Peer:
         await self._close(remote)
         if self._stopping:
             raise asyncio.CancelledError  # an event handled while stopping makes no new connection
+        await self._renew_ice_servers()
         servers = [RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
                    for s in self.ice_servers]
         pc = RTCPeerConnection(RTCConfiguration(iceServers=servers,

@@ -14,6 +14,7 @@ EVENT_KINDS = {
     "new_message": "message",
     "enter_room": "join",
     "join_room": "join",
+    "ice_servers": "join",  # a TURN credential costs what a join does
     "nickname": "nickname",
     "offer": "signal",
     "answer": "signal",

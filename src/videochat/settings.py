@@ -71,8 +71,8 @@ class Settings:
         "Give it by the environment variable or --turn-secret-file, not on a command line.", secret=True))
     turn_secret_file: Path | None = field(default=None, metadata=_meta(
         "A file holding the TURN shared secret (instead of --turn-secret)."))
-    turn_ttl: int = field(default=86400, metadata=_meta(
-        "Seconds a TURN credential stays valid."))
+    turn_ttl: int = field(default=600, metadata=_meta(
+        "Seconds a TURN credential stays valid; pages in a call renew theirs before it expires."))
     ice_transport_policy: str = field(default="all", metadata=_meta(
         "ICE transport policy for calls: all, or relay (only through TURN).", choices=ICE_TRANSPORT_POLICIES))
     max_call_size: int = field(default=6, metadata=_meta(

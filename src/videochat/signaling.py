@@ -53,6 +53,7 @@ class Signaling:
             ("ice", self.ice_candidate),
             ("media_state", self.media_state),
             ("leave_call", self.leave_call),
+            ("ice_servers", self.ice_servers),
         ):
             # the relays of descriptions and candidates await nothing but their emit
             event_handler(self.sio, event, inline=event in ("offer", "answer", "ice"))(fn)
@@ -79,8 +80,7 @@ class Signaling:
         welcome = {"call": True, "peer": peer} if new_participant else None
         reply = await self.chat.entered(sid, name, count, new_member, welcome=welcome, private=private)
         peers = [p.as_dict() for p in self.registry.participants(name) if p.member.id != sid]
-        return {**reply, "peers": peers, "iceServers": self.ice.servers(sid),
-                "iceTransportPolicy": self.ice.transport_policy, "uploadBudgetKbps": self.upload_budget_kbps}
+        return {**reply, "peers": peers, **self.ice.as_dict(sid), "uploadBudgetKbps": self.upload_budget_kbps}
 
     async def offer(self, sid: str, description: Any = None, room: Any = None, to_id: Any = None, *_: Any) -> dict:
         return await self._relay_description("offer", sid, description, room, to_id)
@@ -105,6 +105,12 @@ class Signaling:
                             room=call_room(name), skip_sid=sid)
         self.sio.metrics.signaling_relayed("media_state")
         return ok(media=state.as_dict())
+
+    async def ice_servers(self, sid: str, room: Any = None, *_: Any) -> dict:
+        """Fresh TURN credentials for a participant of the room's call, before its own expire: only a
+        call's participants get any (a credential lets its holder relay anything through TURN)."""
+        name = self._caller_room(sid, room)
+        return ok(room=name, **self.ice.as_dict(sid))
 
     async def leave_call(self, sid: str, room: Any = None, *_: Any) -> dict:
         name = self._caller_room(sid, room)

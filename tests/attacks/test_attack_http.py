@@ -124,3 +124,41 @@ async def test_history_of_many_rooms_stays_within_its_bound_redis(tmp_path, redi
     finally:
         await store.aclose()
         group.stop()
+
+
+# item 10: TURN credentials went to anyone at GET /api/ice-servers: an open relay for a day
+
+
+async def test_turn_credentials_only_for_call_participants_and_rate_limited(turn_videochat, room):
+    attackers = attacker_addresses(3)
+
+    async def attack(source: str) -> None:
+        transport = httpx.AsyncHTTPTransport(local_address=source)
+        async with httpx.AsyncClient(transport=transport) as http:
+            response = await http.get(f"{turn_videochat.url}/api/ice-servers")
+        assert "credential" not in response.text and "username" not in response.text, response.text
+        # a connection outside the call, or in the room's chat only, is refused too
+        client = await Recorder(turn_videochat.url, source=source).connect()
+        try:
+            for entered in (False, True):
+                refused = await client.call("ice_servers", room)
+                assert refused["error"]["code"] == "not_in_call" and "iceServers" not in refused, refused
+                if not entered:
+                    assert (await client.call("enter_room", room))["ok"]
+        finally:
+            await client.disconnect()
+
+    await asyncio.gather(*(attack(source) for source in attackers))
+
+    # a participant gets credentials, at the pace of joins: a burst, then rate_limited
+    caller = await Recorder(turn_videochat.url, source=attackers[0]).connect()
+    try:
+        joined = await caller.call("join_room", room)
+        assert joined["iceServers"][0]["credential"] and joined["iceTtl"] == 600
+        replies = [await caller.call("ice_servers", room) for _ in range(30)]
+        granted = [reply for reply in replies if reply["ok"]]
+        assert granted and all(reply["iceServers"][0]["credential"] for reply in granted)
+        assert len(granted) <= 15, len(granted)  # --join-burst 10 (one went to join_room), 2 a second
+        assert replies[-1]["error"]["code"] == "rate_limited"
+    finally:
+        await caller.disconnect()

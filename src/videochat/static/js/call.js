@@ -27,6 +27,8 @@ export class Call {
     #prepared = false;
     /** Our own nickname, for our tile. */
     #name = "";
+    /** When our TURN credentials are renewed (#renewIceServersIn). */
+    #renewTimer = 0;
 
     /**
      * @param {import("./protocol.js").ChatConnection} connection
@@ -127,6 +129,7 @@ export class Call {
         this.#inCall = true;
         this.#name = ack.you.nickname;
         this.mesh.start(ack);
+        this.#renewIceServersIn(ack.iceTtl);
         this.mesh.tracks = { audio: this.media.audio, video: this.media.videoTrack };
         this.prejoin.setVisible(false);
         this.view.hidden = false;
@@ -157,8 +160,30 @@ export class Call {
         return this.connection.callers.filter((member) => member.id !== this.connection.you?.id);
     }
 
+    /**
+     * TURN credentials expire after `ttl` seconds (--turn-ttl): half way, fresh ones are asked for
+     * and given to the connections, for their later ICE restarts and for new connections. A relay
+     * allocation already made goes on with the credential it was made with (docs/deploy.md).
+     * @param {number | null | undefined} ttl
+     */
+    #renewIceServersIn(ttl) {
+        clearTimeout(this.#renewTimer);
+        if (!ttl) return;
+        this.#renewTimer = window.setTimeout(async () => {
+            try {
+                const ack = await this.connection.renewIceServers();
+                if (!this.#inCall) return;
+                this.mesh.setIceServers(ack.iceServers);
+                this.#renewIceServersIn(ack.iceTtl);
+            } catch {
+                // Out of the call, or offline: a re-join brings fresh credentials.
+            }
+        }, ttl * 500);
+    }
+
     #exit() {
         this.#inCall = false;
+        clearTimeout(this.#renewTimer);
         this.mesh.closeAll();
         this.grid.clear();
         this.levels.close();

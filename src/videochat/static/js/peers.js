@@ -134,6 +134,23 @@ export class Mesh {
     }
 
     /**
+     * Fresh ICE servers (renewed TURN credentials) for every connection: used at their next ICE
+     * restart (setConfiguration gathers nothing by itself) and by the connections made from now on.
+     * @param {RTCIceServer[]} iceServers
+     */
+    setIceServers(iceServers) {
+        this.config = { ...this.config, iceServers };
+        const spare = this.#spare ? [this.#spare] : [];
+        for (const link of [...this.#links.values(), ...spare]) {
+            try {
+                link.pc.setConfiguration(this.config);
+            } catch (error) {
+                console.warn("a connection took no new ICE servers", error);
+            }
+        }
+    }
+
+    /**
      * Makes, while nobody waits (the pre-join view), the connections that will answer the offers of
      * the people in the call: no descriptions, no candidates, no sockets until used.
      */

@@ -14,7 +14,8 @@ import { browserId } from "./storage.js";
 /** @typedef {"connecting" | "connected" | "reconnecting" | "disconnected"} Status */
 /** @typedef {{audio: boolean, video: boolean, screen: boolean}} MediaState */
 /** @typedef {{id: string, nickname: string, media: MediaState}} Peer */
-/** @typedef {EnterAck & {peers: Peer[], iceServers: RTCIceServer[], iceTransportPolicy: RTCIceTransportPolicy, uploadBudgetKbps: number}} JoinAck */
+/** @typedef {{iceServers: RTCIceServer[], iceTransportPolicy: RTCIceTransportPolicy, iceTtl: number | null}} IceAck iceTtl: seconds the TURN credentials last (null: none) */
+/** @typedef {EnterAck & IceAck & {peers: Peer[], uploadBudgetKbps: number}} JoinAck */
 /** @typedef {{room: string, from: string, member: Member | null}} Sender */
 
 /** An error the server answered with (`{code, message}`), or one of ours: offline, timeout, disconnected. */
@@ -232,6 +233,15 @@ export class ChatConnection {
         this.#call = { room: ack.room, media: { ...media } };
         this.#inRoom(ack);
         return ack;
+    }
+
+    /**
+     * Fresh TURN credentials for the call we are in, before ours expire.
+     * @returns {Promise<IceAck>}
+     */
+    async renewIceServers() {
+        if (!this.#call) throw new ProtocolError("not_in_call", "Not in a call.");
+        return this.#request("ice_servers", this.#call.room);
     }
 
     /** Leaves the call and stays in the room's chat. */
