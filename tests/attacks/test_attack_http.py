@@ -126,6 +126,35 @@ async def test_history_of_many_rooms_stays_within_its_bound_redis(tmp_path, redi
         group.stop()
 
 
+
+async def test_over_the_bound_an_empty_room_loses_its_history_before_a_room_in_use(server_factory):
+    server = server_factory("--history-size", "20", "--history-max-mb", "0.03")  # about 31 KB in all
+    idle, busy = await Recorder(server.url).connect(), await Recorder(server.url).connect()
+    try:
+        assert (await idle.call("enter_room", "idle"))["ok"]
+        for i in range(10):  # about 10 KB, then the room empties
+            assert (await idle.call("new_message", f"idle {i} {FILLER}", "idle"))["ok"]
+        assert (await idle.call("leave_room", "idle"))["ok"]
+        assert (await busy.call("enter_room", "busy"))["ok"]
+        for i in range(20):  # about 21 KB more: over the bound on the way
+            assert (await busy.call("new_message", f"busy {i} {FILLER}", "busy"))["ok"]
+    finally:
+        await idle.disconnect()
+        await busy.disconnect()
+    server.stop()
+    with sqlite3.connect(server.data_dir / "videochat.sqlite3") as db:
+        rows = dict(db.execute("SELECT room, count(*) FROM messages GROUP BY room").fetchall())
+    assert rows == {"busy": 20}, rows
+
+
+def test_fair_share_cuts_the_largest_rooms_first():
+    from videochat.history import fair_share
+
+    assert fair_share({"a": 10, "b": 10}, 100) == 10  # everything fits: nobody loses anything
+    assert fair_share({"small": 10, "big": 1000, "bigger": 5000}, 410) == 200  # small keeps its 10
+    assert fair_share({}, 100) == 0
+
+
 # item 10: TURN credentials went to anyone at GET /api/ice-servers: an open relay for a day
 
 
