@@ -84,6 +84,50 @@ async def test_expired_and_forged_credentials_get_no_relay(turn_server, turn_vid
         await good.stop()
 
 
+async def test_an_allocation_outlives_its_credential_but_an_expired_one_makes_none(turn_server):
+    """What --turn-ttl's renewal relies on (docs/deploy.md): coturn checks the expiry when an
+    allocation is made; the allocation's Refresh and CreatePermission go on after it."""
+    from aioice import stun
+    from aioice.turn import TurnClientUdpProtocol
+
+    from support import eventually
+
+    async def allocate(username: str, credential: str) -> tuple:
+        transport, client = await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: TurnClientUdpProtocol(("127.0.0.1", turn_server.port), username=username, password=credential,
+                                          lifetime=600, channel_refresh_time=500),
+            remote_addr=("127.0.0.1", turn_server.port))
+        try:
+            await client.connect()
+        except BaseException:
+            transport.close()
+            raise
+        return transport, client
+
+    username, credential = turn_server.credentials(ttl=2)
+    transport, client = await allocate(username, credential)
+    try:
+        expiry = int(username.split(":")[0])
+        await eventually(lambda: time.time() > expiry + 1, timeout=10, what="the credential's expiry")
+        refresh = stun.Message(message_method=stun.Method.REFRESH, message_class=stun.Class.REQUEST)
+        refresh.attributes["LIFETIME"] = 600
+        response, _ = await client.request_with_retry(refresh)
+        assert response.attributes["LIFETIME"] > 0
+        permission = stun.Message(message_method=stun.Method.CREATE_PERMISSION, message_class=stun.Class.REQUEST)
+        permission.attributes["XOR-PEER-ADDRESS"] = ("127.0.0.1", 9)
+        await client.request_with_retry(permission)
+        # the same credential makes no new allocation now
+        try:
+            second = await allocate(username, credential)
+        except stun.TransactionFailed as refused:
+            assert "401" in str(refused)
+        else:
+            second[0].close()
+            raise AssertionError("coturn allocated with an expired credential")
+    finally:
+        transport.close()
+
+
 async def test_secret_from_a_file_never_logged_and_warned_about_on_a_command_line(server_factory, turn_server,
                                                                                  tmp_path, connect, room):
     secret_file = tmp_path / "turn-secret"
