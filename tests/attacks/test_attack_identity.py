@@ -1,0 +1,103 @@
+"""Attacks on who people are: dodging a room owner's removal, and passing for someone else by name.
+
+Bans (docs/security.md, "Who a ban holds"): the removed member comes back without `auth`, with a
+made-up or forged `browserId`, or from another tab; the server issues and signs browser ids, and a
+removal holds the id and the address. Names: a second "Alice", invisible and bidi control characters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from support import Recorder, attacker_addresses
+
+
+async def _connected(url: str, source: str, auth: dict | None = None) -> Recorder:
+    return await Recorder(url, source=source, auth=auth).connect()
+
+
+async def _issued_id(client: Recorder) -> str:
+    """The browser id the server issued to (or recognised for) this connection."""
+    reply = await client.call("browser_id")
+    assert reply["ok"], reply
+    return reply["browserId"]
+
+
+def _forged(token: str) -> list[str]:
+    """Tokens made from a real one: another id, an earlier issue time, a changed signature."""
+    browser_id, issued, mac = token.split(".")
+    other_mac = ("B" if mac[0] == "A" else "A") + mac[1:]
+    return [f"{'x' * 22}.{issued}.{mac}", f"{browser_id}.1.{mac}", f"{browser_id}.{issued}.{other_mac}"]
+
+
+@pytest.mark.parametrize("backend", ["single", "redis"], indirect=True)
+async def test_a_removed_member_cannot_come_back_under_another_id(server_factory):
+    server = server_factory("--ban-seconds", "60")
+    home, victim_home, elsewhere, travel = attacker_addresses(4)  # owner; victim and a neighbour; others
+    clients: list[Recorder] = []
+
+    async def client(source: str, auth: dict | None = None) -> Recorder:
+        clients.append(await _connected(server.url, source, auth))
+        return clients[-1]
+
+    try:
+        # a neighbour behind the same address, known before the removal: its page kept its id
+        neighbour = await client(victim_home)
+        neighbour_id = await _issued_id(neighbour)
+        await neighbour.disconnect()
+
+        owner = await client(home)
+        victim = await client(victim_home, {"browserId": "victim-browser-1", "clientId": "victim-tab-01"})
+        for member in (owner, victim):
+            assert (await member.call("enter_room", "club"))["ok"]
+        victim_id = await _issued_id(victim)
+        assert victim_id != "victim-browser-1"  # a made-up id is replaced by one the server signs
+        assert (await owner.call("remove_member", "club", victim.sid))["ok"]
+        await victim.wait_for("removed")
+
+        dodges = [None, {"clientId": "victim-tab-02"}, {"browserId": "fresh-browser-0001"},
+                  *({"browserId": token} for token in _forged(victim_id)),
+                  *({"browserId": token} for token in _forged(neighbour_id))]
+        for auth in dodges:
+            attempt = await client(victim_home, auth)
+            reply = await attempt.call("enter_room", "club")
+            assert not reply["ok"] and reply["error"]["code"] == "banned", (auth, reply)
+            await attempt.disconnect()
+        # another tab of the same browser, from home or from another network
+        for source in (victim_home, travel):
+            tab = await client(source, {"browserId": victim_id})
+            reply = await tab.call("enter_room", "club")
+            assert not reply["ok"] and reply["error"]["code"] == "banned", (source, reply)
+            assert "removed from" in reply["error"]["message"]
+
+        # the neighbour known before the removal, and someone new from elsewhere, get in
+        back = await client(victim_home, {"browserId": neighbour_id})
+        assert await _issued_id(back) == neighbour_id
+        assert (await back.call("enter_room", "club"))["ok"]
+        stranger = await client(elsewhere)
+        assert (await stranger.call("enter_room", "club"))["ok"]
+        count = (await owner.call("enter_room", "club"))["count"]
+        assert count == 3  # owner, neighbour, stranger
+    finally:
+        for each in clients:
+            await each.disconnect()
+
+
+async def test_the_secret_that_signs_browser_ids_is_private_and_outlives_a_restart(server_factory):
+    server = server_factory()
+    secret = server.data_dir / "browser-id.key"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    first = await Recorder(server.url).connect()
+    token = await _issued_id(first)
+    await first.disconnect()
+    await asyncio.to_thread(server.restart)
+    again = await Recorder(server.url, auth={"browserId": token}).connect()
+    try:
+        assert await _issued_id(again) == token  # the same browser, recognised after a restart
+    finally:
+        await again.disconnect()
+    key = secret.read_text().strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", key) and key not in server.log
