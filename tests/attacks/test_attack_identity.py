@@ -101,3 +101,52 @@ async def test_the_secret_that_signs_browser_ids_is_private_and_outlives_a_resta
         await again.disconnect()
     key = secret.read_text().strip()
     assert re.fullmatch(r"[0-9a-f]{64}", key) and key not in server.log
+
+
+# Names: what an impostor would type to pass for someone, or to turn text around on screen
+SPOOFING_NAMES = {
+    "a zero-width space": "Ali\u200bce",
+    "a zero-width joiner between Latin letters": "Ali\u200dce",
+    "a word joiner": "Ali\u2060ce",
+    "a byte order mark": "\ufeffAlice",
+    "a soft hyphen": "Ali\u00adce",
+    "a right-to-left override": "\u202eecilA",
+    "a left-to-right embedding": "\u202aAlice",
+    "a right-to-left isolate": "\u2067Alice\u2069",
+    "a left-to-right mark": "Alice\u200e",
+    "an Arabic letter mark": "\u061cAlice",
+    "the Hangul filler": "\u3164",
+    "a Hangul choseong filler": "\u115fAlice",
+    "a blank Braille pattern": "\u2800",
+    "a line separator": "Ali\u2028ce",
+    "a hidden tag text": "Alice\U000e0041\U000e0042",
+    "a tower of combining marks": "A" + "\u0301" * 8,
+}
+FINE_NAMES = ["👩🏽\u200d💻 Dev", "می\u200cخواهم", "क्\u200dष", "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",
+              "ㅋㅋ Jisoo", "Zoë"]
+
+
+async def test_names_that_hide_or_reorder_characters_are_refused(server_factory, room):
+    server = server_factory("--nickname-rate", "100", "--nickname-burst", "100", "--join-rate", "100",
+                            "--join-burst", "100")
+    client = await Recorder(server.url).connect()
+    try:
+        for why, name in SPOOFING_NAMES.items():
+            reply = await client.call("nickname", name)
+            assert not reply["ok"] and reply["error"]["code"] == "invalid_nickname", (why, reply)
+            assert "characters" in reply["error"]["message"] or "marks" in reply["error"]["message"], why
+            entered = await client.call("enter_room", f"{room}{name}")
+            assert not entered["ok"] and entered["error"]["code"] == "invalid_room", (why, entered)
+        for name in FINE_NAMES:  # what scripts and emoji need stays
+            reply = await client.call("nickname", name)
+            assert reply["ok"] and reply["nickname"] == name, (name, reply)
+    finally:
+        await client.disconnect()
+
+
+async def test_names_are_normalised_so_one_name_looks_one_way(connect, room):
+    composed, decomposed = await connect(), await connect()
+    assert (await decomposed.call("nickname", "Zoe\u0308"))["nickname"] == "Zo\u00eb"
+    first = await composed.call("enter_room", f"{room}-caf\u00e9")
+    second = await decomposed.call("enter_room", f"{room}-cafe\u0301")
+    assert second["room"] == first["room"] == f"{room}-caf\u00e9" and second["count"] == 2
