@@ -26,6 +26,8 @@ async def test_two_alices_are_told_apart_and_an_override_stays_in_its_message(li
     await enter_room(bob, url, "Bob")
     await send(alice, "hello from the real Alice")
     await expect(bob.locator("#members .name-tag")).to_have_count(0)  # no namesake, no tag
+    # (the page keeps the browser id the server issued it: what a removal holds, security.md "Bans")
+    await bob.wait_for_function("/^[\\w-]{22}\\.[0-9a-f]+\\.[\\w-]{22}$/.test(localStorage.getItem('videochat.browserId'))")
 
     impostor = await Recorder(live_server.url).connect()
     try:
