@@ -61,11 +61,13 @@ async def test_a_removed_member_cannot_come_back_under_another_id(server_factory
         dodges = [None, {"clientId": "victim-tab-02"}, {"browserId": "fresh-browser-0001"},
                   *({"browserId": token} for token in _forged(victim_id)),
                   *({"browserId": token} for token in _forged(neighbour_id))]
-        for auth in dodges:
+        async def dodge(auth: dict | None) -> None:
             attempt = await client(victim_home, auth)
             reply = await attempt.call("enter_room", "club")
             assert not reply["ok"] and reply["error"]["code"] == "banned", (auth, reply)
             await attempt.disconnect()
+
+        await asyncio.gather(*(dodge(auth) for auth in dodges))  # all at once, from the victim's address
         # another tab of the same browser, from home or from another network
         for source in (victim_home, travel):
             tab = await client(source, {"browserId": victim_id})
