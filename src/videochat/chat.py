@@ -102,7 +102,7 @@ class Chat:
             await self.sio.disconnect(holder)
         # Whom a removal keeps out, and whom an owner is: the browser id the server signed (a new one
         # for a client without a valid one, issued now), and the address (identity.py).
-        browser, _ = self.identities.recognise(auth)
+        browser = self.identities.recognise(auth)
         self.registry.connect(sid, client_id=client_id, key=browser.key, address=address_key(address),
                               known_since=browser.issued, origin=self.origin)
         log.debug("connected", extra={"sid": sid, "transport": _transport(environ)})

@@ -61,12 +61,12 @@ class BrowserIds:
 
     # issuing and checking
 
-    def recognise(self, auth: Any, now: float | None = None) -> tuple[BrowserId, bool]:
-        """The browser id the connection's `auth.browserId` proves, else a new one; True if new."""
+    def recognise(self, auth: Any, now: float | None = None) -> BrowserId:
+        """The browser id the connection's `auth.browserId` proves, else a new one issued now."""
         now = time.time() if now is None else now
         token = auth.get("browserId") if isinstance(auth, dict) else None
         known = self.verify(token, now) if isinstance(token, str) else None
-        return (known, False) if known is not None else (self.issue(now), True)
+        return known if known is not None else self.issue(now)
 
     def issue(self, now: float) -> BrowserId:
         return self._signed(_b64(secrets.token_bytes(16)), int(now * 1000))
