@@ -14,8 +14,14 @@ from typing import Any, Callable
 
 from .passwords import PasswordHash
 
-# ("policy", room, RoomPolicy.to_data() or None) or ("ban", room, client key, until)
+# ("policy", room, RoomPolicy.to_data() or None) or ("ban", room, client key, until, since)
 AccessChange = tuple
+
+
+@dataclass(frozen=True)
+class Ban:
+    until: float  # Unix time
+    since: float  # when it was decided: an address ban lets in browser ids issued before (chat.py)
 
 
 @dataclass
@@ -51,7 +57,7 @@ class Refusal(Exception):
 class Access:
     def __init__(self) -> None:
         self._policies: dict[str, RoomPolicy] = {}
-        self._bans: dict[tuple[str, str], float] = {}  # (room, client key) -> until
+        self._bans: dict[tuple[str, str], Ban] = {}  # (room, client key or address key) -> ban
         self.on_change: Callable[[AccessChange], None] | None = None
 
     def policy(self, room: str) -> RoomPolicy:
@@ -79,14 +85,22 @@ class Access:
 
     # entering
 
-    def admit(self, room: str, client_key: str, *, count: int, already_member: bool, now: float) -> None:
-        """Raise Refusal unless `client_key` may enter `room` now (passwords are checked apart)."""
+    def admit(self, room: str, client_key: str, *, count: int, already_member: bool, now: float,
+              address: str | None = None, known_since: float | None = None) -> None:
+        """Raise Refusal unless `client_key` may enter `room` now (passwords are checked apart).
+
+        `address` (a key of identity.address_key): a ban on it keeps out every browser id issued
+        since the ban (`known_since`: when this one was issued; None counts as new)."""
         if already_member:
             return
         until = self.banned_until(room, client_key, now)
         if until is not None:
             raise Refusal("banned", f"You were removed from {room!r}; you may come back in "
                                     f"{max(1, round(until - now))} seconds.")
+        ban = self._ban(room, address, now) if address else None
+        if ban is not None and (known_since is None or known_since >= ban.since):
+            raise Refusal("banned", f"Someone at your network address was removed from {room!r}; it takes "
+                                    f"no newcomers from there for {max(1, round(ban.until - now))} seconds.")
         cap = self.policy(room).max_members
         if cap is not None and count >= cap:
             raise Refusal("room_full", f"Room {room!r} is full ({cap} members).")
@@ -112,21 +126,23 @@ class Access:
 
     def ban(self, room: str, client_key: str, until: float, now: float) -> None:
         self.forget_expired_bans(now)  # bans would otherwise pile up for as long as the server runs
-        self._bans[(room, client_key)] = until
+        self._bans[(room, client_key)] = Ban(until, now)
         if self.on_change is not None:
-            self.on_change(("ban", room, client_key, until))
+            self.on_change(("ban", room, client_key, until, now))
 
     def banned_until(self, room: str, client_key: str, now: float) -> float | None:
-        until = self._bans.get((room, client_key))
-        if until is None:
-            return None
-        if until <= now:
+        ban = self._ban(room, client_key, now)
+        return ban.until if ban is not None else None
+
+    def _ban(self, room: str, client_key: str, now: float) -> Ban | None:
+        ban = self._bans.get((room, client_key))
+        if ban is not None and ban.until <= now:
             del self._bans[(room, client_key)]
             return None
-        return until
+        return ban
 
     def forget_expired_bans(self, now: float) -> None:
-        for key in [key for key, until in self._bans.items() if until <= now]:
+        for key in [key for key, ban in self._bans.items() if ban.until <= now]:
             del self._bans[key]
 
     def _policy_for_change(self, room: str) -> RoomPolicy:
@@ -148,13 +164,13 @@ class Access:
             else:
                 self._policies[room] = RoomPolicy.from_data(data)
         elif change[0] == "ban":
-            _, room, client_key, until = change
-            self._bans[(room, client_key)] = float(until)
+            _, room, client_key, until, since = change
+            self._bans[(room, client_key)] = Ban(float(until), float(since))
 
     def forget(self, room: str) -> None:
         """Drop a room's policy quietly (another process announced that it emptied)."""
         self._policies.pop(room, None)
 
-    def state(self) -> tuple[dict[str, dict], dict[tuple[str, str], float]]:
-        """Every policy and ban, as data."""
+    def state(self) -> tuple[dict[str, dict], dict[tuple[str, str], Ban]]:
+        """Every policy and ban."""
         return {room: policy.to_data() for room, policy in self._policies.items()}, dict(self._bans)

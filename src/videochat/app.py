@@ -24,6 +24,7 @@ from .chat import Chat
 from .health import Health
 from .history import HistoryStore
 from .ice import IceServers
+from .identity import BrowserIds
 from .lobby import Lobby
 from .manager import LocalManager
 from .logs import configure_logging
@@ -72,9 +73,10 @@ class VideochatApp:
                           client_manager=self.cluster.bus if self.cluster else LocalManager(),
                           max_outgoing_bytes=settings.max_outgoing_bytes)
         self.access = Access()
+        self.identities = BrowserIds()  # its secret is read at start (_lifespan)
         self.chat = Chat(self.sio, self.registry, self.history, self.limits, self.limiter, self.access,
                          wrong_password_delay=settings.wrong_password_delay,
-                         room_list_rate=settings.room_list_rate)
+                         room_list_rate=settings.room_list_rate, identities=self.identities)
         self.chat.register()
         if self.cluster is not None:
             self.cluster.attach(self.registry, self.access, self.chat)
@@ -157,6 +159,11 @@ class VideochatApp:
         await self.history.open()
         if self.cluster is not None:
             await self.cluster.start(self.sio)
+            # every process signs browser ids with the same secret, kept in Redis
+            if not await self.identities.open_redis(self.cluster.redis):
+                self._start(self.identities.keep_trying_redis(self.cluster.redis), "videochat-browser-id-secret")
+        else:
+            await asyncio.to_thread(self.identities.open_file, self.settings.data_dir)
         self._start(self._expire_history_forever(), "videochat-history-expiry")
         try:
             yield

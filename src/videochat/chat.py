@@ -19,6 +19,7 @@ import socketio
 from .access import Access, Refusal
 from .errors import UserError, ok
 from .history import HistoryStore
+from .identity import BrowserIds, address_key
 from .passwords import LONGEST_PASSWORD
 from .ratelimit import Limiter
 from .realtime import Server, after_ack, event_handler, locally, refusal, report_error
@@ -41,8 +42,10 @@ EntryFields = Callable[[str], dict[str, Any]]
 class Chat:
     def __init__(self, sio: Server, registry: Registry, history: HistoryStore, limits: Limits,
                  limiter: Limiter, access: Access, *, wrong_password_delay: float = 1.0,
-                 room_list_rate: float = 4.0) -> None:
+                 room_list_rate: float = 4.0, identities: BrowserIds | None = None) -> None:
         self.sio = sio
+        # who each connection is: the browser id it proves, else one issued now (identity.py)
+        self.identities = identities or BrowserIds()
         self.limiter = limiter
         self.registry = registry
         self.history = history
@@ -69,6 +72,7 @@ class Chat:
         on("new_message", self.new_message, inline=True)
         on("leave_room", self.leave_room)
         on("list_rooms", self.list_rooms)
+        on("browser_id", self.browser_id)
 
     def _on(self, event: str, fn: Any, *, inline: bool = False) -> None:
         event_handler(self.sio, event, inline=inline)(fn)
@@ -96,7 +100,11 @@ class Chat:
             # old one now, so that the others hear `bye`/`peer_left` at once and see no ghost.
             log.info("client reconnected: dropping its old socket", extra={"sid": sid, "old_sid": holder})
             await self.sio.disconnect(holder)
-        self.registry.connect(sid, client_id=client_id, key=_ban_key(auth, client_id, address), origin=self.origin)
+        # Whom a removal keeps out, and whom an owner is: the browser id the server signed (a new one
+        # for a client without a valid one, issued now), and the address (identity.py).
+        browser = self.identities.recognise(auth)
+        self.registry.connect(sid, client_id=client_id, key=browser.key, address=address_key(address),
+                              known_since=browser.issued, origin=self.origin)
         log.debug("connected", extra={"sid": sid, "transport": _transport(environ)})
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
@@ -191,7 +199,8 @@ class Chat:
     def _check_admission(self, sid: str, room: str) -> None:
         try:
             self.access.admit(room, self.ban_key(sid), count=self.registry.count_members(room),
-                              already_member=self.registry.is_member(sid, room), now=time.time())
+                              already_member=self.registry.is_member(sid, room), now=time.time(),
+                              **self._identity(sid))
         except Refusal as refusal_:
             raise UserError(refusal_.code, refusal_.message) from None
 
@@ -239,6 +248,13 @@ class Chat:
     async def list_rooms(self, sid: str, *_: Any) -> dict:
         return ok(rooms=self.public_rooms())
 
+    async def browser_id(self, sid: str, *_: Any) -> dict:
+        """The signed browser id this connection holds, for the page to keep and send back in
+        `auth.browserId` (a bearer credential of this browser: never logged)."""
+        member = self.registry.member(sid)
+        assert member is not None and member.key is not None and member.known_since is not None, sid
+        return ok(browserId=self.identities.token(member.key, member.known_since))
+
     # helpers
 
     def _member(self, sid: str) -> dict[str, str]:
@@ -269,8 +285,19 @@ class Chat:
                                                owner_before=owners_before.get(departure.room))
 
     def ban_key(self, sid: str) -> str:
+        """Who the connection is across connections: its browser id, verified by the server."""
         member = self.registry.member(sid)
         return member.key if member is not None and member.key else f"sid:{sid}"
+
+    def ban_keys(self, sid: str) -> list[str]:
+        """What a removal holds: the browser id and the address (address bans admit the ids issued
+        before them: `_check_admission`)."""
+        member = self.registry.member(sid)
+        return [self.ban_key(sid), *([member.address] if member is not None and member.address else [])]
+
+    def _identity(self, sid: str) -> dict[str, Any]:
+        member = self.registry.member(sid)
+        return {"address": member.address, "known_since": member.known_since} if member is not None else {}
 
     def _rooms_of(self, sid: str) -> list[str]:
         member = self.registry.member(sid)
@@ -326,15 +353,6 @@ def _client_id(auth: Any) -> str | None:
         raise socketio.exceptions.ConnectionRefusedError(
             "auth.clientId must be 8 to 128 letters, digits, '-' or '_' (a random hex string)")
     return client_id
-
-
-def _ban_key(auth: Any, client_id: str | None, address: str) -> str:
-    """Whom a removal keeps out: the browser (auth.browserId, kept across tabs and reloads), else the
-    tab (clientId), else the address."""
-    browser_id = auth.get("browserId") if isinstance(auth, dict) else None
-    if isinstance(browser_id, str) and CLIENT_ID.fullmatch(browser_id):
-        return f"browser:{browser_id}"
-    return f"client:{client_id}" if client_id else f"address:{address}"
 
 
 def _transport(environ: dict) -> str:

@@ -9,7 +9,8 @@ that starts, or comes back after losing Redis, can read it all:
     videochat:procs          sorted set: process id -> the Redis time its next heartbeat must beat
     videochat:members:<pid>  hash: member id -> that member's snapshot (rooms.Registry.snapshot)
     videochat:policies       hash: room -> owner, lock (a salted hash), cap, privacy
-    videochat:bans           hash: [room, who] -> until (Unix time)
+    videochat:bans           hash: [room, who] -> [until, since] (Unix time)
+    videochat:browser-id-secret  what signs browser ids (identity.py)
     videochat:history:<room> list: the room's recent messages (redis_history.py)
 
 A member's snapshot carries a version its process counts up, so a copy takes only newer ones. A
@@ -60,6 +61,12 @@ def members_key(pid: str) -> str:
 
 def _dumps(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"))
+
+
+def _ban_data(raw: bytes) -> tuple[float, float]:
+    """A ban stored in Redis: until, since ([until, since]; a bare until from an older version)."""
+    value = json.loads(raw)
+    return (float(value[0]), float(value[1])) if isinstance(value, list) else (float(value), 0.0)
 
 
 class RedisUnavailable(RuntimeError):
@@ -169,8 +176,8 @@ class Cluster:
             else:
                 self.bus.command("HSET", POLICIES, room, _dumps(data))
         elif change[0] == "ban":
-            _, room, key, until = change
-            self.bus.command("HSET", BANS, _dumps([room, key]), until)
+            _, room, key, until, since = change
+            self.bus.command("HSET", BANS, _dumps([room, key]), _dumps([until, since]))
         self.bus.send_ops(list(change))
 
     # the others' changes
@@ -294,7 +301,7 @@ class Cluster:
     async def _sweep_bans(self) -> None:
         """Bans that ran out leave Redis (each process sweeps now and then; HDEL is idempotent)."""
         wall = time.time()
-        expired = [field for field, until in (await self.redis.hgetall(BANS)).items() if float(until) <= wall]
+        expired = [field for field, ban in (await self.redis.hgetall(BANS)).items() if _ban_data(ban)[0] <= wall]
         if expired:
             await self.redis.hdel(BANS, *expired)
 
@@ -339,9 +346,9 @@ class Cluster:
             if room in policies:  # Redis may have restarted empty: put back what it lost
                 self.bus.command("HSETNX", POLICIES, room, _dumps(policies[room]))
         wall = time.time()
-        for (room, who), until in bans.items():
-            if until > wall:
-                self.bus.command("HSET", BANS, _dumps([room, who]), until)
+        for (room, who), ban in bans.items():
+            if ban.until > wall:
+                self.bus.command("HSET", BANS, _dumps([room, who]), _dumps([ban.until, ban.since]))
         self.bus.send_ops(["hello", self.pid, local])
         await self.bus.flush()
         if not self.bus.up:
@@ -369,9 +376,10 @@ class Cluster:
             if self.registry.has_room(name):
                 self.access.apply(["policy", name, json.loads(raw)])
         wall = time.time()
-        for field, until in (await self.redis.hgetall(BANS)).items():
-            if float(until) > wall:
+        for field, ban in (await self.redis.hgetall(BANS)).items():
+            until, since = _ban_data(ban)
+            if until > wall:
                 room, who = json.loads(field)
-                self.access.apply(["ban", room, who, float(until)])
+                self.access.apply(["ban", room, who, until, since])
             else:
                 await self.redis.hdel(BANS, field)

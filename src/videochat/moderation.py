@@ -62,9 +62,9 @@ class Moderation:
         name = self._owned_room(sid, room)
         target = self._other_member(sid, name, member_id)
         owner = self.chat._member(sid)
-        key = self.chat.ban_key(target)
         now = time.time()  # wall clock: other processes compare it with theirs
-        self.chat.access.ban(name, key, now + self.ban_seconds, now)
+        for key in self.chat.ban_keys(target):  # the browser id and the address (identity.py)
+            self.chat.access.ban(name, key, now + self.ban_seconds, now)
         # told first, while still in the room; then out, with the usual bye to the others
         await self.chat.sio.emit("removed", {"room": name, "by": owner, "seconds": self.ban_seconds}, to=target)
         await self.chat.remove_from_room(target, name)

@@ -30,7 +30,9 @@ class Member:
     rooms: dict[str, float] = field(default_factory=dict)  # room -> stamp of arrival, in order of entry
     # What this connection calls itself across reconnections (never shown to others).
     client_id: str | None = None
-    key: str | None = None  # whom a removal keeps out (a browser, a tab or an address)
+    key: str | None = None  # who this is across connections: its browser id (identity.py), verified
+    address: str | None = None  # the address a removal holds too (identity.address_key)
+    known_since: float | None = None  # when its browser id was issued (Unix time)
     origin: str | None = None  # the process holding the connection (None: this one, alone)
     version: int = 0  # counts the changes of this member (the newest snapshot wins)
 
@@ -103,10 +105,12 @@ class Registry:
     # connections
 
     def connect(self, member_id: str, nickname: str = DEFAULT_NICKNAME, client_id: str | None = None, *,
-                key: str | None = None, origin: str | None = None) -> Member:
+                key: str | None = None, address: str | None = None, known_since: float | None = None,
+                origin: str | None = None) -> Member:
         """Register a connection. A client id already held by another connection is taken over:
         the caller must disconnect the holder (`holder_of_client_id` before connecting)."""
-        member = Member(member_id, nickname, client_id=client_id, key=key, origin=origin)
+        member = Member(member_id, nickname, client_id=client_id, key=key, address=address,
+                        known_since=known_since, origin=origin)
         self._members[member_id] = member
         if client_id is not None:
             self._client_ids[client_id] = member_id
@@ -269,7 +273,7 @@ class Registry:
         calls = {room: self._calls[room][member_id].media.as_dict()
                  for room in member.rooms if member_id in self._calls.get(room, ())}
         return {"id": member.id, "nickname": member.nickname, "clientId": member.client_id, "key": member.key,
-                "origin": member.origin, "version": member.version, "rooms": dict(member.rooms), "calls": calls}
+                "address": member.address, "knownSince": member.known_since, "origin": member.origin, "version": member.version, "rooms": dict(member.rooms), "calls": calls}
 
     def put(self, state: dict[str, Any]) -> list[Departure] | None:
         """Lay a member's snapshot over the copy held here (no on_change): rooms left and entered,
@@ -279,6 +283,7 @@ class Registry:
         member = self._members.get(member_id)
         if member is None:
             member = Member(member_id, client_id=state.get("clientId"), key=state.get("key"),
+                            address=state.get("address"), known_since=state.get("knownSince"),
                             origin=state.get("origin"))
             self._members[member_id] = member
             if member.client_id is not None:

@@ -1,10 +1,12 @@
 // The chat log (#messages): messages and notices, in time order, each message shown once.
 
-import { el, formatTime } from "./dom.js";
+import { el, formatTime, namesakeTag, userText } from "./dom.js";
 
 export class ChatLog {
     /** @type {Map<string, HTMLElement>} message id -> its element */
     #shown = new Map();
+    /** @type {Map<string, string>} tags of namesakes present now (names.js): author id -> tag */
+    #tags = new Map();
 
     /**
      * @param {HTMLElement} list the #messages list
@@ -25,16 +27,32 @@ export class ChatLog {
         const time = new Date(message.time);
         const item = el("li", {
             className: mine ? "message mine" : "message",
-            attrs: { "data-id": message.id, "data-time": String(message.time), "data-author": message.author.nickname },
+            attrs: { "data-id": message.id, "data-time": String(message.time), "data-author": message.author.nickname,
+                "data-author-id": message.author.id },
         }, [
             el("div", { className: "message-meta" }, [
-                el("span", { className: "message-author", text: message.author.nickname }),
+                userText("span", "message-author", message.author.nickname),
+                ...namesakeTag(this.#tags.get(message.author.id), message.author.nickname),
                 el("time", { className: "message-time", text: formatTime(message.time), attrs: { datetime: time.toISOString() } }),
             ]),
-            el("p", { className: "message-text", text: message.text }),
+            userText("p", "message-text", message.text),
         ]);
         this.#shown.set(message.id, item);
         this.#insert(item, message.time);
+    }
+
+    /**
+     * Namesakes present now (names.js): their messages show their tag, those shown already too. A
+     * message keeps its tag after the namesake left: what an impostor said stays told apart.
+     * @param {Map<string, string>} tags author id -> tag
+     */
+    tag(tags) {
+        this.#tags = tags;
+        for (const item of this.#shown.values()) {
+            const tag = tags.get(item.dataset.authorId ?? "");
+            const author = item.querySelector(".message-author");
+            if (tag && author && !item.querySelector(".name-tag")) author.after(...namesakeTag(tag, author.textContent ?? ""));
+        }
     }
 
     /**

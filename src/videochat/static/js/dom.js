@@ -40,6 +40,27 @@ export function formatTime(time) {
     return clock.format(new Date(time));
 }
 
+/**
+ * An element showing a string someone else chose (a name, a message): `dir="auto"` takes its
+ * direction from its own first strong letter, and isolates it (unicode-bidi: isolate, base.css), so
+ * that right-to-left text or a bidi control in it cannot reorder anything outside the element.
+ * @param {string} tag
+ * @param {string} className
+ * @param {string} text
+ */
+export function userText(tag, className, text) {
+    return el(tag, { className, text, attrs: { dir: "auto" } });
+}
+
+/**
+ * The tag that tells apart people of the same name (names.js), as a list of zero or one element.
+ * @param {string | undefined} tag
+ * @param {string} name
+ */
+export function namesakeTag(tag, name) {
+    return tag ? [el("span", { className: "name-tag", text: tag, attrs: { title: t("namesake_tag_title", { name }) } })] : [];
+}
+
 /** One or two letters standing for a person in an avatar. */
 export function initials(name) {
     const words = name.trim().split(/\s+/).filter(Boolean);

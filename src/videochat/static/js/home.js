@@ -1,6 +1,6 @@
 // The home page: choose a nickname, see the open rooms live, create or enter a room.
 
-import { byId, el, setFormError, showError } from "./dom.js";
+import { byId, el, setFormError, showError, userText } from "./dom.js";
 import { errorText, memberCount, t } from "./i18n.js";
 import { ChatConnection } from "./protocol.js";
 import { showStatus } from "./status.js";
@@ -28,7 +28,7 @@ function renderRooms(rooms) {
             className: "room-link",
             attrs: { href: roomUrl(name), "aria-label": label },
         }, [
-            el("span", { className: "room-name", text: name }),
+            userText("span", "room-name", name),
             ...(locked ? [lockMark()] : []),
             el("span", { className: "room-count", text: memberCount(count) }),
         ]);

@@ -1,13 +1,18 @@
 // Who is in the room: the member list (#members) and the count in the title. (The call's tiles are
 // tiles.js: not everyone in the room is in the call.)
 
-import { avatar, el } from "./dom.js";
+import { avatar, el, namesakeTag, userText } from "./dom.js";
 import { memberCount, t } from "./i18n.js";
+import { namesakeTags } from "./names.js";
 
 export class MemberList {
     /** @type {Map<string, import("./protocol.js").Member>} id -> member, in order of arrival */
     #members = new Map();
     #you = "";
+    /** Tags of members who share a name with another member (names.js): id -> tag. */
+    tags = new Map();
+    /** Called after each change with the tags. @type {((tags: Map<string, string>) => void) | null} */
+    ontags = null;
 
     /**
      * @param {{list: HTMLElement, count: HTMLElement}} elements
@@ -54,14 +59,17 @@ export class MemberList {
     #render() {
         const { list, count } = this.elements;
         const members = [...this.#members.values()];
+        this.tags = namesakeTags(members);
         list.replaceChildren(...members.map((member) => this.#item(member)));
         count.textContent = memberCount(members.length);
         count.dataset.count = String(members.length);
+        this.ontags?.(this.tags);
     }
 
     #item(member) {
         const you = member.id === this.#you;
-        const children = [avatar(member.nickname), el("span", { className: "member-name", text: member.nickname })];
+        const children = [avatar(member.nickname), userText("span", "member-name", member.nickname),
+            ...namesakeTag(this.tags.get(member.id), member.nickname)];
         if (you) children.push(el("span", { className: "you-marker", text: t("you_marker") }));
         return el("li", {
             className: you ? "member you" : "member",

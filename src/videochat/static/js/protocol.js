@@ -3,7 +3,7 @@
 // the methods, which return promises settled by the server's acknowledgements.
 
 import { io } from "/static/vendor/socket.io.esm.min.js";
-import { browserId } from "./storage.js";
+import { browserId, saveBrowserId } from "./storage.js";
 
 /** @typedef {{id: string, nickname: string}} Member */
 /** @typedef {{id: string, room: string, author: Member, text: string, time: number}} Message */
@@ -114,9 +114,13 @@ export class ChatConnection {
     constructor(options = {}) {
         this.timeout = options.timeout ?? 10000;
         /** @type {import("socket.io-client").ManagerOptions & import("socket.io-client").SocketOptions} */
-        const socketOptions = { autoConnect: false, reconnectionDelay: 500, reconnectionDelayMax: 3000,
-            auth: { browserId: browserId() } };
-        if (options.clientId) socketOptions.auth.clientId = options.clientId;
+        const clientId = options.clientId;
+        // Read on every (re)connect: the id the server issued on the first connection goes back.
+        const auth = (/** @type {(data: object) => void} */ send) => {
+            const id = browserId();
+            send({ ...(id ? { browserId: id } : {}), ...(clientId ? { clientId } : {}) });
+        };
+        const socketOptions = { autoConnect: false, reconnectionDelay: 500, reconnectionDelayMax: 3000, auth };
         this.socket = options.url ? io(options.url, socketOptions) : io(socketOptions);
         this.#listen();
     }
@@ -365,6 +369,9 @@ export class ChatConnection {
     async #connected() {
         const rejoining = this.#everConnected;
         this.#everConnected = true;
+        // The browser id this connection holds (the one we sent, or a new one): kept for the next.
+        // Not awaited: a server without the event answers unknown_event, and nothing depends on it.
+        this.#request("browser_id").then((ack) => saveBrowserId(ack.browserId), () => {});
         try {
             if (this.#nickname !== null) await this.#request("nickname", this.#nickname);
             if (this.#room !== null) {

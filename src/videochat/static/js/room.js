@@ -31,6 +31,11 @@ const chat = new ChatLog(byId("messages"), byId("no-messages"));
 const members = new MemberList({ list: byId("members"), count: byId("member-count") });
 const call = new Call(connection, () => room);
 const access = new RoomAccess(connection, { chat });
+// People of the same name are told apart by a tag, in the list, the chat and the call (names.js).
+members.ontags = (tags) => {
+    chat.tag(tags);
+    call.grid.setTags(tags);
+};
 /** How to enter: `private: true` when the home page asked for an unlisted room. */
 const entryOptions = takeEntryOptions();
 

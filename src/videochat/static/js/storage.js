@@ -69,29 +69,32 @@ export function saveDevices(devices) {
     }
 }
 
-// Who this browser is to the server across reloads and tabs (docs/protocol.md, `remove_member`): a
-// random id, made once and kept, so that a room's owner can keep out someone they removed. (The
-// tab's clientId above cannot serve: each tab has its own, and a new tab would be a new person.)
+// Who this browser is to the server across reloads and tabs (docs/protocol.md, `browser_id`): an id
+// the server issued and signed, kept here and sent back with every connection, so that a room's
+// owner can keep out someone they removed and is recognised on coming back. The server issues a
+// new one when none (or a forged one) comes; a made-up id therefore buys nothing.
 const BROWSER_ID_KEY = "videochat.browserId";
-const BROWSER_ID = /^[A-Za-z0-9_-]{8,64}$/;
+const BROWSER_ID = /^[A-Za-z0-9_.-]{8,128}$/;
 let sessionBrowserId = "";
 
-/** @returns {string} this browser's id: 22 random letters, digits, "-" or "_" */
+/** @returns {string} the id the server issued to this browser, or "" before it has issued one */
 export function browserId() {
     try {
         const kept = localStorage.getItem(BROWSER_ID_KEY);
         if (kept && BROWSER_ID.test(kept)) return kept;
     } catch {
-        // storage disabled: an id for as long as the page lives
+        // storage disabled: the id lives as long as the page
     }
-    if (!sessionBrowserId) {
-        const bytes = crypto.getRandomValues(new Uint8Array(16));
-        sessionBrowserId = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-    }
+    return sessionBrowserId;
+}
+
+/** @param {string} id what the server issued (its `browser_id` ack) */
+export function saveBrowserId(id) {
+    if (typeof id !== "string" || !BROWSER_ID.test(id)) return;
+    sessionBrowserId = id;
     try {
-        localStorage.setItem(BROWSER_ID_KEY, sessionBrowserId);
+        localStorage.setItem(BROWSER_ID_KEY, id);
     } catch {
         // not remembered: the next page gets a new id
     }
-    return sessionBrowserId;
 }

@@ -1,7 +1,7 @@
 // The call's tiles (#tiles): one per participant, with video, name, muted / camera-off / screen
 // indicators, the speaking ring and the state of the connection. Rendering only.
 
-import { avatar, el } from "./dom.js";
+import { avatar, el, namesakeTag } from "./dom.js";
 import { t } from "./i18n.js";
 
 /** The id of our own tile. */
@@ -13,6 +13,8 @@ export class CallGrid {
     /** @type {Map<string, {item: HTMLElement, video: HTMLVideoElement, name: string, media: MediaState, state: string}>} */
     #tiles = new Map();
     #sinkId = "";
+    /** @type {Map<string, string>} tags of namesakes (names.js): id -> tag */
+    #tags = new Map();
 
     /** @param {HTMLElement} list the #tiles list */
     constructor(list) {
@@ -33,7 +35,7 @@ export class CallGrid {
                 el("p", { className: "tile-state", attrs: { "aria-live": "polite" } }),
                 el("div", { className: "tile-label" }, [
                     el("span", { className: "tile-muted", text: "", attrs: { role: "img", "aria-label": t("muted_indicator"), title: t("muted_indicator") } }),
-                    el("span", { className: "tile-name" }),
+                    el("span", { className: "tile-name", attrs: { dir: "auto" } }),
                     el("span", { className: "tile-screen", text: t("screen_indicator") }),
                 ]),
             ]);
@@ -47,6 +49,12 @@ export class CallGrid {
         tile.media = { ...media };
         this.#render(id);
         this.#layout();
+    }
+
+    /** Namesakes among the participants get their tag (names.js). @param {Map<string, string>} tags */
+    setTags(tags) {
+        this.#tags = tags;
+        for (const id of this.#tiles.keys()) this.#render(id);
     }
 
     /** @param {string} id @param {MediaStream} stream */
@@ -125,6 +133,11 @@ export class CallGrid {
         item.dataset.state = state;
         const shown = mine ? t("you_tile", { name }) : name;
         item.querySelector(".tile-name").textContent = shown;
+        const tag = mine ? undefined : this.#tags.get(id);
+        if ((item.querySelector(".name-tag")?.textContent ?? undefined) !== tag) {
+            item.querySelector(".name-tag")?.remove();
+            item.querySelector(".tile-name").after(...namesakeTag(tag, name));
+        }
         const placeholder = item.querySelector(".tile-placeholder");
         if (placeholder.dataset.name !== name) {
             placeholder.dataset.name = name;
@@ -132,7 +145,7 @@ export class CallGrid {
         }
         const stateText = { connecting: t("peer_connecting"), retrying: t("peer_retrying"), failed: t("peer_failed") }[state] ?? "";
         item.querySelector(".tile-state").textContent = mine ? "" : stateText;
-        const parts = [shown];
+        const parts = tag ? [shown, tag] : [shown];
         if (!media.audio) parts.push(t("muted_indicator"));
         if (!media.video && !media.screen) parts.push(t("camera_off_indicator"));
         if (media.screen) parts.push(t("screen_indicator"));
