@@ -105,8 +105,16 @@ class Outbox:
             self._queue.task_done()
 
     async def join(self) -> None:
-        if self._queue is not None:
-            await self._queue.join()
+        """Returns at once: a server-side disconnect must not wait on a queue nobody drains.
+
+        python-engineio's `AsyncSocket.close` (every `AsyncServer.disconnect`) marks the socket
+        closed, then waits here until every queued packet was taken. On long-polling only a GET
+        takes them, and a closed socket's next GET is refused: unless a GET was already waiting, the
+        wait never ended, and with it the request that caused the disconnect (a POST over the size
+        limit: never answered, its connection left in CLOSE-WAIT for good, shutdown held up). A
+        GET that was waiting has been woken by the CLOSE packet put before this and still takes
+        what is queued, and a WebSocket's packets are written as they are put (or by the library's
+        writer, which goes on without this wait): not waiting loses nothing."""
 
     def empty(self) -> bool:
         return self._queue is None or self._queue.empty()
