@@ -146,8 +146,9 @@ class Settings:
         "taken for dead and its members are removed from rooms."))
     # the signaling fast path (issue 7, docs/internals.md)
     max_outgoing_bytes: int = field(default=1048576, metadata=_meta(
-        "Most bytes that may wait for one WebSocket client to read them; a client further behind is "
-        "disconnected (it stopped reading), so a slow reader cannot make the server's memory grow."))
+        "Most bytes that may wait for one client to read them (WebSocket, or long-polling between two "
+        "GETs); a client further behind is disconnected (it stopped reading), so a slow reader cannot "
+        "make the server's memory grow."))
     # hostile clients (issue 16, docs/security.md): one block per area, each validated by its own method
 
     # -- connections and transports --

@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from support import ProcessProbe, attacker_addresses, eventually
+from support import ProcessProbe, Recorder, attacker_addresses, eventually, scrape
 
 ENGINE_IO = "/socket.io/"
 POLLING = {"EIO": "4", "transport": "polling"}
@@ -74,3 +74,64 @@ async def test_oversized_polling_posts_are_answered_and_leak_no_descriptor(serve
     started = time.monotonic()
     assert server.stop() == 0
     assert time.monotonic() - started < 5, server.log[-2000:]
+
+
+# item 8: what waits for a long-polling client that never fetches it used to grow without bound
+
+
+async def polling_member(http: httpx.AsyncClient, room: str) -> str:
+    """A Socket.IO member over long-polling, in `room`, that will never fetch again; its session id."""
+    sid = await polling_session(http)
+    session = {**POLLING, "sid": sid}
+    assert (await http.post(ENGINE_IO, params=session, content="40")).status_code == 200
+    assert (await http.get(ENGINE_IO, params=session)).text.startswith("40{")  # the namespace is connected
+    entered = await http.post(ENGINE_IO, params=session, content=f'421["enter_room",{json.dumps(room)}]')
+    assert entered.status_code == 200
+    return sid
+
+
+async def slow_clients_dropped(http: httpx.AsyncClient) -> float:
+    samples = scrape((await http.get("/metrics")).text)
+    return samples.get(("videochat_slow_clients_dropped_total", frozenset()), 0.0)
+
+
+async def test_a_polling_client_that_never_fetches_is_dropped_and_memory_stays_bounded(server_factory, room):
+    # --max-outgoing-bytes is left at its default (1 MiB)
+    server = server_factory("--max-message", "5000", "--message-rate", "2000", "--message-burst", "2000")
+    probe = ProcessProbe(server.process.pid)
+    sender, receiver = Recorder(server.url), Recorder(server.url)
+    attackers = [from_address(server, source, timeout=5) for source in attacker_addresses(3)]
+    try:
+        for client in (sender, receiver):
+            await client.connect()
+            assert (await client.call("enter_room", room))["ok"]
+        sessions = [await polling_member(http, room) for http in attackers]
+        rss_before = probe.rss_bytes()
+        # the room is busy: 5,000 messages of 5,000 characters (25 MB), each one queued for every
+        # member over long-polling that does not fetch it; the well-behaved members keep up
+        count, batch, text = 5000, 100, "m" * 4995
+
+        def received() -> int:
+            return len(receiver.received("new_message"))
+
+        for start in range(0, count, batch):
+            await asyncio.gather(*(sender.emit("new_message", f"{i:05d}{text}", room)
+                                   for i in range(start, start + batch)))
+            await eventually(lambda: received() >= start + batch, timeout=30, what=f"{start + batch} messages")
+        grown = probe.rss_bytes() - rss_before
+        # the well-behaved member heard everything, in order
+        got = [args[1]["text"][:5] for args in receiver.received("new_message")]
+        assert got == [f"{i:05d}" for i in range(count)]
+        # each attacker was dropped once 1 MiB waited for it (its next GET finds no session)
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            assert await slow_clients_dropped(http) >= len(attackers)
+        for http, sid in zip(attackers, sessions):
+            assert (await http.get(ENGINE_IO, params={**POLLING, "sid": sid})).status_code == 400
+        assert "too slow to read" in server.log
+        # (57 MiB before the bound, 9 after: what is left is the allocator's, not queues)
+        assert grown < 24 << 20, f"the server grew by {grown / 2**20:.1f} MiB, less than one non-reader's 25 MB"
+    finally:
+        await sender.disconnect()
+        await receiver.disconnect()
+        for http in attackers:
+            await http.aclose()
