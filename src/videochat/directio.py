@@ -18,6 +18,10 @@ in a new task and a timeout. Here (docs/internals.md):
   client is still closed by Engine.IO's ping timeout check). A text message goes straight to the
   server's `message` handler (python-socketio's), without the packet object, the log call and the
   closure python-engineio makes for each; other packets take the library's `receive`.
+- `DirectEngineIO.expect_namespace` closes a session (WebSocket or long-polling) that has no
+  Socket.IO namespace connected `handshake_timeout` seconds later: the Socket.IO server calls it when
+  a session opens and when one leaves its last namespace (python-engineio holds such a session, and
+  its descriptor, for as long as the client answers pings).
 - `DirectEngineIO.send` writes a text message to such a socket at once, framed, without a packet
   object and the queue's round trip; others (long-polling, binary) take the library's path.
 """
@@ -376,10 +380,15 @@ class DirectEngineIO(engineio.AsyncServer):
     """python-engineio's server whose sockets write straight to their WebSocket (see the module)."""
 
     def __init__(self, *args: Any, max_outgoing_bytes: int = DEFAULT_MAX_OUTGOING_BYTES,
-                 on_too_slow: Callable[[str, int], None] | None = None, **kwargs: Any) -> None:
+                 on_too_slow: Callable[[str, int], None] | None = None, handshake_timeout: float = 0,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_outgoing_bytes = max_outgoing_bytes
         self.on_too_slow = on_too_slow
+        self.handshake_timeout = handshake_timeout
+        # whether a session has a Socket.IO namespace connected (set by the Socket.IO server)
+        self.has_namespace: Callable[[str], bool] | None = None
+        self.handshakes = Rounds(self._handshake_over)
         # the driver table is the library's way to choose a WebSocket implementation per server
         self._async = {**self._async, "websocket": DirectWebSocket}
         self.pings = Rounds(_send_ping)
@@ -393,6 +402,33 @@ class DirectEngineIO(engineio.AsyncServer):
             self.pings.add(self.ping_interval, target.__self__)
             return None
         return super().start_background_task(target, *args, **kwargs)
+
+    def expect_namespace(self, sid: str) -> None:
+        """Close the session `sid` unless a namespace is connected on it `handshake_timeout` seconds
+        from now (a session that never connects one is held by nobody but an attacker)."""
+        socket = self.sockets.get(sid)
+        if socket is not None and self.handshake_timeout and not (socket.closing or socket.closed):
+            self.handshakes.add(self.handshake_timeout, socket)
+
+    def _handshake_over(self, socket: AsyncSocket) -> None:
+        if socket.closing or socket.closed or self.has_namespace is None or self.has_namespace(socket.sid):
+            return
+        log.info("closing an Engine.IO session that connected no namespace in time",
+                 extra={"eio_sid": socket.sid, "timeout": self.handshake_timeout})
+        outbox = socket.queue
+        if isinstance(outbox, Outbox) and outbox.wire is not None:
+            # a direct WebSocket: dropped at once, and its reader loop ends the session
+            outbox.failure = self.reason.SERVER_DISCONNECT
+            outbox.shut = True
+            outbox.wire.abort()
+        else:
+            self._close_later(socket, self.reason.SERVER_DISCONNECT, abort=False)
+
+    def _close_later(self, socket: AsyncSocket, reason: Any, *, abort: bool) -> None:
+        """Close an Engine.IO session from a callback (the task is referenced until it is done)."""
+        task = asyncio.get_running_loop().create_task(socket.close(wait=False, abort=abort, reason=reason))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def send(self, sid: str, data: Any) -> None:
         if type(data) is str:
@@ -423,7 +459,4 @@ class DirectEngineIO(engineio.AsyncServer):
         if outbox.wire is None and socket is not None:
             # long-polling: no connection to abort (a WebSocket's reader loop ends the socket): the
             # session itself is closed, with the same reason
-            task = asyncio.get_running_loop().create_task(
-                socket.close(wait=False, abort=True, reason=TOO_SLOW))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            self._close_later(socket, TOO_SLOW, abort=True)

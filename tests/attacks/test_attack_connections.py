@@ -135,3 +135,151 @@ async def test_a_polling_client_that_never_fetches_is_dropped_and_memory_stays_b
         await receiver.disconnect()
         for http in attackers:
             await http.aclose()
+
+
+# item 7: connections that never finish used to be held without limit
+
+
+async def half_open_request(server, source: str) -> tuple[bytes, float]:
+    """Open a connection from `source`, send half a request head and nothing more; what the server
+    sends until it closes the connection, and when that was (seconds after opening). A refused
+    connection may come back as b"reset": the server closed it at once, without reading, so what the
+    client sent resets it, and its 503 may be lost with it."""
+    loop = asyncio.get_running_loop()
+    opened = loop.time()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port, local_addr=(source, 0))
+    try:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Waiting: ")
+        try:
+            answer = await asyncio.wait_for(reader.read(), 20)  # until the server closes
+        except ConnectionResetError:
+            answer = b"reset"
+        return answer, loop.time() - opened
+    finally:
+        writer.close()
+
+
+async def namespaceless_websocket(server, source: str) -> str:
+    """An Engine.IO WebSocket from `source` that never connects a namespace: "refused" (the handshake
+    is answered 503, or reset: see half_open_request), or "closed" once the server closes it."""
+    import websockets
+
+    url = server.url.replace("http", "ws", 1) + ENGINE_IO + "?EIO=4&transport=websocket"
+    try:
+        async with websockets.connect(url, local_addr=(source, 0), ping_interval=None, open_timeout=10) as ws:
+            assert (await ws.recv()).startswith("0{")  # the Engine.IO OPEN packet: a session
+            try:
+                while True:  # the server's pings (none within the test) until it closes
+                    await asyncio.wait_for(ws.recv(), 20)
+            except websockets.exceptions.ConnectionClosed:
+                return "closed"
+    except websockets.exceptions.InvalidStatus as refusal:
+        assert refusal.response.status_code == 503
+        return "refused"
+    except (websockets.exceptions.InvalidMessage, ConnectionResetError):
+        return "refused"
+
+
+async def test_unfinished_connections_are_capped_per_address_and_timed_out(server_factory):
+    cap, timeout = 30, 2
+    server = server_factory("--max-tcp-connections-per-ip", str(cap), "--request-timeout", str(timeout),
+                            "--handshake-timeout", str(timeout))
+    probe = ProcessProbe(server.process.pid)
+    fds_before = probe.open_fds()
+    half_open_from, websockets_from, polling_from = attacker_addresses(4)[:2], attacker_addresses(4)[2], \
+        attacker_addresses(4)[3]
+    health: list[int] = []
+    attacking = True
+
+    async def well_behaved() -> None:  # from 127.0.0.1, all along
+        async with httpx.AsyncClient(base_url=server.url, timeout=5) as http:
+            while attacking:
+                health.append((await http.get("/healthz")).status_code)
+                await asyncio.sleep(0.05)  # a client polling now and then
+
+    async def polling_sessions() -> list[str]:
+        """20 long-polling sessions that connect no namespace (held by one GET each, under the cap):
+        what each GET is answered once the session is closed, and what a GET gets after that."""
+        async with from_address(server, polling_from, timeout=15) as http:
+            sids = [await polling_session(http) for _ in range(20)]
+            # a GET waits until something is sent to the session: its Close
+            closing = await asyncio.gather(*(http.get(ENGINE_IO, params={**POLLING, "sid": sid}) for sid in sids))
+            after = [await http.get(ENGINE_IO, params={**POLLING, "sid": sid}) for sid in sids]
+            return [f"{a.status_code} {a.text} / {b.status_code}" for a, b in zip(closing, after)]
+
+    watcher = asyncio.create_task(well_behaved())
+    try:
+        half_open = [half_open_request(server, source) for source in half_open_from for _ in range(cap + 15)]
+        sessions = [namespaceless_websocket(server, websockets_from) for _ in range(cap + 10)]
+        results = await asyncio.gather(asyncio.gather(*half_open), asyncio.gather(*sessions), polling_sessions())
+    finally:
+        attacking = False
+        await watcher
+    answers, session_ends, polling_statuses = results
+    # over the cap, refused at once with 503; the others closed by the request deadline (408)
+    refused = [seconds for answer, seconds in answers if answer.startswith((b"HTTP/1.1 503", b"reset"))]
+    timed_out = [seconds for answer, seconds in answers if answer.startswith(b"HTTP/1.1 408")]
+    assert len(refused) == 2 * 15 and len(timed_out) == 2 * cap, [answer[:12] for answer, _ in answers]
+    assert max(refused) < timeout <= min(timed_out) < timeout + 5
+    # namespace-less WebSockets: the excess refused, the others closed by the handshake deadline
+    assert sorted(session_ends) == ["closed"] * cap + ["refused"] * 10
+    assert set(polling_statuses) == {"200 1 / 400"}  # the Engine.IO Close, then no session
+    # the well-behaved client was answered throughout, and the server holds what it held before
+    assert health and set(health) == {200}
+    await eventually(lambda: probe.open_fds() <= fds_before + 10, timeout=15,
+                     what=f"descriptors back near {fds_before}")
+    await eventually(lambda: close_wait(probe) == 0, timeout=10, what="no CLOSE-WAIT left")
+
+
+async def test_a_trusted_proxy_is_not_capped_and_an_upgraded_connection_counts_once(server_factory):
+    import socketio
+
+    server = server_factory("--max-tcp-connections-per-ip", "3", "--trusted-proxies", "127.0.0.1")
+    # behind the proxy (127.0.0.1 here) everyone comes from its address: not capped at TCP level
+    proxied = []
+    for n in range(6):
+        client = socketio.AsyncClient(reconnection=False)
+        await client.connect(server.url, headers={"X-Forwarded-For": f"203.0.113.{n}"}, transports=["websocket"],
+                             wait_timeout=5)
+        proxied.append(client)
+    # from elsewhere, three WebSockets (HTTP upgraded) fill the cap
+    source = attacker_addresses(1)[0]
+    direct = [await Recorder(server.url, source=source).connect() for _ in range(3)]
+    try:
+        async with from_address(server, source, timeout=5) as http:
+            assert (await http.get("/healthz")).status_code == 503
+        await direct.pop().disconnect()  # a place is given back, once
+        direct.append(await eventually(lambda: _try_connect(server.url, source), timeout=10, what="a free place"))
+        async with from_address(server, source, timeout=5) as http:
+            assert (await http.get("/healthz")).status_code == 503
+    finally:
+        for client in direct:
+            await client.disconnect()
+        for client in proxied:
+            await client.disconnect()
+
+
+async def _try_connect(url: str, source: str) -> Recorder | None:
+    import socketio
+
+    client = Recorder(url, source=source)
+    try:
+        return await client.connect()
+    except socketio.exceptions.ConnectionError:
+        await client.disconnect()
+        return None
+
+
+def test_connections_count_by_address_and_by_ipv6_block():
+    from videochat.connections import AddressCap
+
+    cap = AddressCap(2, exempt=["10.0.0.0/8"])
+    assert cap.key("2001:db8:1:2:aaaa::1") == cap.key("2001:db8:1:2:bbbb::2") == "2001:db8:1:2::/64"
+    assert cap.key("::ffff:192.0.2.7") == "192.0.2.7" and cap.key("10.1.2.3") is None
+    one, two, three, proxy = object(), object(), object(), object()
+    assert cap.admit(one, "2001:db8:1:2::1") and cap.admit(two, "2001:db8:1:2::2")
+    assert not cap.admit(three, "2001:db8:1:2::3") and cap.admit(three, "2001:db8:1:3::1")
+    assert cap.admit(proxy, "10.0.0.1") and cap.held("10.0.0.1") == 0
+    cap.release(one)
+    cap.release(one)  # released once only
+    assert cap.held("2001:db8:1:2::9") == 1
