@@ -10,6 +10,8 @@ import json
 import time
 
 import httpx
+import socketio
+import websockets
 
 from support import ProcessProbe, Recorder, attacker_addresses, eventually, scrape
 
@@ -162,8 +164,6 @@ async def half_open_request(server, source: str) -> tuple[bytes, float]:
 async def namespaceless_websocket(server, source: str) -> str:
     """An Engine.IO WebSocket from `source` that never connects a namespace: "refused" (the handshake
     is answered 503, or reset: see half_open_request), or "closed" once the server closes it."""
-    import websockets
-
     url = server.url.replace("http", "ws", 1) + ENGINE_IO + "?EIO=4&transport=websocket"
     try:
         async with websockets.connect(url, local_addr=(source, 0), ping_interval=None, open_timeout=10) as ws:
@@ -186,8 +186,7 @@ async def test_unfinished_connections_are_capped_per_address_and_timed_out(serve
                             "--handshake-timeout", str(timeout))
     probe = ProcessProbe(server.process.pid)
     fds_before = probe.open_fds()
-    half_open_from, websockets_from, polling_from = attacker_addresses(4)[:2], attacker_addresses(4)[2], \
-        attacker_addresses(4)[3]
+    *half_open_from, websockets_from, polling_from = attacker_addresses(4)
     health: list[int] = []
     attacking = True
 
@@ -220,7 +219,7 @@ async def test_unfinished_connections_are_capped_per_address_and_timed_out(serve
     refused = [seconds for answer, seconds in answers if answer.startswith((b"HTTP/1.1 503", b"reset"))]
     timed_out = [seconds for answer, seconds in answers if answer.startswith(b"HTTP/1.1 408")]
     assert len(refused) == 2 * 15 and len(timed_out) == 2 * cap, [answer[:12] for answer, _ in answers]
-    assert max(refused) < timeout <= min(timed_out) < timeout + 5
+    assert max(refused) < timeout - 0.1 < min(timed_out) < timeout + 5  # (timers may fire a ms early)
     # namespace-less WebSockets: the excess refused, the others closed by the handshake deadline
     assert sorted(session_ends) == ["closed"] * cap + ["refused"] * 10
     assert set(polling_statuses) == {"200 1 / 400"}  # the Engine.IO Close, then no session
@@ -232,8 +231,6 @@ async def test_unfinished_connections_are_capped_per_address_and_timed_out(serve
 
 
 async def test_a_trusted_proxy_is_not_capped_and_an_upgraded_connection_counts_once(server_factory):
-    import socketio
-
     server = server_factory("--max-tcp-connections-per-ip", "3", "--trusted-proxies", "127.0.0.1")
     # behind the proxy (127.0.0.1 here) everyone comes from its address: not capped at TCP level
     proxied = []
@@ -260,8 +257,6 @@ async def test_a_trusted_proxy_is_not_capped_and_an_upgraded_connection_counts_o
 
 
 async def _try_connect(url: str, source: str) -> Recorder | None:
-    import socketio
-
     client = Recorder(url, source=source)
     try:
         return await client.connect()
