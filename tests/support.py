@@ -20,7 +20,7 @@ import socketio
 
 # Every test client comes from 127.0.0.1, so the limits per address would make tests depend on each
 # other; tests of those limits start servers with their own values (test_limits.py).
-SHARED_ADDRESS = ("--ip-rate-factor", "1000", "--max-connections-per-ip", "0")
+SHARED_ADDRESS = ("--ip-rate-factor", "1000", "--max-connections-per-ip", "0", "--max-tcp-connections-per-ip", "0")
 LISTENING = re.compile(r"listening on (https?)://([^\s:]+|\[[^\]]+\]):(\d+)")
 START_TIMEOUT = 30.0
 

@@ -121,6 +121,7 @@ def run(coroutine) -> None:
 def fuzz_server(tmp_path_factory):
     # generous rates, so that the fuzzers reach the handlers instead of the rate limiter
     server = ServerProcess(tmp_path_factory.mktemp("fuzz"), "--ip-rate-factor", "1000", "--max-connections-per-ip", "0",
+                           "--max-tcp-connections-per-ip", "0",
                            "--message-burst", "100000", "--join-burst", "100000", "--nickname-burst", "100000",
                            "--request-burst", "100000", "--signal-burst", "100000").start()
     yield server

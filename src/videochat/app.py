@@ -71,7 +71,8 @@ class VideochatApp:
                           # one process: broadcasts framed once and written to each WebSocket directly
                           # (issue 7); several: the same behind python-socketio's Redis manager (issue 6)
                           client_manager=self.cluster.bus if self.cluster else LocalManager(),
-                          max_outgoing_bytes=settings.max_outgoing_bytes)
+                          max_outgoing_bytes=settings.max_outgoing_bytes,
+                          handshake_timeout=settings.handshake_timeout)
         self.access = Access()
         self.identities = BrowserIds()  # its secret is read at start (_lifespan)
         self.chat = Chat(self.sio, self.registry, self.history, self.limits, self.limiter, self.access,

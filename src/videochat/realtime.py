@@ -56,6 +56,7 @@ class Server(socketio.AsyncServer):
                  **kwargs: Any) -> None:
         # Engine.IO options (max_outgoing_bytes included) go to DirectEngineIO
         super().__init__(*args, on_too_slow=self._dropped_too_slow, **kwargs)
+        self.eio.has_namespace = self._has_namespace
         # The app's metrics travel with the server, so every handler registered on it can count.
         self.metrics = metrics if metrics is not None else Metrics()
         self.limiter = limiter
@@ -79,6 +80,29 @@ class Server(socketio.AsyncServer):
     def _engineio_server_class(self):
         # writes each socket's packets straight to its WebSocket (directio.py, docs/internals.md)
         return DirectEngineIO
+
+    # An Engine.IO session that never connects a namespace (or leaves its last one) is closed after
+    # --handshake-timeout (directio.DirectEngineIO.expect_namespace): the library would hold it, and
+    # its descriptor, for as long as the client answers pings.
+
+    def _has_namespace(self, eio_sid: str) -> bool:
+        return any(self.manager.sid_from_eio_sid(eio_sid, namespace) is not None
+                   for namespace in self.manager.get_namespaces())
+
+    async def _handle_eio_connect(self, eio_sid, environ):
+        await super()._handle_eio_connect(eio_sid, environ)
+        self.eio.expect_namespace(eio_sid)
+
+    async def _handle_disconnect(self, eio_sid, namespace, reason=None):
+        await super()._handle_disconnect(eio_sid, namespace, reason)
+        if reason == self.reason.CLIENT_DISCONNECT:  # the client left a namespace, not the session
+            self.eio.expect_namespace(eio_sid)
+
+    async def disconnect(self, sid, namespace=None, ignore_queue=False):
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace or "/")
+        await super().disconnect(sid, namespace=namespace, ignore_queue=ignore_queue)
+        if eio_sid is not None:  # a socket of this process, sent away from a namespace
+            self.eio.expect_namespace(eio_sid)
 
     def _dropped_too_slow(self, eio_sid: str, buffered: int) -> None:
         self.metrics.slow_clients_dropped.inc()

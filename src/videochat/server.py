@@ -11,7 +11,7 @@ from typing import Any
 import uvicorn
 
 from .app import VideochatApp, create_app
-from .fastws import DirectWebSocketProtocol
+from .connections import ConnectionGuard, GuardedHttpProtocol, GuardedWebSocketProtocol, raise_descriptor_limit
 from .settings import Settings, split_list
 from .tls import ensure_self_signed
 
@@ -72,7 +72,10 @@ def run(settings: Settings) -> int:
         access_log=settings.log_level == "debug",
         ws_per_message_deflate=False,  # chat frames are small; deflate costs CPU and memory per socket
         ws_max_size=settings.max_packet_bytes,
-        ws=DirectWebSocketProtocol,  # uvicorn's, plus direct writes for broadcasts (docs/internals.md)
+        # uvicorn's, plus direct writes for broadcasts (docs/internals.md); both with the cap on
+        # connections per address, and HTTP with a deadline for each request (connections.py)
+        ws=GuardedWebSocketProtocol,
+        http=GuardedHttpProtocol,
         # Forwarded headers are believed only from listed proxies (uvicorn trusts 127.0.0.1 by default).
         proxy_headers=bool(trusted),
         forwarded_allow_ips=",".join(trusted) if trusted else "",
@@ -80,16 +83,23 @@ def run(settings: Settings) -> int:
         lifespan="on",
         **ssl,
     )
+    guard = ConnectionGuard(max_per_address=settings.max_tcp_connections_per_ip,
+                            request_timeout=settings.request_timeout, trusted_proxies=trusted)
+    before, after = raise_descriptor_limit()
+    if after != before:
+        log.info("open files limit raised from %d to %d", before, after)
     if settings.reload:
         # The reloading child builds the app from VIDEOCHAT_* variables (create_app_from_env).
         os.environ.update(settings.to_env())
         config = uvicorn.Config("videochat.app:create_app_from_env", factory=True, reload=True,
                                 reload_dirs=[os.path.dirname(__file__)], **common)
+        config.connection_guard = guard  # type: ignore[attr-defined]  (connections.guard_of)
         server = VideochatServer(config)
         sock = config.bind_socket()
         uvicorn.supervisors.ChangeReload(config, target=server.run, sockets=[sock]).run()
         return 0
     config = uvicorn.Config(create_app(settings), **common)
+    config.connection_guard = guard  # type: ignore[attr-defined]  (connections.guard_of)
     server = VideochatServer(config)
     server.run()
     return 0 if server.started else 1

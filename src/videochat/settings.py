@@ -146,11 +146,22 @@ class Settings:
         "taken for dead and its members are removed from rooms."))
     # the signaling fast path (issue 7, docs/internals.md)
     max_outgoing_bytes: int = field(default=1048576, metadata=_meta(
-        "Most bytes that may wait for one WebSocket client to read them; a client further behind is "
-        "disconnected (it stopped reading), so a slow reader cannot make the server's memory grow."))
+        "Most bytes that may wait for one client to read them (WebSocket, or long-polling between two "
+        "GETs); a client further behind is disconnected (it stopped reading), so a slow reader cannot "
+        "make the server's memory grow."))
     # hostile clients (issue 16, docs/security.md): one block per area, each validated by its own method
 
     # -- connections and transports --
+    max_tcp_connections_per_ip: int = field(default=200, metadata=_meta(
+        "Most simultaneous TCP connections of any kind (page loads, long-polling, WebSockets) from one "
+        "address (IPv6: one /64); the next is answered 503 and closed. Trusted proxies are exempt. "
+        "0 = no limit."))
+    request_timeout: float = field(default=20.0, metadata=_meta(
+        "Seconds a client has to send a whole HTTP request (headers and body), from the moment its "
+        "connection opens or the request starts; a slower one is closed."))
+    handshake_timeout: float = field(default=20.0, metadata=_meta(
+        "Seconds an Engine.IO session (WebSocket or long-polling) may stay open without a Socket.IO "
+        "namespace connected; then it is closed."))
 
     # -- rooms, owners and passwords --
 
@@ -216,11 +227,21 @@ class Settings:
         self._validate_calls()
         # -- issue 16: each area's _validate_...() call on its own line below --
         self._validate_http()
+        self._validate_connections()
 
         if self.max_outgoing_bytes < 2 * self.max_packet_bytes:
             raise SettingsError("max-outgoing-bytes must be at least twice max-packet-bytes, got "
                                 f"{self.max_outgoing_bytes} (max-packet-bytes {self.max_packet_bytes})")
         return self
+
+    def _validate_connections(self) -> None:
+        if self.max_tcp_connections_per_ip < 0:
+            raise SettingsError("max-tcp-connections-per-ip must be 0 (no limit) or more, got "
+                                f"{self.max_tcp_connections_per_ip}")
+        for name in ("request_timeout", "handshake_timeout"):
+            if not 0 < getattr(self, name) <= 3600:
+                raise SettingsError(f"{option_name(name)} must be more than 0 and at most 3600 seconds, "
+                                    f"got {getattr(self, name)}")
 
     def _validate_redis(self) -> None:
         if self.redis is None:
