@@ -11,6 +11,7 @@ import asyncio
 import json
 
 import httpx
+import pytest
 import socketio
 
 from support import ADMIN_PASSWORD, Recorder, attacker_addresses, eventually, scrape, source_session
@@ -60,6 +61,7 @@ def admin_env(**settings: str) -> dict[str, str]:
     return {"VIDEOCHAT_ADMIN_PASSWORD": ADMIN_PASSWORD, **{f"VIDEOCHAT_{k.upper()}": v for k, v in settings.items()}}
 
 
+@pytest.mark.parametrize("backend", ["single", "redis"], indirect=True)  # redis: two processes
 async def test_a_login_being_checked_receives_nothing_of_the_admin_namespace(server_factory, room):
     # No brake here (a high limit by environment variable, which a server without it ignores): every
     # wrong login is hashed, so each attacker spends its ~50 ms in the namespace again and again,
