@@ -185,7 +185,7 @@ async def test_a_long_polling_session_answers_only_the_address_that_opened_it(se
 
 
 async def test_failed_admin_logins_are_braked_per_address(server_factory):
-    server = server_factory(env=admin_env(admin_login_failures="3"))
+    server = server_factory(env=admin_env(admin_login_failures="3", admin_login_interval="5"))
     guesser, neighbour = attacker_addresses(2)
 
     async def login(address: str | None, auth: dict) -> tuple[bool, object]:
@@ -213,3 +213,8 @@ async def test_failed_admin_logins_are_braked_per_address(server_factory):
         metrics = scrape((await http.get("/metrics")).text)
     assert metrics[("videochat_admin_logins_total", frozenset({("result", "braked")}))] == 1
     assert "too many failures" in server.log and "Traceback" not in server.log
+    # the braked address regains a login after --admin-login-interval (5 s here)
+    async def guesser_gets_in() -> bool:
+        return (await login(guesser, GOOD))[0]
+
+    await eventually(guesser_gets_in, timeout=15, what="a login from the braked address again")
