@@ -2,8 +2,9 @@
 payloads, and pings often enough to watch them (tests/test_fastpath.py starts it as a process).
 
 Usage: python fastpath_app.py   (prints `listening on http://127.0.0.1:PORT`)
-Events: `join(room)` enters a room; `blob(room, bytes)` sends the bytes to the others in the room,
-and the ack says how many bytes it had.
+Events: `join(room)` enters a room; `blob(room, [byte values])` sends those bytes, as binary, to the
+others in the room, and the ack says how many bytes it had. Clients cannot send binary themselves:
+videochat's server refuses it (a protocol error, issue 16), so the byte values come as JSON numbers.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def create_app():
         return {"ok": True}
 
     @sio.on("blob")
-    async def blob(sid, room, data):
+    async def blob(sid, room, values):
+        data = bytes(values)
         await sio.emit("blob", (data, {"from": sid}), room=room, skip_sid=sid)
         return {"ok": True, "bytes": len(data)}
 

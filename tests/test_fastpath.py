@@ -114,13 +114,15 @@ async def test_fastpath_binary_payloads_and_pings(tmp_path):
         assert log["polling"]["blobs"] == [{"bytes": [1, 2, 3, 255], "from": log["ws"]["id"]}]
         assert log["ws"]["blobs"] == [{"bytes": [0, 9], "from": log["polling"]["id"]}]
         assert log["ws"]["after"] == {"ok": True} and log["polling"]["after"] == {"ok": True}
+        # binary from a client is a protocol error (issue 16: attachments filled memory): closed
+        assert log["refused"] == {"ws": "transport close", "polling": "transport close"}, log["refused"]
         # and python-socketio's client (WebSocket; long-polling is covered by the Node client above)
         sender = await Recorder(url, transports=["websocket"]).connect()
         receiver = await Recorder(url, transports=["websocket"]).connect()
         try:
             for client in (sender, receiver):
                 await client.call("join", "py-room")
-            assert (await sender.call("blob", "py-room", b"\x00\xffbinary"))["bytes"] == 8
+            assert (await sender.call("blob", "py-room", list(b"\x00\xffbinary")))["bytes"] == 8
             data, meta = await receiver.wait_for("blob")
             assert data == b"\x00\xffbinary" and meta == {"from": sender.sid}
         finally:

@@ -3,7 +3,13 @@
 - Off unless a password is configured: without one `sio.instrument()` is never called, so the
   `/admin` namespace has no handler and python-socketio refuses every connection to it.
 - The password is kept only as a salted scrypt hash; a login is checked against it in a worker thread
-  (scrypt is slow on purpose) and compared in constant time.
+  (scrypt is slow on purpose) and compared in constant time. Failed logins are braked per address
+  (`LoginBrake`): once an address has used up its failures it is refused at once, without hashing.
+- While a login is checked the socket is already in the namespace ("pending"): broadcast.py keeps
+  pending sockets out of every emit, so nothing of /admin reaches anyone before being let in.
+- What the instrumentation tells admins about each socket (`Instrumentation.serialize_socket`) holds
+  no Engine.IO session id (with one, anyone could speak as that long-polling client), no cookies and
+  no Authorization headers.
 - The UI's operations go through the same code as the clients' own events, so the room model
   (rooms.Registry: counts, welcome/bye, room_change) stays right:
   disconnect -> the normal disconnect handler (bye + room_change to the others);
@@ -18,21 +24,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import hashlib
 import hmac
 import logging
+import math
+import os
 import re
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import socketio
+from socketio.async_admin import InstrumentedAsyncServer
 from socketio.exceptions import ConnectionRefusedError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
-from .chat import Chat
+from .chat import Chat, client_address
 from .errors import UserError
 from .metrics import Metrics
 from .passwords import LONGEST_PASSWORD, PasswordHash
+from .ratelimit import Rate, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +58,42 @@ ADMIN_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-in
              "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
 
+# The address of the login being checked: the instrumentation calls `auth` with the credentials alone.
+_login_address: contextvars.ContextVar[str] = contextvars.ContextVar("admin_login_address", default="")
+
+
+class LoginBrake:
+    """Failed admin logins per address: a token bucket of `failures` that regains one every
+    `interval` seconds. A login that would be hashed takes a token first (so that attempts made at
+    once count at once, not when their hashes end) and gets it back when it succeeds; an address with
+    no token left is refused without hashing. Buckets that have refilled are forgotten (memory)."""
+
+    def __init__(self, failures: int, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = Rate(1 / interval, failures)
+        self.clock = clock
+        self._buckets: dict[str, TokenBucket] = {}
+        self._attempts = 0
+
+    def take(self, address: str) -> float:
+        """0 when `address` may try (a token is taken), else the seconds until it may."""
+        now = self.clock()
+        self._attempts += 1
+        if self._attempts % 256 == 0:
+            for key in [key for key, bucket in self._buckets.items() if bucket.full_at(now)]:
+                del self._buckets[key]
+        bucket = self._buckets.get(address)
+        if bucket is None:
+            bucket = self._buckets[address] = TokenBucket(self.rate, now)
+        if bucket.take(now):
+            return 0.0
+        return (1 - bucket.tokens) / self.rate.per_second
+
+    def give_back(self, address: str) -> None:
+        bucket = self._buckets.get(address)
+        if bucket is not None:
+            bucket.tokens = min(self.rate.burst, bucket.tokens + 1)
+
+
 class AdminAuth:
     """`check` is the `auth` callable python-socketio's instrumentation calls with what the UI sent.
 
@@ -53,19 +102,29 @@ class AdminAuth:
     un-awaited coroutine, which is truthy, and let everybody in.
     """
 
-    def __init__(self, username: str, password: str, metrics: Metrics) -> None:
+    def __init__(self, username: str, password: str, metrics: Metrics, brake: LoginBrake) -> None:
         self.username = username
         self.password = PasswordHash(password)
         self.metrics = metrics
+        self.brake = brake
 
     async def check(self, client_auth: Any) -> bool:
         username = client_auth.get("username") if isinstance(client_auth, dict) else None
         password = client_auth.get("password") if isinstance(client_auth, dict) else None
         if password is None:
             # The UI tries its saved address at once, without credentials (python-socketio has no
-            # admin sessions to resume); it shows this under the login form.
+            # admin sessions to resume); it shows this under the login form. Nothing is hashed.
             self.metrics.admin_logins.labels("refused").inc()
             raise ConnectionRefusedError("enter the user name and password")
+        address = _login_address.get()
+        wait = self.brake.take(address)
+        if wait:
+            self.metrics.admin_logins.labels("braked").inc()
+            log.warning("admin login refused: too many failures from its address",
+                        extra={"address": address, "username": _shown(username)})
+            # Not "invalid credentials": the UI shows any other message as it is.
+            raise ConnectionRefusedError(f"too many failed logins from your address; try again in "
+                                         f"{math.ceil(wait)} s")
         accepted = False
         if isinstance(username, str) and isinstance(password, str) and len(password) <= LONGEST_PASSWORD:
             # The hash is computed whatever the user name, so a wrong name takes as long as a wrong password.
@@ -74,11 +133,62 @@ class AdminAuth:
                 and password_ok
         self.metrics.admin_logins.labels("accepted" if accepted else "refused").inc()
         if not accepted:
-            log.warning("admin login refused", extra={"username": _shown(username)})
+            log.warning("admin login refused", extra={"address": address, "username": _shown(username)})
             # The UI shows its own "invalid credentials" text for exactly this message.
             raise ConnectionRefusedError("invalid credentials")
-        log.info("admin login", extra={"username": username})
+        self.brake.give_back(address)
+        log.info("admin login", extra={"username": username, "address": address})
         return True
+
+
+# Request headers an admin is not shown (named as the instrumentation names them): credentials of
+# the user's browser, and the WebSocket key.
+_PRIVATE_HEADERS = frozenset({"cookie", "authorization", "proxy_authorization", "sec_websocket_key"})
+
+
+class Instrumentation(InstrumentedAsyncServer):
+    """python-socketio's instrumentation for the Admin UI, which tells the login's address to
+    `AdminAuth` and shows admins no secret of any socket.
+
+    The library's serialization of a socket holds its Engine.IO session id (`clientId`, and in the
+    query of its handshake when it has one): with it, a POST to
+    `/socket.io/?transport=polling&sid=...` speaks as a long-polling client. It is replaced by an
+    alias (a keyed hash: the same socket keeps its alias, the UI still groups a client's sockets)
+    wherever it appears; the user's cookies and Authorization headers are left out; the address is
+    the client's (the Engine.IO environ says 127.0.0.1 for everyone)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._alias_key = os.urandom(32)
+        super().__init__(*args, **kwargs)
+
+    async def admin_connect(self, sid: str, environ: dict, client_auth: Any) -> Any:
+        token = _login_address.set(client_address(environ))
+        try:
+            return await super().admin_connect(sid, environ, client_auth)
+        finally:
+            _login_address.reset(token)
+
+    def serialize_socket(self, sid: str, namespace: str, eio_sid: str | None = None) -> dict:
+        shown = super().serialize_socket(sid, namespace, eio_sid)
+        eio_sid = shown["clientId"]
+        alias = hmac.new(self._alias_key, eio_sid.encode(), hashlib.sha256).hexdigest()[:20]
+        handshake = shown["handshake"]
+        handshake["headers"] = {name: value for name, value in handshake["headers"].items()
+                                if name not in _PRIVATE_HEADERS}
+        handshake["query"].pop("sid", None)
+        handshake["address"] = client_address(self.sio.environ.get(eio_sid, {}))
+        return _replaced(shown, eio_sid, alias)
+
+
+def _replaced(value: Any, secret: str, alias: str) -> Any:
+    """`value` (strings, lists and dicts) with `secret` replaced by `alias` wherever it appears."""
+    if isinstance(value, str):
+        return value.replace(secret, alias) if secret in value else value
+    if isinstance(value, dict):
+        return {_replaced(key, secret, alias): _replaced(item, secret, alias) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replaced(item, secret, alias) for item in value]
+    return value
 
 
 def _shown(value: object) -> object:
@@ -158,15 +268,17 @@ class Admin:
     """Instruments the Socket.IO server when a password is configured; serves the UI's files."""
 
     def __init__(self, sio: socketio.AsyncServer, chat: Chat, metrics: Metrics, *, username: str,
-                 password: str | None, read_only: bool, ui_dir: Path) -> None:
+                 password: str | None, read_only: bool, ui_dir: Path, login_failures: int = 10,
+                 login_interval: float = 60.0) -> None:
         self.enabled = password is not None
         self.ui_dir = ui_dir
         self.instrumentation = None
         if password is None:
             return
-        self.instrumentation = sio.instrument(
-            auth=AdminAuth(username, password, metrics).check, mode="development", read_only=read_only,
-            namespace=ADMIN_NAMESPACE)
+        # what sio.instrument() makes, with the changes of Instrumentation
+        auth = AdminAuth(username, password, metrics, LoginBrake(login_failures, login_interval))
+        self.instrumentation = Instrumentation(sio, auth=auth.check, mode="development", read_only=read_only,
+                                               namespace=ADMIN_NAMESPACE)
         if not read_only:
             AdminOperations(sio, chat).register()
 

@@ -142,7 +142,8 @@ class VideochatApp:
         self.metrics_endpoint = MetricsEndpoint(self.metrics, settings.metrics_secret())
         self.admin = Admin(self.sio, self.chat, self.metrics, username=settings.admin_username,
                            password=settings.admin_secret(), read_only=settings.admin_read_only,
-                           ui_dir=VENDOR_DIR / "admin-ui")
+                           ui_dir=VENDOR_DIR / "admin-ui", login_failures=settings.admin_login_failures,
+                           login_interval=settings.admin_login_interval)
 
     def _operations_routes(self) -> list:
         routes = [

@@ -24,6 +24,9 @@ in a new task and a timeout. Here (docs/internals.md):
   its descriptor, for as long as the client answers pings).
 - `DirectEngineIO.send` writes a text message to such a socket at once, framed, without a packet
   object and the queue's round trip; others (long-polling, binary) take the library's path.
+- An Engine.IO session belongs to the address that opened it: a request naming its `sid` from
+  another address (a long-polling POST or GET, a WebSocket upgrade) is refused, so that a leaked
+  session id is not enough to speak or listen as its client.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import asyncio
 import logging
 import math
 import time
+import urllib.parse
 import weakref
 from typing import Any, Callable
 
@@ -368,6 +372,13 @@ def _check_pong(socket: AsyncSocket) -> None:
         outbox.close()
 
 
+def _scope_address(scope: dict) -> str:
+    """The client's address of an ASGI request (uvicorn puts the X-Forwarded-For address there for
+    trusted proxies only)."""
+    client = scope.get("client")
+    return client[0] if client else ""
+
+
 def _decoded(data: str | bytes) -> tuple[int | None, Any]:
     try:
         pkt = packet.Packet(encoded_packet=data)
@@ -394,6 +405,34 @@ class DirectEngineIO(engineio.AsyncServer):
         self.pings = Rounds(_send_ping)
         self.pong_checks = Rounds(_check_pong)
         self._closing: set[asyncio.Task] = set()  # sessions being closed (referenced until done)
+
+    async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
+        # ASGI: (scope, receive, send)
+        if len(args) == 3 and isinstance(args[0], dict) and self._foreign_session(args[0]):
+            scope, send = args[0], args[2]
+            log.warning("refused a request for an Engine.IO session opened from another address",
+                        extra={"address": _scope_address(scope)})
+            refusal = self._bad_request("Invalid session")
+            await self._async["make_response"](refusal["status"], refusal["headers"], refusal["response"],
+                                               {"asgi.scope": scope, "asgi.send": send})
+            return None
+        return await super().handle_request(*args, **kwargs)
+
+    def _foreign_session(self, scope: dict) -> bool:
+        query = scope.get("query_string") or b""
+        if b"sid=" not in query:
+            return False  # a new session
+        sid = urllib.parse.parse_qs(query.decode("latin-1")).get("sid", [None])[0]
+        socket = self.sockets.get(sid) if sid else None
+        opened_from = getattr(socket, "opened_from", None)
+        return opened_from is not None and opened_from != _scope_address(scope)
+
+    async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        if event == "connect":  # (sid, environ) of a new session, whose socket exists by now
+            socket = self.sockets.get(args[0])
+            if socket is not None:
+                socket.opened_from = _scope_address(args[1].get("asgi.scope") or {})
+        return await super()._trigger_event(event, *args, **kwargs)
 
     def start_background_task(self, target: Callable, *args: Any, **kwargs: Any) -> Any:
         # A socket's next ping is a task sleeping a ping interval (one per connection, a couple of KB

@@ -3,12 +3,13 @@
 Clients send `{"type": "nickname" | "new_message", "payload": string}`; every lobby client, the
 sender included, receives the text `<nickname>: <message>`. Each client has its own bounded outbox
 and writer task, so a slow reader delays nobody: when its outbox is full it is disconnected.
+A frame that is not understood is answered with an error text; JSON nested deeper than
+codec.MAX_DEPTH is no mistake of a person typing, and closes the connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from . import codec
 from .errors import UserError
 from .ratelimit import Limiter, Refused
 from .security import OriginPolicy
@@ -71,6 +73,9 @@ class Lobby:
                 if frame["type"] == "websocket.disconnect":
                     break
                 self._handle(client, frame)
+        except codec.TooDeep as error:
+            log.warning("lobby closed a connection that sent JSON nested too deeply", extra={"reason": str(error)})
+            await websocket.close(POLICY_VIOLATION, str(error))
         except WebSocketDisconnect:
             pass
         finally:
@@ -101,7 +106,9 @@ class Lobby:
         if text is None:
             raise UserError("invalid_frame", "binary frames are not understood; send JSON text")
         try:
-            data = json.loads(text)
+            data = codec.decode(text)
+        except codec.TooDeep:
+            raise  # not a mistake to explain: the connection is closed (serve)
         except ValueError:
             raise UserError("invalid_frame", 'not JSON; send {"type": "new_message", "payload": "..."}') from None
         if not isinstance(data, dict):

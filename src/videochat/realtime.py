@@ -37,6 +37,12 @@ RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "disconne
 
 # A Socket.IO EVENT on the default namespace, optionally with an ack id: `2[...` or `212[...`
 _DEFAULT_EVENT = re.compile(r"2(\d{0,100})\[")
+# Socket.IO's BINARY_EVENT and BINARY_ACK: a header announcing attachments that follow as messages
+_BINARY_PACKETS = ("5", "6")
+
+
+class BinaryRefused(ValueError):
+    """A client sent binary data (an attachment header or a binary message): a protocol error."""
 
 _ack_requested: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_requested", default=False)
 _refusal: contextvars.ContextVar[UserError | None] = contextvars.ContextVar("refusal", default=None)
@@ -54,7 +60,9 @@ class Server(socketio.AsyncServer):
 
     def __init__(self, *args: Any, metrics: Metrics | None = None, limiter: Limiter | None = None,
                  **kwargs: Any) -> None:
-        # Engine.IO options (max_outgoing_bytes included) go to DirectEngineIO
+        # Engine.IO options (max_outgoing_bytes included) go to DirectEngineIO; what both libraries
+        # decode goes through codec (nesting bounded)
+        kwargs.setdefault("json", codec.LibraryJSON)
         super().__init__(*args, on_too_slow=self._dropped_too_slow, **kwargs)
         self.eio.has_namespace = self._has_namespace
         # The app's metrics travel with the server, so every handler registered on it can count.
@@ -111,26 +119,30 @@ class Server(socketio.AsyncServer):
         # A packet that does not decode is a protocol error, not a user error: like the Node server
         # (and Galène), close that connection, with a warning rather than a traceback in the log.
         try:
-            if type(data) is str and eio_sid not in self._binary_packet:
-                event = _DEFAULT_EVENT.match(data)
-                if event is not None:
-                    # the most frequent packet, decoded here as the library's Packet would decode it
-                    # (one json.loads), without the object
-                    id_ = int(event[1]) if event[1] else None
-                    await self._handle_event(eio_sid, None, id_, codec.decode(data[event.end() - 1:]))
-                    return
+            if type(data) is not str or data[:1] in _BINARY_PACKETS:
+                # python-socketio would keep a binary packet and every message after it, up to the
+                # number of attachments its header announces (ten digits' worth), in memory
+                raise BinaryRefused("binary data (videochat accepts JSON text only)")
+            event = _DEFAULT_EVENT.match(data)
+            if event is not None:
+                # the most frequent packet, decoded here as the library's Packet would decode it
+                # (one json.loads), without the object
+                id_ = int(event[1]) if event[1] else None
+                await self._handle_event(eio_sid, None, id_, codec.decode(data[event.end() - 1:]))
+                return
             await super()._handle_eio_message(eio_sid, data)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
-            log.warning("closing a connection that sent a malformed Socket.IO packet",
-                        extra={"error": type(error).__name__})
-            self.metrics.rejected("malformed_packet")
             socket = self.eio.sockets.get(eio_sid)
+            if socket is None or socket.closed:
+                return  # the rest of a long-polling POST whose sender is already being closed
+            reason = str(error) if isinstance(error, (BinaryRefused, codec.TooDeep)) else type(error).__name__
+            log.warning("closing a connection that sent a malformed Socket.IO packet", extra={"error": reason})
+            self.metrics.rejected("malformed_packet")
             await self.eio.disconnect(eio_sid)
-            if socket is not None:
-                # python-engineio leaves the transport open until the client answers the close
-                # packet (a well-behaved one does; this one may not): wake its writer, which then
-                # closes the WebSocket, as the library does itself when the reader ends.
-                await socket.queue.put(None)
+            # python-engineio leaves the transport open until the client answers the close
+            # packet (a well-behaved one does; this one may not): wake its writer, which then
+            # closes the WebSocket, as the library does itself when the reader ends.
+            await socket.queue.put(None)
 
     async def _handle_event(self, eio_sid, namespace, id, data):
         # The library trusts the event's shape: it indexes data[0] (failing on a packet without

@@ -174,6 +174,11 @@ class Settings:
         "largest rooms."))
 
     # -- admin namespace --
+    admin_login_failures: int = field(default=10, metadata=_meta(
+        "Failed admin UI logins one address may make before it must wait; then one more every "
+        "--admin-login-interval seconds. A braked address is refused without the password being checked."))
+    admin_login_interval: float = field(default=60.0, metadata=_meta(
+        "Seconds after which an address regains one failed admin login (see --admin-login-failures)."))
 
     def validate(self) -> "Settings":
         if not 0 <= self.port <= 65535:
@@ -228,6 +233,7 @@ class Settings:
         # -- issue 16: each area's _validate_...() call on its own line below --
         self._validate_http()
         self._validate_connections()
+        self._validate_admin()
 
         if self.max_outgoing_bytes < 2 * self.max_packet_bytes:
             raise SettingsError("max-outgoing-bytes must be at least twice max-packet-bytes, got "
@@ -242,6 +248,13 @@ class Settings:
             if not 0 < getattr(self, name) <= 3600:
                 raise SettingsError(f"{option_name(name)} must be more than 0 and at most 3600 seconds, "
                                     f"got {getattr(self, name)}")
+
+    def _validate_admin(self) -> None:
+        if self.admin_login_failures < 1:
+            raise SettingsError(f"admin-login-failures must be at least 1, got {self.admin_login_failures}")
+        if not 0 < self.admin_login_interval <= 86400:
+            raise SettingsError("admin-login-interval must be more than 0 and at most 86400 seconds, got "
+                                f"{self.admin_login_interval}")
 
     def _validate_redis(self) -> None:
         if self.redis is None:
