@@ -30,6 +30,23 @@ log = logging.getLogger(__name__)
 
 
 CLIENT_ID = re.compile(r"[0-9A-Za-z_-]{8,128}")
+CHAT_ROOM_PREFIX = "#"
+
+
+def chat_room(room: str) -> str:
+    """The Socket.IO room of a chat room's members.
+
+    python-socketio puts every socket in a room named after its sid, so a chat room that used its own
+    name there could be named after another socket's sid: whoever entered it would then speak to
+    that socket. Sids are base64url (letters, digits, `-`, `_`), so a `#` in front keeps every chat
+    room apart from every sid, and from the call rooms (`\\x00call\\x00...`, signaling.call_room).
+    The Admin UI shows these names (`#lobby`)."""
+    return CHAT_ROOM_PREFIX + room
+
+
+def chat_room_name(sio_room: str) -> str | None:
+    """The chat room of a Socket.IO room made by chat_room(), else None."""
+    return sio_room[len(CHAT_ROOM_PREFIX):] if sio_room.startswith(CHAT_ROOM_PREFIX) else None
 
 # Called for each room a member left (by leave_room or disconnecting), after `bye` went out.
 DepartureHook = Callable[[dict, Departure], Awaitable[None]]
@@ -126,7 +143,8 @@ class Chat:
         if old != nickname:
             member = self._member(sid)
             for room in rooms:
-                await self.sio.emit("nickname_change", {"room": room, "member": member, "old": old}, room=room)
+                await self.sio.emit("nickname_change", {"room": room, "member": member, "old": old},
+                                    room=chat_room(room))
             log.info("nickname", extra={"sid": sid, "nickname": nickname, "old": old, "rooms": len(rooms)})
         return ok(nickname=nickname)
 
@@ -146,11 +164,20 @@ class Chat:
         The first member creates the room (`private`: never listed).
         """
         member = self._member(sid)
+        try:
+            if is_new:
+                if count == 1:  # before any await: other processes learn of the room and its policy together
+                    self.access.created(name, private=private)
+                    self.history.room_occupied(name)
+                await self.sio.enter_room(sid, chat_room(name))
+            history = await self.history.recent(name)
+            members = [m.as_dict() for m in self.registry.members(name)]
+            extra = {k: v for fields in self.entry_fields for k, v in fields(name).items()}
+        except Exception:
+            if is_new:  # nobody heard of this entry yet: take it back, so that a failure changes nothing
+                await self._undo_entry(sid, name)
+            raise
         if is_new:
-            if count == 1:  # before any await: other processes learn of the room and its policy together
-                self.access.created(name, private=private)
-                self.history.room_occupied(name)
-            await self.sio.enter_room(sid, name)
             log.info("enter_room", extra={"room": name, "sid": sid, "nickname": member["nickname"], "count": count})
         if welcome is not None or is_new:
 
@@ -158,16 +185,24 @@ class Chat:
                 # the ack first, then the others hear of it (the seed's order)
                 if welcome is not None and count > 1:  # alone: nobody to tell
                     info = {"room": name, "member": member, **welcome}
-                    await self.sio.emit("welcome", (member["nickname"], count, info), room=name, skip_sid=sid)
+                    await self.sio.emit("welcome", (member["nickname"], count, info), room=chat_room(name),
+                                        skip_sid=sid)
                 if is_new:
                     await self.broadcast_room_change()
 
             after_ack(announce)
-        history = await self.history.recent(name)
-        members = [m.as_dict() for m in self.registry.members(name)]
-        extra = {k: v for fields in self.entry_fields for k, v in fields(name).items()}
         return ok(room=name, you=member, count=len(members), members=members, history=history,
                   settings=self.room_settings(name), **extra)
+
+    async def _undo_entry(self, sid: str, name: str) -> None:
+        """Take back a membership whose entry failed half-way, quietly: nobody was told of it."""
+        if not self.registry.is_member(sid, name):
+            return
+        departure = self.registry.leave(sid, name)
+        await self.sio.leave_room(sid, chat_room(name))
+        if departure.count == 0:
+            self.access.emptied(name)
+            self.history.room_emptied(name)
 
     async def admit(self, sid: str, room: str, password: str | None) -> None:
         """Refuse a newcomer who was removed, a full room, or a locked one without its password."""
@@ -209,7 +244,8 @@ class Chat:
             "time": int(time.time() * 1000),
         }
         self.history.append(message)
-        await self.sio.emit("new_message", (f"{author['nickname']}: {body}", message), room=name, skip_sid=sid)
+        await self.sio.emit("new_message", (f"{author['nickname']}: {body}", message), room=chat_room(name),
+                            skip_sid=sid)
         self.sio.metrics.chat_relayed()
         if log.isEnabledFor(logging.DEBUG):
             # `text` is a sensitive field: logs.py drops it unless --log-sensitive
@@ -229,7 +265,7 @@ class Chat:
             departure = self.registry.leave(sid, name)
         except NotInRoom:
             raise UserError("not_in_room", f"You are not in room {name!r}.") from None
-        await self.sio.leave_room(sid, name)
+        await self.sio.leave_room(sid, chat_room(name))
         member = self._member(sid)
         await self._announce_departure(member, departure, skip_sid=sid, owner_before=owner_before)
         await self.broadcast_room_change()
@@ -250,7 +286,7 @@ class Chat:
                                   owner_before: str | None) -> None:
         room, count = departure.room, departure.count
         await self.sio.emit("bye", (member["nickname"], count, {"room": room, "member": member}),
-                            room=room, skip_sid=skip_sid)
+                            room=chat_room(room), skip_sid=skip_sid)
         for hook in self.departure_hooks:
             await hook(member, departure)
         if count == 0:
@@ -284,7 +320,7 @@ class Chat:
 
     async def announce_settings(self, room: str) -> None:
         """Everyone in the room learns who owns it and how it is set (`room_update`)."""
-        await self.sio.emit("room_update", {"room": room, **self.room_settings(room)}, room=room)
+        await self.sio.emit("room_update", {"room": room, **self.room_settings(room)}, room=chat_room(room))
 
     def public_rooms(self) -> list[dict[str, object]]:
         """Rooms anyone may see: private ones are reached by link only."""
