@@ -74,7 +74,9 @@ class VideochatApp:
         self.access = Access()
         self.chat = Chat(self.sio, self.registry, self.history, self.limits, self.limiter, self.access,
                          wrong_password_delay=settings.wrong_password_delay,
-                         room_list_rate=settings.room_list_rate)
+                         room_list_rate=settings.room_list_rate,
+                         max_rooms_per_connection=settings.max_rooms_per_connection,
+                         max_rooms_per_address=settings.max_rooms_per_ip, room_list_size=settings.room_list_size)
         self.chat.register()
         if self.cluster is not None:
             self.cluster.attach(self.registry, self.access, self.chat)

@@ -58,7 +58,8 @@ EntryFields = Callable[[str], dict[str, Any]]
 class Chat:
     def __init__(self, sio: Server, registry: Registry, history: HistoryStore, limits: Limits,
                  limiter: Limiter, access: Access, *, wrong_password_delay: float = 1.0,
-                 room_list_rate: float = 4.0) -> None:
+                 room_list_rate: float = 4.0, max_rooms_per_connection: int = 10,
+                 max_rooms_per_address: int = 100, room_list_size: int = 50) -> None:
         self.sio = sio
         self.limiter = limiter
         self.registry = registry
@@ -66,6 +67,11 @@ class Chat:
         self.limits = limits
         self.access = access
         self.wrong_password_delay = wrong_password_delay
+        # how many rooms one connection, and the connections of one address together (0: any), may
+        # be in; and how many rooms a room list shows (docs/security.md)
+        self.max_rooms_per_connection = max_rooms_per_connection
+        self.max_rooms_per_address = max_rooms_per_address
+        self.room_list_size = room_list_size
         self.departure_hooks: list[DepartureHook] = []
         self.entry_fields: list[EntryFields] = []
         # message ids: 32 hex digits, unique across processes and restarts (a random half per
@@ -205,10 +211,29 @@ class Chat:
             self.history.room_emptied(name)
 
     async def admit(self, sid: str, room: str, password: str | None) -> None:
-        """Refuse a newcomer who was removed, a full room, or a locked one without its password."""
+        """Refuse a newcomer who was removed, a full room, or a locked one without its password, and
+        one who is in as many rooms as allowed already."""
         if self.registry.is_member(sid, room):
             return
         await self._admit(sid, room, password)
+
+    def _check_room_bounds(self, sid: str) -> None:
+        """Rooms held are bounded: each room costs every connection a line of the room list, and
+        without a bound one address could make the list longer than any client may lag behind."""
+        member = self.registry.member(sid)
+        held = len(member.rooms) if member is not None else 0
+        if held >= self.max_rooms_per_connection:
+            raise UserError("too_many_rooms", f"You are in {held} rooms already, the most one connection may "
+                                              "be in; leave one first.")
+        if self.max_rooms_per_address:
+            address = self.limiter.address_of(sid)
+            if address is None:
+                return
+            members = (self.registry.member(key) for key in self.limiter.keys_from(address))
+            if sum(len(m.rooms) for m in members if m is not None) >= self.max_rooms_per_address:
+                raise UserError("too_many_rooms", f"The connections from your network address are in "
+                                                  f"{self.max_rooms_per_address} rooms already, the most "
+                                                  "allowed; leave one first.")
 
     async def _admit(self, sid: str, room: str, password: str | None) -> None:
         """Refuse entry to a banned member, a full room, or without the room's password."""
@@ -224,6 +249,7 @@ class Chat:
         self._check_admission(sid, room)  # the room may have filled up while the password was checked
 
     def _check_admission(self, sid: str, room: str) -> None:
+        self._check_room_bounds(sid)
         try:
             self.access.admit(room, self.ban_key(sid), count=self.registry.count_members(room),
                               already_member=self.registry.is_member(sid, room), now=time.time())
@@ -323,9 +349,12 @@ class Chat:
         await self.sio.emit("room_update", {"room": room, **self.room_settings(room)}, room=chat_room(room))
 
     def public_rooms(self) -> list[dict[str, object]]:
-        """Rooms anyone may see: private ones are reached by link only."""
+        """The room list anyone may see (room_change, list_rooms, /api/rooms, the home page): the
+        --room-list-size busiest public rooms, busiest first (rooms.Registry.busiest_rooms).
+        Private rooms are reached by link only. Bounded, because every connection receives it."""
+        busiest = self.registry.busiest_rooms(self.room_list_size, lambda room: not self.access.is_private(room))
         return [{**summary, "locked": self.access.policy(str(summary["name"])).password_hash is not None}
-                for summary in self.registry.room_summaries() if not self.access.is_private(str(summary["name"]))]
+                for summary in busiest]
 
     async def broadcast_room_change(self) -> None:
         """Everyone hears `room_change` (the seed's event), merged when changes come faster than

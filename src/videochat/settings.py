@@ -153,6 +153,14 @@ class Settings:
     # -- connections and transports --
 
     # -- rooms, owners and passwords --
+    max_rooms_per_connection: int = field(default=10, metadata=_meta(
+        "Most rooms one connection may be in at once; entering one more is refused (too_many_rooms)."))
+    max_rooms_per_ip: int = field(default=100, metadata=_meta(
+        "Most room memberships the connections from one address may hold together (each process "
+        "counts its own connections); 0 = no limit."))
+    room_list_size: int = field(default=50, metadata=_meta(
+        "Most rooms a room list holds (room_change, list_rooms, /api/rooms, the home page): the "
+        "busiest public rooms, busiest first."))
 
     # -- bans and names --
 
@@ -211,11 +219,28 @@ class Settings:
         self.metrics_secret()
         self._validate_calls()
         # -- issue 16: each area's _validate_...() call on its own line below --
+        self._validate_rooms()
 
         if self.max_outgoing_bytes < 2 * self.max_packet_bytes:
             raise SettingsError("max-outgoing-bytes must be at least twice max-packet-bytes, got "
                                 f"{self.max_outgoing_bytes} (max-packet-bytes {self.max_packet_bytes})")
         return self
+
+    def _validate_rooms(self) -> None:
+        from .roomlist import largest_list_bytes
+
+        if self.max_rooms_per_connection < 1 or self.room_list_size < 1:
+            raise SettingsError("max-rooms-per-connection and room-list-size must be at least 1")
+        if self.max_rooms_per_ip < 0:
+            raise SettingsError(f"max-rooms-per-ip must be 0 (no limit) or more, got {self.max_rooms_per_ip}")
+        # every connection receives the list, several times a second while rooms change: the largest
+        # one must leave the client's outgoing buffer room for everything else
+        largest = largest_list_bytes(self.room_list_size, self.max_room_name)
+        if largest * 8 > self.max_outgoing_bytes:
+            raise SettingsError(
+                f"room-list-size {self.room_list_size} with max-room-name {self.max_room_name} makes room "
+                f"lists of up to {largest} bytes, more than an eighth of max-outgoing-bytes "
+                f"({self.max_outgoing_bytes}): lower one of the first two or raise the last")
 
     def _validate_redis(self) -> None:
         if self.redis is None:
