@@ -204,6 +204,7 @@ class VideochatApp:
             await asyncio.sleep(interval)
             try:
                 await self.history.expire(self.registry.has_room)
+                await self.chat.release_unused_rooms()  # a locked room's lock lasts as long as its history
             except Exception:
                 log.exception("history expiry failed; trying again in %.0f s", interval)
 

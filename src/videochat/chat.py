@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 CLIENT_ID = re.compile(r"[0-9A-Za-z_-]{8,128}")
 CHAT_ROOM_PREFIX = "#"
+# ban keys (chat.ban_key) that name a browser or a tab across its connections: such a key may own a room
+LASTING_KEYS = ("browser:", "client:")
 
 
 def chat_room(room: str) -> str:
@@ -173,7 +175,9 @@ class Chat:
         try:
             if is_new:
                 if count == 1:  # before any await: other processes learn of the room and its policy together
-                    self.access.created(name, private=private)
+                    # (a room whose history or bans outlived its members keeps its policy: the
+                    # newcomer passed its lock, or is its owner back)
+                    self.access.created(name, private=private, owner_key=self.lasting_key(sid))
                     self.history.room_occupied(name)
                 await self.sio.enter_room(sid, chat_room(name))
             history = await self.history.recent(name)
@@ -193,6 +197,8 @@ class Chat:
                     info = {"room": name, "member": member, **welcome}
                     await self.sio.emit("welcome", (member["nickname"], count, info), room=chat_room(name),
                                         skip_sid=sid)
+                if is_new and count > 1 and self.owner_of(name) == sid:
+                    await self.announce_settings(name)  # the room's owner is back: it owns the room again
                 if is_new:
                     await self.broadcast_room_change()
 
@@ -207,8 +213,7 @@ class Chat:
         departure = self.registry.leave(sid, name)
         await self.sio.leave_room(sid, chat_room(name))
         if departure.count == 0:
-            self.access.emptied(name)
-            self.history.room_emptied(name)
+            await self._room_emptied(name)
 
     async def admit(self, sid: str, room: str, password: str | None) -> None:
         """Refuse a newcomer who was removed, a full room, or a locked one without its password, and
@@ -236,10 +241,13 @@ class Chat:
                                                   "allowed; leave one first.")
 
     async def _admit(self, sid: str, room: str, password: str | None) -> None:
-        """Refuse entry to a banned member, a full room, or without the room's password."""
+        """Refuse entry to a banned member, a full room, or without the room's password.
+
+        The lock holds while the room's policy lasts, members or not (its history stays behind it);
+        the room's owner, recognised by its lasting key, comes back without the password."""
         self._check_admission(sid, room)
         lock = self.access.policy(room).password_hash
-        if lock is None or not self.registry.has_room(room):
+        if lock is None or self.access.is_owner_key(room, self.lasting_key(sid)):
             return
         if password is None:
             raise UserError("password_required", f"Room {room!r} is locked; enter its password.")
@@ -316,10 +324,38 @@ class Chat:
         for hook in self.departure_hooks:
             await hook(member, departure)
         if count == 0:
-            self.access.emptied(room)
-            self.history.room_emptied(room)
+            await self._room_emptied(room)
         elif self.owner_of(room) != owner_before:
             await self.announce_settings(room)
+
+    async def _room_emptied(self, room: str) -> None:
+        """The last member left: the history's countdown starts (--history-retention), and the
+        room's policy stays while anything of the room does."""
+        remains = await self._remains(room)  # before room_emptied: the history may forget what it saw
+        if self.registry.has_room(room):
+            return  # someone entered while the history was asked
+        self.history.room_emptied(room)
+        if not remains:
+            self.access.emptied(room)
+
+    async def _remains(self, room: str) -> bool:
+        """Whether anything of an empty room remains: history, or a ban still running."""
+        return self.access.has_bans(room, time.time()) or await self.history.holds(room)
+
+    async def release_unused_rooms(self) -> list[str]:
+        """Drop the policy of every empty room of which nothing remains any more (its history expired,
+        its bans ran out): its name is free again. Run now and then (app.py, with history expiry)."""
+        self.access.forget_expired_bans(time.time())
+        released = []
+        for room in self.access.rooms():
+            if self.registry.has_room(room) or await self._remains(room):
+                continue
+            if not self.registry.has_room(room):  # nobody entered while the history was asked
+                self.access.emptied(room)
+                released.append(room)
+        if released:
+            log.info("released %d empty room(s): nothing of them remains", len(released))
+        return released
 
     async def departed_elsewhere(self, member: Member, departures: list[Departure],
                                  owners_before: dict[str, str | None]) -> None:
@@ -334,12 +370,18 @@ class Chat:
         member = self.registry.member(sid)
         return member.key if member is not None and member.key else f"sid:{sid}"
 
+    def lasting_key(self, sid: str) -> str | None:
+        """The member's key when it names one browser (or tab) across connections, so that it may
+        own a room beyond its socket; None for an address (neighbours share it) or a bare socket."""
+        key = self.ban_key(sid)
+        return key if key.startswith(LASTING_KEYS) else None
+
     def _rooms_of(self, sid: str) -> list[str]:
         member = self.registry.member(sid)
         return list(member.rooms) if member else []
 
     def owner_of(self, room: str) -> str | None:
-        return self.access.owner_of(room, [m.id for m in self.registry.members(room)])
+        return self.access.owner_of(room, [m.id for m in self.registry.members(room)], key_of=self.lasting_key)
 
     def room_settings(self, room: str) -> dict[str, object]:
         return self.access.policy(room).as_dict(self.owner_of(room))

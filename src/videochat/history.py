@@ -171,6 +171,15 @@ class HistoryStore:
             for id_, author, nick, text, t in reversed(rows)
         ]
 
+    async def holds(self, room: str) -> bool:
+        """Whether any message of `room` is kept (what keeps an empty room's policy alive)."""
+        cached = self._cache.get(room)
+        if cached is not None:
+            return bool(cached)  # loaded, and every message since appended to it
+        await self.flush()
+        return await self._run(lambda: self._db.execute(  # type: ignore[union-attr]
+            "SELECT 1 FROM messages WHERE room = ? LIMIT 1", (room,)).fetchone() is not None)
+
     def append(self, message: Message) -> None:
         cached = self._cache.get(message["room"])
         if cached is not None:

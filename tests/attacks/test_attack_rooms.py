@@ -107,3 +107,68 @@ async def test_many_long_named_rooms_do_not_disconnect_everyone(server_factory):
     finally:
         for client in (alice, bob, *gang):
             await client.disconnect()
+
+
+async def enter_when(client: Recorder, room, *waiting: str) -> dict:
+    """Enter `room` as soon as the server lets `client` in (refused meanwhile with `waiting` codes,
+    or for rate); the ack."""
+    async def attempt() -> dict | None:
+        reply = await client.call("enter_room", room)
+        if reply["ok"]:
+            return reply
+        assert reply["error"]["code"] in (*waiting, "rate_limited"), reply
+        return None
+    return await eventually(attempt, timeout=20, what=f"entering {room!r}")
+
+
+@BOTH
+async def test_a_locked_room_stays_locked_while_its_history_lasts_and_its_owner_comes_back(server_factory):
+    """Issue 16, item 4: when the last member left, the lock and the ownership went and the history
+    stayed; whoever entered the name next got the conversation and the room."""
+    server = server_factory("--history-retention", "2")
+    owner_auth = {"clientId": "owner-tab-0001", "browserId": "owner-browser-0001"}
+    owner = await connected(server.url, auth=owner_auth)
+    (address,) = attacker_addresses(1)
+    stranger = await connected(server.url, source=address, auth={"browserId": "stranger-browser-1"})
+    friend = await connected(server.url, auth={"browserId": "friend-browser-01"})
+    clients = [owner, stranger, friend]
+    try:
+        assert (await owner.call("enter_room", "vault"))["ok"]
+        assert (await owner.call("room_settings", "vault", {"password": "s3cret"}))["ok"]
+        assert (await owner.call("new_message", "the plan", "vault"))["ok"]
+        await owner.disconnect()  # the page is closed: the room is empty, its history kept
+
+        refused = await stranger.call("enter_room", "vault")
+        assert not refused["ok"], "the empty room's history went to a stranger"
+        assert refused["error"]["code"] == "password_required" and "history" not in refused
+        wrong = await stranger.call("enter_room", {"payload": "vault", "password": "guess"})
+        assert wrong["error"]["code"] == "wrong_password" and "history" not in wrong
+
+        # the owner comes back (a new connection of the same browser): no password, owner again
+        owner = await connected(server.url, auth={**owner_auth, "clientId": "owner-tab-0002"})
+        clients.append(owner)
+        back = await owner.call("enter_room", "vault")
+        assert back["ok"] and back["settings"] == {"owner": owner.sid, "locked": True, "private": False,
+                                                   "maxMembers": None}
+        assert [m["text"] for m in back["history"]] == ["the plan"]
+
+        # while the owner is away a friend holds the room; the owner back owns it again
+        joined = await friend.call("enter_room", {"payload": "vault", "password": "s3cret"})
+        assert joined["ok"] and joined["settings"]["owner"] == owner.sid
+        await owner.disconnect()
+        await friend.wait_for("room_update", lambda update: update["owner"] == friend.sid)
+        owner = await connected(server.url, auth={**owner_auth, "clientId": "owner-tab-0003"})
+        clients.append(owner)
+        assert (await owner.call("enter_room", "vault"))["settings"]["owner"] == owner.sid
+        await friend.wait_for("room_update", lambda update: update["owner"] == owner.sid)
+        assert (await friend.call("room_settings", "vault", {"password": None}))["error"]["code"] == "not_owner"
+
+        # once everyone left and the history expired (--history-retention 2), the name is free
+        for client in (owner, friend):
+            assert (await client.call("leave_room", "vault"))["ok"]
+        fresh = await enter_when(stranger, "vault", "password_required")
+        assert fresh["history"] == [] and fresh["settings"] == {"owner": stranger.sid, "locked": False,
+                                                                "private": False, "maxMembers": None}
+    finally:
+        for client in clients:
+            await client.disconnect()
