@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from .access import Access
 from .admin import Admin
+from .attempts import PasswordAttempts
 from .chat import Chat
 from .health import Health
 from .history import HistoryStore
@@ -76,7 +77,10 @@ class VideochatApp:
                          wrong_password_delay=settings.wrong_password_delay,
                          room_list_rate=settings.room_list_rate,
                          max_rooms_per_connection=settings.max_rooms_per_connection,
-                         max_rooms_per_address=settings.max_rooms_per_ip, room_list_size=settings.room_list_size)
+                         max_rooms_per_address=settings.max_rooms_per_ip, room_list_size=settings.room_list_size,
+                         password_attempts=PasswordAttempts(per_room=settings.password_attempts_per_room,
+                                                            per_address=settings.password_attempts_per_ip,
+                                                            window=settings.password_attempt_window))
         self.chat.register()
         if self.cluster is not None:
             self.cluster.attach(self.registry, self.access, self.chat)

@@ -17,7 +17,8 @@ from typing import Any, Awaitable, Callable
 import socketio
 
 from .access import Access, Refusal
-from .errors import UserError, ok
+from .attempts import PasswordAttempts
+from .errors import RetryLater, UserError, ok
 from .history import HistoryStore
 from .passwords import LONGEST_PASSWORD
 from .ratelimit import Limiter
@@ -61,7 +62,8 @@ class Chat:
     def __init__(self, sio: Server, registry: Registry, history: HistoryStore, limits: Limits,
                  limiter: Limiter, access: Access, *, wrong_password_delay: float = 1.0,
                  room_list_rate: float = 4.0, max_rooms_per_connection: int = 10,
-                 max_rooms_per_address: int = 100, room_list_size: int = 50) -> None:
+                 max_rooms_per_address: int = 100, room_list_size: int = 50,
+                 password_attempts: PasswordAttempts | None = None) -> None:
         self.sio = sio
         self.limiter = limiter
         self.registry = registry
@@ -74,6 +76,9 @@ class Chat:
         self.max_rooms_per_connection = max_rooms_per_connection
         self.max_rooms_per_address = max_rooms_per_address
         self.room_list_size = room_list_size
+        # password guesses per room and per address (attempts.py), and the connections with one in progress
+        self.password_attempts = password_attempts or PasswordAttempts(per_room=30, per_address=10, window=60)
+        self._checking_password: set[str] = set()
         self.departure_hooks: list[DepartureHook] = []
         self.entry_fields: list[EntryFields] = []
         # message ids: 32 hex digits, unique across processes and restarts (a random half per
@@ -251,10 +256,28 @@ class Chat:
             return
         if password is None:
             raise UserError("password_required", f"Room {room!r} is locked; enter its password.")
-        if not await asyncio.to_thread(lock.matches, password):
-            await asyncio.sleep(self.wrong_password_delay)  # guessing stays slow
-            raise UserError("wrong_password", f"That is not the password of room {room!r}.")
+        self._take_password_attempt(sid, room)
+        self._checking_password.add(sid)
+        try:
+            if not await asyncio.to_thread(lock.matches, password):
+                await asyncio.sleep(self.wrong_password_delay)  # guessing stays slow
+                raise UserError("wrong_password", f"That is not the password of room {room!r}.")
+        finally:
+            self._checking_password.discard(sid)
         self._check_admission(sid, room)  # the room may have filled up while the password was checked
+
+    def _take_password_attempt(self, sid: str, room: str) -> None:
+        """Guesses are bounded before any is hashed: one at a time per connection, and so many per
+        room and per address in --password-attempt-window (attempts.py)."""
+        if sid in self._checking_password:
+            raise RetryLater("too_many_attempts", "One password at a time: wait for the answer to the last one.",
+                             self.wrong_password_delay)
+        refused = self.password_attempts.take(room, self.limiter.address_of(sid), time.monotonic())
+        if refused is not None:
+            which, seconds = refused
+            whose = f"room {room!r}" if which == "room" else "your network address"
+            raise RetryLater("too_many_attempts", f"Too many password attempts for {whose}; try again in "
+                                                  f"{max(1, round(seconds))} seconds.", seconds)
 
     def _check_admission(self, sid: str, room: str) -> None:
         self._check_room_bounds(sid)

@@ -48,12 +48,23 @@ class TokenBucket:
         self.updated = now
 
     def take(self, now: float) -> bool:
+        # what available() does, inline: this runs for every event a client sends
         self.tokens = min(self.rate.burst, self.tokens + (now - self.updated) * self.rate.per_second)
         self.updated = now
         if self.tokens >= 1:
             self.tokens -= 1
             return True
         return False
+
+    def available(self, now: float) -> float:
+        """Refill up to `now`; the tokens there are (take one with `tokens -= 1`)."""
+        self.tokens = min(self.rate.burst, self.tokens + (now - self.updated) * self.rate.per_second)
+        self.updated = now
+        return self.tokens
+
+    def seconds_to_one(self, now: float) -> float:
+        """Seconds until a token is there (0 if one is)."""
+        return max(0.0, (1 - self.available(now)) / self.rate.per_second)
 
     def full_at(self, now: float) -> bool:
         """Whether the bucket would be full by now (so forgetting it changes nothing)."""

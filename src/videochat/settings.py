@@ -161,6 +161,14 @@ class Settings:
     room_list_size: int = field(default=50, metadata=_meta(
         "Most rooms a room list holds (room_change, list_rooms, /api/rooms, the home page): the "
         "busiest public rooms, busiest first."))
+    password_attempts_per_room: float = field(default=30.0, metadata=_meta(
+        "Room password attempts one room takes within --password-attempt-window, from everyone "
+        "together; more are refused (too_many_attempts) before any is checked."))
+    password_attempts_per_ip: float = field(default=10.0, metadata=_meta(
+        "Room password attempts one address may make within --password-attempt-window, at all rooms together."))
+    password_attempt_window: float = field(default=60.0, metadata=_meta(
+        "Seconds in which the password attempts of a room, and of an address, are given back "
+        "(token buckets: one attempt back every window/attempts seconds)."))
 
     # -- bans and names --
 
@@ -231,6 +239,9 @@ class Settings:
 
         if self.max_rooms_per_connection < 1 or self.room_list_size < 1:
             raise SettingsError("max-rooms-per-connection and room-list-size must be at least 1")
+        if min(self.password_attempts_per_room, self.password_attempts_per_ip) < 1 or self.password_attempt_window <= 0:
+            raise SettingsError("password-attempts-per-room and -per-ip must be at least 1, "
+                                "password-attempt-window more than 0 seconds")
         if self.max_rooms_per_ip < 0:
             raise SettingsError(f"max-rooms-per-ip must be 0 (no limit) or more, got {self.max_rooms_per_ip}")
         # every connection receives the list, several times a second while rooms change: the largest

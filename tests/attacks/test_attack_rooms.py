@@ -172,3 +172,48 @@ async def test_a_locked_room_stays_locked_while_its_history_lasts_and_its_owner_
     finally:
         for client in clients:
             await client.disconnect()
+
+
+async def test_password_guesses_in_parallel_are_bounded_per_room_and_per_address(server_factory):
+    """Issue 16, item 12: the wrong-password delay did not serialise guesses (200 in 10 s from one
+    address). Now at most so many are checked per room and per address in a window; the rest are
+    refused before any hashing, with the time to wait."""
+    server = server_factory("--password-attempts-per-room", "8", "--password-attempts-per-ip", "3",
+                            "--password-attempt-window", "8", "--wrong-password-delay", "0.2")
+    owner_auth = {"browserId": "owner-browser-0001"}
+    owner = await connected(server.url, auth=owner_auth)
+    gang = [(address, await connected(server.url, source=address))
+            for address in attacker_addresses(4) for _ in range(5)]
+    friend = await connected(server.url)
+    try:
+        assert (await owner.call("enter_room", "vault"))["ok"]
+        assert (await owner.call("room_settings", "vault", {"password": "correct horse"}))["ok"]
+
+        async def guess(client: Recorder, n: int) -> dict:
+            return await client.call("enter_room", {"payload": "vault", "password": f"guess {n}"})
+
+        # 20 connections from 4 addresses, 5 guesses each, all at once
+        answers = await asyncio.gather(*[guess(client, n) for _, client in gang for n in range(5)])
+        by_address = collections.defaultdict(collections.Counter)
+        for (address, _), answer in zip([pair for pair in gang for _ in range(5)], answers):
+            by_address[address][answer["error"]["code"]] += 1
+        checked = sum(codes["wrong_password"] for codes in by_address.values())
+        assert 0 < checked <= 8, by_address  # the room's bound
+        assert all(codes["wrong_password"] <= 3 for codes in by_address.values()), by_address  # each address's
+        refusals = [a["error"] for a in answers if a["error"]["code"] != "wrong_password"]
+        assert len(refusals) == 100 - checked and {e["code"] for e in refusals} == {"too_many_attempts"}
+        assert all(0 < e["retryAfter"] <= 8 for e in refusals if "connection" not in e["message"])
+
+        # the owner's own browser is never locked out (a second tab: no password needed)
+        tab = await connected(server.url, auth=owner_auth)
+        gang.append(("owner", tab))
+        assert (await tab.call("enter_room", "vault"))["ok"]
+        # a friend with the password waits until the room's bucket gives an attempt back
+        right = {"payload": "vault", "password": "correct horse"}
+        first = await friend.call("enter_room", right)
+        if not first["ok"]:
+            assert first["error"]["code"] == "too_many_attempts" and first["error"]["retryAfter"] <= 8
+            assert (await enter_when(friend, right, "too_many_attempts"))["ok"]
+    finally:
+        for client in (owner, friend, *(client for _, client in gang)):
+            await client.disconnect()
