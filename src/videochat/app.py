@@ -73,6 +73,8 @@ class VideochatApp:
                           client_manager=self.cluster.bus if self.cluster else LocalManager(),
                           max_outgoing_bytes=settings.max_outgoing_bytes)
         self.access = Access()
+        if self.cluster is None:  # one process: policies are kept with the history (several: in Redis)
+            self.access.on_change = self._keep_policy
         self.chat = Chat(self.sio, self.registry, self.history, self.limits, self.limiter, self.access,
                          wrong_password_delay=settings.wrong_password_delay,
                          room_list_rate=settings.room_list_rate,
@@ -164,6 +166,9 @@ class VideochatApp:
         await self.history.open()
         if self.cluster is not None:
             await self.cluster.start(self.sio)
+        else:
+            for room, policy in (await self.history.policies()).items():
+                self.access.apply(("policy", room, policy))
         self._start(self._expire_history_forever(), "videochat-history-expiry")
         try:
             yield
@@ -201,6 +206,13 @@ class VideochatApp:
         task = asyncio.create_task(coroutine, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _keep_policy(self, change: tuple) -> None:
+        """Access changes (one process): a room's policy goes to the database with its history, so
+        that a locked room whose history outlives a restart stays locked (bans stay in memory)."""
+        if change[0] == "policy":
+            _, room, policy = change
+            self.history.save_policy(room, policy)  # type: ignore[union-attr]
 
     async def _expire_history_forever(self) -> None:
         interval = max(0.2, min(60.0, self.settings.history_retention / 4))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import json
 import logging
 import operator
 import sqlite3
@@ -40,6 +41,9 @@ CREATE TABLE IF NOT EXISTS messages (
 MESSAGES_INDEX = "CREATE INDEX IF NOT EXISTS messages_by_room ON messages (room, time)"
 # rooms whose history is waiting to expire: empty since that Unix time
 EMPTY_ROOMS = "CREATE TABLE IF NOT EXISTS empty_rooms (room TEXT PRIMARY KEY, since REAL NOT NULL)"
+# each room's access policy (access.RoomPolicy.to_data(), JSON): a locked room's history stays behind
+# its lock across restarts, as long as the history does
+ROOM_POLICIES = "CREATE TABLE IF NOT EXISTS room_policies (room TEXT PRIMARY KEY, policy TEXT NOT NULL)"
 
 Message = dict[str, Any]
 # seconds new history may wait in memory to be written with what follows it: a busy room's rows
@@ -84,7 +88,7 @@ class HistoryStore:
         db.execute("PRAGMA synchronous=NORMAL")
         if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             self._migrate(db)
-        for statement in (MESSAGES, MESSAGES_INDEX, EMPTY_ROOMS):
+        for statement in (MESSAGES, MESSAGES_INDEX, EMPTY_ROOMS, ROOM_POLICIES):
             db.execute(statement)
         # Nobody is in any room when the server starts: every room with history starts its
         # countdown now, unless it was already counting.
@@ -196,6 +200,20 @@ class HistoryStore:
             # keeps the last `size` (what `_load` reads); at most TRIM_FACTOR times that stay stored
             self._queue("DELETE FROM messages WHERE room = ?1 AND rowid NOT IN (SELECT rowid FROM messages"
                         " WHERE room = ?1 ORDER BY time DESC, rowid DESC LIMIT ?2)", (room, self.size))
+
+    def save_policy(self, room: str, policy: dict[str, Any] | None) -> None:
+        """Keep a room's access policy with its history (None: the room's policy is gone)."""
+        if policy is None:
+            self._queue("DELETE FROM room_policies WHERE room = ?", (room,))
+        else:
+            self._queue("INSERT OR REPLACE INTO room_policies (room, policy) VALUES (?, ?)",
+                        (room, json.dumps(policy, separators=(",", ":"))))
+
+    async def policies(self) -> dict[str, dict[str, Any]]:
+        """Every kept policy (at start: rooms are empty then, their policies wait for the sweep)."""
+        rows = await self._run(lambda: self._db.execute(  # type: ignore[union-attr]
+            "SELECT room, policy FROM room_policies").fetchall())
+        return {room: json.loads(policy) for room, policy in rows}
 
     def room_occupied(self, room: str) -> None:
         self._room_state(room, None)

@@ -217,3 +217,27 @@ async def test_password_guesses_in_parallel_are_bounded_per_room_and_per_address
     finally:
         for client in (owner, friend, *(client for _, client in gang)):
             await client.disconnect()
+
+
+async def test_a_locked_room_stays_locked_across_a_restart_while_its_history_lasts(server_factory):
+    """Issue 16, item 4, one process: the history is on disk, so the lock must be too."""
+    server = server_factory()
+    owner_auth = {"browserId": "owner-browser-0001"}
+    owner = await connected(server.url, auth=owner_auth)
+    assert (await owner.call("enter_room", "vault"))["ok"]
+    assert (await owner.call("room_settings", "vault", {"password": "s3cret", "maxMembers": 3}))["ok"]
+    assert (await owner.call("new_message", "the plan", "vault"))["ok"]
+    await owner.disconnect()
+    server.restart()
+    (address,) = attacker_addresses(1)
+    stranger = await connected(server.url, source=address)
+    owner = await connected(server.url, auth=owner_auth)
+    try:
+        refused = await stranger.call("enter_room", "vault")
+        assert not refused["ok"] and refused["error"]["code"] == "password_required"
+        back = await owner.call("enter_room", "vault")
+        assert back["ok"] and [m["text"] for m in back["history"]] == ["the plan"]
+        assert back["settings"] == {"owner": owner.sid, "locked": True, "private": False, "maxMembers": 3}
+    finally:
+        for client in (stranger, owner):
+            await client.disconnect()
