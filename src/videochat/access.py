@@ -99,6 +99,9 @@ class Access:
         if self._policies.pop(room, None) is not None:
             self._changed(room)
 
+    def has_policy(self, room: str) -> bool:
+        return room in self._policies
+
     def rooms(self) -> list[str]:
         """Rooms with a policy: those with members, and empty ones whose history or bans remain."""
         return list(self._policies)

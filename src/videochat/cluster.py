@@ -8,7 +8,8 @@ that starts, or comes back after losing Redis, can read it all:
 
     videochat:procs          sorted set: process id -> the Redis time its next heartbeat must beat
     videochat:members:<pid>  hash: member id -> that member's snapshot (rooms.Registry.snapshot)
-    videochat:policies       hash: room -> owner, lock (a salted hash), cap, privacy
+    videochat:policies       hash: room -> owner (and its key), lock (a salted hash), cap, privacy;
+                             empty rooms too, while their history or bans last
     videochat:bans           hash: [room, who] -> until (Unix time)
     videochat:history:<room> list: the room's recent messages (redis_history.py)
 
@@ -189,7 +190,7 @@ class Cluster:
             elif kind == "leave":
                 self._leave_room(op[1], op[2])
             elif kind == "policy" and op[2] is None and self.registry.has_room(op[1]) \
-                    and op[1] in self.access.rooms():
+                    and self.access.has_policy(op[1]):
                 # another process dropped a policy it took for unused while a member entered the
                 # room here: the room lives, and so does its policy, for everyone
                 self.access.announce(op[1])
