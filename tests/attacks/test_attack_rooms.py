@@ -241,3 +241,18 @@ async def test_a_locked_room_stays_locked_across_a_restart_while_its_history_las
     finally:
         for client in (stranger, owner):
             await client.disconnect()
+
+
+def test_settings_refuse_a_room_list_that_could_outgrow_a_client_buffer():
+    """The largest room list possible stays under an eighth of --max-outgoing-bytes (item 3)."""
+    from videochat.roomlist import largest_list_bytes
+    from videochat.settings import Settings, SettingsError
+
+    assert largest_list_bytes(50, 64) * 8 <= Settings().validate().max_outgoing_bytes
+    with pytest.raises(SettingsError, match="room-list-size"):
+        Settings(max_room_name=1000).validate()
+    Settings(max_room_name=1000, room_list_size=3).validate()
+    with pytest.raises(SettingsError, match="max-rooms-per-connection"):
+        Settings(max_rooms_per_connection=0).validate()
+    with pytest.raises(SettingsError, match="password-attempts"):
+        Settings(password_attempt_window=0).validate()
