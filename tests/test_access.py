@@ -74,3 +74,22 @@ def test_an_address_ban_admits_only_ids_issued_before_it():
             admit(since)
         assert refused.value.code == "banned" and "network address" in refused.value.message
     access.admit("r", "browser:x", count=0, already_member=False, now=100, address="address:10.0.0.1", known_since=99)
+
+
+def test_a_policy_outlives_its_members_and_its_owner_is_known_by_key():
+    access = Access()
+    assert access.created("r", private=False, owner_key="browser:o")
+    access.configure("r", max_members=5)
+    keys = {"o2": "browser:o", "x": "browser:x"}.get
+    assert access.owner_of("r", ["x", "o2"], key_of=keys) == "o2"  # the owner back on a new socket
+    assert access.owner_of("r", ["x"], key_of=keys) == "x"  # away: the longest present
+    assert not access.created("r", private=True, owner_key="browser:x")  # kept, as it was
+    assert access.policy("r").owner_key == "browser:o" and access.policy("r").max_members == 5
+    assert access.is_owner_key("r", "browser:o") and not access.is_owner_key("r", None)
+    access.hand_over("r", "x", "browser:x")
+    assert access.owner_of("r", ["o2", "x"], key_of=keys) == "x"
+    access.ban("r", "browser:y", until=10, now=0)
+    assert access.has_bans("r", now=5) and not access.has_bans("r", now=10) and not access.has_bans("q", now=0)
+    assert access.rooms() == ["r"]
+    access.emptied("r")
+    assert access.rooms() == [] and access.policy("r") == RoomPolicy()

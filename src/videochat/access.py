@@ -1,7 +1,13 @@
 """Who may enter a room and who runs it: owner, password lock, member cap, privacy, removals.
 
 Pure state beside the room model (rooms.py), no I/O: the owner is whoever was handed the room and
-is still in it, else the longest-present member; the caller passes member lists and the clock.
+is still in it, else the member the room's owner key names (its creator, or whom it was handed to,
+back on a new connection), else the longest-present member; the caller passes member lists, keys and
+the clock.
+
+A room's policy lasts as long as anything of the room does, not only while it has members: its lock
+and its owner's key keep guarding its history (and its bans) when it is empty; the caller drops it
+(`emptied`) once nothing of the room remains (chat.py).
 Passwords are kept as hashes made by the caller (hashing is slow on purpose and runs off the loop).
 Every change is reported to `on_change` as JSON-ready data that `apply()` takes (several processes
 keep the same access state this way: cluster.py).
@@ -30,6 +36,9 @@ class RoomPolicy:
     password_hash: PasswordHash | None = None
     max_members: int | None = None
     private: bool = False
+    # who owns the room across connections: the lasting key (a browser's) of its creator, or of the
+    # member it was handed to; None when they had none (then ownership goes by presence alone)
+    owner_key: str | None = None
 
     def as_dict(self, owner: str | None) -> dict[str, object]:
         return {"owner": owner, "locked": self.password_hash is not None, "private": self.private,
@@ -37,13 +46,15 @@ class RoomPolicy:
 
     def to_data(self) -> dict[str, Any]:
         return {"owner": self.owner, "maxMembers": self.max_members, "private": self.private,
-                "password": self.password_hash.to_data() if self.password_hash else None}
+                "password": self.password_hash.to_data() if self.password_hash else None,
+                "ownerKey": self.owner_key}
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> "RoomPolicy":
         password = data.get("password")
         return cls(owner=data.get("owner"), max_members=data.get("maxMembers"), private=bool(data.get("private")),
-                   password_hash=PasswordHash.from_data(password) if password else None)
+                   password_hash=PasswordHash.from_data(password) if password else None,
+                   owner_key=data.get("ownerKey"))
 
 
 class Refusal(Exception):
@@ -63,22 +74,46 @@ class Access:
     def policy(self, room: str) -> RoomPolicy:
         return self._policies.get(room) or RoomPolicy()
 
-    def owner_of(self, room: str, member_ids: list[str]) -> str | None:
-        chosen = self.policy(room).owner
-        if chosen is not None and chosen in member_ids:
-            return chosen
+    def owner_of(self, room: str, member_ids: list[str],
+                 key_of: Callable[[str], str | None] = lambda member_id: None) -> str | None:
+        """The owner among `member_ids` (longest present first); `key_of` gives a member's lasting key."""
+        policy = self.policy(room)
+        if policy.owner is not None and policy.owner in member_ids:
+            return policy.owner
+        if policy.owner_key is not None:
+            for member_id in member_ids:
+                if key_of(member_id) == policy.owner_key:
+                    return member_id
         return member_ids[0] if member_ids else None
+
+    def is_owner_key(self, room: str, key: str | None) -> bool:
+        return key is not None and key == self.policy(room).owner_key
 
     # the room's life
 
-    def created(self, room: str, *, private: bool) -> None:
-        self._policies[room] = RoomPolicy(private=private)
+    def created(self, room: str, *, private: bool, owner_key: str | None = None) -> bool:
+        """The first member entered `room`. A room whose policy outlived its members (its history or
+        bans remain) keeps it, lock, owner and all; False then. Else a new policy (True)."""
+        if room in self._policies:
+            return False
+        self._policies[room] = RoomPolicy(private=private, owner_key=owner_key)
         self._changed(room)
+        return True
 
     def emptied(self, room: str) -> None:
-        """Nobody is left: the next one to enter creates the room afresh (lock and all gone)."""
+        """Nothing of the room remains: the next one to enter creates it afresh (lock and all gone)."""
         if self._policies.pop(room, None) is not None:
             self._changed(room)
+
+    def has_policy(self, room: str) -> bool:
+        return room in self._policies
+
+    def rooms(self) -> list[str]:
+        """Rooms with a policy: those with members, and empty ones whose history or bans remain."""
+        return list(self._policies)
+
+    def has_bans(self, room: str, now: float) -> bool:
+        return any(r == room and ban.until > now for (r, _), ban in self._bans.items())
 
     def is_private(self, room: str) -> bool:
         return self.policy(room).private
@@ -107,8 +142,9 @@ class Access:
 
     # the owner's powers
 
-    def hand_over(self, room: str, new_owner: str) -> None:
-        self._policy_for_change(room).owner = new_owner
+    def hand_over(self, room: str, new_owner: str, owner_key: str | None = None) -> None:
+        policy = self._policy_for_change(room)
+        policy.owner, policy.owner_key = new_owner, owner_key
         self._changed(room)
 
     def configure(self, room: str, *, password_hash: PasswordHash | None | bool = False,
@@ -167,9 +203,9 @@ class Access:
             _, room, client_key, until, since = change
             self._bans[(room, client_key)] = Ban(float(until), float(since))
 
-    def forget(self, room: str) -> None:
-        """Drop a room's policy quietly (another process announced that it emptied)."""
-        self._policies.pop(room, None)
+    def announce(self, room: str) -> None:
+        """Report a room's policy again as it is here (on_change), for copies that dropped it."""
+        self._changed(room)
 
     def state(self) -> tuple[dict[str, dict], dict[tuple[str, str], Ban]]:
         """Every policy and ban."""

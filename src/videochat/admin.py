@@ -41,7 +41,7 @@ from socketio.exceptions import ConnectionRefusedError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
-from .chat import Chat, client_address
+from .chat import Chat, chat_room_name, client_address
 from .errors import UserError
 from .metrics import Metrics
 from .passwords import LONGEST_PASSWORD, PasswordHash
@@ -234,6 +234,9 @@ class AdminOperations:
             log.warning(f"admin {action} refused: only sockets of the namespace / are in rooms",
                         extra={"admin": admin_sid})
             return
+        # the UI shows the Socket.IO rooms (`#lobby`, chat.chat_room): either that or the room's name
+        if isinstance(room, str):
+            room = chat_room_name(room) or room
         for sid in self._targets(namespace, room_filter):
             try:
                 if action == "join":

@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from .access import Access
 from .admin import Admin
+from .attempts import PasswordAttempts
 from .chat import Chat
 from .health import Health
 from .history import HistoryStore
@@ -75,9 +76,16 @@ class VideochatApp:
                           handshake_timeout=settings.handshake_timeout)
         self.access = Access()
         self.identities = BrowserIds()  # its secret is read at start (_lifespan)
+        if self.cluster is None:  # one process: policies are kept with the history (several: in Redis)
+            self.access.on_change = self._keep_policy
         self.chat = Chat(self.sio, self.registry, self.history, self.limits, self.limiter, self.access,
                          wrong_password_delay=settings.wrong_password_delay,
-                         room_list_rate=settings.room_list_rate, identities=self.identities)
+                         room_list_rate=settings.room_list_rate, identities=self.identities,
+                         max_rooms_per_connection=settings.max_rooms_per_connection,
+                         max_rooms_per_address=settings.max_rooms_per_ip, room_list_size=settings.room_list_size,
+                         password_attempts=PasswordAttempts(per_room=settings.password_attempts_per_room,
+                                                            per_address=settings.password_attempts_per_ip,
+                                                            window=settings.password_attempt_window))
         self.chat.register()
         if self.cluster is not None:
             self.cluster.attach(self.registry, self.access, self.chat)
@@ -166,6 +174,8 @@ class VideochatApp:
                 self._start(self.identities.keep_trying_redis(self.cluster.redis), "videochat-browser-id-secret")
         else:
             await asyncio.to_thread(self.identities.open_file, self.settings.data_dir)
+            for room, policy in (await self.history.policies()).items():
+                self.access.apply(("policy", room, policy))
         self._start(self._expire_history_forever(), "videochat-history-expiry")
         try:
             yield
@@ -204,12 +214,20 @@ class VideochatApp:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _keep_policy(self, change: tuple) -> None:
+        """Access changes (one process): a room's policy goes to the database with its history, so
+        that a locked room whose history outlives a restart stays locked (bans stay in memory)."""
+        if change[0] == "policy":
+            _, room, policy = change
+            self.history.save_policy(room, policy)  # type: ignore[union-attr]
+
     async def _expire_history_forever(self) -> None:
         interval = max(0.2, min(60.0, self.settings.history_retention / 4))
         while True:
             await asyncio.sleep(interval)
             try:
                 await self.history.expire(self.registry.has_room)
+                await self.chat.release_unused_rooms()  # a locked room's lock lasts as long as its history
             except Exception:
                 log.exception("history expiry failed; trying again in %.0f s", interval)
 

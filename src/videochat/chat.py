@@ -17,7 +17,8 @@ from typing import Any, Awaitable, Callable
 import socketio
 
 from .access import Access, Refusal
-from .errors import UserError, ok
+from .attempts import PasswordAttempts
+from .errors import RetryLater, UserError, ok
 from .history import HistoryStore
 from .identity import BrowserIds, address_key
 from .passwords import LONGEST_PASSWORD
@@ -31,6 +32,26 @@ log = logging.getLogger(__name__)
 
 
 CLIENT_ID = re.compile(r"[0-9A-Za-z_-]{8,128}")
+CHAT_ROOM_PREFIX = "#"
+# ban keys (chat.ban_key) that name a browser across its connections (server-signed ids, identity.py):
+# such a key may own a room
+LASTING_KEYS = ("browser:",)
+
+
+def chat_room(room: str) -> str:
+    """The Socket.IO room of a chat room's members.
+
+    python-socketio puts every socket in a room named after its sid, so a chat room that used its own
+    name there could be named after another socket's sid: whoever entered it would then speak to
+    that socket. Sids are base64url (letters, digits, `-`, `_`), so a `#` in front keeps every chat
+    room apart from every sid, and from the call rooms (`\\x00call\\x00...`, signaling.call_room).
+    The Admin UI shows these names (`#lobby`)."""
+    return CHAT_ROOM_PREFIX + room
+
+
+def chat_room_name(sio_room: str) -> str | None:
+    """The chat room of a Socket.IO room made by chat_room(), else None."""
+    return sio_room[len(CHAT_ROOM_PREFIX):] if sio_room.startswith(CHAT_ROOM_PREFIX) else None
 
 # Called for each room a member left (by leave_room or disconnecting), after `bye` went out.
 DepartureHook = Callable[[dict, Departure], Awaitable[None]]
@@ -42,7 +63,9 @@ EntryFields = Callable[[str], dict[str, Any]]
 class Chat:
     def __init__(self, sio: Server, registry: Registry, history: HistoryStore, limits: Limits,
                  limiter: Limiter, access: Access, *, wrong_password_delay: float = 1.0,
-                 room_list_rate: float = 4.0, identities: BrowserIds | None = None) -> None:
+                 room_list_rate: float = 4.0, identities: BrowserIds | None = None,
+                 max_rooms_per_connection: int = 10, max_rooms_per_address: int = 100, room_list_size: int = 50,
+                 password_attempts: PasswordAttempts | None = None) -> None:
         self.sio = sio
         # who each connection is: the browser id it proves, else one issued now (identity.py)
         self.identities = identities or BrowserIds()
@@ -52,6 +75,14 @@ class Chat:
         self.limits = limits
         self.access = access
         self.wrong_password_delay = wrong_password_delay
+        # how many rooms one connection, and the connections of one address together (0: any), may
+        # be in; and how many rooms a room list shows (docs/security.md)
+        self.max_rooms_per_connection = max_rooms_per_connection
+        self.max_rooms_per_address = max_rooms_per_address
+        self.room_list_size = room_list_size
+        # password guesses per room and per address (attempts.py), and the connections with one in progress
+        self.password_attempts = password_attempts or PasswordAttempts(per_room=30, per_address=10, window=60)
+        self._checking_password: set[str] = set()
         self.departure_hooks: list[DepartureHook] = []
         self.entry_fields: list[EntryFields] = []
         # message ids: 32 hex digits, unique across processes and restarts (a random half per
@@ -134,7 +165,8 @@ class Chat:
         if old != nickname:
             member = self._member(sid)
             for room in rooms:
-                await self.sio.emit("nickname_change", {"room": room, "member": member, "old": old}, room=room)
+                await self.sio.emit("nickname_change", {"room": room, "member": member, "old": old},
+                                    room=chat_room(room))
             log.info("nickname", extra={"sid": sid, "nickname": nickname, "old": old, "rooms": len(rooms)})
         return ok(nickname=nickname)
 
@@ -154,11 +186,22 @@ class Chat:
         The first member creates the room (`private`: never listed).
         """
         member = self._member(sid)
+        try:
+            if is_new:
+                if count == 1:  # before any await: other processes learn of the room and its policy together
+                    # (a room whose history or bans outlived its members keeps its policy: the
+                    # newcomer passed its lock, or is its owner back)
+                    self.access.created(name, private=private, owner_key=self.lasting_key(sid))
+                    self.history.room_occupied(name)
+                await self.sio.enter_room(sid, chat_room(name))
+            history = await self.history.recent(name)
+            members = [m.as_dict() for m in self.registry.members(name)]
+            extra = {k: v for fields in self.entry_fields for k, v in fields(name).items()}
+        except Exception:
+            if is_new:  # nobody heard of this entry yet: take it back, so that a failure changes nothing
+                await self._undo_entry(sid, name)
+            raise
         if is_new:
-            if count == 1:  # before any await: other processes learn of the room and its policy together
-                self.access.created(name, private=private)
-                self.history.room_occupied(name)
-            await self.sio.enter_room(sid, name)
             log.info("enter_room", extra={"room": name, "sid": sid, "nickname": member["nickname"], "count": count})
         if welcome is not None or is_new:
 
@@ -166,37 +209,87 @@ class Chat:
                 # the ack first, then the others hear of it (the seed's order)
                 if welcome is not None and count > 1:  # alone: nobody to tell
                     info = {"room": name, "member": member, **welcome}
-                    await self.sio.emit("welcome", (member["nickname"], count, info), room=name, skip_sid=sid)
+                    await self.sio.emit("welcome", (member["nickname"], count, info), room=chat_room(name),
+                                        skip_sid=sid)
+                if is_new and count > 1 and self.owner_of(name) == sid:
+                    await self.announce_settings(name)  # the room's owner is back: it owns the room again
                 if is_new:
                     await self.broadcast_room_change()
 
             after_ack(announce)
-        history = await self.history.recent(name)
-        members = [m.as_dict() for m in self.registry.members(name)]
-        extra = {k: v for fields in self.entry_fields for k, v in fields(name).items()}
         return ok(room=name, you=member, count=len(members), members=members, history=history,
                   settings=self.room_settings(name), **extra)
 
+    async def _undo_entry(self, sid: str, name: str) -> None:
+        """Take back a membership whose entry failed half-way, quietly: nobody was told of it."""
+        if not self.registry.is_member(sid, name):
+            return
+        departure = self.registry.leave(sid, name)
+        await self.sio.leave_room(sid, chat_room(name))
+        if departure.count == 0:
+            await self._room_emptied(name)
+
     async def admit(self, sid: str, room: str, password: str | None) -> None:
-        """Refuse a newcomer who was removed, a full room, or a locked one without its password."""
+        """Refuse a newcomer who was removed, a full room, or a locked one without its password, and
+        one who is in as many rooms as allowed already."""
         if self.registry.is_member(sid, room):
             return
         await self._admit(sid, room, password)
 
+    def _check_room_bounds(self, sid: str) -> None:
+        """Rooms held are bounded: each room costs every connection a line of the room list, and
+        without a bound one address could make the list longer than any client may lag behind."""
+        member = self.registry.member(sid)
+        held = len(member.rooms) if member is not None else 0
+        if held >= self.max_rooms_per_connection:
+            raise UserError("too_many_rooms", f"You are in {held} rooms already, the most one connection may "
+                                              "be in; leave one first.")
+        if self.max_rooms_per_address:
+            address = self.limiter.address_of(sid)
+            if address is None:
+                return
+            members = (self.registry.member(key) for key in self.limiter.keys_from(address))
+            if sum(len(m.rooms) for m in members if m is not None) >= self.max_rooms_per_address:
+                raise UserError("too_many_rooms", f"The connections from your network address are in "
+                                                  f"{self.max_rooms_per_address} rooms already, the most "
+                                                  "allowed; leave one first.")
+
     async def _admit(self, sid: str, room: str, password: str | None) -> None:
-        """Refuse entry to a banned member, a full room, or without the room's password."""
+        """Refuse entry to a banned member, a full room, or without the room's password.
+
+        The lock holds while the room's policy lasts, members or not (its history stays behind it);
+        the room's owner, recognised by its lasting key, comes back without the password."""
         self._check_admission(sid, room)
         lock = self.access.policy(room).password_hash
-        if lock is None or not self.registry.has_room(room):
+        if lock is None or self.access.is_owner_key(room, self.lasting_key(sid)):
             return
         if password is None:
             raise UserError("password_required", f"Room {room!r} is locked; enter its password.")
-        if not await asyncio.to_thread(lock.matches, password):
-            await asyncio.sleep(self.wrong_password_delay)  # guessing stays slow
-            raise UserError("wrong_password", f"That is not the password of room {room!r}.")
+        self._take_password_attempt(sid, room)
+        self._checking_password.add(sid)
+        try:
+            if not await asyncio.to_thread(lock.matches, password):
+                await asyncio.sleep(self.wrong_password_delay)  # guessing stays slow
+                raise UserError("wrong_password", f"That is not the password of room {room!r}.")
+        finally:
+            self._checking_password.discard(sid)
         self._check_admission(sid, room)  # the room may have filled up while the password was checked
 
+    def _take_password_attempt(self, sid: str, room: str) -> None:
+        """Guesses are bounded before any is hashed: one at a time per connection, and so many per
+        room and per address in --password-attempt-window (attempts.py)."""
+        if sid in self._checking_password:
+            raise RetryLater("too_many_attempts", "One password at a time: wait for the answer to the last one.",
+                             self.wrong_password_delay)
+        refused = self.password_attempts.take(room, self.limiter.address_of(sid), time.monotonic())
+        if refused is not None:
+            which, seconds = refused
+            whose = f"room {room!r}" if which == "room" else "your network address"
+            raise RetryLater("too_many_attempts", f"Too many password attempts for {whose}; try again in "
+                                                  f"{max(1, round(seconds))} seconds.", seconds)
+
     def _check_admission(self, sid: str, room: str) -> None:
+        self._check_room_bounds(sid)
         try:
             self.access.admit(room, self.ban_key(sid), count=self.registry.count_members(room),
                               already_member=self.registry.is_member(sid, room), now=time.time(),
@@ -218,7 +311,8 @@ class Chat:
             "time": int(time.time() * 1000),
         }
         self.history.append(message)
-        await self.sio.emit("new_message", (f"{author['nickname']}: {body}", message), room=name, skip_sid=sid)
+        await self.sio.emit("new_message", (f"{author['nickname']}: {body}", message), room=chat_room(name),
+                            skip_sid=sid)
         self.sio.metrics.chat_relayed()
         if log.isEnabledFor(logging.DEBUG):
             # `text` is a sensitive field: logs.py drops it unless --log-sensitive
@@ -238,7 +332,7 @@ class Chat:
             departure = self.registry.leave(sid, name)
         except NotInRoom:
             raise UserError("not_in_room", f"You are not in room {name!r}.") from None
-        await self.sio.leave_room(sid, name)
+        await self.sio.leave_room(sid, chat_room(name))
         member = self._member(sid)
         await self._announce_departure(member, departure, skip_sid=sid, owner_before=owner_before)
         await self.broadcast_room_change()
@@ -266,14 +360,42 @@ class Chat:
                                   owner_before: str | None) -> None:
         room, count = departure.room, departure.count
         await self.sio.emit("bye", (member["nickname"], count, {"room": room, "member": member}),
-                            room=room, skip_sid=skip_sid)
+                            room=chat_room(room), skip_sid=skip_sid)
         for hook in self.departure_hooks:
             await hook(member, departure)
         if count == 0:
-            self.access.emptied(room)
-            self.history.room_emptied(room)
+            await self._room_emptied(room)
         elif self.owner_of(room) != owner_before:
             await self.announce_settings(room)
+
+    async def _room_emptied(self, room: str) -> None:
+        """The last member left: the history's countdown starts (--history-retention), and the
+        room's policy stays while anything of the room does."""
+        remains = await self._remains(room)  # before room_emptied: the history may forget what it saw
+        if self.registry.has_room(room):
+            return  # someone entered while the history was asked
+        self.history.room_emptied(room)
+        if not remains:
+            self.access.emptied(room)
+
+    async def _remains(self, room: str) -> bool:
+        """Whether anything of an empty room remains: history, or a ban still running."""
+        return self.access.has_bans(room, time.time()) or await self.history.holds(room)
+
+    async def release_unused_rooms(self) -> list[str]:
+        """Drop the policy of every empty room of which nothing remains any more (its history expired,
+        its bans ran out): its name is free again. Run now and then (app.py, with history expiry)."""
+        self.access.forget_expired_bans(time.time())
+        released = []
+        for room in self.access.rooms():
+            if self.registry.has_room(room) or await self._remains(room):
+                continue
+            if not self.registry.has_room(room):  # nobody entered while the history was asked
+                self.access.emptied(room)
+                released.append(room)
+        if released:
+            log.info("released %d empty room(s): nothing of them remains", len(released))
+        return released
 
     async def departed_elsewhere(self, member: Member, departures: list[Departure],
                                  owners_before: dict[str, str | None]) -> None:
@@ -299,24 +421,33 @@ class Chat:
         member = self.registry.member(sid)
         return {"address": member.address, "known_since": member.known_since} if member is not None else {}
 
+    def lasting_key(self, sid: str) -> str | None:
+        """The member's key when it names one browser (or tab) across connections, so that it may
+        own a room beyond its socket; None for an address (neighbours share it) or a bare socket."""
+        key = self.ban_key(sid)
+        return key if key.startswith(LASTING_KEYS) else None
+
     def _rooms_of(self, sid: str) -> list[str]:
         member = self.registry.member(sid)
         return list(member.rooms) if member else []
 
     def owner_of(self, room: str) -> str | None:
-        return self.access.owner_of(room, [m.id for m in self.registry.members(room)])
+        return self.access.owner_of(room, [m.id for m in self.registry.members(room)], key_of=self.lasting_key)
 
     def room_settings(self, room: str) -> dict[str, object]:
         return self.access.policy(room).as_dict(self.owner_of(room))
 
     async def announce_settings(self, room: str) -> None:
         """Everyone in the room learns who owns it and how it is set (`room_update`)."""
-        await self.sio.emit("room_update", {"room": room, **self.room_settings(room)}, room=room)
+        await self.sio.emit("room_update", {"room": room, **self.room_settings(room)}, room=chat_room(room))
 
     def public_rooms(self) -> list[dict[str, object]]:
-        """Rooms anyone may see: private ones are reached by link only."""
+        """The room list anyone may see (room_change, list_rooms, /api/rooms, the home page): the
+        --room-list-size busiest public rooms, busiest first (rooms.Registry.busiest_rooms).
+        Private rooms are reached by link only. Bounded, because every connection receives it."""
+        busiest = self.registry.busiest_rooms(self.room_list_size, lambda room: not self.access.is_private(room))
         return [{**summary, "locked": self.access.policy(str(summary["name"])).password_hash is not None}
-                for summary in self.registry.room_summaries() if not self.access.is_private(str(summary["name"]))]
+                for summary in busiest]
 
     async def broadcast_room_change(self) -> None:
         """Everyone hears `room_change` (the seed's event), merged when changes come faster than

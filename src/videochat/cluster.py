@@ -8,7 +8,8 @@ that starts, or comes back after losing Redis, can read it all:
 
     videochat:procs          sorted set: process id -> the Redis time its next heartbeat must beat
     videochat:members:<pid>  hash: member id -> that member's snapshot (rooms.Registry.snapshot)
-    videochat:policies       hash: room -> owner, lock (a salted hash), cap, privacy
+    videochat:policies       hash: room -> owner (and its key), lock (a salted hash), cap, privacy;
+                             empty rooms too, while their history or bans last
     videochat:bans           hash: [room, who] -> [until, since] (Unix time)
     videochat:browser-id-secret  what signs browser ids (identity.py)
     videochat:history:<room> list: the room's recent messages (redis_history.py)
@@ -195,6 +196,11 @@ class Cluster:
                 rooms_changed |= await self._hello(op[1], op[2])
             elif kind == "leave":
                 self._leave_room(op[1], op[2])
+            elif kind == "policy" and op[2] is None and self.registry.has_room(op[1]) \
+                    and self.access.has_policy(op[1]):
+                # another process dropped a policy it took for unused while a member entered the
+                # room here: the room lives, and so does its policy, for everyone
+                self.access.announce(op[1])
             elif kind in ("policy", "ban"):
                 self.access.apply(op)
                 rooms_changed |= kind == "policy"
@@ -221,11 +227,11 @@ class Cluster:
     def _forget_empty(self, departures: list) -> None:
         """Rooms another process's change emptied. When the last two members leave at the same time
         on two processes, neither process sees its own member leave last: each sees the room empty
-        only here, so each starts the history's countdown (idempotent). A policy is dropped here
-        only (a process may be creating the room afresh at this moment: its new lock must stay)."""
+        only here, so each starts the history's countdown (idempotent). The room's policy stays: it
+        lasts while anything of the room does, and the process where the room emptied, or the
+        periodic sweep (Chat.release_unused_rooms), drops it for everyone."""
         for departure in departures:
             if departure.count == 0:
-                self.access.forget(departure.room)
                 self.chat.history.room_emptied(departure.room)
 
     def _leave_room(self, member_id: str, room: str) -> None:
@@ -372,9 +378,8 @@ class Cluster:
             present = {state["id"] for state in states}
             await self._bury([m for m in self.registry.members_from(pid) if m.id not in present])
         for room, raw in (await self.redis.hgetall(POLICIES)).items():
-            name = room.decode()
-            if self.registry.has_room(name):
-                self.access.apply(["policy", name, json.loads(raw)])
+            # every policy, empty rooms' too: a locked room stays locked while its history lasts
+            self.access.apply(["policy", room.decode(), json.loads(raw)])
         wall = time.time()
         for field, ban in (await self.redis.hgetall(BANS)).items():
             until, since = _ban_data(ban)

@@ -15,6 +15,17 @@ class UserError(Exception):
         return {"code": self.code, "message": self.message}
 
 
+class RetryLater(UserError):
+    """Refused for now: `retryAfter` (seconds) says when the same request may succeed."""
+
+    def __init__(self, code: str, message: str, retry_after: float) -> None:
+        super().__init__(code, message)
+        self.retry_after = retry_after
+
+    def as_dict(self) -> dict[str, object]:  # type: ignore[override]
+        return {**super().as_dict(), "retryAfter": round(self.retry_after, 1)}
+
+
 def ok(**fields: object) -> dict[str, object]:
     return {"ok": True, **fields}
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import json
 import logging
 import operator
 import sqlite3
@@ -45,6 +46,9 @@ CREATE TABLE IF NOT EXISTS messages (
 MESSAGES_INDEX = "CREATE INDEX IF NOT EXISTS messages_by_room ON messages (room, time)"
 # rooms whose history is waiting to expire: empty since that Unix time
 EMPTY_ROOMS = "CREATE TABLE IF NOT EXISTS empty_rooms (room TEXT PRIMARY KEY, since REAL NOT NULL)"
+# each room's access policy (access.RoomPolicy.to_data(), JSON): a locked room's history stays behind
+# its lock across restarts, as long as the history does
+ROOM_POLICIES = "CREATE TABLE IF NOT EXISTS room_policies (room TEXT PRIMARY KEY, policy TEXT NOT NULL)"
 
 Message = dict[str, Any]
 # seconds new history may wait in memory to be written with what follows it: a busy room's rows
@@ -126,7 +130,7 @@ class HistoryStore:
         db.execute("PRAGMA synchronous=NORMAL")
         if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             self._migrate(db)
-        for statement in (MESSAGES, MESSAGES_INDEX, EMPTY_ROOMS):
+        for statement in (MESSAGES, MESSAGES_INDEX, EMPTY_ROOMS, ROOM_POLICIES):
             db.execute(statement)
         # Nobody is in any room when the server starts: every room with history starts its
         # countdown now, unless it was already counting.
@@ -216,6 +220,15 @@ class HistoryStore:
             for id_, author, nick, text, t in reversed(rows)
         ]
 
+    async def holds(self, room: str) -> bool:
+        """Whether any message of `room` is kept (what keeps an empty room's policy alive)."""
+        cached = self._cache.get(room)
+        if cached is not None:
+            return bool(cached)  # loaded, and every message since appended to it
+        await self.flush()
+        return await self._run(lambda: self._db.execute(  # type: ignore[union-attr]
+            "SELECT 1 FROM messages WHERE room = ? LIMIT 1", (room,)).fetchone() is not None)
+
     def append(self, message: Message) -> None:
         cached = self._cache.get(message["room"])
         if cached is not None:
@@ -235,6 +248,20 @@ class HistoryStore:
             del self._written_since_trim[room]
             # at most TRIM_FACTOR times --history-size stay stored
             self._queue(TRIM, (room, self.size))
+
+    def save_policy(self, room: str, policy: dict[str, Any] | None) -> None:
+        """Keep a room's access policy with its history (None: the room's policy is gone)."""
+        if policy is None:
+            self._queue("DELETE FROM room_policies WHERE room = ?", (room,))
+        else:
+            self._queue("INSERT OR REPLACE INTO room_policies (room, policy) VALUES (?, ?)",
+                        (room, json.dumps(policy, separators=(",", ":"))))
+
+    async def policies(self) -> dict[str, dict[str, Any]]:
+        """Every kept policy (at start: rooms are empty then, their policies wait for the sweep)."""
+        rows = await self._run(lambda: self._db.execute(  # type: ignore[union-attr]
+            "SELECT room, policy FROM room_policies").fetchall())
+        return {room: json.loads(policy) for room, policy in rows}
 
     def room_occupied(self, room: str) -> None:
         self._room_state(room, None)

@@ -82,7 +82,7 @@ class Moderation:
     async def transfer_owner(self, sid: str, room: Any = None, member_id: Any = None, *_: Any) -> dict:
         name = self._owned_room(sid, room)
         target = self._other_member(sid, name, member_id)
-        self.chat.access.hand_over(name, target)
+        self.chat.access.hand_over(name, target, self.chat.lasting_key(target))
         await self.chat.announce_settings(name)
         log.info("transfer_owner", extra={"room": name, "sid": sid, "target": target})
         return ok(room=name, settings=self.chat.room_settings(name))

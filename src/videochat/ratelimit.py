@@ -49,12 +49,23 @@ class TokenBucket:
         self.updated = now
 
     def take(self, now: float) -> bool:
+        # what available() does, inline: this runs for every event a client sends
         self.tokens = min(self.rate.burst, self.tokens + (now - self.updated) * self.rate.per_second)
         self.updated = now
         if self.tokens >= 1:
             self.tokens -= 1
             return True
         return False
+
+    def available(self, now: float) -> float:
+        """Refill up to `now`; the tokens there are (take one with `tokens -= 1`)."""
+        self.tokens = min(self.rate.burst, self.tokens + (now - self.updated) * self.rate.per_second)
+        self.updated = now
+        return self.tokens
+
+    def seconds_to_one(self, now: float) -> float:
+        """Seconds until a token is there (0 if one is)."""
+        return max(0.0, (1 - self.available(now)) / self.rate.per_second)
 
     def full_at(self, now: float) -> bool:
         """Whether the bucket would be full by now (so forgetting it changes nothing)."""
@@ -76,6 +87,7 @@ class Limiter:
                               for kind, r in rates.items()}
         self.max_connections = max_connections_per_address
         self._address_of: dict[str, str] = {}
+        self._keys_from: dict[str, set[str]] = {}  # address -> its connections
         self._connections: dict[str, int] = {}
         self._by_connection: dict[tuple[str, str], TokenBucket] = {}
         self._by_address: dict[tuple[str, str], TokenBucket] = {}
@@ -90,12 +102,17 @@ class Limiter:
             return False
         self._connections[address] = count + 1
         self._address_of[key] = address
+        self._keys_from.setdefault(address, set()).add(key)
         return True
 
     def disconnect(self, key: str) -> None:
         address = self._address_of.pop(key, None)
         if address is None:
             return
+        keys = self._keys_from[address]
+        keys.discard(key)
+        if not keys:
+            del self._keys_from[address]
         remaining = self._connections[address] - 1
         if remaining:
             self._connections[address] = remaining
@@ -106,6 +123,13 @@ class Limiter:
 
     def connections_from(self, address: str) -> int:
         return self._connections.get(address, 0)
+
+    def address_of(self, key: str) -> str | None:
+        return self._address_of.get(key)
+
+    def keys_from(self, address: str) -> set[str]:
+        """The connections counted for `address` now."""
+        return self._keys_from.get(address, set())
 
     # events
 

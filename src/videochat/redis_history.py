@@ -130,6 +130,17 @@ class RedisHistory:
             return list(self._seen.get(room, ()))
         return [json.loads(item) for item in raw]
 
+    async def holds(self, room: str) -> bool:
+        """Whether any message of `room` is kept; when Redis cannot say, True (a room's policy stays
+        rather than let its history out; the next sweep asks again)."""
+        if self._seen.get(room) or not self.bus.up:
+            return True
+        try:
+            await self.bus.flush()
+            return bool(await self.bus.redis.exists(history_key(room)))
+        except Exception:
+            return True
+
     def append(self, message: Message) -> None:
         room = message["room"]
         self._seen.setdefault(room, collections.deque(maxlen=self.size)).append(message)

@@ -13,6 +13,7 @@ connections, which they change, and the others' as copies. A member's `snapshot(
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -193,6 +194,14 @@ class Registry:
 
     def room_summaries(self) -> list[dict[str, object]]:
         return [{"name": name, "count": len(members)} for name, members in self._rooms.items()]
+
+    def busiest_rooms(self, most: int, listed: Callable[[str], bool]) -> list[dict[str, object]]:
+        """Summaries of the `most` rooms with the most members among those `listed`; of rooms with
+        as many, the one whose longest-present member came first, then by name: the same order in
+        every process that holds the same members (arrival stamps travel with them)."""
+        ranked = heapq.nsmallest(most, ((-len(members), next(iter(members.values())).rooms[name], name)
+                                        for name, members in self._rooms.items() if listed(name)))
+        return [{"name": name, "count": -negative} for negative, _, name in ranked]
 
     # calls
 

@@ -164,6 +164,22 @@ class Settings:
         "namespace connected; then it is closed."))
 
     # -- rooms, owners and passwords --
+    max_rooms_per_connection: int = field(default=10, metadata=_meta(
+        "Most rooms one connection may be in at once; entering one more is refused (too_many_rooms)."))
+    max_rooms_per_ip: int = field(default=100, metadata=_meta(
+        "Most room memberships the connections from one address may hold together (each process "
+        "counts its own connections); 0 = no limit."))
+    room_list_size: int = field(default=50, metadata=_meta(
+        "Most rooms a room list holds (room_change, list_rooms, /api/rooms, the home page): the "
+        "busiest public rooms, busiest first."))
+    password_attempts_per_room: float = field(default=30.0, metadata=_meta(
+        "Room password attempts one room takes within --password-attempt-window, from everyone "
+        "together; more are refused (too_many_attempts) before any is checked."))
+    password_attempts_per_ip: float = field(default=10.0, metadata=_meta(
+        "Room password attempts one address may make within --password-attempt-window, at all rooms together."))
+    password_attempt_window: float = field(default=60.0, metadata=_meta(
+        "Seconds in which the password attempts of a room, and of an address, are given back "
+        "(token buckets: one attempt back every window/attempts seconds)."))
 
     # -- bans and names --
 
@@ -234,6 +250,7 @@ class Settings:
         self._validate_http()
         self._validate_connections()
         self._validate_admin()
+        self._validate_rooms()
 
         if self.max_outgoing_bytes < 2 * self.max_packet_bytes:
             raise SettingsError("max-outgoing-bytes must be at least twice max-packet-bytes, got "
@@ -255,6 +272,25 @@ class Settings:
         if not 0 < self.admin_login_interval <= 86400:
             raise SettingsError("admin-login-interval must be more than 0 and at most 86400 seconds, got "
                                 f"{self.admin_login_interval}")
+
+    def _validate_rooms(self) -> None:
+        from .roomlist import largest_list_bytes
+
+        if self.max_rooms_per_connection < 1 or self.room_list_size < 1:
+            raise SettingsError("max-rooms-per-connection and room-list-size must be at least 1")
+        if min(self.password_attempts_per_room, self.password_attempts_per_ip) < 1 or self.password_attempt_window <= 0:
+            raise SettingsError("password-attempts-per-room and -per-ip must be at least 1, "
+                                "password-attempt-window more than 0 seconds")
+        if self.max_rooms_per_ip < 0:
+            raise SettingsError(f"max-rooms-per-ip must be 0 (no limit) or more, got {self.max_rooms_per_ip}")
+        # every connection receives the list, several times a second while rooms change: the largest
+        # one must leave the client's outgoing buffer room for everything else
+        largest = largest_list_bytes(self.room_list_size, self.max_room_name)
+        if largest * 8 > self.max_outgoing_bytes:
+            raise SettingsError(
+                f"room-list-size {self.room_list_size} with max-room-name {self.max_room_name} makes room "
+                f"lists of up to {largest} bytes, more than an eighth of max-outgoing-bytes "
+                f"({self.max_outgoing_bytes}): lower one of the first two or raise the last")
 
     def _validate_redis(self) -> None:
         if self.redis is None:

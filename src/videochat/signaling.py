@@ -12,7 +12,7 @@ from typing import Any
 
 import socketio
 
-from .chat import Chat, entry_options
+from .chat import Chat, chat_room, entry_options
 from .errors import UserError, ok
 from .ice import IceServers
 from .realtime import event_handler
@@ -78,7 +78,13 @@ class Signaling:
             log.info("join_call", extra={"room": name, "sid": sid,
                                          "participants": self.registry.count_participants(name)})
         welcome = {"call": True, "peer": peer} if new_participant else None
-        reply = await self.chat.entered(sid, name, count, new_member, welcome=welcome, private=private)
+        try:
+            reply = await self.chat.entered(sid, name, count, new_member, welcome=welcome, private=private)
+        except Exception:
+            if new_participant:  # the entry was taken back (chat.entered): so is the call
+                self.registry.leave_call(sid, name)
+                await self.sio.leave_room(sid, call_room(name))
+            raise
         peers = [p.as_dict() for p in self.registry.participants(name) if p.member.id != sid]
         return {**reply, "peers": peers, **self.ice.as_dict(sid), "uploadBudgetKbps": self.upload_budget_kbps}
 
@@ -135,7 +141,7 @@ class Signaling:
         await self.sio.leave_room(member["id"], call_room(room))
         # The whole room hears it: those not in the call keep their view of who is (`inCall`).
         await self.sio.emit("peer_left", {"room": room, "id": member["id"], "nickname": member["nickname"]},
-                            room=room, skip_sid=member["id"])
+                            room=chat_room(room), skip_sid=member["id"])
         log.info("leave_call", extra={"room": room, "sid": member["id"],
                                       "participants": self.registry.count_participants(room)})
 

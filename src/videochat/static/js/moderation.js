@@ -6,7 +6,8 @@
 import { byId, el, showError } from "./dom.js";
 import { errorText, t } from "./i18n.js";
 
-const PASSWORD_CODES = new Set(["password_required", "wrong_password"]);
+// too_many_attempts: the password is asked again, with the server's "wait a little"
+const PASSWORD_CODES = new Set(["password_required", "wrong_password", "too_many_attempts"]);
 const REFUSAL_CODES = new Set(["room_full", "banned"]);
 
 /**
@@ -92,7 +93,8 @@ export class RoomAccess {
         const asksPassword = PASSWORD_CODES.has(code);
         const room = byId("room-title").textContent ?? "";
         this.#showPanel(code, t(asksPassword ? "password_heading" : "refused_heading", { room }),
-            asksPassword ? t(code === "wrong_password" ? "password_wrong" : "password_required") : errorText(error));
+            !asksPassword || code === "too_many_attempts" ? errorText(error)
+                : t(code === "wrong_password" ? "password_wrong" : "password_required"));
         this.passwordForm.hidden = !asksPassword;
         byId("access-retry").hidden = asksPassword;
         if (asksPassword) {

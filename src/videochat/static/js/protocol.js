@@ -513,7 +513,7 @@ function presence(nickname, count, info, room) {
 function ignoreAck() {}
 
 /** Why a room may refuse us on our way back in after a reconnect. */
-const REJOIN_REFUSALS = new Set(["password_required", "wrong_password", "banned", "room_full"]);
+const REJOIN_REFUSALS = new Set(["password_required", "wrong_password", "too_many_attempts", "banned", "room_full"]);
 /** enter_room's argument: the seed's plain room name, or `{payload, password?, private?}`. */
 function entryArgument(room, { password, private: unlisted } = {}) {
     if (!password && !unlisted) return room;
