@@ -141,7 +141,7 @@ async def test_admins_never_see_engine_io_session_ids_cookies_or_authorization(s
             return [s for s in shown if s["id"] == user.get_sid()]
 
         await eventually(listed, what="the user listed to the admin")
-        await eventually(lambda: any(f'"room_joined","/","{room}"' in str(packet) for packet in admin.raw),
+        await eventually(lambda: any(f'"room_joined","/","#{room}"' in str(packet) for packet in admin.raw),
                          what="the admin told of the user's room")
         for socket in listed():
             assert socket["clientId"] and socket["clientId"] != eio_sid

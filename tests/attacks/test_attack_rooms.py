@@ -18,6 +18,17 @@ async def connected(url: str, **options) -> Recorder:
     return await Recorder(url, **options).connect()
 
 
+async def issued_id(url: str) -> str:
+    """A browser id the server signed (identity.py), as a page keeps it: what an owner comes back with."""
+    client = await connected(url)
+    try:
+        reply = await client.call("browser_id")
+        assert reply["ok"], reply
+        return reply["browserId"]
+    finally:
+        await client.disconnect()
+
+
 @BOTH
 async def test_a_room_named_after_a_sid_reaches_nobody_else(server_factory):
     """python-socketio gives every socket a room named after its sid: a chat room of that name
@@ -126,11 +137,11 @@ async def test_a_locked_room_stays_locked_while_its_history_lasts_and_its_owner_
     """Issue 16, item 4: when the last member left, the lock and the ownership went and the history
     stayed; whoever entered the name next got the conversation and the room."""
     server = server_factory("--history-retention", "2")
-    owner_auth = {"clientId": "owner-tab-0001", "browserId": "owner-browser-0001"}
+    owner_auth = {"clientId": "owner-tab-0001", "browserId": await issued_id(server.url)}
     owner = await connected(server.url, auth=owner_auth)
     (address,) = attacker_addresses(1)
-    stranger = await connected(server.url, source=address, auth={"browserId": "stranger-browser-1"})
-    friend = await connected(server.url, auth={"browserId": "friend-browser-01"})
+    stranger = await connected(server.url, source=address)
+    friend = await connected(server.url)
     clients = [owner, stranger, friend]
     try:
         assert (await owner.call("enter_room", "vault"))["ok"]
@@ -180,7 +191,7 @@ async def test_password_guesses_in_parallel_are_bounded_per_room_and_per_address
     refused before any hashing, with the time to wait."""
     server = server_factory("--password-attempts-per-room", "8", "--password-attempts-per-ip", "3",
                             "--password-attempt-window", "8", "--wrong-password-delay", "0.2")
-    owner_auth = {"browserId": "owner-browser-0001"}
+    owner_auth = {"browserId": await issued_id(server.url)}
     owner = await connected(server.url, auth=owner_auth)
     gang = [(address, await connected(server.url, source=address))
             for address in attacker_addresses(4) for _ in range(5)]
@@ -222,7 +233,7 @@ async def test_password_guesses_in_parallel_are_bounded_per_room_and_per_address
 async def test_a_locked_room_stays_locked_across_a_restart_while_its_history_lasts(server_factory):
     """Issue 16, item 4, one process: the history is on disk, so the lock must be too."""
     server = server_factory()
-    owner_auth = {"browserId": "owner-browser-0001"}
+    owner_auth = {"browserId": await issued_id(server.url)}
     owner = await connected(server.url, auth=owner_auth)
     assert (await owner.call("enter_room", "vault"))["ok"]
     assert (await owner.call("room_settings", "vault", {"password": "s3cret", "maxMembers": 3}))["ok"]
