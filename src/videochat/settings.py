@@ -149,9 +149,8 @@ class Settings:
         "Most bytes that may wait for one client to read them (WebSocket, or long-polling between two "
         "GETs); a client further behind is disconnected (it stopped reading), so a slow reader cannot "
         "make the server's memory grow."))
-    # hostile clients (issue 16, docs/security.md): one block per area, each validated by its own method
-
-    # -- connections and transports --
+    # against hostile clients (docs/security.md): each group validated by its own method
+    # connections and transports
     max_tcp_connections_per_ip: int = field(default=200, metadata=_meta(
         "Most simultaneous TCP connections of any kind (page loads, long-polling, WebSockets) from one "
         "address (IPv6: one /64); the next is answered 503 and closed. Trusted proxies are exempt. "
@@ -163,7 +162,7 @@ class Settings:
         "Seconds an Engine.IO session (WebSocket or long-polling) may stay open without a Socket.IO "
         "namespace connected; then it is closed."))
 
-    # -- rooms, owners and passwords --
+    # rooms, owners and passwords
     max_rooms_per_connection: int = field(default=10, metadata=_meta(
         "Most rooms one connection may be in at once; entering one more is refused (too_many_rooms)."))
     max_rooms_per_ip: int = field(default=100, metadata=_meta(
@@ -181,15 +180,13 @@ class Settings:
         "Seconds in which the password attempts of a room, and of an address, are given back "
         "(token buckets: one attempt back every window/attempts seconds)."))
 
-    # -- bans and names --
-
-    # -- metrics, TURN credentials and disk --
+    # chat history on disk (or in Redis), all rooms together
     history_max_mb: float = field(default=100.0, metadata=_meta(
         "Most chat history kept in total, all rooms together, in MiB (the database, or Redis's lists): "
         "over it, the history of the rooms empty longest goes first, then the oldest messages of the "
         "largest rooms."))
 
-    # -- admin namespace --
+    # the admin namespace
     admin_login_failures: int = field(default=10, metadata=_meta(
         "Failed admin UI logins one address may make before it must wait; then one more every "
         "--admin-login-interval seconds. A braked address is refused without the password being checked."))
@@ -246,8 +243,7 @@ class Settings:
         self.admin_secret()  # a password file that cannot be read stops the server at once
         self.metrics_secret()
         self._validate_calls()
-        # -- issue 16: each area's _validate_...() call on its own line below --
-        self._validate_http()
+        self._validate_history()
         self._validate_connections()
         self._validate_admin()
         self._validate_rooms()
@@ -325,8 +321,8 @@ class Settings:
             if getattr(self, name) < 1:
                 raise SettingsError(f"{option_name(name)} must be at least 1, got {getattr(self, name)}")
 
-    def _validate_http(self) -> None:
-        """Metrics, TURN credentials and disk (issue 16)."""
+    def _validate_history(self) -> None:
+        """The bound on all history together (docs/security.md)."""
         if not self.history_max_mb > 0:
             raise SettingsError(f"history-max-mb must be more than 0, got {self.history_max_mb}")
 
