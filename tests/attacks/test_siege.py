@@ -1,0 +1,120 @@
+"""The siege: every attack of tests/attacks/siege_attacks.py at once, from many loopback addresses,
+against a fresh server with its default limits, while a well-behaved pair keeps chatting.
+
+Afterwards: the pair saw every message of the other, in order, and nothing else of anyone's; the
+server's memory and descriptors came back near where they started; its log has no traceback or
+error; and each attack's own checks held. A failure reports all of it, attack by attack.
+Run alone: `bash scripts/test tests/attacks` (docs/security.md, "Attack suite").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+
+import siege_attacks  # noqa: F401 - registers the attacks
+from siege import ATTACKS, Pair, Siege
+from support import ProcessProbe, Recorder, eventually
+
+DURATION = 25.0  # seconds of attack; the whole test stays under a minute
+# what the server may keep after the siege, over its start (a noisy, shared 2-core machine:
+# allocator caches, the history database's pages, lazily imported modules)
+RSS_TOLERANCE = 64 << 20
+FD_TOLERANCE = 12
+SETTLE_TIMEOUT = 20.0
+
+
+def chosen_attacks():
+    """All attacks, or those named in SIEGE_ONLY (comma-separated parts of their names), to look
+    into one: `SIEGE_ONLY="room flood,liveness" bash scripts/test tests/attacks/test_siege.py`."""
+    only = [part.strip() for part in os.environ.get("SIEGE_ONLY", "").split(",") if part.strip()]
+    return [a for a in ATTACKS if not only or any(part in a.name for part in only)]
+
+
+async def warm_up(server) -> None:
+    """What the server keeps for good once it has done it once, done before its start is measured:
+    password checks in every worker thread (scrypt takes 16 MiB each, and the allocator keeps a
+    thread's arena), a room list, a history write."""
+    owner, guesser = Recorder(server.url, source="127.0.0.250"), Recorder(server.url, source="127.0.0.251")
+    try:
+        await owner.connect()
+        await guesser.connect()
+        assert (await owner.call("enter_room", "siege-warm-up"))["ok"]
+        assert (await owner.call("new_message", "warming up", "siege-warm-up"))["ok"]
+        assert (await owner.call("room_settings", "siege-warm-up", {"password": "warm"}))["ok"]
+        replies = await asyncio.gather(*(guesser.call("enter_room", {"payload": "siege-warm-up", "password": f"{n}"})
+                                         for n in range(8)))
+        assert all(r["error"]["code"] == "wrong_password" for r in replies), replies
+    finally:
+        await owner.disconnect()
+        await guesser.disconnect()
+
+
+async def test_siege_leaves_the_well_behaved_served_and_the_server_as_it_was(siege_server):
+    server = siege_server
+    probe = ProcessProbe(server.process.pid)
+    pair = Pair(server.url)
+    await pair.start()
+    await warm_up(server)
+    rss_start, fds_start = probe.rss_bytes(), probe.open_fds()
+    siege = Siege(server, duration=DURATION, pair=pair)
+    peaks = {"rss": rss_start, "fds": fds_start}
+
+    async def sample() -> None:
+        while siege.running():
+            peaks["rss"] = max(peaks["rss"], probe.rss_bytes())
+            peaks["fds"] = max(peaks["fds"], probe.open_fds())
+            await asyncio.sleep(0.5)  # a sampling period
+
+    siege.start_clock()
+    chat = asyncio.create_task(pair.chat(siege.running))
+    sampler = asyncio.create_task(sample())
+    try:
+        outcomes = await siege.run(chosen_attacks())
+        await chat
+        await sampler
+        await pair.settle()
+    finally:
+        await siege.close()
+    pair_problems = pair.check(siege.private_rooms)
+
+    resources: list[str] = []
+    # which attacks make each resource grow, when they are not held (their own outcomes say more)
+    suspects = {"resident memory": "binary attachments (2), never-reading poller (8), room flood (3)",
+                "open descriptors": "oversize POSTs (6), half-sent requests (7)"}
+    for what, read, start, tolerance, unit in (("resident memory", probe.rss_bytes, rss_start, RSS_TOLERANCE, 2**20),
+                                               ("open descriptors", probe.open_fds, fds_start, FD_TOLERANCE, 1)):
+        try:
+            await eventually(lambda: read() <= start + tolerance, SETTLE_TIMEOUT, what)
+        except AssertionError:
+            resources.append(f"{what} did not come back: {read() / unit:.0f} after the siege, {start / unit:.0f} "
+                             f"at the start (tolerance {tolerance / unit:.0f}, peak {peaks['rss' if unit > 1 else 'fds'] / unit:.0f})")
+    try:
+        await eventually(lambda: probe.tcp_states().get("CLOSE_WAIT", 0) == 0, SETTLE_TIMEOUT, "no CLOSE-WAIT")
+    except AssertionError:
+        resources.append(f"sockets left in CLOSE-WAIT (the client closed, the server never did): {probe.tcp_states()}; "
+                         "suspect: oversize long-polling POSTs (6)")
+    rss_end, fds_end = probe.rss_bytes(), probe.open_fds()
+
+    await pair.alice.disconnect()
+    await pair.bob.disconnect()
+    log_errors = [line for line in server.log.splitlines()
+                  if "Traceback" in line or re.search(r"\b(ERROR|CRITICAL)\b", line)]
+
+    failed = [o for o in outcomes if o.failures]
+    report = "\n".join([
+        f"siege of {DURATION:.0f} s, {len(outcomes)} attacks, {sum(o.actions for o in outcomes)} actions; "
+        f"pair sent {len(pair.sent['alice'])} + {len(pair.sent['bob'])} messages, slowest ack {pair.slowest_ack:.2f} s",
+        f"server RSS {rss_start / 2**20:.0f} -> peak {peaks['rss'] / 2**20:.0f} -> {rss_end / 2**20:.0f} MiB; "
+        f"fds {fds_start} -> peak {peaks['fds']} -> {fds_end}",
+        "", "ATTACKS:", *[o.line() for o in outcomes],
+        "", "THE WELL-BEHAVED PAIR:", *(pair_problems or ["  every message arrived in order; nothing else reached them"]),
+        "", "RESOURCES:", *(resources or ["  memory, descriptors and sockets came back"]),
+        "", "SERVER LOG:", *(log_errors[:15] or ["  no traceback, no error"]),
+    ])
+    print(report)
+    assert not (failed or pair_problems or resources or log_errors), (
+        f"the siege broke {', '.join(o.name + ' (item ' + o.item + ')' for o in failed) or 'no attack'}"
+        f"{'; the pair' if pair_problems else ''}{'; resources' if resources else ''}"
+        f"{'; the log' if log_errors else ''}\n{report}")
