@@ -36,7 +36,7 @@ ROOM_LIST_RATE = 4.0
 ROOM_LIST_MOST_ENTRIES = 200  # rooms one room_change lists, with ~500 rooms entered by the flood
 ROOM_LIST_MOST_BYTES = 64 * 1024
 WRONG_PASSWORDS_MOST = 60  # wrong guesses at one locked room answered during the siege
-HISTORY_DISK_MOST = 8 << 20  # bytes the data folder may grow by while the history flood runs
+HISTORY_DISK_MOST = 4 << 20  # bytes the data folder may grow by while the history flood runs
 ANSWER_TIMEOUT = 5.0  # an HTTP request, refused or not, is answered (or closed) within this
 UNFINISHED_CLOSE_TIMEOUT = 20.0  # a half-sent request or a namespace-less session is closed within this
 

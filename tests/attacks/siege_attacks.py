@@ -145,7 +145,11 @@ async def password_guessing(siege: Siege, outcome: Outcome) -> None:
         nonlocal wrong
         while siege.running() and n < 10_000:
             outcome.actions += 1
-            reply = await client.call("enter_room", {"payload": room, "password": f"guess {n}"}, timeout=30)
+            try:
+                reply = await client.call("enter_room", {"payload": room, "password": f"guess {n}"}, timeout=30)
+            except socketio.exceptions.TimeoutError:
+                outcome.fail("a password guess was not answered within 30 s (refuse extra guesses, do not queue them)")
+                return
             if reply.get("ok"):
                 outcome.fail(f"a wrong password entered the locked room: {n}")
                 return
@@ -491,7 +495,8 @@ async def lobby_fanout(siege: Siege, outcome: Outcome) -> None:
         outcome.fail(problem)
 
 
-@attack("protocol oddities", "beyond", "huge ack ids, unknown namespaces, 200 namespaces on one session, EIO=3, "
+@attack("protocol oddities", "beyond", "huge ack ids, unknown namespaces, 200 namespaces on one session, the main "
+        "namespace connected 20 times on one session, EIO=3, "
         "bogus transports, concurrent long-polling GETs on one sid: each answered or closed, never held or crashed")
 async def protocol_oddities(siege: Siege, outcome: Outcome) -> None:
     source = siege.address()
@@ -535,6 +540,22 @@ async def protocol_oddities(siege: Siege, outcome: Outcome) -> None:
                 outcome.fail(f"after 200 unknown namespaces the main one answered {answer[:60]!r}")
         except (TimeoutError, websockets.exceptions.ConnectionClosed) as error:
             outcome.fail(f"after 200 unknown namespaces the main one did not answer ({type(error).__name__})")
+    # the main namespace connected again and again on one session: still one socket, one sid
+    connection, _ = await socket_io_ws(siege, source)
+    for _ in range(20):
+        await connection.send("40")
+        outcome.actions += 1
+    answers: list[str] = []
+    try:
+        async with asyncio.timeout(2.0):  # 20 answers or a close, on an idle connection
+            while len(answers) < 20:
+                answers.append(await connection.recv())
+    except (TimeoutError, websockets.exceptions.ConnectionClosed):
+        pass
+    if any(answer.startswith("40{") for answer in answers):
+        outcome.fail("connecting the main namespace again on one Engine.IO session made another socket "
+                     "(one connection counted as many)")
+    await connection.close()
     # old and bogus Engine.IO
     for path in ("/socket.io/?EIO=3&transport=polling", "/socket.io/?EIO=4&transport=flash",
                  "/socket.io/?EIO=4&transport=polling&sid=" + "A" * 5000, "/socket.io/?EIO=99"):

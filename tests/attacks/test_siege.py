@@ -22,7 +22,7 @@ DURATION = 25.0  # seconds of attack; the whole test stays under a minute
 # allocator caches, the history database's pages, lazily imported modules)
 RSS_TOLERANCE = 64 << 20
 FD_TOLERANCE = 12
-SETTLE_TIMEOUT = 20.0
+SETTLE_TIMEOUT = 15.0
 
 
 def chosen_attacks():
@@ -79,22 +79,25 @@ async def test_siege_leaves_the_well_behaved_served_and_the_server_as_it_was(sie
         await siege.close()
     pair_problems = pair.check(siege.private_rooms)
 
-    resources: list[str] = []
     # which attacks make each resource grow, when they are not held (their own outcomes say more)
-    suspects = {"resident memory": "binary attachments (2), never-reading poller (8), room flood (3)",
-                "open descriptors": "oversize POSTs (6), half-sent requests (7)"}
-    for what, read, start, tolerance, unit in (("resident memory", probe.rss_bytes, rss_start, RSS_TOLERANCE, 2**20),
-                                               ("open descriptors", probe.open_fds, fds_start, FD_TOLERANCE, 1)):
-        try:
-            await eventually(lambda: read() <= start + tolerance, SETTLE_TIMEOUT, what)
-        except AssertionError:
-            resources.append(f"{what} did not come back: {read() / unit:.0f} after the siege, {start / unit:.0f} "
-                             f"at the start (tolerance {tolerance / unit:.0f}, peak {peaks['rss' if unit > 1 else 'fds'] / unit:.0f})")
+    checks = {
+        "resident memory": (lambda: probe.rss_bytes() <= rss_start + RSS_TOLERANCE,
+                            lambda: f"{probe.rss_bytes() >> 20} MiB after the siege, {rss_start >> 20} at the start "
+                                    f"(tolerance {RSS_TOLERANCE >> 20}, peak {peaks['rss'] >> 20}); suspects: binary "
+                                    "attachments (2), never-reading poller (8), room flood (3)"),
+        "open descriptors": (lambda: probe.open_fds() <= fds_start + FD_TOLERANCE,
+                             lambda: f"{probe.open_fds()} after the siege, {fds_start} at the start (tolerance "
+                                     f"{FD_TOLERANCE}, peak {peaks['fds']}); suspects: oversize POSTs (6), half-sent "
+                                     "requests (7)"),
+        "no socket in CLOSE-WAIT": (lambda: probe.tcp_states().get("CLOSE_WAIT", 0) == 0,
+                                    lambda: f"{probe.tcp_states()} (the client closed, the server never did); "
+                                            "suspect: oversize long-polling POSTs (6)"),
+    }
     try:
-        await eventually(lambda: probe.tcp_states().get("CLOSE_WAIT", 0) == 0, SETTLE_TIMEOUT, "no CLOSE-WAIT")
+        await eventually(lambda: all(ok() for ok, _ in checks.values()), SETTLE_TIMEOUT, "resources back")
     except AssertionError:
-        resources.append(f"sockets left in CLOSE-WAIT (the client closed, the server never did): {probe.tcp_states()}; "
-                         "suspect: oversize long-polling POSTs (6)")
+        pass
+    resources = [f"{what} did not come back: {why()}" for what, (ok, why) in checks.items() if not ok()]
     rss_end, fds_end = probe.rss_bytes(), probe.open_fds()
 
     await pair.alice.disconnect()
