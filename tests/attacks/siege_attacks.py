@@ -385,6 +385,32 @@ async def ice_scraping(siege: Siege, outcome: Outcome) -> None:
         outcome.fail(f"{credentials} of {outcome.actions} requests without a session got a TURN credential")
 
 
+@attack("room-list scraping", "5", "2 addresses GET /metrics, /api/rooms and the home page in a loop while the "
+        "room flood creates private rooms; no answer names a private room, each within "
+        f"{ANSWER_TIMEOUT:.0f} s")
+async def listing_scraping(siege: Siege, outcome: Outcome) -> None:
+    leaks: dict[str, set[str]] = {}
+
+    async def scrape(source: str) -> None:
+        while siege.running() and outcome.actions < 300:
+            for path in ("/metrics", "/api/rooms", "/"):
+                try:
+                    status, body = await http(source, siege.port, request("GET", path))
+                except TimeoutError:
+                    outcome.fail(f"GET {path} was not answered within {ANSWER_TIMEOUT:.0f} s")
+                    continue
+                outcome.actions += 1
+                text = body.decode("utf-8", "replace")
+                named = {room for room in list(siege.private_rooms) if room in text}
+                if named:
+                    leaks.setdefault(path, set()).update(named)
+            await asyncio.sleep(0.5)  # a scraper's period
+
+    await asyncio.gather(*(scrape(siege.address()) for _ in range(2)))
+    for path, named in leaks.items():
+        outcome.fail(f"GET {path} named {len(named)} private rooms (e.g. {sorted(named)[0]!r})")
+
+
 # -- beyond the list --------------------------------------------------------------------
 
 @attack("nickname amplification", "beyond", "a member of 10 rooms changes its nickname as fast as it may; "
