@@ -32,6 +32,23 @@ def chosen_attacks():
     return [a for a in ATTACKS if not only or any(part in a.name for part in only)]
 
 
+def log_failures(log: str) -> list[str]:
+    """The log's ERROR/CRITICAL lines and tracebacks, each once with how often, a traceback by its
+    exception (RecursionError: issue 16 item 13), so that the report says what failed."""
+    counts: dict[str, int] = {}
+    lines = log.splitlines()
+    for index, line in enumerate(lines):
+        if re.match(r"\S+ \S+ (ERROR|CRITICAL)\s", line):
+            key = re.sub(r"^\S+ \S+ ", "", line)[:200]
+        elif line.startswith("Traceback"):
+            ending = next((later for later in lines[index + 1:] if later and not later.startswith(" ")), "?")
+            key = f"Traceback ... {ending[:200]}"
+        else:
+            continue
+        counts[key] = counts.get(key, 0) + 1
+    return [f"  {count} x {key}" for key, count in counts.items()]
+
+
 async def warm_up(server) -> None:
     """What the server keeps for good once it has done it once, done before its start is measured:
     password checks in every worker thread (scrypt takes 16 MiB each, and the allocator keeps a
@@ -102,8 +119,7 @@ async def test_siege_leaves_the_well_behaved_served_and_the_server_as_it_was(sie
 
     await pair.alice.disconnect()
     await pair.bob.disconnect()
-    log_errors = [line for line in server.log.splitlines()
-                  if "Traceback" in line or re.match(r"\S+ \S+ (ERROR|CRITICAL)\s", line)]
+    log_errors = log_failures(server.log)
 
     failed = [o for o in outcomes if o.failures]
     report = "\n".join([
