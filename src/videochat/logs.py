@@ -37,6 +37,17 @@ class HumanFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__(FORMAT)
 
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # A message may quote what a client sent (python-engineio's "Invalid session <sid>"): a
+        # line break in it would start a forged line of its own. The traceback, added after this,
+        # keeps its lines.
+        message = record.message
+        record.message = one_line(message)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message
+
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         fields = record_fields(record)
@@ -45,6 +56,14 @@ class HumanFormatter(logging.Formatter):
         head, newline, rest = line.partition("\n")  # a traceback, if any, stays below the fields
         pairs = " ".join(f"{key}={_human_value(value)}" for key, value in fields.items())
         return f"{head} {pairs}{newline}{rest}"
+
+
+def one_line(text: str) -> str:
+    """`text` with every character that is not printable (line breaks, terminal escapes, bidi
+    controls) written as an escape, so that it stays on its line and shows what it was."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
 
 
 def _human_value(value: Any) -> str:
@@ -79,9 +98,21 @@ class HideSensitive(logging.Filter):
         return True
 
 
+class ClientMistakesAreWarnings(logging.Filter):
+    """python-engineio logs a client's mistake (an unknown session id, an old protocol version, a
+    made-up transport) at ERROR the first time, without a traceback; that is its only ERROR without
+    one. Anyone can cause it, so it is a warning here: ERROR stays for the server's own failures."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("engineio") and record.levelno == logging.ERROR and not record.exc_info:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def configure_logging(level: str, log_format: str = "human", *, sensitive: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else HumanFormatter())
+    handler.addFilter(ClientMistakesAreWarnings())
     if not sensitive:
         handler.addFilter(HideSensitive())
     root = logging.getLogger()
@@ -92,5 +123,8 @@ def configure_logging(level: str, log_format: str = "human", *, sensitive: bool 
     library_level = "WARNING"
     if level == "debug":
         library_level = "DEBUG" if sensitive else "INFO"
-    for name in ("uvicorn", "uvicorn.error", "engineio", "socketio", "websockets"):
+    # "engineio.server" and "socketio.server" by name: a library whose logger has no level of its
+    # own gives it one and a handler of its own (raw lines besides ours, unfiltered, unformatted).
+    for name in ("uvicorn", "uvicorn.error", "engineio", "socketio", "engineio.server", "socketio.server",
+                 "websockets"):
         logging.getLogger(name).setLevel(library_level)
