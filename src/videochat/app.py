@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import urllib.parse
 from typing import AsyncIterator
 
 import socketio
 from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -36,7 +38,7 @@ from .realtime import Server, locally
 from .redis_history import RedisHistory
 from .cluster import Cluster
 from .rooms import Registry
-from .security import OriginPolicy, SecurityHeaders
+from .security import HostPolicy, OriginPolicy, SecurityHeaders, TrustedHosts, machine_names
 from .settings import Settings, split_list
 from .signaling import Signaling
 from .validation import Limits
@@ -66,6 +68,11 @@ class VideochatApp:
         self.limiter = Limiter(settings.rates(), address_factor=settings.ip_rate_factor,
                                max_connections_per_address=settings.max_connections_per_ip)
         self.origins = OriginPolicy(split_list(settings.allowed_origins))
+        # the names it answers to (DNS rebinding, docs/security.md); refusals are counted as HTTP
+        # requests answered by the route "host_not_allowed"
+        self.hosts = TrustedHosts(
+            HostPolicy(split_list(settings.allowed_hosts), machine_names(settings.host)),
+            count=lambda status: self.metrics.http_requests.labels(HOST_NOT_ALLOWED, str(status)).inc())
         self.sio = Server(async_mode="asgi", logger=False, engineio_logger=False, metrics=self.metrics,
                           limiter=self.limiter, cors_allowed_origins=self.origins.allows_environ,
                           max_http_buffer_size=settings.max_packet_bytes,
@@ -122,6 +129,8 @@ class VideochatApp:
         self._outer = SecurityHeaders(HttpMetrics(self._dispatch, self.metrics, _route_label))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if await self.hosts.refused(scope, receive, send):  # first: every page, file and transport
+            return
         if scope["type"] == "websocket" and scope["path"].startswith(SOCKET_IO_PREFIX):
             # An Engine.IO WebSocket: what the middleware and the ASGI adapters below would do
             # (nothing for WebSockets: headers and counts are for HTTP) is skipped, because every
@@ -134,6 +143,9 @@ class VideochatApp:
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if path.startswith(SOCKET_IO_PREFIX) and path not in SOCKET_IO_CLIENT_FILES:
+            if _asks_for_jsonp(scope):
+                await JSONP_REFUSED(scope, receive, send)
+                return
             await self.engineio(scope, receive, send)
         else:
             await self.web(scope, receive, send)
@@ -230,6 +242,19 @@ class VideochatApp:
                 await self.chat.release_unused_rooms()  # a locked room's lock lasts as long as its history
             except Exception:
                 log.exception("history expiry failed; trying again in %.0f s", interval)
+
+
+HOST_NOT_ALLOWED = "host_not_allowed"  # the route label of requests refused for their Host
+# Engine.IO's JSONP long-polling (`j=` in the query) answers with a script, `___eio[n]("...")`, that
+# any page may load with a <script> tag, which sends no Origin: the Origin check cannot see it. The
+# client never uses it, so it is refused.
+JSONP_REFUSED = PlainTextResponse("JSONP long-polling is not supported.\n", status_code=400)
+
+
+def _asks_for_jsonp(scope: Scope) -> bool:
+    # read as python-engineio reads it (parse_qs decodes %6A to j)
+    query = scope.get("query_string", b"").decode("utf-8", "replace")
+    return "j" in urllib.parse.parse_qs(query, keep_blank_values=True)
 
 
 def _route_label(scope: Scope) -> str:

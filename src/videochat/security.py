@@ -1,12 +1,21 @@
-"""Who may talk to the server: allowed origins, and the security headers every response carries."""
+"""Who may talk to the server: the host names it answers to, allowed origins, and the security
+headers every response carries."""
 
 from __future__ import annotations
 
-from typing import Iterable
+import ipaddress
+import logging
+import re
+import socket
+import time
+from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
 
 # Only the app's own scripts, styles, images and connections; media from the camera (mediastream:)
 # and blob: URLs for recorded or generated media; nothing inline, nothing from elsewhere.
@@ -123,3 +132,146 @@ def normalize_origin(origin: str) -> str:
         return origin.strip().lower()
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+class HostPolicy:
+    """The host names the server answers to: its defence against DNS rebinding.
+
+    The Origin check compares a page's origin with the request's own Host. A web site a person
+    visits can point its own name at 127.0.0.1 or a LAN address once the page is loaded (DNS
+    rebinding): its scripts then reach this server with `Host: their.name` and a matching `Origin`,
+    as the same origin, and could enter rooms and read history from that person's browser. So only
+    names the server is known by are answered (Django's ALLOWED_HOSTS, Starlette's
+    TrustedHostMiddleware); Starlette's middleware is not used because it cannot say "any IP
+    literal", log, count, or refuse a WebSocket with 403.
+
+    Always allowed: any IP literal (an address is no name a web site can rebind; the page's origin is
+    then the address itself), `localhost`, and the machine's own names (`machine_names`). `allowed`
+    adds names and `*.example.com` wildcards (any name below, not example.com itself); `*` answers
+    every name (no protection). A request without a Host header is not from a browser and passes.
+    """
+
+    def __init__(self, allowed: Iterable[str] = (), machine_names: Iterable[str] = ()) -> None:
+        patterns = [_plain_name(pattern) for pattern in allowed if pattern.strip()]
+        self.any = "*" in patterns
+        self.names = frozenset({"localhost", *(_plain_name(name) for name in machine_names),
+                                *(pattern for pattern in patterns if not pattern.startswith("*"))})
+        self.suffixes = tuple(pattern[1:] for pattern in patterns if pattern.startswith("*."))
+
+    def allows(self, host: str | None) -> bool:
+        if not host or self.any:
+            return True
+        parsed = parse_host(host)
+        if parsed is None:
+            return False
+        name, is_address = parsed
+        return is_address or name in self.names or name.endswith(self.suffixes)
+
+
+def parse_host(value: str) -> tuple[str, bool] | None:
+    """A Host header's name (lower case, without port or final dot) and whether it is an IP literal;
+    None when it is no valid host[:port]."""
+    value = value.strip().lower()
+    if value.startswith("["):  # an IPv6 literal: [::1] or [::1]:3000
+        address, _, port = value[1:].partition("]")
+        if port and not _PORT.fullmatch(port):
+            return None
+        try:
+            ipaddress.IPv6Address(address)
+        except ValueError:
+            return None
+        return f"[{address}]", True
+    name, colon, port = value.partition(":")
+    if (colon and not _PORT.fullmatch(":" + port)) or not _NAME.fullmatch(name):
+        return None
+    name = name.rstrip(".")
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return name, False
+    return name, True
+
+
+_PORT = re.compile(r":[0-9]{1,5}")
+_NAME = re.compile(r"[a-z0-9_.-]{1,253}")
+
+
+def _plain_name(name: str) -> str:
+    return name.strip().lower().rstrip(".")
+
+
+def machine_names(bind_host: str = "") -> set[str]:
+    """The names this machine answers to without configuration: its host name, its first label, and
+    `<first label>.local` (phones on a LAN find it by mDNS), and the name it listens on if that is a
+    name. Reads no DNS (a broken resolver must not delay the start)."""
+    names = set()
+    hostname = _plain_name(socket.gethostname())
+    if hostname:
+        short = hostname.split(".")[0]
+        names |= {hostname, short, f"{short}.local"}
+    parsed = parse_host(bind_host) if bind_host else None
+    if parsed is not None and not parsed[1]:
+        names.add(parsed[0])
+    return names
+
+
+class TrustedHosts:
+    """Refuses, before anything else is done with it, an HTTP request or WebSocket handshake whose
+    Host is not allowed (HostPolicy): 400 with a text that says what to set, a WebSocket 403.
+
+    Called inline by the app rather than wrapped around it: an Engine.IO WebSocket would otherwise
+    keep one more suspended coroutine for its whole life (docs/internals.md). Each refused name is
+    logged once, at most LOGGED_HOSTS of them per LOG_WINDOW seconds (a client sending a new name
+    with every request cannot flood the log or grow the memory); `count(status)` counts every one.
+    """
+
+    LOGGED_HOSTS = 100
+    LOG_WINDOW = 3600.0
+
+    def __init__(self, policy: HostPolicy, count: Callable[[int], None] = lambda status: None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.policy = policy
+        self.count = count
+        self.clock = clock
+        self._logged: set[str] = set()
+        self._window_start = clock()
+        self._quiet = False
+
+    async def refused(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """True when the request was refused (and answered): the caller does nothing more with it."""
+        if self.policy.any or scope["type"] not in ("http", "websocket"):
+            return False
+        host = next((value.decode("latin-1") for key, value in scope.get("headers", ()) if key == b"host"), None)
+        if self.policy.allows(host):
+            return False
+        shown = (host or "")[:100]
+        self._note(shown, scope["type"])
+        text = f"Host not allowed: {shown}; list it in --allowed-hosts (docs/security.md).\n"
+        if scope["type"] == "http":
+            status = 400
+            await PlainTextResponse(text, status_code=status, headers=SECURITY_HEADERS)(scope, receive, send)
+        else:
+            status = 403
+            if "websocket.http.response" in scope.get("extensions", {}):
+                await PlainTextResponse(text, status_code=status)(scope, receive, send)
+            else:
+                await send({"type": "websocket.close", "code": 1008})  # before accepting: 403
+        self.count(status)
+        return True
+
+    def _note(self, host: str, kind: str) -> None:
+        now = self.clock()
+        if now - self._window_start >= self.LOG_WINDOW:
+            self._logged.clear()
+            self._window_start, self._quiet = now, False
+        if host in self._logged:
+            return
+        if len(self._logged) >= self.LOGGED_HOSTS:
+            if not self._quiet:
+                self._quiet = True
+                log.warning("refused requests for many host names; no more are logged for up to an hour",
+                            extra={"logged": len(self._logged)})
+            return
+        self._logged.add(host)
+        log.warning("refused a request for a host name not in --allowed-hosts (a DNS rebinding "
+                    "attempt, or a name to list)", extra={"host": host, "kind": kind})

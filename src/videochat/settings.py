@@ -151,6 +151,11 @@ class Settings:
         "make the server's memory grow."))
     # against hostile clients (docs/security.md): each group validated by its own method
     # connections and transports
+    allowed_hosts: str = field(default="", metadata=_meta(
+        "Comma-separated host names the server answers to besides IP addresses, localhost and this "
+        "machine's own names (*.example.com for any name below example.com; * for every name, which "
+        "turns the check off). A request for another name is refused: a web site a user visits could "
+        "point its name at this server's address (DNS rebinding). A public host lists its domain."))
     max_tcp_connections_per_ip: int = field(default=200, metadata=_meta(
         "Most simultaneous TCP connections of any kind (page loads, long-polling, WebSockets) from one "
         "address (IPv6: one /64); the next is answered 503 and closed. Trusted proxies are exempt. "
@@ -254,6 +259,10 @@ class Settings:
         return self
 
     def _validate_connections(self) -> None:
+        for pattern in split_list(self.allowed_hosts):
+            if pattern != "*" and not re.fullmatch(r"(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?", pattern):
+                raise SettingsError(f"allowed-hosts: {pattern!r} is not a host name like chat.example.com "
+                                    "or *.example.com (no scheme, no port, no path)")
         if self.max_tcp_connections_per_ip < 0:
             raise SettingsError("max-tcp-connections-per-ip must be 0 (no limit) or more, got "
                                 f"{self.max_tcp_connections_per_ip}")
