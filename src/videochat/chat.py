@@ -422,7 +422,7 @@ class Chat:
         return {"address": member.address, "known_since": member.known_since} if member is not None else {}
 
     def lasting_key(self, sid: str) -> str | None:
-        """The member's key when it names one browser (or tab) across connections, so that it may
+        """The member's key when it names one browser across connections, so that it may
         own a room beyond its socket; None for an address (neighbours share it) or a bare socket."""
         key = self.ban_key(sid)
         return key if key.startswith(LASTING_KEYS) else None
