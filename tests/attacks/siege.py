@@ -344,6 +344,15 @@ async def socket_io_ws(siege: Siege, source: str):
     return connection, json.loads(connected[2:])["sid"]
 
 
+async def answer_to(connection) -> str:
+    """The next frame on a raw connection of the main namespace that is not a broadcast event: the
+    connection hears `room_change` whenever rooms change (other attacks change them all the time)."""
+    while True:
+        frame = await connection.recv()
+        if not (isinstance(frame, str) and frame.startswith("42[")):
+            return frame
+
+
 async def closed_within(connection, timeout: float) -> bool:
     """Whether the server closes `connection` within `timeout` (what arrives meanwhile is read)."""
     try:

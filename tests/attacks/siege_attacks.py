@@ -18,7 +18,7 @@ import websockets
 from siege import (ADMIN_AUTH_WRONG, ANSWER_TIMEOUT, ATTACK_MARK, HISTORY_DISK_MOST, TCP_CAP,
                    MAX_OUTGOING_BYTES, MAX_SDP_BYTES, POLLING, ROOM_LIST_MOST_BYTES, ROOM_LIST_MOST_ENTRIES,
                    ROOM_LIST_RATE, UNFINISHED_CLOSE_TIMEOUT, WRONG_PASSWORDS_MOST, Outcome, Siege, admin_client,
-                   attack, closed_within, http, open_tcp, polling_session, raw_ws, request, socket_io_ws)
+                   answer_to, attack, closed_within, http, open_tcp, polling_session, raw_ws, request, socket_io_ws)
 
 STATIC_FILE = "/static/css/call.css"
 
@@ -537,7 +537,7 @@ async def protocol_oddities(siege: Siege, outcome: Outcome) -> None:
         outcome.actions += 1
         try:
             async with asyncio.timeout(ANSWER_TIMEOUT):
-                answer = await connection.recv()
+                answer = await answer_to(connection)
             if not answer.startswith(("43", "1")):  # the ack, or the Engine.IO close of a refusal
                 outcome.fail(f"an event with an ack id of {digits} digits was answered with {answer[:60]!r}")
         except websockets.exceptions.ConnectionClosed:
@@ -565,7 +565,7 @@ async def protocol_oddities(siege: Siege, outcome: Outcome) -> None:
         await connection.send('420["list_rooms"]')
         try:
             async with asyncio.timeout(ANSWER_TIMEOUT):
-                answer = await connection.recv()
+                answer = await answer_to(connection)
             if not answer.startswith("430"):
                 outcome.fail(f"after 200 unknown namespaces the main one answered {answer[:60]!r}")
         except (TimeoutError, websockets.exceptions.ConnectionClosed) as error:
