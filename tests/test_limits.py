@@ -9,6 +9,7 @@ import httpx
 import pytest
 import socketio
 import websockets
+import websockets.exceptions  # websockets 17 loads its submodules lazily: a test run alone needs it named
 
 from support import Recorder, ServerProcess
 
