@@ -33,6 +33,7 @@ from typing import Any, Iterable
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .fastws import DirectWebSocketProtocol
+from .identity import address_block, parse_address
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ _REFUSAL_TEXT = b"Too many connections from your network address.\n"
 REFUSAL = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
            b"connection: close\r\nretry-after: 10\r\ncontent-length: %d\r\n\r\n%s"
            % (len(_REFUSAL_TEXT), _REFUSAL_TEXT))
-IPV6_BLOCK = 64  # an IPv6 client's connections count with those of its /64
 
 
 class AddressCap:
@@ -57,17 +57,12 @@ class AddressCap:
 
     def key(self, host: str) -> str | None:
         """What `host`'s connections count under (None: not counted)."""
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
+        ip = parse_address(host)
+        if ip is None:
             return host  # not an IP address (a Unix socket has no client address at all)
-        if ip.version == 6 and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
         if any(ip in network for network in self.exempt):
             return None
-        if ip.version == 6:
-            return str(ipaddress.ip_network(f"{ip}/{IPV6_BLOCK}", strict=False))
-        return str(ip)
+        return address_block(ip)  # as a ban holds it: an IPv6 client by its /64
 
     def admit(self, transport: Any, host: str | None) -> bool:
         if not self.limit or host is None or transport in self._held:

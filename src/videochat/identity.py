@@ -125,17 +125,29 @@ class BrowserIds:
                 return
 
 
-def address_key(address: str) -> str | None:
-    """What a ban holds of an address: an IPv4 address, an IPv6 address's /64; None if unknown."""
+def parse_address(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """A client's address as an IP address (an IPv4-mapped IPv6 one as IPv4); None if it is none."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def address_block(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """What stands for one client of an address, for bans and for counting (connections.py): an
+    IPv4 address, or an IPv6 address's /64 (one subscriber has that many addresses)."""
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return f"address:{ip.ipv4_mapped}"
-        return f"address:{ipaddress.ip_network(f'{ip}/{IPV6_PREFIX}', strict=False)}"
-    return f"address:{ip}"
+        return str(ipaddress.ip_network(f"{ip}/{IPV6_PREFIX}", strict=False))
+    return str(ip)
+
+
+def address_key(address: str) -> str | None:
+    """What a ban holds of an address (address_block); None if unknown."""
+    ip = parse_address(address)
+    return None if ip is None else f"address:{address_block(ip)}"
 
 
 def _secret_file(path: Path) -> bytes:

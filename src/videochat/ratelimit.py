@@ -87,8 +87,7 @@ class Limiter:
                               for kind, r in rates.items()}
         self.max_connections = max_connections_per_address
         self._address_of: dict[str, str] = {}
-        self._keys_from: dict[str, set[str]] = {}  # address -> its connections
-        self._connections: dict[str, int] = {}
+        self._keys_from: dict[str, set[str]] = {}  # address -> its connections (their count is the cap's)
         self._by_connection: dict[tuple[str, str], TokenBucket] = {}
         self._by_address: dict[tuple[str, str], TokenBucket] = {}
         self._checks = 0
@@ -97,10 +96,8 @@ class Limiter:
 
     def connect(self, key: str, address: str) -> bool:
         """Count a new connection; False (and nothing counted) when its address has too many."""
-        count = self._connections.get(address, 0)
-        if self.max_connections and count >= self.max_connections:
+        if self.max_connections and self.connections_from(address) >= self.max_connections:
             return False
-        self._connections[address] = count + 1
         self._address_of[key] = address
         self._keys_from.setdefault(address, set()).add(key)
         return True
@@ -113,16 +110,11 @@ class Limiter:
         keys.discard(key)
         if not keys:
             del self._keys_from[address]
-        remaining = self._connections[address] - 1
-        if remaining:
-            self._connections[address] = remaining
-        else:
-            del self._connections[address]
         for kind in KINDS:
             self._by_connection.pop((key, kind), None)
 
     def connections_from(self, address: str) -> int:
-        return self._connections.get(address, 0)
+        return len(self._keys_from.get(address, ()))
 
     def address_of(self, key: str) -> str | None:
         return self._address_of.get(key)
