@@ -3,6 +3,7 @@ headers every response carries."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -168,6 +169,7 @@ class HostPolicy:
         return is_address or name in self.names or name.endswith(self.suffixes)
 
 
+@functools.lru_cache(maxsize=256)  # every request asks it, nearly always of the same few names
 def parse_host(value: str) -> tuple[str, bool] | None:
     """A Host header's name (lower case, without port or final dot) and whether it is an IP literal;
     None when it is no valid host[:port]."""
