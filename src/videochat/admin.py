@@ -45,7 +45,7 @@ from .chat import Chat, chat_room_name, client_address
 from .errors import UserError
 from .metrics import Metrics
 from .passwords import LONGEST_PASSWORD, PasswordHash
-from .ratelimit import Rate, TokenBucket
+from .ratelimit import KeyedBuckets, Rate
 
 log = logging.getLogger(__name__)
 
@@ -71,25 +71,18 @@ class LoginBrake:
     def __init__(self, failures: int, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = Rate(1 / interval, failures)
         self.clock = clock
-        self._buckets: dict[str, TokenBucket] = {}
-        self._attempts = 0
+        self._buckets = KeyedBuckets(self.rate)
 
     def take(self, address: str) -> float:
         """0 when `address` may try (a token is taken), else the seconds until it may."""
         now = self.clock()
-        self._attempts += 1
-        if self._attempts % 256 == 0:
-            for key in [key for key, bucket in self._buckets.items() if bucket.full_at(now)]:
-                del self._buckets[key]
-        bucket = self._buckets.get(address)
-        if bucket is None:
-            bucket = self._buckets[address] = TokenBucket(self.rate, now)
+        bucket = self._buckets.get(address, now)
         if bucket.take(now):
             return 0.0
         return (1 - bucket.tokens) / self.rate.per_second
 
     def give_back(self, address: str) -> None:
-        bucket = self._buckets.get(address)
+        bucket = self._buckets.peek(address)
         if bucket is not None:
             bucket.tokens = min(self.rate.burst, bucket.tokens + 1)
 

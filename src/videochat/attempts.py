@@ -10,36 +10,23 @@ caller passes the clock. Buckets that refilled are forgotten, so memory follows 
 
 from __future__ import annotations
 
-from .ratelimit import Rate, TokenBucket
+from .ratelimit import KeyedBuckets, Rate
 
 
 class PasswordAttempts:
     def __init__(self, *, per_room: float, per_address: float, window: float) -> None:
-        self.rates = {"room": Rate(per_room / window, per_room), "address": Rate(per_address / window, per_address)}
-        self._buckets: dict[tuple[str, str], TokenBucket] = {}
-        self._takes = 0
+        self.rooms = KeyedBuckets(Rate(per_room / window, per_room))
+        self.addresses = KeyedBuckets(Rate(per_address / window, per_address))
 
     def take(self, room: str, address: str | None, now: float) -> tuple[str, float] | None:
         """One attempt at `room`'s password from `address`: None if allowed (and counted), else which
         bucket is empty ("room" or "address") and the seconds until it allows one."""
-        wanted = [("room", room)] + ([("address", address)] if address is not None else [])
-        buckets = [self._bucket(kind, key, now) for kind, key in wanted]
-        for (kind, _), bucket in zip(wanted, buckets):
+        buckets = [("room", self.rooms.get(room, now))]
+        if address is not None:
+            buckets.append(("address", self.addresses.get(address, now)))
+        for kind, bucket in buckets:
             if bucket.available(now) < 1:
                 return kind, bucket.seconds_to_one(now)
-        for bucket in buckets:
+        for _, bucket in buckets:
             bucket.tokens -= 1
-        self._takes += 1
-        if self._takes % 256 == 0:
-            self._forget_full(now)
         return None
-
-    def _bucket(self, kind: str, key: str, now: float) -> TokenBucket:
-        bucket = self._buckets.get((kind, key))
-        if bucket is None:
-            bucket = self._buckets[(kind, key)] = TokenBucket(self.rates[kind], now)
-        return bucket
-
-    def _forget_full(self, now: float) -> None:
-        for key in [key for key, bucket in self._buckets.items() if bucket.full_at(now)]:
-            del self._buckets[key]

@@ -72,6 +72,32 @@ class TokenBucket:
         return self.tokens + (now - self.updated) * self.rate.per_second >= self.rate.burst
 
 
+class KeyedBuckets:
+    """Token buckets of one rate by key (an address, a room), made on first use. Now and then the
+    buckets that have refilled are forgotten: they hold no information, so memory follows recent use
+    only (password attempts, admin logins)."""
+
+    def __init__(self, rate: Rate, *, tidy_every: int = 256) -> None:
+        self.rate = rate
+        self.tidy_every = tidy_every
+        self._buckets: dict[str, TokenBucket] = {}
+        self._uses = 0
+
+    def get(self, key: str, now: float) -> TokenBucket:
+        self._uses += 1
+        if self._uses % self.tidy_every == 0:
+            for full in [k for k, bucket in self._buckets.items() if bucket.full_at(now)]:
+                del self._buckets[full]
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self.rate, now)
+        return bucket
+
+    def peek(self, key: str) -> TokenBucket | None:
+        """The bucket of `key` if it has one (nothing is made)."""
+        return self._buckets.get(key)
+
+
 class Refused(Exception):
     def __init__(self, kind: str, rate: Rate, scope: str) -> None:
         self.kind, self.rate, self.scope = kind, rate, scope
