@@ -14,9 +14,9 @@ import socket
 
 import uvicorn
 
-from videochat.broadcast import BroadcastManager
-from videochat.fastws import DirectWebSocketProtocol
-from videochat.realtime import Server
+from videochat.fastpath.broadcast import BroadcastManager
+from videochat.fastpath.fastws import DirectWebSocketProtocol
+from videochat.events.realtime import Server
 
 
 def create_app():

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from videochat.access import Access, Refusal, RoomPolicy
+from videochat.model.access import Access, Refusal, RoomPolicy
 
 
 def test_owner_is_the_one_handed_the_room_while_present_else_the_longest_present():
@@ -42,7 +42,7 @@ def test_expired_bans_are_forgotten_so_they_do_not_pile_up():
 
 
 def test_changes_travel_as_data_and_apply_elsewhere():
-    from videochat.passwords import PasswordHash
+    from videochat.model.passwords import PasswordHash
 
     here, there = Access(), Access()
     changes = []

@@ -300,7 +300,7 @@ async def test_fastpath_closed_connections_are_freed_without_the_cycle_collector
     import uvicorn
 
     from videochat.app import create_app
-    from videochat.fastws import DirectWebSocketProtocol
+    from videochat.fastpath.fastws import DirectWebSocketProtocol
     from videochat.settings import Settings
 
     app = create_app(Settings(data_dir=tmp_path).validate())

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support import ServerProcess
-from videochat.realtime import RESERVED_EVENTS
+from videochat.events.realtime import RESERVED_EVENTS
 
 GUARDED_ROOM = "guarded"  # the well-behaved clients' room: fuzzers are never let into it
 OWN_ROOM = "@own"  # stands for the room the round's first fuzzer owns (its two others are members)

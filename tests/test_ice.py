@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from videochat.ice import IceServers
+from videochat.events.ice import IceServers
 from videochat.settings import Settings, SettingsError
 
 

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from socketio.base_manager import BaseManager
 
-from videochat.manager import IndexedRooms
+from videochat.fastpath.manager import IndexedRooms
 
 SIDS = ["s1", "s2", "s3"]
 ROOMS = ["r1", "r2"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from videochat.attempts import PasswordAttempts
-from videochat.ratelimit import KeyedBuckets, Rate
+from videochat.model.attempts import PasswordAttempts
+from videochat.model.ratelimit import KeyedBuckets, Rate
 
 
 def test_keyed_buckets_are_made_on_use_and_forgotten_once_refilled():

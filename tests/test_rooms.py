@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from videochat.rooms import CallFull, Departure, Media, NotInRoom, Registry
+from videochat.model.rooms import CallFull, Departure, Media, NotInRoom, Registry
 
 
 def test_rooms_exist_while_they_have_members_in_creation_order():

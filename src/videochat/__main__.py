@@ -1,3 +1,3 @@
-from .cli import main
+from videochat.cli import main
 
 main()

@@ -20,29 +20,29 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from .access import Access
-from .admin import Admin
-from .attempts import PasswordAttempts
-from .chat import Chat
-from .health import Health
-from .history import HistoryStore
-from .ice import IceServers
-from .identity import BrowserIds
-from .lobby import Lobby
-from .manager import LocalManager
-from .logs import configure_logging
-from .metrics import HttpMetrics, LiveState, Metrics, MetricsEndpoint, route_template
-from .moderation import Moderation
-from .ratelimit import Limiter
-from .realtime import Server, locally
-from .redis_history import RedisHistory
-from .cluster import Cluster
-from .rooms import Registry
-from .security import HostPolicy, OriginPolicy, SecurityHeaders, TrustedHosts, machine_names
-from .settings import Settings, split_list
-from .signaling import Signaling
-from .validation import Limits
-from .web import SOCKET_IO_CLIENT_FILES, STATIC_DIR, VENDOR_DIR, Pages, socket_io_client
+from videochat.model.access import Access
+from videochat.web.admin import Admin
+from videochat.model.attempts import PasswordAttempts
+from videochat.events.chat import Chat
+from videochat.ops.health import Health
+from videochat.storage.history import HistoryStore
+from videochat.events.ice import IceServers
+from videochat.events.identity import BrowserIds
+from videochat.web.lobby import Lobby
+from videochat.fastpath.manager import LocalManager
+from videochat.ops.logs import configure_logging
+from videochat.ops.metrics import HttpMetrics, LiveState, Metrics, MetricsEndpoint, route_template
+from videochat.events.moderation import Moderation
+from videochat.model.ratelimit import Limiter
+from videochat.events.realtime import Server, locally
+from videochat.storage.redis_history import RedisHistory
+from videochat.cluster.sync import Cluster
+from videochat.model.rooms import Registry
+from videochat.web.security import HostPolicy, OriginPolicy, SecurityHeaders, TrustedHosts, machine_names
+from videochat.settings import Settings, split_list
+from videochat.events.signaling import Signaling
+from videochat.model.validation import Limits
+from videochat.web.pages import SOCKET_IO_CLIENT_FILES, STATIC_DIR, VENDOR_DIR, Pages, socket_io_client
 
 log = logging.getLogger(__name__)
 

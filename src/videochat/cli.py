@@ -12,9 +12,9 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .logs import configure_logging
-from .settings import (LOG_LEVELS, Settings, SettingsError, env_name, env_only_values, option_name,
+from videochat import __version__
+from videochat.ops.logs import configure_logging
+from videochat.settings import (LOG_LEVELS, Settings, SettingsError, env_name, env_only_values, option_name,
                        setting_fields, value_type)
 
 log = logging.getLogger("videochat")
@@ -83,7 +83,7 @@ def serve(**values: Any) -> None:
     if settings.redis and redis_source == click.core.ParameterSource.COMMANDLINE and "@" in settings.redis:
         log.warning("--redis with a password on the command line is visible to every user of this machine; "
                     "use VIDEOCHAT_REDIS")
-    from .server import run  # imported late: `videochat --help` stays fast
+    from videochat.server import run  # imported late: `videochat --help` stays fast
 
     sys.exit(run(settings))
 
@@ -110,7 +110,7 @@ def peer(url: str, room: str, name: str, video_file: Path | None, pattern: bool,
         raise click.UsageError("choose either --video FILE or --pattern")
     configure_logging(log_level)
     try:
-        from .peer import run_peer  # aiortc loads only for this command
+        from videochat.peer import run_peer  # aiortc loads only for this command
     except ImportError as error:
         raise click.ClickException(f"the peer needs the 'peer' extra (pip install 'videochat[peer]'): {error}")
 

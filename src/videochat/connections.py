@@ -32,8 +32,8 @@ from typing import Any, Iterable
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .fastws import DirectWebSocketProtocol
-from .identity import address_block, parse_address
+from videochat.fastpath.fastws import DirectWebSocketProtocol
+from videochat.events.identity import address_block, parse_address
 
 log = logging.getLogger(__name__)
 

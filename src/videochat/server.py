@@ -10,10 +10,10 @@ from typing import Any
 
 import uvicorn
 
-from .app import VideochatApp, create_app
-from .connections import ConnectionGuard, GuardedHttpProtocol, GuardedWebSocketProtocol, raise_descriptor_limit
-from .settings import Settings, split_list
-from .tls import ensure_self_signed
+from videochat.app import VideochatApp, create_app
+from videochat.connections import ConnectionGuard, GuardedHttpProtocol, GuardedWebSocketProtocol, raise_descriptor_limit
+from videochat.settings import Settings, split_list
+from videochat.tls import ensure_self_signed
 
 log = logging.getLogger("videochat")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
-    from .ratelimit import Rate
+    from videochat.model.ratelimit import Rate
 
 ENV_PREFIX = "VIDEOCHAT_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -279,7 +279,7 @@ class Settings:
                                 f"{self.admin_login_interval}")
 
     def _validate_rooms(self) -> None:
-        from .roomlist import largest_list_bytes
+        from videochat.model.rooms import largest_list_bytes
 
         if self.max_rooms_per_connection < 1 or self.room_list_size < 1:
             raise SettingsError("max-rooms-per-connection and room-list-size must be at least 1")
@@ -357,7 +357,7 @@ class Settings:
 
     def rates(self) -> dict[str, Rate]:
         """The token-bucket rate of each kind of client event (ratelimit.KINDS)."""
-        from .ratelimit import Rate
+        from videochat.model.ratelimit import Rate
 
         names = {"message": "message", "join": "join", "nickname": "nickname", "signal": "signal",
                  "other": "request"}

@@ -615,7 +615,7 @@ async def protocol_oddities(siege: Siege, outcome: Outcome) -> None:
         f"{ANSWER_TIMEOUT:.0f} s, with no amplification")
 async def oversized_http(siege: Siege, outcome: Outcome) -> None:
     source = siege.address()
-    size = (Path(__file__).parents[2] / "src" / "videochat" / STATIC_FILE.lstrip("/")).stat().st_size
+    size = (Path(__file__).parents[2] / "src" / "videochat" / "web" / STATIC_FILE.lstrip("/")).stat().st_size
     cases = {
         "a 100 KB query string": request("GET", "/?q=" + "a" * 100_000),
         "a 100 KB path": request("GET", "/static/" + "a" * 100_000),

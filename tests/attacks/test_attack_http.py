@@ -148,7 +148,7 @@ async def test_over_the_bound_an_empty_room_loses_its_history_before_a_room_in_u
 
 
 def test_fair_share_cuts_the_largest_rooms_first():
-    from videochat.history import fair_share
+    from videochat.storage.history import fair_share
 
     assert fair_share({"a": 10, "b": 10}, 100) == 10  # everything fits: nobody loses anything
     assert fair_share({"small": 10, "big": 1000, "bigger": 5000}, 410) == 200  # small keeps its 10

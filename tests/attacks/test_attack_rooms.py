@@ -256,7 +256,7 @@ async def test_a_locked_room_stays_locked_across_a_restart_while_its_history_las
 
 def test_settings_refuse_a_room_list_that_could_outgrow_a_client_buffer():
     """The largest room list possible stays under an eighth of --max-outgoing-bytes (item 3)."""
-    from videochat.roomlist import largest_list_bytes
+    from videochat.model.rooms import largest_list_bytes
     from videochat.settings import Settings, SettingsError
 
     assert largest_list_bytes(50, 64) * 8 <= Settings().validate().max_outgoing_bytes

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Hashable
 
-from .broadcast import BroadcastManager
+from videochat.fastpath.broadcast import BroadcastManager
 
 
 class IndexedRooms:

@@ -21,11 +21,11 @@ from typing import Any, Awaitable, Callable, Iterator
 import socketio
 from socketio import packet as sio_packet
 
-from . import codec
-from .directio import DirectEngineIO
-from .errors import INTERNAL_ERROR, UserError, failure
-from .metrics import Metrics
-from .ratelimit import Limiter, Refused
+from videochat.fastpath import codec
+from videochat.fastpath.directio import DirectEngineIO
+from videochat.model.errors import INTERNAL_ERROR, UserError, failure
+from videochat.ops.metrics import Metrics
+from videochat.model.ratelimit import Limiter, Refused
 
 log = logging.getLogger(__name__)
 

@@ -21,14 +21,6 @@ import socketio
 log = logging.getLogger(__name__)
 
 
-def largest_list_bytes(rooms: int, max_room_name: int) -> int:
-    """The most bytes a `room_change` of `rooms` rooms may take (settings check it against
-    --max-outgoing-bytes): a name is at most 4 UTF-8 bytes a character (no control characters, so
-    no escapes longer than that) and comes twice, in `names` and in its summary, whose other fields
-    take under 64 bytes."""
-    return 64 + rooms * (2 * 4 * max_room_name + 64)
-
-
 class RoomList:
     def __init__(self, sio: socketio.AsyncServer, rooms: Callable[[], list[dict[str, object]]], *,
                  rate: float) -> None:

@@ -12,12 +12,12 @@ from typing import Any
 
 import socketio
 
-from .chat import Chat, chat_room, entry_options
-from .errors import UserError, ok
-from .ice import IceServers
-from .realtime import event_handler
-from .rooms import MEDIA_KINDS, CallFull, Departure, Media, Registry
-from .validation import Limits
+from videochat.events.chat import Chat, chat_room, entry_options
+from videochat.model.errors import UserError, ok
+from videochat.events.ice import IceServers
+from videochat.events.realtime import event_handler
+from videochat.model.rooms import MEDIA_KINDS, CallFull, Departure, Media, Registry
+from videochat.model.validation import Limits
 
 log = logging.getLogger(__name__)
 

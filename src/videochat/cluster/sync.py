@@ -34,13 +34,13 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from .bus import Bus
-from .rooms import Member
+from videochat.fastpath.bus import Bus
+from videochat.model.rooms import Member
 
 if TYPE_CHECKING:
-    from .access import Access
-    from .chat import Chat
-    from .rooms import Registry
+    from videochat.model.access import Access
+    from videochat.events.chat import Chat
+    from videochat.model.rooms import Registry
 
 log = logging.getLogger(__name__)
 

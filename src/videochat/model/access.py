@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .passwords import PasswordHash
+from videochat.model.passwords import PasswordHash
 
 # ("policy", room, RoomPolicy.to_data() or None) or ("ban", room, client key, until, since)
 AccessChange = tuple

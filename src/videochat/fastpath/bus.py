@@ -26,9 +26,9 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import socketio
 from redis import asyncio as aioredis
 
-from .broadcast import BroadcastManager
-from .manager import IndexedRooms
-from .settings import redact_url
+from videochat.fastpath.broadcast import BroadcastManager
+from videochat.fastpath.manager import IndexedRooms
+from videochat.settings import redact_url
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ caller passes the clock. Buckets that refilled are forgotten, so memory follows 
 
 from __future__ import annotations
 
-from .ratelimit import KeyedBuckets, Rate
+from videochat.model.ratelimit import KeyedBuckets, Rate
 
 
 class PasswordAttempts:

@@ -41,11 +41,11 @@ from socketio.exceptions import ConnectionRefusedError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
-from .chat import Chat, chat_room_name, client_address
-from .errors import UserError
-from .metrics import Metrics
-from .passwords import LONGEST_PASSWORD, PasswordHash
-from .ratelimit import KeyedBuckets, Rate
+from videochat.events.chat import Chat, chat_room_name, client_address
+from videochat.model.errors import UserError
+from videochat.ops.metrics import Metrics
+from videochat.model.passwords import LONGEST_PASSWORD, PasswordHash
+from videochat.model.ratelimit import KeyedBuckets, Rate
 
 log = logging.getLogger(__name__)
 

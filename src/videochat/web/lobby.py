@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from . import codec
-from .errors import UserError
-from .ratelimit import Limiter, Refused
-from .security import OriginPolicy
-from .rooms import DEFAULT_NICKNAME
-from .validation import Limits
+from videochat.fastpath import codec
+from videochat.model.errors import UserError
+from videochat.model.ratelimit import Limiter, Refused
+from videochat.web.security import OriginPolicy
+from videochat.model.rooms import DEFAULT_NICKNAME
+from videochat.model.validation import Limits
 
 log = logging.getLogger(__name__)
 

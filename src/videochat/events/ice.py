@@ -19,7 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from .settings import Settings
+from videochat.settings import Settings
 
 
 def turn_credential(secret: str, username: str) -> str:

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from .errors import UserError
+from videochat.model.errors import UserError
 
 
 # Unicode's control characters (category Cc): C0, DEL and C1

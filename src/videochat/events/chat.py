@@ -16,17 +16,17 @@ from typing import Any, Awaitable, Callable
 
 import socketio
 
-from .access import Access, Refusal
-from .attempts import PasswordAttempts
-from .errors import RetryLater, UserError, ok
-from .history import HistoryStore
-from .identity import BrowserIds, address_key
-from .passwords import LONGEST_PASSWORD
-from .ratelimit import Limiter
-from .realtime import Server, after_ack, event_handler, locally, refusal, report_error
-from .roomlist import RoomList
-from .rooms import Departure, Member, NotInRoom, Registry
-from .validation import Limits
+from videochat.model.access import Access, Refusal
+from videochat.model.attempts import PasswordAttempts
+from videochat.model.errors import RetryLater, UserError, ok
+from videochat.storage.history import HistoryStore
+from videochat.events.identity import BrowserIds, address_key
+from videochat.model.passwords import LONGEST_PASSWORD
+from videochat.model.ratelimit import Limiter
+from videochat.events.realtime import Server, after_ack, event_handler, locally, refusal, report_error
+from videochat.events.roomlist import RoomList
+from videochat.model.rooms import Departure, Member, NotInRoom, Registry
+from videochat.model.validation import Limits
 
 log = logging.getLogger(__name__)
 

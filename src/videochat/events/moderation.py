@@ -8,10 +8,10 @@ import logging
 import time
 from typing import Any
 
-from .chat import Chat
-from .errors import UserError, ok
-from .passwords import LONGEST_PASSWORD, PasswordHash
-from .realtime import event_handler
+from videochat.events.chat import Chat
+from videochat.model.errors import UserError, ok
+from videochat.model.passwords import LONGEST_PASSWORD, PasswordHash
+from videochat.events.realtime import event_handler
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ import socketio
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 
-from . import codec
-from .directio import writes_directly
-from .fastws import frame
+from videochat.fastpath import codec
+from videochat.fastpath.directio import writes_directly
+from videochat.fastpath.fastws import frame
 
 
 class BroadcastManager(socketio.AsyncManager):

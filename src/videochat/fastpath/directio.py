@@ -44,7 +44,7 @@ from engineio import exceptions, packet
 from engineio.async_drivers import asgi
 from engineio.async_socket import AsyncSocket
 
-from .fastws import WIRE_EXTENSION, Wire, app_pings, frame
+from videochat.fastpath.fastws import WIRE_EXTENSION, Wire, app_pings, frame
 
 log = logging.getLogger(__name__)
 

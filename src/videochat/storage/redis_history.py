@@ -22,7 +22,7 @@ import logging
 import math
 from typing import Any, Callable
 
-from .bus import Bus
+from videochat.fastpath.bus import Bus
 
 log = logging.getLogger(__name__)
 

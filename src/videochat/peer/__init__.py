@@ -38,7 +38,7 @@ from aiortc.contrib.media import MediaPlayer, MediaRelay
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
-from .patterns import PatternVideoTrack, ToneAudioTrack
+from videochat.peer.patterns import PatternVideoTrack, ToneAudioTrack
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The Socket.IO server and its event handlers: chat, calls, moderation, ICE."""

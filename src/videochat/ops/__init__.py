@@ -1,0 +1,1 @@
+"""What an operator watches: logs, health checks, Prometheus metrics."""

@@ -1,0 +1,1 @@
+"""Chat history: SQLite for one process, Redis for several, one interface."""
