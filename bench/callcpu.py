@@ -80,8 +80,9 @@ def _threads(root: int) -> dict[tuple[str, str], float]:
 
 async def measure(url: str, people: int, window: float) -> None:
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                                   args=CHROMIUM_FLAGS)
+        browser = await playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_FLAGS
+        )
         try:
             room = f"cpu-{uuid.uuid4().hex[:8]}"
             pages = [await _open(browser, url, room, f"P{i}", init_script=KEEP_CONNECTIONS) for i in range(people)]
@@ -108,12 +109,14 @@ async def measure(url: str, people: int, window: float) -> None:
     print("busiest threads (summed over the pages):")
     for name, cores in by_thread.most_common(10):
         print(f"  {cores:5.3f}  {name}")
-    encode = sum(a["encodeS"] - b["encodeS"] for a, b in zip(codecs_after, codecs_before))
-    encoded = sum(a["encoded"] - b["encoded"] for a, b in zip(codecs_after, codecs_before))
-    decode = sum(a["decodeS"] - b["decodeS"] for a, b in zip(codecs_after, codecs_before))
-    decoded = sum(a["decoded"] - b["decoded"] for a, b in zip(codecs_after, codecs_before))
-    print(f"video: {encoded / elapsed:.0f} frames/s encoded, {1000 * encode / max(encoded, 1):.1f} ms each "
-          f"(wall time, waits included); {decoded / elapsed:.0f} decoded, {1000 * decode / max(decoded, 1):.1f} ms each")
+    encode = sum(a["encodeS"] - b["encodeS"] for a, b in zip(codecs_after, codecs_before, strict=True))
+    encoded = sum(a["encoded"] - b["encoded"] for a, b in zip(codecs_after, codecs_before, strict=True))
+    decode = sum(a["decodeS"] - b["decodeS"] for a, b in zip(codecs_after, codecs_before, strict=True))
+    decoded = sum(a["decoded"] - b["decoded"] for a, b in zip(codecs_after, codecs_before, strict=True))
+    print(
+        f"video: {encoded / elapsed:.0f} frames/s encoded, {1000 * encode / max(encoded, 1):.1f} ms each "
+        f"(wall time, waits included); {decoded / elapsed:.0f} decoded, {1000 * decode / max(decoded, 1):.1f} ms each"
+    )
     print("codecs:", ", ".join(sorted(set(c for work in codecs_after for c in work["codecs"]))))
 
 

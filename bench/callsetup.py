@@ -29,9 +29,16 @@ from urllib.parse import quote
 from playwright.async_api import Browser, Page, async_playwright
 
 CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream", "--allow-loopback-in-peer-connection",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
 ]
 TIMEOUT_MS = 60_000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -88,8 +95,9 @@ async def _open(browser: Browser, url: str, room: str, name: str, init_script: s
 
 
 async def _start_watch(page: Page, count: int, name: str) -> None:
-    await page.evaluate(f"(count) => {{ window.__callsetup ??= {{}}; window.__callsetup.{name} = ({WATCH})(count); }}",
-                        count)
+    await page.evaluate(
+        f"(count) => {{ window.__callsetup ??= {{}}; window.__callsetup.{name} = ({WATCH})(count); }}", count
+    )
 
 
 async def form_call(pages: list[Page]) -> list[float]:
@@ -107,7 +115,9 @@ async def form_call(pages: list[Page]) -> list[float]:
 async def _join(page: Page) -> int:
     """Clicks Join in the page itself and returns the moment, by the page's clock: taken before the
     click, whose handlers run inside click() (their time is part of the set-up)."""
-    return await page.evaluate("() => { const now = Date.now(); document.querySelector('#call-join').click(); return now; }")
+    return await page.evaluate(
+        "() => { const now = Date.now(); document.querySelector('#call-join').click(); return now; }"
+    )
 
 
 class OtherLoad:
@@ -185,9 +195,12 @@ async def one_setup(browser: Browser, url: str, participants: int, load: OtherLo
         first_frame = await newcomer.evaluate("() => window.__callsetup.first")
         all_pairs = max([await page.evaluate("() => window.__callsetup.all") for page in pages])
         # Read before the pages close: a closed renderer's CPU time would count as someone else's.
-        return {"first_frame_ms": first_frame - clicked, "all_pairs_ms": all_pairs - clicked,
-                "stalled_joins": sum(ms > STALL_MS for ms in setups + [all_pairs - clicked]),
-                "other_cores": round(load.cores(), 3)}
+        return {
+            "first_frame_ms": first_frame - clicked,
+            "all_pairs_ms": all_pairs - clicked,
+            "stalled_joins": sum(ms > STALL_MS for ms in setups + [all_pairs - clicked]),
+            "other_cores": round(load.cores(), 3),
+        }
     finally:
         for page in pages:
             await page.context.close()
@@ -201,17 +214,26 @@ def host_speed_ms() -> float:
     and the call set-up, which has no same-run reference, moved with it. This one (three million
     steps) is read before and after each measure, so that two reports' call set-up numbers can be
     compared with their hosts' speeds beside them."""
+
     def work() -> float:
         start = time.perf_counter()
         total = 0
         for i in range(3_000_000):
             total += i
         return time.perf_counter() - start
+
     return 1000 * min(work() for _ in range(3))
 
 
-async def measure(url: str, participants: int, repeats: int, chromium: str = "/usr/bin/chromium", *,
-                  server_pid: int | None = None, max_other: float = 0.15) -> dict:
+async def measure(
+    url: str,
+    participants: int,
+    repeats: int,
+    chromium: str = "/usr/bin/chromium",
+    *,
+    server_pid: int | None = None,
+    max_other: float = 0.15,
+) -> dict:
     load = OtherLoad(server_pid)
     runs: list[dict] = []
     speed_before = host_speed_ms()

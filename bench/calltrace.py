@@ -81,7 +81,9 @@ TRACE = r"""
 """
 
 
-def _step(timeline: list[tuple[float, int, str]], newcomer: int, whose: str, prefix: str, contains: str = "") -> float | None:
+def _step(
+    timeline: list[tuple[float, int, str]], newcomer: int, whose: str, prefix: str, contains: str = ""
+) -> float | None:
     for t, page, what in timeline:
         if (page == newcomer) == (whose == "newcomer") and what.startswith(prefix) and contains in what:
             return t
@@ -91,8 +93,9 @@ def _step(timeline: list[tuple[float, int, str]], newcomer: int, whose: str, pre
 async def trace(url: str, people: int, runs: int) -> None:
     steps: dict[str, list[float]] = {}
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                                   args=CHROMIUM_FLAGS)
+        browser = await playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_FLAGS
+        )
         for run in range(runs):
             room = f"trace-{uuid.uuid4().hex[:8]}"
             pages = []
@@ -106,12 +109,17 @@ async def trace(url: str, people: int, runs: int) -> None:
                     await page.evaluate("() => { window.__trace.length = 0; }")
                 for page in pages:
                     await _start_watch(page, people - 1, "all")
-                await pages[-1].evaluate("() => window.__trace.push([performance.timeOrigin + performance.now(), 'click'])")
+                await pages[-1].evaluate(
+                    "() => window.__trace.push([performance.timeOrigin + performance.now(), 'click'])"
+                )
                 await _join(pages[-1])
                 for page in pages:
                     await page.evaluate("() => window.__callsetup.all")
-                timeline = sorted((t, i, what) for i, events in enumerate(
-                    [await page.evaluate("() => window.__trace") for page in pages]) for t, what in events)
+                timeline = sorted(
+                    (t, i, what)
+                    for i, events in enumerate([await page.evaluate("() => window.__trace") for page in pages])
+                    for t, what in events
+                )
             finally:
                 for page in pages:
                     await page.context.close()

@@ -32,8 +32,12 @@ LISTENING = re.compile(r"listening on (http://[^\s]+)")
 SERVER_CPU, LOAD_CPU = "0", "1"
 
 FULL = {
-    "fanout": {"rooms": 50, "perRoom": 10, "rates": [500, 1000, 2000, 4000, 6000, 8000, 10000, 12000, 14000],
-               "seconds": 5},
+    "fanout": {
+        "rooms": 50,
+        "perRoom": 10,
+        "rates": [500, 1000, 2000, 4000, 6000, 8000, 10000, 12000, 14000],
+        "seconds": 5,
+    },
     "agreement": {"rooms": 50, "perRoom": 10, "rates": [250, 500, 1000], "seconds": 4},
     "idle": {"count": 5000},
     "churn": {"idle": 500, "loops": 20, "seconds": 10, "rooms": 50},
@@ -49,6 +53,7 @@ QUICK = {
 
 
 # --- measuring -------------------------------------------------------------------------------
+
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (all its threads), in seconds."""
@@ -100,12 +105,20 @@ class Window:
     start: tuple[float, float, float, float] = field(default=(0, 0, 0, 0))
 
     def begin(self) -> None:
-        self.start = (time.monotonic(), machine_busy_seconds(), tree_cpu_seconds(self.server_pid),
-                      cpu_seconds(self.load_pid))
+        self.start = (
+            time.monotonic(),
+            machine_busy_seconds(),
+            tree_cpu_seconds(self.server_pid),
+            cpu_seconds(self.load_pid),
+        )
 
     def end(self) -> dict[str, float]:
-        wall, busy, server, load = (time.monotonic(), machine_busy_seconds(), tree_cpu_seconds(self.server_pid),
-                                    cpu_seconds(self.load_pid))
+        wall, busy, server, load = (
+            time.monotonic(),
+            machine_busy_seconds(),
+            tree_cpu_seconds(self.server_pid),
+            cpu_seconds(self.load_pid),
+        )
         wall -= self.start[0]
         server -= self.start[2]
         load -= self.start[3]
@@ -126,12 +139,19 @@ def wait_for_quiet_machine(max_other: float, patience: float) -> float:
 
 # --- processes -------------------------------------------------------------------------------
 
+
 class Process:
     def __init__(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         self.name = name
         self.lines: list[str] = []
-        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env={**os.environ, **(env or {})}, cwd=ROOT)
+        self.proc = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **(env or {})},
+            cwd=ROOT,
+        )
         self.url: str | None = None
         self._ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
@@ -166,20 +186,46 @@ def start_server(kind: str, data_dir: Path) -> Process:
     if kind == "videochat":
         # The load comes from one address at rates no person sends: lift the abuse limits (the
         # reference has none), keep every other default.
-        unlimited = ["--max-connections-per-ip", "0", "--max-tcp-connections-per-ip", "0", "--max-rooms-per-ip", "0",
-                     "--ip-rate-factor", "1"]
+        unlimited = [
+            "--max-connections-per-ip",
+            "0",
+            "--max-tcp-connections-per-ip",
+            "0",
+            "--max-rooms-per-ip",
+            "0",
+            "--ip-rate-factor",
+            "1",
+        ]
         for kind_ in ("message", "join", "nickname", "signal", "request"):
             unlimited += [f"--{kind_}-rate", "1000000", f"--{kind_}-burst", "1000000"]
-        command = [*pin, sys.executable, "-m", "videochat", "serve", "--port", "0", "--data-dir", str(data_dir),
-                   *unlimited]
+        command = [
+            *pin,
+            sys.executable,
+            "-m",
+            "videochat",
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            *unlimited,
+        ]
         return Process(kind, command, env={"PYTHONPATH": str(ROOT / "src")})
     return Process(kind, [*pin, "node", str(BENCH / "reference" / "server.mjs"), "0"])
 
 
 class LoadGenerator:
     def __init__(self, scenario: str, url: str, options: dict) -> None:
-        command = ["taskset", "-c", LOAD_CPU, "node", str(BENCH / "load" / "loadgen.mjs"), scenario, url,
-                   json.dumps(options)]
+        command = [
+            "taskset",
+            "-c",
+            LOAD_CPU,
+            "node",
+            str(BENCH / "load" / "loadgen.mjs"),
+            scenario,
+            url,
+            json.dumps(options),
+        ]
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=BENCH)
 
     def read(self, timeout: float = 300.0) -> dict:
@@ -248,6 +294,7 @@ def run_steps(load: LoadGenerator, server: Process, max_other: float, on_start=N
 
 # --- scenarios --------------------------------------------------------------------------------
 
+
 def scenario_fanout(server: Process, options: dict, max_other: float, client: str = "lean") -> list[dict]:
     load = LoadGenerator("fanout", server.url, {**options, "client": client})
     steps = run_steps(load, server, max_other)
@@ -262,8 +309,9 @@ def scenario_idle(server: Process, options: dict, max_other: float) -> list[dict
     # (a repeated step starts with memory the allocator kept from the first try: the first try's
     # baseline is the fair one, so it is kept)
     baseline = rss_bytes(server.pid)
-    steps = run_steps(load, server, max_other,
-                      on_end=lambda _: {"rss_before": baseline, "rss_after": _settled_rss(server.pid)})
+    steps = run_steps(
+        load, server, max_other, on_end=lambda _: {"rss_before": baseline, "rss_after": _settled_rss(server.pid)}
+    )
     for step in steps:
         step["rss_per_connection"] = (step["rss_after"] - step["rss_before"]) / step["count"]
     return steps
@@ -294,9 +342,25 @@ def profile_videochat(server: Process, options: dict, rate: int, seconds: int) -
     load.expect("ready")
     load.expect("step_start")
     with tempfile.NamedTemporaryFile(suffix=".txt") as out:
-        subprocess.run([py_spy, "record", "--pid", str(server.pid), "--duration", str(seconds), "--rate", "200",
-                        "--format", "raw", "--output", out.name, "--nonblocking"],
-                       capture_output=True, timeout=seconds + 30)
+        subprocess.run(
+            [
+                py_spy,
+                "record",
+                "--pid",
+                str(server.pid),
+                "--duration",
+                str(seconds),
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--output",
+                out.name,
+                "--nonblocking",
+            ],
+            capture_output=True,
+            timeout=seconds + 30,
+        )
         raw = Path(out.name).read_text()
     load.expect("step_end")
     load.tell("next")
@@ -314,6 +378,7 @@ def profile_videochat(server: Process, options: dict, rate: int, seconds: int) -
 
 
 # --- report -----------------------------------------------------------------------------------
+
 
 def best_clean_rate(steps: list[dict]) -> int | None:
     clean = [s["rate"] for s in steps if s.get("clean")]
@@ -338,21 +403,31 @@ def fmt(value, digits: int = 1) -> str:
 
 def write_report(results: dict, meta: dict) -> str:
     out = [f"# videochat benchmark — {meta['when']}", ""]
-    out += [f"Machine: {meta['machine']}. Server pinned to CPU {SERVER_CPU}, load generator to CPU {LOAD_CPU}. "
-            f"Load on the machine before starting: {meta['quiet_load']:.2f} cores. "
-            f"Steps disturbed by other load (> {meta['max_other']:.2f} of a core) were repeated up to twice; "
-            "those still disturbed are marked ⚠.", ""]
+    out += [
+        f"Machine: {meta['machine']}. Server pinned to CPU {SERVER_CPU}, load generator to CPU {LOAD_CPU}. "
+        f"Load on the machine before starting: {meta['quiet_load']:.2f} cores. "
+        f"Steps disturbed by other load (> {meta['max_other']:.2f} of a core) were repeated up to twice; "
+        "those still disturbed are marked ⚠.",
+        "",
+    ]
     servers = [s for s in ("videochat", "reference") if s in results]
     fan = {s: results[s].get("fanout", []) for s in servers}
     if any(fan.values()):
         out += ["## 1. Fan-out (each message delivered to the 9 others in its room)", ""]
         for server in servers:
-            out += [f"### {server}", "", "| offered msgs/s | delivered/s | lost | p50 ms | p99 ms | max ms | "
-                    "server CPU µs/delivery | server CPU % | |", "|---|---|---|---|---|---|---|---|---|"]
+            out += [
+                f"### {server}",
+                "",
+                "| offered msgs/s | delivered/s | lost | p50 ms | p99 ms | max ms | "
+                "server CPU µs/delivery | server CPU % | |",
+                "|---|---|---|---|---|---|---|---|---|",
+            ]
             for s in fan[server]:
-                out.append(f"| {s['rate']:,} | {fmt(s['delivered_per_s'], 0)} | {s['lost']:,} | {fmt(s['p50_ms'], 2)} | "
-                           f"{fmt(s['p99_ms'], 2)} | {fmt(s['max_ms'], 1)} | {fmt(s['server_us_per_delivery'])} | "
-                           f"{100 * s['server_cpu'] / s['wall']:.0f} | {'⚠' if s['disturbed'] else ''} |")
+                out.append(
+                    f"| {s['rate']:,} | {fmt(s['delivered_per_s'], 0)} | {s['lost']:,} | {fmt(s['p50_ms'], 2)} | "
+                    f"{fmt(s['p99_ms'], 2)} | {fmt(s['max_ms'], 1)} | {fmt(s['server_us_per_delivery'])} | "
+                    f"{100 * s['server_cpu'] / s['wall']:.0f} | {'⚠' if s['disturbed'] else ''} |"
+                )
             out.append("")
         if len(servers) == 2:
             v, r = fan["videochat"], fan["reference"]
@@ -360,42 +435,66 @@ def write_report(results: dict, meta: dict) -> str:
             cv, cr = closest(v, 1000), closest(r, 1000)
             mv = max((s["delivered_per_s"] for s in v), default=None)
             mr = max((s["delivered_per_s"] for s in r), default=None)
-            out += ["| measure | videochat | reference | videochat / reference |", "|---|---|---|---|",
-                    f"| highest clean rate (p99 < 100 ms, nothing lost), msgs/s | {fmt(bv)} | {fmt(br)} | {ratio(bv, br)} |",
-                    f"| most deliveries/s | {fmt(mv, 0)} | {fmt(mr, 0)} | {ratio(mv, mr)} |",
-                    f"| server CPU µs per delivery near 1,000 msgs/s | {fmt(cv and cv['server_us_per_delivery'])} | "
-                    f"{fmt(cr and cr['server_us_per_delivery'])} | "
-                    f"{ratio(cv and cv['server_us_per_delivery'], cr and cr['server_us_per_delivery'])} |", ""]
+            out += [
+                "| measure | videochat | reference | videochat / reference |",
+                "|---|---|---|---|",
+                f"| highest clean rate (p99 < 100 ms, nothing lost), msgs/s | {fmt(bv)} | {fmt(br)} | {ratio(bv, br)} |",
+                f"| most deliveries/s | {fmt(mv, 0)} | {fmt(mr, 0)} | {ratio(mv, mr)} |",
+                f"| server CPU µs per delivery near 1,000 msgs/s | {fmt(cv and cv['server_us_per_delivery'])} | "
+                f"{fmt(cr and cr['server_us_per_delivery'])} | "
+                f"{ratio(cv and cv['server_us_per_delivery'], cr and cr['server_us_per_delivery'])} |",
+                "",
+            ]
     if "agreement" in results.get("reference", {}):
-        out += ["## Load generator check: lean client vs socket.io-client (reference server)", "",
-                "| offered msgs/s | lean delivered/s | official delivered/s | lean p50 ms | official p50 ms | lost (lean/official) |",
-                "|---|---|---|---|---|---|"]
+        out += [
+            "## Load generator check: lean client vs socket.io-client (reference server)",
+            "",
+            "| offered msgs/s | lean delivered/s | official delivered/s | lean p50 ms | official p50 ms | lost (lean/official) |",
+            "|---|---|---|---|---|---|",
+        ]
         lean = {s["rate"]: s for s in results["reference"]["agreement"]["lean"]}
         for s in results["reference"]["agreement"]["official"]:
-            l = lean.get(s["rate"])
-            if l:
-                out.append(f"| {s['rate']:,} | {fmt(l['delivered_per_s'], 0)} | {fmt(s['delivered_per_s'], 0)} | "
-                           f"{fmt(l['p50_ms'], 2)} | {fmt(s['p50_ms'], 2)} | {l['lost']}/{s['lost']} |")
+            lean_row = lean.get(s["rate"])
+            if lean_row:
+                out.append(
+                    f"| {s['rate']:,} | {fmt(lean_row['delivered_per_s'], 0)} | {fmt(s['delivered_per_s'], 0)} | "
+                    f"{fmt(lean_row['p50_ms'], 2)} | {fmt(s['p50_ms'], 2)} | {lean_row['lost']}/{s['lost']} |"
+                )
         out.append("")
     if any("idle" in results[s] for s in servers):
-        out += ["## 2. Idle connections", "", "| server | connections | connects/s | RSS before MB | RSS after MB | KB per connection | |",
-                "|---|---|---|---|---|---|---|"]
+        out += [
+            "## 2. Idle connections",
+            "",
+            "| server | connections | connects/s | RSS before MB | RSS after MB | KB per connection | |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for server in servers:
             for s in results[server].get("idle", []):
-                out.append(f"| {server} | {s['count']:,} | {fmt(s['connects_per_s'], 0)} | {s['rss_before'] / 2**20:.1f} | "
-                           f"{s['rss_after'] / 2**20:.1f} | {s['rss_per_connection'] / 1024:.1f} | {'⚠' if s['disturbed'] else ''} |")
+                out.append(
+                    f"| {server} | {s['count']:,} | {fmt(s['connects_per_s'], 0)} | {s['rss_before'] / 2**20:.1f} | "
+                    f"{s['rss_after'] / 2**20:.1f} | {s['rss_per_connection'] / 1024:.1f} | {'⚠' if s['disturbed'] else ''} |"
+                )
         if len(servers) == 2 and results["videochat"].get("idle") and results["reference"].get("idle"):
             v, r = results["videochat"]["idle"][0], results["reference"]["idle"][0]
-            out += ["", f"Memory per idle connection, videochat / reference: "
-                        f"**{ratio(v['rss_per_connection'], r['rss_per_connection'])}**"]
+            out += [
+                "",
+                f"Memory per idle connection, videochat / reference: "
+                f"**{ratio(v['rss_per_connection'], r['rss_per_connection'])}**",
+            ]
         out.append("")
     if any("churn" in results[s] for s in servers):
-        out += ["## 3. Churn (connect → enter_room → disconnect loops, with idle clients connected)", "",
-                "| server | joins | joins/s | room_change frames per join | server CPU % | |", "|---|---|---|---|---|---|"]
+        out += [
+            "## 3. Churn (connect → enter_room → disconnect loops, with idle clients connected)",
+            "",
+            "| server | joins | joins/s | room_change frames per join | server CPU % | |",
+            "|---|---|---|---|---|---|",
+        ]
         for server in servers:
             for s in results[server].get("churn", []):
-                out.append(f"| {server} | {s['joins']:,} | {fmt(s['joins_per_s'])} | {fmt(s['room_change_per_join'])} | "
-                           f"{100 * s['server_cpu'] / s['wall']:.0f} | {'⚠' if s['disturbed'] else ''} |")
+                out.append(
+                    f"| {server} | {s['joins']:,} | {fmt(s['joins_per_s'])} | {fmt(s['room_change_per_join'])} | "
+                    f"{100 * s['server_cpu'] / s['wall']:.0f} | {'⚠' if s['disturbed'] else ''} |"
+                )
         if len(servers) == 2 and results["videochat"].get("churn") and results["reference"].get("churn"):
             v, r = results["videochat"]["churn"][0], results["reference"]["churn"][0]
             out += ["", f"Joins per second, videochat / reference: **{ratio(v['joins_per_s'], r['joins_per_s'])}**"]
@@ -404,25 +503,39 @@ def write_report(results: dict, meta: dict) -> str:
     out += ["## 4. Call setup in headless Chromium (videochat only; the reference has no call page)", ""]
     if calls:
         from callsetup import STALL_MS
-        out += ["A newcomer clicks Join in a call the others already hold; medians of "
-                f"{calls[0]['repeats']} runs, loopback. Targets: first remote frame ≤ 250 ms for 2 people, "
-                "every pair playing ≤ 600 ms for 4.", "",
-                "| people | Join → first remote frame, ms | Join → every pair plays, ms | slowest run, ms | "
-                f"joins stalled (> {STALL_MS / 1000:.0f} s) | runs repeated | runs still disturbed | host speed, ms |",
-                "|---|---|---|---|---|---|---|---|"]
-        out += [f"| {c['participants']} | {c['first_frame_ms']:.0f} | {c['all_pairs_ms']:.0f} | {c['slowest_ms']:.0f} | "
-                f"{c['stalled_joins']} of {c['joins']} | {c.get('repeated', 0)} | "
-                f"{c.get('disturbed', 0)}{' ⚠' if c.get('disturbed') else ''} | "
-                f"{' → '.join(str(ms) for ms in c.get('host_speed_ms', []))} |" for c in calls]
-        out += ["", "*Host speed*: a fixed piece of Python work timed before and after (lower is faster; "
-                "bench/README.md). The host is shared: compare call set-up numbers of runs whose hosts ran at "
-                "similar speeds."]
+
+        out += [
+            "A newcomer clicks Join in a call the others already hold; medians of "
+            f"{calls[0]['repeats']} runs, loopback. Targets: first remote frame ≤ 250 ms for 2 people, "
+            "every pair playing ≤ 600 ms for 4.",
+            "",
+            "| people | Join → first remote frame, ms | Join → every pair plays, ms | slowest run, ms | "
+            f"joins stalled (> {STALL_MS / 1000:.0f} s) | runs repeated | runs still disturbed | host speed, ms |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| {c['participants']} | {c['first_frame_ms']:.0f} | {c['all_pairs_ms']:.0f} | {c['slowest_ms']:.0f} | "
+            f"{c['stalled_joins']} of {c['joins']} | {c.get('repeated', 0)} | "
+            f"{c.get('disturbed', 0)}{' ⚠' if c.get('disturbed') else ''} | "
+            f"{' → '.join(str(ms) for ms in c.get('host_speed_ms', []))} |"
+            for c in calls
+        ]
+        out += [
+            "",
+            "*Host speed*: a fixed piece of Python work timed before and after (lower is faster; "
+            "bench/README.md). The host is shared: compare call set-up numbers of runs whose hosts ran at "
+            "similar speeds.",
+        ]
     else:
         out.append("Not measured in this run.")
     out.append("")
     if results.get("videochat", {}).get("profile"):
-        out += ["## Where videochat spends its time (py-spy, own time, fan-out at a steady rate)", "",
-                "| % of samples | function |", "|---|---|"]
+        out += [
+            "## Where videochat spends its time (py-spy, own time, fan-out at a steady rate)",
+            "",
+            "| % of samples | function |",
+            "|---|---|",
+        ]
         out += [f"| {share:.1f} | `{name}` |" for name, share in results["videochat"]["profile"]]
         out.append("")
     return "\n".join(out)
@@ -449,8 +562,11 @@ def main() -> int:
     # minutes apart rather than a whole run apart (this host's speed drifts within the hour).
     for name in ("idle", "fanout", "churn", "agreement", "profile", "callsetup"):
         for kind in kinds:
-            if name not in wanted or (name == "agreement" and kind != "reference") or \
-                    (name in ("profile", "callsetup") and kind != "videochat"):
+            if (
+                name not in wanted
+                or (name == "agreement" and kind != "reference")
+                or (name in ("profile", "callsetup") and kind != "videochat")
+            ):
                 continue
             with tempfile.TemporaryDirectory() as data_dir:
                 server = start_server(kind, Path(data_dir))  # a fresh server (and database) per scenario
@@ -461,7 +577,8 @@ def main() -> int:
                     elif name == "agreement":
                         results[kind][name] = {
                             client: scenario_fanout(server, config["agreement"], args.max_other, client)
-                            for client in ("lean", "official")}
+                            for client in ("lean", "official")
+                        }
                     elif name == "idle":
                         results[kind][name] = scenario_idle(server, config["idle"], args.max_other)
                     elif name == "churn":
@@ -469,20 +586,33 @@ def main() -> int:
                     elif name == "callsetup":
                         from callsetup import measure
 
-                        results[kind][name] = [asyncio.run(measure(server.url, people, config["callsetup"]["repeats"],
-                                                                   server_pid=server.pid, max_other=args.max_other))
-                                               for people in (2, 4)]
+                        results[kind][name] = [
+                            asyncio.run(
+                                measure(
+                                    server.url,
+                                    people,
+                                    config["callsetup"]["repeats"],
+                                    server_pid=server.pid,
+                                    max_other=args.max_other,
+                                )
+                            )
+                            for people in (2, 4)
+                        ]
                     elif name == "profile":
-                        results[kind][name] = profile_videochat(server, config["fanout"], rate=1000,
-                                                                seconds=3 if args.quick else 8)
+                        results[kind][name] = profile_videochat(
+                            server, config["fanout"], rate=1000, seconds=3 if args.quick else 8
+                        )
                 except RuntimeError as error:  # one scenario failing leaves the others' results
                     print(f"{kind}: {name} failed, left out of the report: {error}", file=sys.stderr)
                 finally:
                     server.stop()
-    meta = {"when": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-                       f"Node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}",
-            "quiet_load": quiet, "max_other": args.max_other}
+    meta = {
+        "when": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"Node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}",
+        "quiet_load": quiet,
+        "max_other": args.max_other,
+    }
     report = write_report(results, meta)
     out = args.out or BENCH / "results" / f"report-{datetime.datetime.now():%Y%m%d-%H%M%S}.md"
     out.parent.mkdir(parents=True, exist_ok=True)

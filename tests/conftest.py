@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import pytest_asyncio
@@ -37,7 +36,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
-    """"single" (one process), or "redis" (two processes on Redis) in the suites of BOTH_BACKENDS."""
+    """ "single" (one process), or "redis" (two processes on Redis) in the suites of BOTH_BACKENDS."""
     return getattr(request, "param", "single")
 
 
@@ -77,8 +76,9 @@ def server_factory(tmp_path: Path, backend: str):
     With the "redis" backend each is two processes on a redis-server of their own."""
     servers: list = []
 
-    def start(*args: str, data_dir: Path | None = None, env: dict[str, str] | None = None,
-              port: int = 0) -> ServerProcess | ProcessGroup:
+    def start(
+        *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None, port: int = 0
+    ) -> ServerProcess | ProcessGroup:
         if backend == "redis":
             redis = RedisServer(tmp_path / f"redis{len(servers)}").start()
             servers.append(redis)
@@ -134,8 +134,12 @@ def turn_server(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def turn_videochat(tmp_path_factory: pytest.TempPathFactory, turn_server: TurnServer):
     """A videochat server handing out credentials for `turn_server` (secret by environment variable)."""
-    server = ServerProcess(tmp_path_factory.mktemp("turn-videochat"), *SHARED_ADDRESS, *turn_server.videochat_args(),
-                           env=turn_server.videochat_env()).start()
+    server = ServerProcess(
+        tmp_path_factory.mktemp("turn-videochat"),
+        *SHARED_ADDRESS,
+        *turn_server.videochat_args(),
+        env=turn_server.videochat_env(),
+    ).start()
     yield server
     server.stop()
 
@@ -143,8 +147,9 @@ def turn_videochat(tmp_path_factory: pytest.TempPathFactory, turn_server: TurnSe
 @pytest.fixture(scope="session")
 def admin_server(tmp_path_factory: pytest.TempPathFactory):
     """A server with the admin UI on (password ADMIN_PASSWORD from the environment), shared."""
-    server = ServerProcess(tmp_path_factory.mktemp("admin-server"), *SHARED_ADDRESS,
-                           env={"VIDEOCHAT_ADMIN_PASSWORD": ADMIN_PASSWORD}).start()
+    server = ServerProcess(
+        tmp_path_factory.mktemp("admin-server"), *SHARED_ADDRESS, env={"VIDEOCHAT_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    ).start()
     yield server
     server.stop()
 

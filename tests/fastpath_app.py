@@ -14,16 +14,22 @@ import socket
 
 import uvicorn
 
+from videochat.events.realtime import Server
 from videochat.fastpath.broadcast import BroadcastManager
 from videochat.fastpath.fastws import DirectWebSocketProtocol
-from videochat.events.realtime import Server
 
 
 def create_app():
     import socketio
 
-    sio = Server(async_mode="asgi", client_manager=BroadcastManager(), ping_interval=1, ping_timeout=2,
-                 logger=False, engineio_logger=False)
+    sio = Server(
+        async_mode="asgi",
+        client_manager=BroadcastManager(),
+        ping_interval=1,
+        ping_timeout=2,
+        logger=False,
+        engineio_logger=False,
+    )
 
     @sio.on("join")
     async def join(sid, room):
@@ -51,8 +57,9 @@ async def main() -> None:
     sock.bind(("127.0.0.1", 0))
     # uvicorn's WebSocket keepalive pings every 0.3 s: Engine.IO connections must not get them (they
     # have Engine.IO's pings; tests/test_fastpath.py watches a silent client's frames)
-    config = uvicorn.Config(create_app(), ws=DirectWebSocketProtocol, log_level="warning", lifespan="off",
-                            ws_ping_interval=0.3)
+    config = uvicorn.Config(
+        create_app(), ws=DirectWebSocketProtocol, log_level="warning", lifespan="off", ws_ping_interval=0.3
+    )
     await AnnouncingServer(config).serve(sockets=[sock])
 
 

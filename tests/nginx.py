@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -53,8 +52,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def site_config(backends: list[str], *, https_port: int, plain_port: int, redirect_port: int,
-                cert: Path, key: Path, balance: str | None = None) -> str:
+def site_config(
+    backends: list[str],
+    *,
+    https_port: int,
+    plain_port: int,
+    redirect_port: int,
+    cert: Path,
+    key: Path,
+    balance: str | None = None,
+) -> str:
     """deploy/nginx/videochat.conf with test backends, listen addresses and certificate."""
     text = EXAMPLE.read_text()
     upstream = _UPSTREAM.search(text)
@@ -65,7 +72,7 @@ def site_config(backends: list[str], *, https_port: int, plain_port: int, redire
     lines = "".join(f"    server {_host_port(url)} max_fails=1 fail_timeout=10s;\n" for url in backends)
     body = _UPSTREAM_SERVER.sub("", body, count=len(servers) - 1)
     body = _UPSTREAM_SERVER.sub(lines, body, count=1)
-    text = text[:upstream.start(2)] + body + text[upstream.end(2):]
+    text = text[: upstream.start(2)] + body + text[upstream.end(2) :]
     if balance is not None:
         text, found = _STICKY.subn(rf"\g<1>{balance};", text)
         assert found == 1, f"{EXAMPLE}: no `hash $binary_remote_addr consistent;` to replace"
@@ -131,7 +138,7 @@ class NginxProxy:
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca_file))
 
-    def start(self) -> "NginxProxy":
+    def start(self) -> NginxProxy:
         binary = NGINX if os.access(NGINX, os.X_OK) else shutil.which("nginx")
         if binary is None:
             raise RuntimeError("nginx is not installed; scripts/setup --test installs it")
@@ -147,14 +154,23 @@ class NginxProxy:
                 ports.add(free_port())
             self.https_port, self.plain_port, self.redirect_port = ports
             site = self.work_dir / "videochat.conf"
-            site.write_text(site_config(self.backends, https_port=self.https_port, plain_port=self.plain_port,
-                                        redirect_port=self.redirect_port, cert=cert, key=key,
-                                        balance=self.balance))
+            site.write_text(
+                site_config(
+                    self.backends,
+                    https_port=self.https_port,
+                    plain_port=self.plain_port,
+                    redirect_port=self.redirect_port,
+                    cert=cert,
+                    key=key,
+                    balance=self.balance,
+                )
+            )
             config = self.work_dir / "nginx.conf"
             config.write_text(self._main_config(site))
             with open(self.work_dir / "logs" / "output.log", "wb") as output:
-                self.process = subprocess.Popen([binary, "-p", str(self.work_dir), "-c", str(config)],
-                                                stdout=output, stderr=subprocess.STDOUT)
+                self.process = subprocess.Popen(
+                    [binary, "-p", str(self.work_dir), "-c", str(config)], stdout=output, stderr=subprocess.STDOUT
+                )
             deadline = time.monotonic() + START_TIMEOUT
             while not self._answers():
                 port_taken = "Address already in use" in self.log  # nginx would retry for 2.5 s

@@ -1,11 +1,11 @@
 """A real redis-server on loopback for the tests, and several videochat processes sharing it.
 
-    redis = RedisServer(tmp_dir).start()     # redis-server on a free port, nothing saved to disk
-    redis.url                                # redis://127.0.0.1:PORT/0
-    redis.stop(); redis.start()              # an outage: the same port again, empty
-    group = ProcessGroup(tmp_dir, redis, count=2, args=[...]).start()
-    group.url                                # the next process's URL (round robin): clients spread
-    group.processes[0].stop(signal.SIGKILL)
+redis = RedisServer(tmp_dir).start()     # redis-server on a free port, nothing saved to disk
+redis.url                                # redis://127.0.0.1:PORT/0
+redis.stop(); redis.start()              # an outage: the same port again, empty
+group = ProcessGroup(tmp_dir, redis, count=2, args=[...]).start()
+group.url                                # the next process's URL (round robin): clients spread
+group.processes[0].stop(signal.SIGKILL)
 """
 
 from __future__ import annotations
@@ -38,15 +38,31 @@ class RedisServer(Daemon):
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed; scripts/setup --test installs it")
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_tcp_port()
         process = self.spawn(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.work_dir), "--protected-mode", "yes", "--loglevel", "warning"])
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.work_dir),
+                "--protected-mode",
+                "yes",
+                "--loglevel",
+                "warning",
+            ]
+        )
         deadline = time.monotonic() + START_TIMEOUT
         while not self.answers():
             if process.poll() is not None or time.monotonic() > deadline:
@@ -67,14 +83,16 @@ class RedisServer(Daemon):
 class ProcessGroup:
     """Several videochat processes on one Redis: one server to its clients, spread over processes."""
 
-    def __init__(self, work_dir: Path, redis: RedisServer, *args: str, count: int = 2,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, work_dir: Path, redis: RedisServer, *args: str, count: int = 2, env: dict[str, str] | None = None
+    ) -> None:
         self.redis = redis
-        self.processes = [ServerProcess(Path(work_dir) / f"process{n}", "--redis", redis.url, *args, env=env)
-                          for n in range(count)]
+        self.processes = [
+            ServerProcess(Path(work_dir) / f"process{n}", "--redis", redis.url, *args, env=env) for n in range(count)
+        ]
         self._next = itertools.cycle(range(count))
 
-    def start(self) -> "ProcessGroup":
+    def start(self) -> ProcessGroup:
         for process in self.processes:
             process.start()
         return self
@@ -96,7 +114,7 @@ class ProcessGroup:
         for process in self.processes:
             process.stop(*args)
 
-    def restart(self) -> "ProcessGroup":
+    def restart(self) -> ProcessGroup:
         for process in self.processes:
             process.restart()
         return self

@@ -13,8 +13,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import socketio
 
@@ -46,13 +47,21 @@ class ServerProcess:
     def log(self) -> str:
         return "".join(self.lines)
 
-    def start(self) -> "ServerProcess":
-        command = [sys.executable, "-m", "videochat", "serve", "--port", str(self.port),
-                   "--data-dir", str(self.data_dir), *self.args]
+    def start(self) -> ServerProcess:
+        command = [
+            sys.executable,
+            "-m",
+            "videochat",
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            *self.args,
+        ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self._listening.clear()
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, env=env)
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         self._reader = threading.Thread(target=self._read, args=(self.process,), daemon=True)
         self._reader.start()
         deadline = time.monotonic() + START_TIMEOUT
@@ -82,11 +91,11 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-            raise RuntimeError(f"videochat did not stop within {timeout}s:\n{self.log}")
+            raise RuntimeError(f"videochat did not stop within {timeout}s:\n{self.log}") from None
         finally:
             self._reader.join(5)
 
-    def restart(self) -> "ServerProcess":
+    def restart(self) -> ServerProcess:
         self.stop()
         return self.start()  # same port, same data folder
 
@@ -94,8 +103,15 @@ class ServerProcess:
 class Recorder:
     """A python-socketio AsyncClient that records every event, to wait on states."""
 
-    def __init__(self, url: str, *, transports: list[str] | None = None, reconnection: bool = False,
-                 auth: dict | None = None, source: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        transports: list[str] | None = None,
+        reconnection: bool = False,
+        auth: dict | None = None,
+        source: str | None = None,
+    ) -> None:
         self.url = url
         self.transports = transports or ["websocket"]
         self.auth = auth
@@ -103,8 +119,9 @@ class Recorder:
         # can be several attackers at once; the server sees that address as the client's
         self._session = source_session(source) if source else None
         options = {"http_session": self._session} if self._session is not None else {}
-        self.sio = socketio.AsyncClient(reconnection=reconnection, reconnection_delay=0.2,
-                                        reconnection_delay_max=0.5, request_timeout=5, **options)
+        self.sio = socketio.AsyncClient(
+            reconnection=reconnection, reconnection_delay=0.2, reconnection_delay_max=0.5, request_timeout=5, **options
+        )
         self.events: list[tuple[str, tuple]] = []
         self._changed = asyncio.Event()
         self.sio.on("*", self._record)
@@ -117,7 +134,7 @@ class Recorder:
     def sid(self) -> str:
         return self.sio.get_sid()
 
-    async def connect(self) -> "Recorder":
+    async def connect(self) -> Recorder:
         await self.sio.connect(self.url, transports=self.transports, wait_timeout=10, auth=self.auth)
         return self
 
@@ -137,8 +154,7 @@ class Recorder:
     def received(self, event: str) -> list[tuple]:
         return [args for name, args in self.events if name == event]
 
-    async def wait_for(self, event: str, where: Callable[..., bool] = lambda *a: True,
-                       timeout: float = 10) -> tuple:
+    async def wait_for(self, event: str, where: Callable[..., bool] = lambda *a: True, timeout: float = 10) -> tuple:
         """The first recorded `event` whose arguments satisfy `where` (waiting for it if needed)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
@@ -151,7 +167,7 @@ class Recorder:
             self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def barrier(self) -> None:
@@ -202,9 +218,19 @@ class ProcessProbe:
 
     def tcp_states(self) -> dict[str, int]:
         """How many of the process's TCP sockets are in each state (ESTABLISHED, CLOSE_WAIT, ...)."""
-        names = {"01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1", "05": "FIN_WAIT2",
-                 "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK", "0A": "LISTEN",
-                 "0B": "CLOSING"}
+        names = {
+            "01": "ESTABLISHED",
+            "02": "SYN_SENT",
+            "03": "SYN_RECV",
+            "04": "FIN_WAIT1",
+            "05": "FIN_WAIT2",
+            "06": "TIME_WAIT",
+            "07": "CLOSE",
+            "08": "CLOSE_WAIT",
+            "09": "LAST_ACK",
+            "0A": "LISTEN",
+            "0B": "CLOSING",
+        }
         mine = self._socket_inodes()
         counts: dict[str, int] = {}
         for table in ("tcp", "tcp6"):
@@ -249,9 +275,8 @@ class AdminClient:
     async def _refused(self, data: Any = None) -> None:
         self.refusal = data
 
-    async def connect(self, auth: Any) -> "AdminClient":
-        await self.sio.connect(self.url, namespaces=["/admin"], auth=auth, transports=["websocket"],
-                               wait_timeout=10)
+    async def connect(self, auth: Any) -> AdminClient:
+        await self.sio.connect(self.url, namespaces=["/admin"], auth=auth, transports=["websocket"], wait_timeout=10)
         return self
 
     async def emit(self, event: str, *args: Any) -> None:
@@ -268,8 +293,11 @@ def scrape(text: str) -> dict[tuple[str, frozenset], float]:
     """Prometheus text -> {(sample name, frozenset of label items): value}."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    return {(sample.name, frozenset(sample.labels.items())): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 async def eventually(probe: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
@@ -300,8 +328,13 @@ def run_seed_chat(url: str, transport: str, *, env: dict[str, str] | None = None
 
     node = shutil.which("node")
     assert node, "Node.js is installed by scripts/setup"
-    result = subprocess.run([node, str(SEED_CHAT_SCRIPT), url, transport], capture_output=True, text=True,
-                            timeout=60, env={**os.environ, **(env or {})})
+    result = subprocess.run(
+        [node, str(SEED_CHAT_SCRIPT), url, transport],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
     assert result.returncode == 0, result.stderr + context
     return json.loads(result.stdout)
 

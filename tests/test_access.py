@@ -66,7 +66,8 @@ def test_an_address_ban_admits_only_ids_issued_before_it():
     access = Access()
     access.ban("r", "address:10.0.0.1", until=100, now=50)
     admit = lambda since, address="address:10.0.0.1": access.admit(  # noqa: E731
-        "r", "browser:someone", count=0, already_member=False, now=60, address=address, known_since=since)
+        "r", "browser:someone", count=0, already_member=False, now=60, address=address, known_since=since
+    )
     admit(49.9)  # known before the ban
     admit(70, address="address:10.0.0.2")  # another address
     for since in (50, 55, None):  # issued since the ban, or not known at all

@@ -81,7 +81,7 @@ async def test_any_text_comes_back_as_sent_korean_emoji_and_lone_surrogates(conn
     for text in ("안녕하세요 👋 — ü", "half a pair: \ud83d!"):
         reply = await alice.call("new_message", text, room)
         assert reply["ok"] is True and reply["message"]["text"] == text
-        await bob.wait_for("new_message", lambda line, structured: structured["text"] == text)
+        await bob.wait_for("new_message", lambda line, structured, text=text: structured["text"] == text)
 
 
 async def test_seed_client_without_ack_still_delivers(connect, room):
@@ -227,14 +227,22 @@ async def test_disconnect_says_bye_to_every_room_then_one_room_change(fresh_serv
         await second.call("enter_room", "two")
         await leaver.call("enter_room", "one")
         await leaver.call("enter_room", "two")
-        await watcher.wait_for("room_change", lambda names, rooms: rooms == [
-            {"name": "one", "count": 2, "locked": False}, {"name": "two", "count": 2, "locked": False}])
+        await watcher.wait_for(
+            "room_change",
+            lambda names, rooms: (
+                rooms == [{"name": "one", "count": 2, "locked": False}, {"name": "two", "count": 2, "locked": False}]
+            ),
+        )
         before = len(watcher.received("room_change"))
         await leaver.disconnect()
         assert (await first.wait_for("bye"))[:2] == ("Leaver", 1)
         assert (await second.wait_for("bye"))[:2] == ("Leaver", 1)
         names, rooms = await watcher.wait_for(
-            "room_change", lambda names, rooms: rooms == [{"name": "one", "count": 1, "locked": False}, {"name": "two", "count": 1, "locked": False}])
+            "room_change",
+            lambda names, rooms: (
+                rooms == [{"name": "one", "count": 1, "locked": False}, {"name": "two", "count": 1, "locked": False}]
+            ),
+        )
         assert names == ["one", "two"]
         await watcher.barrier()
         assert len(watcher.received("room_change")) == before + 1  # one for the whole disconnect
@@ -257,7 +265,10 @@ async def test_room_change_lists_rooms_with_members_never_private_rooms(fresh_se
         await bob.call("enter_room", "kitchen")
         names, rooms = await watcher.wait_for("room_change", lambda n, r: len(r) == 2 and r[0]["count"] == 2)
         assert names == ["kitchen", "garden"]
-        assert rooms == [{"name": "kitchen", "count": 2, "locked": False}, {"name": "garden", "count": 1, "locked": False}]
+        assert rooms == [
+            {"name": "kitchen", "count": 2, "locked": False},
+            {"name": "garden", "count": 1, "locked": False},
+        ]
         assert await watcher.call("list_rooms") == {"ok": True, "rooms": rooms}
         for name in names:
             assert alice.sid not in name and bob.sid not in name
@@ -296,8 +307,18 @@ async def test_long_polling_transport_works_too(connect, room):
 async def test_room_lists_follow_many_changes_at_a_bounded_rate(server_factory):
     """The seed sends the whole list to everyone on every change; here fast changes are merged
     (--room-list-rate), and the last list is always the current one."""
-    server = server_factory("--room-list-rate", "2", "--join-rate", "1000", "--join-burst", "1000",
-                            "--request-rate", "1000", "--request-burst", "1000")
+    server = server_factory(
+        "--room-list-rate",
+        "2",
+        "--join-rate",
+        "1000",
+        "--join-burst",
+        "1000",
+        "--request-rate",
+        "1000",
+        "--request-burst",
+        "1000",
+    )
     watcher, busy = Recorder(server.url), Recorder(server.url)
     await watcher.connect()
     await busy.connect()

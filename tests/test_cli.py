@@ -12,15 +12,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+from test_history import wait_until
+
+from videochat.settings import env_name, option_name, setting_fields
 
 from support import Recorder
-from test_history import wait_until
-from videochat.settings import env_name, option_name, setting_fields
 
 
 def videochat(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "videochat", *args], capture_output=True, text=True,
-                          timeout=30, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "videochat", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_help_lists_every_setting_with_its_environment_variable():
@@ -133,4 +139,3 @@ async def test_redis_password_is_never_logged_and_warned_about_on_the_command_li
     assert "not-the-password" not in server.log
     assert "redis://:***@127.0.0.1" in server.log
     assert "use VIDEOCHAT_REDIS" in server.log
-

@@ -78,7 +78,8 @@ async def test_clients_on_two_processes_share_rooms_counts_history_and_nicknames
         assert (await bob.wait_for("bye"))[:2] == ("Alicia", 1)
         assert await eventually(
             lambda: _same(rooms_at(one), rooms_at(two), [{"name": "plaza", "count": 1, "locked": False}]),
-            what="one list after leaving")
+            what="one list after leaving",
+        )
     finally:
         for client in (alice, bob, watcher):
             await client.disconnect()
@@ -190,7 +191,7 @@ async def test_redis_outage_is_survived_locally_and_recovered_without_restart(gr
         assert await eventually(lambda: _both_status(one, two, 503), what="not ready without Redis")
         # people on the same process still talk
         await alice.call("new_message", "still here?", "hall")
-        assert (await carol.wait_for("new_message", lambda text, message: "still here" in text))
+        assert await carol.wait_for("new_message", lambda text, message: "still here" in text)
         redis.start()  # the same port, empty
         assert await eventually(lambda: _both_status(one, two, 200), timeout=20, what="ready again")
         # across processes again, and the state is back in Redis: one list, exact counts
@@ -283,8 +284,9 @@ async def test_processes_started_before_redis_serve_alone_then_join_up(tmp_path)
 async def test_bans_are_shared_and_leave_redis_once_over(tmp_path, redis):
     from redis.asyncio import Redis
 
-    group = ProcessGroup(tmp_path / "bans", redis, *SHARED_ADDRESS, "--ban-seconds", "1",
-                         "--redis-heartbeat", "0.2").start()
+    group = ProcessGroup(
+        tmp_path / "bans", redis, *SHARED_ADDRESS, "--ban-seconds", "1", "--redis-heartbeat", "0.2"
+    ).start()
     store = Redis.from_url(redis.url)
     try:
         one, two = group.urls

@@ -17,8 +17,9 @@ def test_every_setting_is_documented_with_flag_and_variable(name):
     config = (DOCS / "config.md").read_text()
     env_only = next(f for f in setting_fields() if f.name == name).metadata.get("env_only")
     first_cell = "| (environment only) " if env_only else f"| `--{option_name(name)}` "
-    row = next((line for line in config.splitlines() if line.startswith(first_cell)
-                and f"`{env_name(name)}`" in line), None)
+    row = next(
+        (line for line in config.splitlines() if line.startswith(first_cell) and f"`{env_name(name)}`" in line), None
+    )
     assert row is not None, f"{first_cell.strip('| ')} {env_name(name)} is missing from docs/config.md"
 
 

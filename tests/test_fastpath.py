@@ -16,8 +16,6 @@ import sys
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from support import Recorder, eventually, scrape
 
 NODE_DIR = Path(__file__).parent / "node"
@@ -36,15 +34,20 @@ def test_fastpath_official_node_client_on_every_transport(fresh_server):
     count = 15  # within the rate limit's burst (20)
     log = run_node("fastpath.mjs", fresh_server.url, "fast-room", str(count))
     assert {name: log[name]["transport"] for name in ("alice", "bob", "carol")} == {
-        "alice": "websocket", "bob": "polling", "carol": "websocket"}
+        "alice": "websocket",
+        "bob": "polling",
+        "carol": "websocket",
+    }
     ids = {name: log[name]["id"] for name in ("alice", "bob", "carol")}
     for name in ("alice", "bob", "carol"):
         events = log[name]["events"]
         # the ack of enter_room comes before the room_change it causes (ack first, then broadcasts)
         entered = next(i for i, e in enumerate(events) if e[:2] == ["(ack)", "enter_room"])
-        assert events[entered + 1][0] == "room_change", events[entered:entered + 2]
+        assert events[entered + 1][0] == "room_change", events[entered : entered + 2]
         # alice's rename reaches everyone in the room, her included before her ack (broadcast first)
-        renamed = [i for i, e in enumerate(events) if e[0] == "nickname_change" and e[1]["member"]["nickname"] == "alice2"]
+        renamed = [
+            i for i, e in enumerate(events) if e[0] == "nickname_change" and e[1]["member"]["nickname"] == "alice2"
+        ]
         assert len(renamed) == 1
         if name == "alice":
             assert events[renamed[0] + 1][:2] == ["(ack)", "nickname"]
@@ -66,8 +69,10 @@ def test_fastpath_official_node_client_on_every_transport(fresh_server):
 
 async def test_fastpath_python_clients_mixed_transports(fresh_server, room):
     sender = await Recorder(fresh_server.url, transports=["websocket"]).connect()
-    listeners = [await Recorder(fresh_server.url, transports=transports).connect()
-                 for transports in (["websocket"], ["polling"], ["polling", "websocket"])]
+    listeners = [
+        await Recorder(fresh_server.url, transports=transports).connect()
+        for transports in (["websocket"], ["polling"], ["polling", "websocket"])
+    ]
     everyone = [sender, *listeners]
     try:
         await _mixed_transports(sender, listeners, room)
@@ -103,8 +108,13 @@ async def _mixed_transports(sender, listeners, room):
 
 
 async def test_fastpath_binary_payloads_and_pings(tmp_path):
-    process = subprocess.Popen([sys.executable, str(APP)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        [sys.executable, str(APP)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 30)
         assert line.startswith("listening on "), line + (process.stdout.read() if process.poll() is not None else "")
@@ -155,16 +165,20 @@ class RawClient:
         self.port = port
         self.sid = ""
 
-    async def open(self) -> "RawClient":
+    async def open(self) -> RawClient:
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.setblocking(False)
         await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", self.port))
         self.reader, self.writer = await asyncio.open_connection(sock=sock, limit=4096)
         key = base64.b64encode(os.urandom(16)).decode()
-        self.writer.write((f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
-                           f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                           "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        self.writer.write(
+            (
+                f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+                f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
         await self.reader.readuntil(b"\r\n\r\n")
         opcode, data = await self.read_frame()
         assert data.startswith(b"0"), data  # Engine.IO open
@@ -211,7 +225,7 @@ class RawClient:
         while True:
             text = await self.read_text()
             if text.startswith(f"43{ack_id}["):
-                return json.loads(text[len(f"43{ack_id}"):])[0]
+                return json.loads(text[len(f"43{ack_id}") :])[0]
 
     def close(self) -> None:
         self.writer.transport.abort()
@@ -226,7 +240,7 @@ async def test_fastpath_reads_every_kind_of_client_frame(fresh_server, room):
         assert (await client.call(3, "list_rooms"))["ok"]
         whole = client.frame(b'424["new_message","in pieces",' + json.dumps(room).encode() + b"]")
         for i in range(0, len(whole), 3):
-            client.writer.write(whole[i:i + 3])
+            client.writer.write(whole[i : i + 3])
             await client.writer.drain()
         while not (text := await client.read_text()).startswith("434"):
             pass
@@ -236,8 +250,10 @@ async def test_fastpath_reads_every_kind_of_client_frame(fresh_server, room):
         while (frame := await client.read_frame()) != (10, b"hello"):
             pass
         # a message in two fragments
-        client.writer.write(client.frame(b'425["new_message","frag', fin=False)
-                            + client.frame(b'mented",' + json.dumps(room).encode() + b"]", opcode=0))
+        client.writer.write(
+            client.frame(b'425["new_message","frag', fin=False)
+            + client.frame(b'mented",' + json.dumps(room).encode() + b"]", opcode=0)
+        )
         while not (text := await client.read_text()).startswith("435"):
             pass
         assert json.loads(text[3:])[0]["message"]["text"] == "fragmented"
@@ -265,8 +281,7 @@ async def test_fastpath_reads_every_kind_of_client_frame(fresh_server, room):
 
 async def test_fastpath_slow_reader_is_dropped_at_the_bound(server_factory, room):
     limit = 262144
-    server = server_factory("--max-outgoing-bytes", str(limit), "--message-rate", "100000",
-                            "--message-burst", "100000")
+    server = server_factory("--max-outgoing-bytes", str(limit), "--message-rate", "100000", "--message-burst", "100000")
     slow = await RawClient(server.port).open()
     assert (await slow.call(1, "enter_room", room))["ok"]  # and from now on, never reads
     talker = await Recorder(server.url).connect()

@@ -25,8 +25,9 @@ import websockets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import ServerProcess
 from videochat.events.realtime import RESERVED_EVENTS
+
+from support import ServerProcess
 
 GUARDED_ROOM = "guarded"  # the well-behaved clients' room: fuzzers are never let into it
 OWN_ROOM = "@own"  # stands for the room the round's first fuzzer owns (its two others are members)
@@ -48,21 +49,58 @@ def handled_events() -> list[str]:
 HANDLED_EVENTS = handled_events()
 OWNER_EVENTS = {"room_settings", "remove_member", "ask_mute", "transfer_owner"}
 # names the server does not handle but a client may send anyway: its own events, the libraries'
-OTHER_EVENTS = ["error", "connect", "disconnect", "connect_error", "newListener", "*", "welcome", "bye",
-                "room_change", "room_update", "removed"]
+OTHER_EVENTS = [
+    "error",
+    "connect",
+    "disconnect",
+    "connect_error",
+    "newListener",
+    "*",
+    "welcome",
+    "bye",
+    "room_change",
+    "room_update",
+    "removed",
+]
 
-texts = st.text(max_size=80) | st.text(min_size=2000, max_size=2100) | st.sampled_from(
-    ["", " ", "\x00", "\u202e", "\ud800", "<script>", "a" * 70, "guarded-not", "lobby"])
+texts = (
+    st.text(max_size=80)
+    | st.text(min_size=2000, max_size=2100)
+    | st.sampled_from(["", " ", "\x00", "\u202e", "\ud800", "<script>", "a" * 70, "guarded-not", "lobby"])
+)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-2**63, max_value=2**63) | st.floats(allow_nan=False) | texts,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["payload", "type", "sdp", "candidate", "x"]) | st.text(max_size=5), inner, max_size=4),
+    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63) | st.floats(allow_nan=False) | texts,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["payload", "type", "sdp", "candidate", "x"]) | st.text(max_size=5), inner, max_size=4
+        )
+    ),
     max_leaves=12,
 )
-rooms = st.sampled_from(["fuzz-a", "fuzz-b", {"payload": "fuzz-a"}, {"payload": None}, None, 7, ["fuzz-a"],
-                         OWN_ROOM, OWN_ROOM, {"payload": OWN_ROOM, "password": "pw"}, *MEMBERS])
-owner_changes = st.fixed_dictionaries({}, optional={"password": st.none() | st.sampled_from(["pw", "", "x" * 300]),
-                                                    "maxMembers": st.none() | st.integers(-2, 1002) | st.booleans(),
-                                                    "private": st.booleans() | st.none()})
+rooms = st.sampled_from(
+    [
+        "fuzz-a",
+        "fuzz-b",
+        {"payload": "fuzz-a"},
+        {"payload": None},
+        None,
+        7,
+        ["fuzz-a"],
+        OWN_ROOM,
+        OWN_ROOM,
+        {"payload": OWN_ROOM, "password": "pw"},
+        *MEMBERS,
+    ]
+)
+owner_changes = st.fixed_dictionaries(
+    {},
+    optional={
+        "password": st.none() | st.sampled_from(["pw", "", "x" * 300]),
+        "maxMembers": st.none() | st.integers(-2, 1002) | st.booleans(),
+        "private": st.booleans() | st.none(),
+    },
+)
 event_names = st.sampled_from(HANDLED_EVENTS) | st.sampled_from(OTHER_EVENTS) | st.text(max_size=20)
 actions = st.lists(
     st.tuples(
@@ -75,8 +113,21 @@ actions = st.lists(
     max_size=25,
 )
 raw_frames = st.lists(
-    st.sampled_from(["42", "4", "42[", '42["new_message"', "43", "41", "40/nope,", "2", "6", "451-[\"x\",{\"_placeholder\":true,\"num\":0}]",
-                     '42["enter_room",{"payload":"guarded"}]'])
+    st.sampled_from(
+        [
+            "42",
+            "4",
+            "42[",
+            '42["new_message"',
+            "43",
+            "41",
+            "40/nope,",
+            "2",
+            "6",
+            '451-["x",{"_placeholder":true,"num":0}]',
+            '42["enter_room",{"payload":"guarded"}]',
+        ]
+    )
     | st.text(max_size=60).map(lambda t: "42" + t)
     | st.builds(lambda v: "42" + json.dumps(v), json_values),
     min_size=1,
@@ -148,7 +199,7 @@ class Fuzzers:
         for index, client in enumerate(self.clients):
             client.on("error", lambda data=None, index=index: self._error_event(index, data))
             await client.connect(self.url, transports=["websocket"], wait_timeout=5)
-        for client, event in zip(self.clients, ("join_room", "join_room", "enter_room")):
+        for client, event in zip(self.clients, ("join_room", "join_room", "enter_room"), strict=True):
             reply = await client.call(event, self.room, timeout=ACK_TIMEOUT)
             assert reply["ok"], reply
 
@@ -196,7 +247,7 @@ class Fuzzers:
             pass  # reserved names and unencodable values are refused by the client library itself
         except socketio.exceptions.BadNamespaceError:
             self.dropped.append((event, args))  # the server had closed it already
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if client.connected:
                 self.unanswered.append((index, event, json.dumps(args, default=str)[:200]))
             else:
@@ -231,20 +282,38 @@ def run(coroutine) -> None:
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory):
     # generous rates, so that the fuzzers reach the handlers instead of the rate limiter
-    server = ServerProcess(tmp_path_factory.mktemp("fuzz"), "--ip-rate-factor", "1000", "--max-connections-per-ip", "0",
-                           "--max-tcp-connections-per-ip", "0",
-                           "--message-burst", "100000", "--join-burst", "100000", "--nickname-burst", "100000",
-                           "--request-burst", "100000", "--signal-burst", "100000").start()
+    server = ServerProcess(
+        tmp_path_factory.mktemp("fuzz"),
+        "--ip-rate-factor",
+        "1000",
+        "--max-connections-per-ip",
+        "0",
+        "--max-tcp-connections-per-ip",
+        "0",
+        "--message-burst",
+        "100000",
+        "--join-burst",
+        "100000",
+        "--nickname-burst",
+        "100000",
+        "--request-burst",
+        "100000",
+        "--signal-burst",
+        "100000",
+    ).start()
     yield server
     server.stop()
     if "Traceback" in server.log:
         at = server.log.index("Traceback")
-        raise AssertionError(f"a traceback in the server's log:\n{server.log[max(0, at - 2000):at + 4000]}")
+        raise AssertionError(f"a traceback in the server's log:\n{server.log[max(0, at - 2000) : at + 4000]}")
     assert "Task exception was never retrieved" not in server.log, server.log
     # (uvicorn's own "timeout graceful shutdown exceeded" is about connections the fuzzers' threads
     # may still hold open when the server stops; it is not an error of the server's)
-    errors = [line for line in server.log.splitlines()
-              if re.search(r" (ERROR|CRITICAL)\s", line) and "timeout graceful shutdown exceeded" not in line]
+    errors = [
+        line
+        for line in server.log.splitlines()
+        if re.search(r" (ERROR|CRITICAL)\s", line) and "timeout graceful shutdown exceeded" not in line
+    ]
     assert errors == [], "\n".join(errors)
 
 
@@ -304,18 +373,37 @@ def test_malformed_socket_io_packets_harm_nobody(fuzz_server, frames):
 # at least once. An event added later and missing here is still sent every shape of SHAPES (one of
 # which names a room after another member's id: issue 16, item 14).
 VALID = {
-    "nickname": ["Fuzz"], "enter_room": [OWN_ROOM], "new_message": ["hello", OWN_ROOM],
-    "leave_room": [OWN_ROOM], "list_rooms": [], "join_room": [OWN_ROOM],
+    "nickname": ["Fuzz"],
+    "enter_room": [OWN_ROOM],
+    "new_message": ["hello", OWN_ROOM],
+    "leave_room": [OWN_ROOM],
+    "list_rooms": [],
+    "join_room": [OWN_ROOM],
     "offer": [{"type": "offer", "sdp": "v=0"}, OWN_ROOM, "@member1"],
     "answer": [{"type": "answer", "sdp": "v=0"}, OWN_ROOM, "@member1"],
     "ice": [{"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0", "sdpMLineIndex": 0}, OWN_ROOM],
-    "media_state": [OWN_ROOM, {"audio": False, "video": True, "screen": False}], "leave_call": [OWN_ROOM],
-    "room_settings": [OWN_ROOM, {"maxMembers": 10, "private": True}], "remove_member": [OWN_ROOM, "@member1"],
-    "ask_mute": [OWN_ROOM, "@member1"], "transfer_owner": [OWN_ROOM, "@member1"],
+    "media_state": [OWN_ROOM, {"audio": False, "video": True, "screen": False}],
+    "leave_call": [OWN_ROOM],
+    "room_settings": [OWN_ROOM, {"maxMembers": 10, "private": True}],
+    "remove_member": [OWN_ROOM, "@member1"],
+    "ask_mute": [OWN_ROOM, "@member1"],
+    "transfer_owner": [OWN_ROOM, "@member1"],
 }
-SHAPES = [[], [None], [7], [OWN_ROOM], ["@member1"], [OWN_ROOM, "@member0"], [OWN_ROOM, "@member2", "extra"],
-          [OWN_ROOM, {"password": None, "x": 1}], [{"payload": OWN_ROOM, "password": "pw"}], [["x"]],
-          ["\u202e", OWN_ROOM], [{"type": "offer", "sdp": ""}, OWN_ROOM, "nobody"], ["a" * 3000, OWN_ROOM]]
+SHAPES = [
+    [],
+    [None],
+    [7],
+    [OWN_ROOM],
+    ["@member1"],
+    [OWN_ROOM, "@member0"],
+    [OWN_ROOM, "@member2", "extra"],
+    [OWN_ROOM, {"password": None, "x": 1}],
+    [{"payload": OWN_ROOM, "password": "pw"}],
+    [["x"]],
+    ["\u202e", OWN_ROOM],
+    [{"type": "offer", "sdp": ""}, OWN_ROOM, "nobody"],
+    ["a" * 3000, OWN_ROOM],
+]
 
 
 def test_every_handled_event_is_answered_on_its_paths(fuzz_server):

@@ -104,13 +104,15 @@ async def test_a_database_of_the_first_schema_is_upgraded_with_its_messages(serv
     data_dir.mkdir()
     with sqlite3.connect(data_dir / "videochat.sqlite3") as db:
         db.executescript(FIRST_SCHEMA)
-        db.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)",
-                       [(f"id{i}", "lounge", "someone", "Old", f"old message {i}", 1_700_000_000_000 + i)
-                        for i in range(3)])
+        db.executemany(
+            "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)",
+            [(f"id{i}", "lounge", "someone", "Old", f"old message {i}", 1_700_000_000_000 + i) for i in range(3)],
+        )
     server = server_factory(data_dir=data_dir)
     history = (await enter(server.url, "lounge"))["history"]
     assert [(m["id"], m["text"], m["author"]["nickname"]) for m in history] == [
-        (f"id{i}", f"old message {i}", "Old") for i in range(3)]
+        (f"id{i}", f"old message {i}", "Old") for i in range(3)
+    ]
     sent = await send_messages(server.url, "lounge", ["new one"])
     assert (await enter(server.url, "lounge"))["history"][-1] == sent[0]
     server.stop()

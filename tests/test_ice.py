@@ -14,8 +14,11 @@ from videochat.settings import Settings, SettingsError
 
 
 def test_no_ice_servers_unless_configured():
-    assert IceServers.from_settings(Settings()).as_dict() == {"iceServers": [], "iceTransportPolicy": "all",
-                                                              "iceTtl": None}
+    assert IceServers.from_settings(Settings()).as_dict() == {
+        "iceServers": [],
+        "iceTransportPolicy": "all",
+        "iceTtl": None,
+    }
 
 
 def test_credentials_are_short_lived_by_default_and_say_when_to_renew():
@@ -32,7 +35,9 @@ def test_credentials_are_short_lived_by_default_and_say_when_to_renew():
 def test_stun_and_turn_without_a_secret_carry_no_credentials():
     settings = Settings(stun_urls="stun:a:3478, stun:b:3478", turn_urls="turn:t:3478?transport=udp").validate()
     assert IceServers.from_settings(settings).servers() == [
-        {"urls": ["stun:a:3478", "stun:b:3478"]}, {"urls": ["turn:t:3478?transport=udp"]}]
+        {"urls": ["stun:a:3478", "stun:b:3478"]},
+        {"urls": ["turn:t:3478?transport=udp"]},
+    ]
 
 
 def test_turn_credentials_follow_the_rest_api(tmp_path):
@@ -51,17 +56,20 @@ def test_the_secret_stays_out_of_reprs():
     assert "hunter2" not in repr(IceServers.from_settings(settings))
 
 
-@pytest.mark.parametrize("options, complaint", [
-    ({"stun_urls": "http://x"}, "stun-urls"),
-    ({"turn_urls": "stun:x"}, "turn-urls"),
-    ({"ice_transport_policy": "relay"}, "needs TURN servers"),
-    ({"ice_transport_policy": "some"}, "all or relay"),
-    ({"turn_secret": "a", "turn_secret_file": "x"}, "not both"),
-    ({"turn_secret_file": "/nonexistent/secret"}, "not found"),
-    ({"max_call_size": 0}, "max-call-size"),
-    ({"upload_budget_kbps": 0}, "upload-budget-kbps"),
-    ({"turn_ttl": 0}, "turn-ttl"),
-])
+@pytest.mark.parametrize(
+    "options, complaint",
+    [
+        ({"stun_urls": "http://x"}, "stun-urls"),
+        ({"turn_urls": "stun:x"}, "turn-urls"),
+        ({"ice_transport_policy": "relay"}, "needs TURN servers"),
+        ({"ice_transport_policy": "some"}, "all or relay"),
+        ({"turn_secret": "a", "turn_secret_file": "x"}, "not both"),
+        ({"turn_secret_file": "/nonexistent/secret"}, "not found"),
+        ({"max_call_size": 0}, "max-call-size"),
+        ({"upload_budget_kbps": 0}, "upload-budget-kbps"),
+        ({"turn_ttl": 0}, "turn-ttl"),
+    ],
+)
 def test_call_settings_that_cannot_work_are_refused(options, complaint):
     if "turn_secret_file" in options:
         options = {**options, "turn_secret_file": Path(options["turn_secret_file"])}

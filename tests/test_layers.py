@@ -74,7 +74,9 @@ SOURCES = sorted(PACKAGE.rglob("*.py"))
 
 
 def test_every_module_has_a_layer():
-    loose = [module_name(path) for path in SOURCES if module_name(path) != "videochat" and owner(module_name(path)) is None]
+    loose = [
+        module_name(path) for path in SOURCES if module_name(path) != "videochat" and owner(module_name(path)) is None
+    ]
     assert loose == []
 
 

@@ -46,8 +46,13 @@ async def test_chat_messages_over_the_rate_are_refused_clearly_then_allowed_agai
         # and the sender may talk again once the bucket refills
         assert (await until_accepted(lambda: sender.call("new_message", "later", "limited")))["ok"]
         await listener.wait_for("new_message", lambda line, *_: line.endswith(": later"))
-        assert [args[0].split(": ")[1] for args in listener.received("new_message")] == \
-            ["m0", "m1", "m2", "mine", "later"]
+        assert [args[0].split(": ")[1] for args in listener.received("new_message")] == [
+            "m0",
+            "m1",
+            "m2",
+            "mine",
+            "later",
+        ]
     finally:
         for client in (sender, other, listener):
             await client.disconnect()
@@ -164,8 +169,13 @@ async def test_only_the_apps_own_origin_and_listed_ones_may_connect(server_facto
     own = f"http://127.0.0.1:{server.port}"
     engine_io = server.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
     async with httpx.AsyncClient(base_url=server.url) as http:
-        for origin, allowed in ((own, True), ("https://friend.example", True), ("https://evil.example", False),
-                                (f"https://127.0.0.1:{server.port}", False), (None, True)):
+        for origin, allowed in (
+            (own, True),
+            ("https://friend.example", True),
+            ("https://evil.example", False),
+            (f"https://127.0.0.1:{server.port}", False),
+            (None, True),
+        ):
             headers = {"Origin": origin} if origin else {}
             polling = await http.get("/socket.io/", params={"EIO": "4", "transport": "polling"}, headers=headers)
             assert (polling.status_code == 200) is allowed, (origin, polling.text)
@@ -196,8 +206,7 @@ async def test_pages_served_over_https_may_connect_from_their_own_origin(server_
 async def test_forwarded_addresses_are_believed_only_from_trusted_proxies(server_factory):
     async def connect_as(server: ServerProcess, address: str) -> socketio.AsyncClient:
         client = socketio.AsyncClient(reconnection=False)
-        await client.connect(server.url, headers={"X-Forwarded-For": address}, transports=["websocket"],
-                             wait_timeout=5)
+        await client.connect(server.url, headers={"X-Forwarded-For": address}, transports=["websocket"], wait_timeout=5)
         return client
 
     untrusted = server_factory("--max-connections-per-ip", "1")
@@ -216,9 +225,15 @@ async def test_forwarded_addresses_are_believed_only_from_trusted_proxies(server
 
 async def test_security_headers_on_every_kind_of_response(live_server):
     async with httpx.AsyncClient(base_url=live_server.url) as http:
-        for path, params in (("/", None), ("/r/x", None), ("/api/rooms", None), ("/static/js/protocol.js", None),
-                             ("/socket.io/socket.io.js", None), ("/missing", None),
-                             ("/socket.io/", {"EIO": "4", "transport": "polling"})):
+        for path, params in (
+            ("/", None),
+            ("/r/x", None),
+            ("/api/rooms", None),
+            ("/static/js/protocol.js", None),
+            ("/socket.io/socket.io.js", None),
+            ("/missing", None),
+            ("/socket.io/", {"EIO": "4", "transport": "polling"}),
+        ):
             headers = (await http.get(path, params=params)).headers
             csp = headers["content-security-policy"]
             assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp, path

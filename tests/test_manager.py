@@ -17,9 +17,15 @@ class Indexed(IndexedRooms, BaseManager):
     pass
 
 
-operations = st.lists(st.tuples(st.sampled_from(["connect", "enter", "leave", "disconnect", "close"]),
-                                st.sampled_from(SIDS), st.sampled_from(NAMESPACES), st.sampled_from(ROOMS)),
-                      max_size=40)
+operations = st.lists(
+    st.tuples(
+        st.sampled_from(["connect", "enter", "leave", "disconnect", "close"]),
+        st.sampled_from(SIDS),
+        st.sampled_from(NAMESPACES),
+        st.sampled_from(ROOMS),
+    ),
+    max_size=40,
+)
 
 
 def apply(manager: BaseManager, ops) -> list:
@@ -47,6 +53,7 @@ def apply(manager: BaseManager, ops) -> list:
 def test_indexed_rooms_match_the_library(ops):
     plain, indexed = BaseManager(), Indexed()
     assert apply(plain, ops) == apply(indexed, ops)
-    assert {ns: {room: dict(members) for room, members in rooms.items()} for ns, rooms in plain.rooms.items()} == \
-        {ns: {room: dict(members) for room, members in rooms.items()} for ns, rooms in indexed.rooms.items()}
+    assert {ns: {room: dict(members) for room, members in rooms.items()} for ns, rooms in plain.rooms.items()} == {
+        ns: {room: dict(members) for room, members in rooms.items()} for ns, rooms in indexed.rooms.items()
+    }
     assert plain.pending_connect == indexed.pending_connect

@@ -47,7 +47,9 @@ async def test_a_locked_room_needs_its_password_and_wrong_ones_are_answered_slow
         await owner.call("enter_room", "vault")
         reply = await owner.call("room_settings", "vault", {"password": "s3cret"})
         assert reply["ok"] and reply["settings"]["locked"] is True
-        await watcher.wait_for("room_change", lambda names, rooms: {"name": "vault", "count": 1, "locked": True} in rooms)
+        await watcher.wait_for(
+            "room_change", lambda names, rooms: {"name": "vault", "count": 1, "locked": True} in rooms
+        )
 
         assert (await guest.call("enter_room", "vault"))["error"]["code"] == "password_required"
         started = asyncio.get_running_loop().time()
@@ -76,7 +78,9 @@ async def test_member_cap(fresh_server):
         await second.call("leave_room", "small")
         assert (await third.call("enter_room", "small"))["ok"]
         for bad in (0, -1, 1.5, "3", True, 10_000):
-            assert (await owner.call("room_settings", "small", {"maxMembers": bad}))["error"]["code"] == "invalid_settings"
+            assert (await owner.call("room_settings", "small", {"maxMembers": bad}))["error"][
+                "code"
+            ] == "invalid_settings"
         assert (await owner.call("room_settings", "small", {"colour": "red"}))["error"]["code"] == "invalid_settings"
     finally:
         await disconnect_all(clients)

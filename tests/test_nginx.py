@@ -16,16 +16,21 @@ import httpx
 import pytest
 import websockets
 
+from videochat.settings import env_name, setting_fields
+
 from nginx import NginxProxy
 from support import SHARED_ADDRESS, ServerProcess, check_seed_chat, run_seed_chat
-from videochat.settings import env_name, setting_fields
 
 
 @pytest.fixture(scope="module")
 def backends(tmp_path_factory: pytest.TempPathFactory):
     """Two videochat processes (without Redis: each on its own) that trust the proxy on 127.0.0.1."""
-    servers = [ServerProcess(tmp_path_factory.mktemp(f"behind-nginx-{i}"), *SHARED_ADDRESS,
-                             "--trusted-proxies", "127.0.0.1").start() for i in range(2)]
+    servers = [
+        ServerProcess(
+            tmp_path_factory.mktemp(f"behind-nginx-{i}"), *SHARED_ADDRESS, "--trusted-proxies", "127.0.0.1"
+        ).start()
+        for i in range(2)
+    ]
     yield servers
     for server in servers:
         server.stop()
@@ -50,8 +55,12 @@ def test_official_client_chats_through_nginx(backends, fresh_server, nginx_proxy
         proxy, servers = nginx_proxy([server.url for server in backends]), backends
     else:
         proxy, servers = nginx_proxy([fresh_server.url], balance="least_conn"), [fresh_server]
-    log = run_seed_chat(proxy.url, transport, env={"NODE_EXTRA_CA_CERTS": str(proxy.ca_file)},
-                        context=proxy.log + "".join(server.log for server in servers))
+    log = run_seed_chat(
+        proxy.url,
+        transport,
+        env={"NODE_EXTRA_CA_CERTS": str(proxy.ca_file)},
+        context=proxy.log + "".join(server.log for server in servers),
+    )
     check_seed_chat(log, transport)
     requests = [line for line in proxy.access_log() if "/socket.io/?EIO=4" in line]
     assert requests and all(f"transport={transport}" in line for line in requests)
@@ -62,8 +71,10 @@ def test_official_client_chats_through_nginx(backends, fresh_server, nginx_proxy
 async def test_plain_websocket_lobby_through_nginx(backends, nginx_proxy):
     proxy = nginx_proxy([backends[0].url])
     context = proxy.ssl_context()
-    async with websockets.connect(ws_base(proxy.url) + "/", ssl=context) as alice, \
-            websockets.connect(ws_base(proxy.url) + "/", ssl=context) as bob:
+    async with (
+        websockets.connect(ws_base(proxy.url) + "/", ssl=context) as alice,
+        websockets.connect(ws_base(proxy.url) + "/", ssl=context) as bob,
+    ):
         await alice.send(json.dumps({"type": "nickname", "payload": "Alice"}))
         await alice.send(json.dumps({"type": "new_message", "payload": "hello through nginx"}))
         assert await receive(alice) == "Alice: hello through nginx"
@@ -93,8 +104,9 @@ async def test_pages_health_and_headers_through_nginx(backends, nginx_proxy):
         admin = await http.get("/admin/")
         assert admin.status_code == 404 and "The admin UI is off" in admin.text
         # a long-polling body larger than --max-packet-bytes stops at nginx
-        too_big = await http.post("/socket.io/", params={"EIO": "4", "transport": "polling", "sid": "x"},
-                                  content=b"4" + b"x" * 200_000)
+        too_big = await http.post(
+            "/socket.io/", params={"EIO": "4", "transport": "polling", "sid": "x"}, content=b"4" + b"x" * 200_000
+        )
         assert too_big.status_code == 413
     async with httpx.AsyncClient() as http:
         redirect = await http.get(proxy.redirect_url + "/r/lobby?lang=ko")
@@ -105,15 +117,20 @@ async def test_pages_health_and_headers_through_nginx(backends, nginx_proxy):
 async def lobby(proxy: NginxProxy, source: str, forwarded_for: str | None = None):
     """A plain WebSocket lobby connection through nginx from the loopback address `source`."""
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else None
-    return await websockets.connect(ws_base(proxy.url) + "/", ssl=proxy.ssl_context(), local_addr=(source, 0),
-                                    additional_headers=headers)
+    return await websockets.connect(
+        ws_base(proxy.url) + "/", ssl=proxy.ssl_context(), local_addr=(source, 0), additional_headers=headers
+    )
 
 
 async def socket_io_connect(proxy: NginxProxy, source: str, origin: str | None = None):
     """A Socket.IO connection over Engine.IO's WebSocket, as a browser page at `origin` opens it:
     (the WebSocket, the server's answer to the namespace connect: "40{sid}" or "44{refusal}")."""
-    ws = await websockets.connect(ws_base(proxy.url) + "/socket.io/?EIO=4&transport=websocket",
-                                  ssl=proxy.ssl_context(), local_addr=(source, 0), origin=origin)
+    ws = await websockets.connect(
+        ws_base(proxy.url) + "/socket.io/?EIO=4&transport=websocket",
+        ssl=proxy.ssl_context(),
+        local_addr=(source, 0),
+        origin=origin,
+    )
     assert (await receive(ws)).startswith("0{")  # Engine.IO's open packet
     await ws.send("40")
     return ws, await receive(ws)
@@ -182,9 +199,12 @@ async def test_two_processes_on_redis_behind_nginx_are_one_server(tmp_path, ngin
 
         async def spread() -> bool:
             async with httpx.AsyncClient() as http:
-                counts = [scrape((await http.get(url + "/metrics")).text)
-                          [("videochat_socketio_connections", frozenset({("transport", "websocket")}))]
-                          for url in group.urls]
+                counts = [
+                    scrape((await http.get(url + "/metrics")).text)[
+                        ("videochat_socketio_connections", frozenset({("transport", "websocket")}))
+                    ]
+                    for url in group.urls
+                ]
             return counts == [1, 1]
 
         assert await eventually(spread, what="one client on each process")

@@ -14,9 +14,9 @@ import sys
 import httpx
 import pytest
 import socketio
+from test_history import wait_until
 
 from support import ADMIN_PASSWORD, AdminClient, Recorder, scrape
-from test_history import wait_until
 
 GOOD = {"username": "admin", "password": ADMIN_PASSWORD}
 
@@ -36,15 +36,18 @@ async def test_without_a_password_the_admin_namespace_does_not_exist(live_server
         assert (await http.get("/admin/js/app.0d7d7845.js")).status_code == 404
 
 
-@pytest.mark.parametrize("auth", [
-    None,
-    {},
-    {"username": "admin", "password": "wrong"},
-    {"username": "root", "password": ADMIN_PASSWORD},
-    {"username": "admin", "password": ADMIN_PASSWORD.upper()},
-    {"username": ["admin"], "password": ADMIN_PASSWORD},
-    {"username": "admin", "password": "x" * 5000},
-])
+@pytest.mark.parametrize(
+    "auth",
+    [
+        None,
+        {},
+        {"username": "admin", "password": "wrong"},
+        {"username": "root", "password": ADMIN_PASSWORD},
+        {"username": "admin", "password": ADMIN_PASSWORD.upper()},
+        {"username": ["admin"], "password": ADMIN_PASSWORD},
+        {"username": "admin", "password": "x" * 5000},
+    ],
+)
 async def test_wrong_or_missing_credentials_are_refused(admin_server, auth):
     admin = AdminClient(admin_server.url)
     with pytest.raises(socketio.exceptions.ConnectionError):
@@ -85,7 +88,9 @@ async def test_admin_operations_go_through_the_room_model(admin_server, room):
         await admin.emit("_disconnect", "/", False, bob.sid)  # the UI's disconnect button
         await wait_until(lambda: not bob.sio.connected, what="bob disconnected by the admin")
         await alice.wait_for("bye", lambda nickname, count, info: nickname == "Bob" and len(alice.received("bye")) == 2)
-        change = await alice.wait_for("room_change", lambda names, rooms: {"name": room, "count": 1, "locked": False} in rooms)
+        change = await alice.wait_for(
+            "room_change", lambda names, rooms: {"name": room, "count": 1, "locked": False} in rooms
+        )
         assert change[0].count(room) == 1
         await alice.barrier()
         members = (await alice.call("enter_room", room))["members"]
@@ -100,8 +105,7 @@ async def test_admin_operations_go_through_the_room_model(admin_server, room):
 async def test_read_only_admin_sees_but_cannot_change(server_factory, room, tmp_path):
     password_file = tmp_path / "admin-password"
     password_file.write_text(ADMIN_PASSWORD + "\n")
-    server = server_factory("--admin-password-file", str(password_file), "--admin-read-only",
-                            "--admin-username", "ops")
+    server = server_factory("--admin-password-file", str(password_file), "--admin-read-only", "--admin-username", "ops")
     alice = await Recorder(server.url).connect()
     admin = await AdminClient(server.url).connect({"username": "ops", "password": ADMIN_PASSWORD})
     try:
@@ -220,8 +224,7 @@ async def test_metrics_are_exact_after_a_scripted_scenario(server_factory, tmp_p
             assert again[("videochat_rooms_by_size", frozenset({("members", "2")}))] == 0
             assert again[("videochat_room_memberships", frozenset())] == 1
             assert again[("videochat_largest_room_members", frozenset())] == 1
-            assert again[("videochat_http_requests_total",
-                          frozenset({("route", "/metrics"), ("status", "200")}))] == 1
+            assert again[("videochat_http_requests_total", frozenset({("route", "/metrics"), ("status", "200")}))] == 1
     finally:
         for client in clients:
             await client.disconnect()
@@ -303,19 +306,27 @@ async def test_log_sensitive_writes_message_text(server_factory, room):
 
 
 def _serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "videochat", "serve", "--port", "0", *args], capture_output=True,
-                          text=True, timeout=30, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "videochat", "serve", "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, **(env or {})},
+    )
 
 
-@pytest.mark.parametrize(("args", "env", "expected"), [
-    (["--admin-password", "x"], {}, "No such option"),  # never on a command line
-    (["--metrics-token", "x"], {}, "No such option"),
-    (["--admin-password-file", "/no/such/file"], {}, "admin-password-file /no/such/file cannot be read"),
-    (["--admin-password-file", "/dev/null"], {}, "admin-password is empty"),
-    ([], {"VIDEOCHAT_ADMIN_PASSWORD": "   "}, "admin-password is empty"),
-    (["--metrics-token-file", "/etc/hostname"], {"VIDEOCHAT_METRICS_TOKEN": "t"}, "not both"),
-    (["--log-format", "xml"], {}, "'xml' is not one of"),
-])
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["--admin-password", "x"], {}, "No such option"),  # never on a command line
+        (["--metrics-token", "x"], {}, "No such option"),
+        (["--admin-password-file", "/no/such/file"], {}, "admin-password-file /no/such/file cannot be read"),
+        (["--admin-password-file", "/dev/null"], {}, "admin-password is empty"),
+        ([], {"VIDEOCHAT_ADMIN_PASSWORD": "   "}, "admin-password is empty"),
+        (["--metrics-token-file", "/etc/hostname"], {"VIDEOCHAT_METRICS_TOKEN": "t"}, "not both"),
+        (["--log-format", "xml"], {}, "'xml' is not one of"),
+    ],
+)
 def test_bad_operations_settings_are_refused(args, env, expected):
     result = _serve(*args, env=env)
     assert result.returncode == 2

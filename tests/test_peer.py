@@ -99,8 +99,20 @@ async def test_a_peer_whose_socket_drops_is_back_in_the_call(peers, room, turn_v
 async def test_the_peer_command_sends_a_media_file(peers, room, turn_videochat, tmp_path):
     clip = write_clip(tmp_path / "clip.webm")
     command = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "videochat", "peer", turn_videochat.url, room, "--name", "Filer",
-        "--video", str(clip), "--relay", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "videochat",
+        "peer",
+        turn_videochat.url,
+        room,
+        "--name",
+        "Filer",
+        "--video",
+        str(clip),
+        "--relay",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     try:
         watcher = await peers(room, "Watcher")
         filer = await watcher.wait_for_peer(nickname="Filer", timeout=30)
@@ -160,7 +172,7 @@ class SocketProxy:
         self._connections: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
 
-    async def __aenter__(self) -> "SocketProxy":
+    async def __aenter__(self) -> SocketProxy:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self

@@ -62,6 +62,7 @@ def test_rename_returns_old_name_and_rooms_to_tell():
 
 # calls: every room is also a call; participants are a subset of its members
 
+
 def test_joining_a_call_enters_the_room_and_shares_its_count():
     registry = Registry()
     for member in ("chat", "call"):
@@ -72,7 +73,10 @@ def test_joining_a_call_enters_the_room_and_shares_its_count():
     assert registry.join_call("chat", "r", Media(), max_size=6) == (2, False, True)
     assert [p.member.id for p in registry.participants("r")] == ["call", "chat"]
     assert registry.participants("r")[0].as_dict() == {
-        "id": "call", "nickname": "Anon", "media": {"audio": True, "video": False, "screen": False}}
+        "id": "call",
+        "nickname": "Anon",
+        "media": {"audio": True, "video": False, "screen": False},
+    }
     assert registry.count_members("r") == 2 and registry.count_participants("r") == 2
 
 
@@ -136,7 +140,9 @@ def test_copies_follow_snapshots_keep_arrival_order_and_ignore_older_versions():
     here, there = Registry(clock=clock), Registry(clock=clock)
     here.origin, there.origin = "here", "there"
     sent: list[dict] = []
-    there.on_change = lambda member_id, what, room: sent.append(there.snapshot(member_id)) if what != "disconnect" else None
+    there.on_change = lambda member_id, what, room: (
+        sent.append(there.snapshot(member_id)) if what != "disconnect" else None
+    )
     here.connect("a", nickname="A", origin="here")
     here.join("a", "r")  # stamp 1
     there.connect("b", nickname="B", origin="there")
@@ -149,8 +155,16 @@ def test_copies_follow_snapshots_keep_arrival_order_and_ignore_older_versions():
     assert here.member("b").origin == "there"
     assert here.put(sent[0]) is None  # an older snapshot changes nothing
     # a snapshot that arrives late but belongs earlier is put in its place by stamp
-    early = {"id": "c", "nickname": "C", "clientId": None, "key": None, "origin": "there", "version": 1,
-             "rooms": {"r": 0.5}, "calls": {}}
+    early = {
+        "id": "c",
+        "nickname": "C",
+        "clientId": None,
+        "key": None,
+        "origin": "there",
+        "version": 1,
+        "rooms": {"r": 0.5},
+        "calls": {},
+    }
     here.put(early)
     assert [m.id for m in here.members("r")] == ["c", "a", "b"]
     # leaving by snapshot reports the departure; forgetting drops a copy without on_change
@@ -165,8 +179,18 @@ def test_copies_follow_snapshots_keep_arrival_order_and_ignore_older_versions():
 def test_a_copy_keeps_the_version_of_its_own_process():
     here = Registry()
     here.origin = "here"
-    here.put({"id": "x", "nickname": "X", "clientId": "tab-1234", "key": None, "origin": "there", "version": 5,
-              "rooms": {"r": 1.0}, "calls": {}})
+    here.put(
+        {
+            "id": "x",
+            "nickname": "X",
+            "clientId": "tab-1234",
+            "key": None,
+            "origin": "there",
+            "version": 5,
+            "rooms": {"r": 1.0},
+            "calls": {},
+        }
+    )
     seen = []
     here.on_change = lambda member_id, what, room: seen.append((member_id, what, room))
     here.leave("x", "r")  # an owner here removed it: reported, but the version stays the other's

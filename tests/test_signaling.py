@@ -11,8 +11,12 @@ from support import Recorder
 
 OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"}
 ANSWER = {"type": "answer", "sdp": "v=0\r\no=- 2 2 IN IP4 0.0.0.0\r\n"}
-CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 192.0.2.1 50000 typ host", "sdpMid": "0",
-             "sdpMLineIndex": 0, "usernameFragment": "abcd"}
+CANDIDATE = {
+    "candidate": "candidate:1 1 udp 2122260223 192.0.2.1 50000 typ host",
+    "sdpMid": "0",
+    "sdpMLineIndex": 0,
+    "usernameFragment": "abcd",
+}
 SIGNALS = ("offer", "answer", "ice", "media_state", "peer_left")
 
 
@@ -48,8 +52,12 @@ async def test_join_room_acks_the_call_and_welcomes_the_others_as_a_call_peer(co
 
     nickname, count, info = await alice.wait_for("welcome")
     assert (nickname, count) == ("Bob", 2)
-    assert info == {"room": room, "member": {"id": bob.sid, "nickname": "Bob"}, "call": True,
-                    "peer": {"id": bob.sid, "nickname": "Bob", "media": {"audio": True, "video": False, "screen": False}}}
+    assert info == {
+        "room": room,
+        "member": {"id": bob.sid, "nickname": "Bob"},
+        "call": True,
+        "peer": {"id": bob.sid, "nickname": "Bob", "media": {"audio": True, "video": False, "screen": False}},
+    }
     await alice.wait_for("room_change", lambda names, rooms: {"name": room, "count": 2, "locked": False} in rooms)
 
     second = await carol.call("join_room", {"payload": room})  # the seed's form
@@ -334,7 +342,9 @@ async def test_calls_and_relayed_signaling_are_counted_in_metrics(fresh_server):
         assert (await bob.call("ice", None, "metered", alice.sid))["ok"]
         async with httpx.AsyncClient() as http:
             # calls are counted by every process (the room model is shared), relays by the relaying one
-            assert scrape((await http.get(alice_url + "/metrics")).text)[("videochat_calls_in_progress", frozenset())] == 1
+            assert (
+                scrape((await http.get(alice_url + "/metrics")).text)[("videochat_calls_in_progress", frozenset())] == 1
+            )
             samples = scrape((await http.get(bob_url + "/metrics")).text)
         assert samples[("videochat_calls_in_progress", frozenset())] == 1
         assert samples[("videochat_signaling_messages_total", frozenset({("kind", "offer")}))] == 1

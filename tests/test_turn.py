@@ -20,7 +20,8 @@ GATHER_TIMEOUT = 20
 
 
 async def test_only_call_participants_get_credentials_coturn_accepts_and_a_relay_call_connects(
-        turn_videochat, turn_server, connect, room):
+    turn_videochat, turn_server, connect, room
+):
     # nobody gets one over HTTP, nor a client outside the call, even one in the room's chat
     async with httpx.AsyncClient() as http:
         assert (await http.get(f"{turn_videochat.url}/api/ice-servers")).status_code == 404
@@ -45,8 +46,10 @@ async def test_only_call_participants_get_credentials_coturn_accepts_and_a_relay
         assert entry["credential"] == _credential(turn_server.secret, entry["username"])
     assert "typ relay" in await _gathered_sdp(renewed["iceServers"])
 
-    peers = [Peer(turn_videochat.url, room, name=name, ice_servers=renewed["iceServers"], ice_transport_policy="relay")
-             for name in ("Alice", "Bob")]
+    peers = [
+        Peer(turn_videochat.url, room, name=name, ice_servers=renewed["iceServers"], ice_transport_policy="relay")
+        for name in ("Alice", "Bob")
+    ]
     try:
         alice, bob = [await peer.start() for peer in peers]
         await alice.wait_for_connection(bob.id)
@@ -94,9 +97,15 @@ async def test_an_allocation_outlives_its_credential_but_an_expired_one_makes_no
 
     async def allocate(username: str, credential: str) -> tuple:
         transport, client = await asyncio.get_running_loop().create_datagram_endpoint(
-            lambda: TurnClientUdpProtocol(("127.0.0.1", turn_server.port), username=username, password=credential,
-                                          lifetime=600, channel_refresh_time=500),
-            remote_addr=("127.0.0.1", turn_server.port))
+            lambda: TurnClientUdpProtocol(
+                ("127.0.0.1", turn_server.port),
+                username=username,
+                password=credential,
+                lifetime=600,
+                channel_refresh_time=500,
+            ),
+            remote_addr=("127.0.0.1", turn_server.port),
+        )
         try:
             await client.connect()
         except BaseException:
@@ -130,13 +139,24 @@ async def test_an_allocation_outlives_its_credential_but_an_expired_one_makes_no
         transport.close()
 
 
-async def test_secret_from_a_file_never_logged_and_warned_about_on_a_command_line(server_factory, turn_server,
-                                                                                 tmp_path, connect, room):
+async def test_secret_from_a_file_never_logged_and_warned_about_on_a_command_line(
+    server_factory, turn_server, tmp_path, connect, room
+):
     secret_file = tmp_path / "turn-secret"
     secret_file.write_text(turn_server.secret + "\n")
-    server = server_factory(*turn_server.videochat_args(), "--turn-secret-file", str(secret_file),
-                            "--turn-ttl", "120", "--ice-transport-policy", "relay", "--max-call-size", "3",
-                            "--upload-budget-kbps", "900")
+    server = server_factory(
+        *turn_server.videochat_args(),
+        "--turn-secret-file",
+        str(secret_file),
+        "--turn-ttl",
+        "120",
+        "--ice-transport-policy",
+        "relay",
+        "--max-call-size",
+        "3",
+        "--upload-budget-kbps",
+        "900",
+    )
     client = await connect(server.url)
     reply = await client.call("join_room", room)
     assert (reply["iceTransportPolicy"], reply["maxCallSize"], reply["uploadBudgetKbps"]) == ("relay", 3, 900)
@@ -156,8 +176,9 @@ def _credential(secret: str, username: str) -> str:
 
 async def _gathered_sdp(ice_servers: list[dict]) -> str:
     """Gather candidates with relay-only ICE and return the offer's SDP (all candidates are in it)."""
-    servers = [RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
-               for s in ice_servers]
+    servers = [
+        RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential")) for s in ice_servers
+    ]
     pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=RTCIceTransportPolicy.RELAY))
     try:
         pc.addTransceiver("audio")

@@ -78,7 +78,7 @@ class TurnServer(Daemon):
             username, credential = self.credentials()
         return [{"urls": self.urls, "username": username, "credential": credential}]
 
-    def start(self) -> "TurnServer":
+    def start(self) -> TurnServer:
         binary = shutil.which("turnserver")
         if binary is None:
             raise RuntimeError("turnserver (coturn) is not installed; scripts/setup --test installs it")
@@ -87,14 +87,30 @@ class TurnServer(Daemon):
         # a relay port range of our own, so that parallel test runs rarely meet
         low = random.randrange(20000, 29000, 200)
         config = self.work_dir / "turnserver.conf"
-        config.write_text("\n".join([
-            "listening-ip=127.0.0.1", "relay-ip=127.0.0.1", f"listening-port={self.port}",
-            f"min-port={low}", f"max-port={low + 199}",
-            "use-auth-secret", f"static-auth-secret={self.secret}", f"realm={self.realm}",
-            "fingerprint", "no-tls", "no-dtls", "no-cli", "allow-loopback-peers", "no-multicast-peers",
-            f"userdb={self.work_dir / 'turndb'}", f"pidfile={self.work_dir / 'turn.pid'}", "log-file=stdout",
-            "",
-        ]))
+        config.write_text(
+            "\n".join(
+                [
+                    "listening-ip=127.0.0.1",
+                    "relay-ip=127.0.0.1",
+                    f"listening-port={self.port}",
+                    f"min-port={low}",
+                    f"max-port={low + 199}",
+                    "use-auth-secret",
+                    f"static-auth-secret={self.secret}",
+                    f"realm={self.realm}",
+                    "fingerprint",
+                    "no-tls",
+                    "no-dtls",
+                    "no-cli",
+                    "allow-loopback-peers",
+                    "no-multicast-peers",
+                    f"userdb={self.work_dir / 'turndb'}",
+                    f"pidfile={self.work_dir / 'turn.pid'}",
+                    "log-file=stdout",
+                    "",
+                ]
+            )
+        )
         config.chmod(0o600)
         process = self.spawn([binary, "-c", str(config)])
         deadline = time.monotonic() + START_TIMEOUT
@@ -111,4 +127,3 @@ class TurnServer(Daemon):
                 return True
         except OSError:
             return False
-

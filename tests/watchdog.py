@@ -89,8 +89,10 @@ class Watchdog:
                 break  # something blocks the loop itself
             if done.wait(self.limit):
                 return
-        self.say(f"=== watchdog: {what} is blocked outside the event loop, or did not end when cancelled;"
-                 " every thread's stack: ===")
+        self.say(
+            f"=== watchdog: {what} is blocked outside the event loop, or did not end when cancelled;"
+            " every thread's stack: ==="
+        )
         faulthandler.dump_traceback(self._out, all_threads=True)
         os.kill(os.getpid(), signal.SIGINT)  # a real signal: it interrupts a blocking system call too
         if not done.wait(GRACE):

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import urllib.parse
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import socketio
 from starlette.applications import Starlette
@@ -20,29 +20,29 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from videochat.model.access import Access
-from videochat.web.admin import Admin
-from videochat.model.attempts import PasswordAttempts
+from videochat.cluster.sync import Cluster
 from videochat.events.chat import Chat
-from videochat.ops.health import Health
-from videochat.storage.history import HistoryStore
 from videochat.events.ice import IceServers
 from videochat.events.identity import BrowserIds
-from videochat.web.lobby import Lobby
+from videochat.events.moderation import Moderation
+from videochat.events.realtime import Server, locally
+from videochat.events.signaling import Signaling
 from videochat.fastpath.manager import LocalManager
+from videochat.model.access import Access
+from videochat.model.attempts import PasswordAttempts
+from videochat.model.ratelimit import Limiter
+from videochat.model.rooms import Registry
+from videochat.model.validation import Limits
+from videochat.ops.health import Health
 from videochat.ops.logs import configure_logging
 from videochat.ops.metrics import HttpMetrics, LiveState, Metrics, MetricsEndpoint, route_template
-from videochat.events.moderation import Moderation
-from videochat.model.ratelimit import Limiter
-from videochat.events.realtime import Server, locally
-from videochat.storage.redis_history import RedisHistory
-from videochat.cluster.sync import Cluster
-from videochat.model.rooms import Registry
-from videochat.web.security import HostPolicy, OriginPolicy, SecurityHeaders, TrustedHosts, machine_names
 from videochat.settings import Settings, split_list
-from videochat.events.signaling import Signaling
-from videochat.model.validation import Limits
+from videochat.storage.history import HistoryStore
+from videochat.storage.redis_history import RedisHistory
+from videochat.web.admin import Admin
+from videochat.web.lobby import Lobby
 from videochat.web.pages import SOCKET_IO_CLIENT_FILES, STATIC_DIR, VENDOR_DIR, Pages, socket_io_client
+from videochat.web.security import HostPolicy, OriginPolicy, SecurityHeaders, TrustedHosts, machine_names
 
 log = logging.getLogger(__name__)
 
@@ -58,41 +58,69 @@ class VideochatApp:
         if self.cluster is not None:
             self.registry = Registry(clock=self.cluster.clock)
             self.history: HistoryStore | RedisHistory = RedisHistory(
-                self.cluster.bus, size=settings.history_size, retention=settings.history_retention,
-                max_bytes=settings.history_max_bytes)
+                self.cluster.bus,
+                size=settings.history_size,
+                retention=settings.history_retention,
+                max_bytes=settings.history_max_bytes,
+            )
         else:
             self.registry = Registry()
-            self.history = HistoryStore(settings.database_path, size=settings.history_size,
-                                        retention=settings.history_retention, max_bytes=settings.history_max_bytes)
+            self.history = HistoryStore(
+                settings.database_path,
+                size=settings.history_size,
+                retention=settings.history_retention,
+                max_bytes=settings.history_max_bytes,
+            )
         self.metrics = Metrics()
-        self.limiter = Limiter(settings.rates(), address_factor=settings.ip_rate_factor,
-                               max_connections_per_address=settings.max_connections_per_ip)
+        self.limiter = Limiter(
+            settings.rates(),
+            address_factor=settings.ip_rate_factor,
+            max_connections_per_address=settings.max_connections_per_ip,
+        )
         self.origins = OriginPolicy(split_list(settings.allowed_origins))
         # the names it answers to (DNS rebinding, docs/security.md); refusals are counted as HTTP
         # requests answered by the route "host_not_allowed"
         self.hosts = TrustedHosts(
             HostPolicy(split_list(settings.allowed_hosts), machine_names(settings.host)),
-            count=lambda status: self.metrics.http_requests.labels(HOST_NOT_ALLOWED, str(status)).inc())
-        self.sio = Server(async_mode="asgi", logger=False, engineio_logger=False, metrics=self.metrics,
-                          limiter=self.limiter, cors_allowed_origins=self.origins.allows_environ,
-                          max_http_buffer_size=settings.max_packet_bytes,
-                          # one process: broadcasts framed once and written to each WebSocket directly
-                          # (issue 7); several: the same behind python-socketio's Redis manager (issue 6)
-                          client_manager=self.cluster.bus if self.cluster else LocalManager(),
-                          max_outgoing_bytes=settings.max_outgoing_bytes,
-                          handshake_timeout=settings.handshake_timeout)
+            count=lambda status: self.metrics.http_requests.labels(HOST_NOT_ALLOWED, str(status)).inc(),
+        )
+        self.sio = Server(
+            async_mode="asgi",
+            logger=False,
+            engineio_logger=False,
+            metrics=self.metrics,
+            limiter=self.limiter,
+            cors_allowed_origins=self.origins.allows_environ,
+            max_http_buffer_size=settings.max_packet_bytes,
+            # one process: broadcasts framed once and written to each WebSocket directly
+            # (issue 7); several: the same behind python-socketio's Redis manager (issue 6)
+            client_manager=self.cluster.bus if self.cluster else LocalManager(),
+            max_outgoing_bytes=settings.max_outgoing_bytes,
+            handshake_timeout=settings.handshake_timeout,
+        )
         self.access = Access()
         self.identities = BrowserIds()  # its secret is read at start (_lifespan)
         if self.cluster is None:  # one process: policies are kept with the history (several: in Redis)
             self.access.on_change = self._keep_policy
-        self.chat = Chat(self.sio, self.registry, self.history, self.limits, self.limiter, self.access,
-                         wrong_password_delay=settings.wrong_password_delay,
-                         room_list_rate=settings.room_list_rate, identities=self.identities,
-                         max_rooms_per_connection=settings.max_rooms_per_connection,
-                         max_rooms_per_address=settings.max_rooms_per_ip, room_list_size=settings.room_list_size,
-                         password_attempts=PasswordAttempts(per_room=settings.password_attempts_per_room,
-                                                            per_address=settings.password_attempts_per_ip,
-                                                            window=settings.password_attempt_window))
+        self.chat = Chat(
+            self.sio,
+            self.registry,
+            self.history,
+            self.limits,
+            self.limiter,
+            self.access,
+            wrong_password_delay=settings.wrong_password_delay,
+            room_list_rate=settings.room_list_rate,
+            identities=self.identities,
+            max_rooms_per_connection=settings.max_rooms_per_connection,
+            max_rooms_per_address=settings.max_rooms_per_ip,
+            room_list_size=settings.room_list_size,
+            password_attempts=PasswordAttempts(
+                per_room=settings.password_attempts_per_room,
+                per_address=settings.password_attempts_per_ip,
+                window=settings.password_attempt_window,
+            ),
+        )
         self.chat.register()
         if self.cluster is not None:
             self.cluster.attach(self.registry, self.access, self.chat)
@@ -100,11 +128,17 @@ class VideochatApp:
         Moderation(self.chat, ban_seconds=settings.ban_seconds).register()
         # video calls (issue 3): signaling over the same rooms; TURN credentials to call participants only
         self.ice = IceServers.from_settings(settings)
-        self.signaling = Signaling(self.sio, self.registry, self.chat, self.limits, self.ice,
-                                   max_call_size=settings.max_call_size,
-                                   upload_budget_kbps=settings.upload_budget_kbps,
-                                   max_sdp_bytes=settings.max_sdp_bytes,
-                                   max_candidate_bytes=settings.max_candidate_bytes)
+        self.signaling = Signaling(
+            self.sio,
+            self.registry,
+            self.chat,
+            self.limits,
+            self.ice,
+            max_call_size=settings.max_call_size,
+            upload_budget_kbps=settings.upload_budget_kbps,
+            max_sdp_bytes=settings.max_sdp_bytes,
+            max_candidate_bytes=settings.max_candidate_bytes,
+        )
         self.signaling.register()
         self.metrics.count_calls_with(self.registry.count_calls)
         self.lobby = Lobby(self.limits, self.limiter, self.origins)
@@ -160,10 +194,17 @@ class VideochatApp:
             self.health.add_check("storage", self.history.ping)
         self.metrics.watch(LiveState(self.metrics, self.sio, self.registry, self.lobby))
         self.metrics_endpoint = MetricsEndpoint(self.metrics, settings.metrics_secret())
-        self.admin = Admin(self.sio, self.chat, self.metrics, username=settings.admin_username,
-                           password=settings.admin_secret(), read_only=settings.admin_read_only,
-                           ui_dir=VENDOR_DIR / "admin-ui", login_failures=settings.admin_login_failures,
-                           login_interval=settings.admin_login_interval)
+        self.admin = Admin(
+            self.sio,
+            self.chat,
+            self.metrics,
+            username=settings.admin_username,
+            password=settings.admin_secret(),
+            read_only=settings.admin_read_only,
+            ui_dir=VENDOR_DIR / "admin-ui",
+            login_failures=settings.admin_login_failures,
+            login_interval=settings.admin_login_interval,
+        )
 
     def _operations_routes(self) -> list:
         routes = [

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,8 +12,16 @@ import click
 
 from videochat import __version__
 from videochat.ops.logs import configure_logging
-from videochat.settings import (LOG_LEVELS, Settings, SettingsError, env_name, env_only_values, option_name,
-                       setting_fields, value_type)
+from videochat.settings import (
+    LOG_LEVELS,
+    Settings,
+    SettingsError,
+    env_name,
+    env_only_values,
+    option_name,
+    setting_fields,
+    value_type,
+)
 
 log = logging.getLogger("videochat")
 
@@ -64,7 +70,8 @@ def _setting_options(fn: Any) -> Any:
 
 
 _SECRETS_HELP = "Secrets come from the environment only (or from the matching --...-file option): " + "; ".join(
-    f"{env_name(f.name)}: {f.metadata['help']}" for f in setting_fields() if f.metadata.get("env_only"))
+    f"{env_name(f.name)}: {f.metadata['help']}" for f in setting_fields() if f.metadata.get("env_only")
+)
 
 
 @cli.command(epilog=_SECRETS_HELP)
@@ -77,12 +84,15 @@ def serve(**values: Any) -> None:
         raise click.UsageError(str(error)) from None
     configure_logging(settings.log_level, settings.log_format, sensitive=settings.log_sensitive)
     if click.get_current_context().get_parameter_source("turn_secret") == click.core.ParameterSource.COMMANDLINE:
-        log.warning("--turn-secret on the command line is visible to every user of this machine; "
-                    "use VIDEOCHAT_TURN_SECRET or --turn-secret-file")
+        log.warning(
+            "--turn-secret on the command line is visible to every user of this machine; "
+            "use VIDEOCHAT_TURN_SECRET or --turn-secret-file"
+        )
     redis_source = click.get_current_context().get_parameter_source("redis")
     if settings.redis and redis_source == click.core.ParameterSource.COMMANDLINE and "@" in settings.redis:
-        log.warning("--redis with a password on the command line is visible to every user of this machine; "
-                    "use VIDEOCHAT_REDIS")
+        log.warning(
+            "--redis with a password on the command line is visible to every user of this machine; use VIDEOCHAT_REDIS"
+        )
     from videochat.server import run  # imported late: `videochat --help` stays fast
 
     sys.exit(run(settings))
@@ -92,15 +102,28 @@ def serve(**values: Any) -> None:
 @click.argument("url")
 @click.argument("room")
 @click.option("--name", default="Python", show_default=True, help="Nickname in the room.")
-@click.option("--video", "video_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Send this media file (looped; its audio too, if it has any).")
+@click.option(
+    "--video",
+    "video_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Send this media file (looped; its audio too, if it has any).",
+)
 @click.option("--pattern", is_flag=True, help="Send a generated test pattern and tone (the default).")
 @click.option("--no-audio", is_flag=True, help="Send no audio.")
 @click.option("--relay", is_flag=True, help="Connect only through TURN (ICE transport policy relay).")
 @click.option("--insecure", is_flag=True, help="Accept the server's certificate unchecked (self-signed).")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
-def peer(url: str, room: str, name: str, video_file: Path | None, pattern: bool, no_audio: bool, relay: bool,
-         insecure: bool, log_level: str) -> None:
+def peer(
+    url: str,
+    room: str,
+    name: str,
+    video_file: Path | None,
+    pattern: bool,
+    no_audio: bool,
+    relay: bool,
+    insecure: bool,
+    log_level: str,
+) -> None:
     """Join ROOM's video call on the videochat server at URL as a Python peer (aiortc).
 
     Sends a test pattern (or --video FILE) to everyone in the call, receives their media, and logs
@@ -112,10 +135,17 @@ def peer(url: str, room: str, name: str, video_file: Path | None, pattern: bool,
     try:
         from videochat.peer import run_peer  # aiortc loads only for this command
     except ImportError as error:
-        raise click.ClickException(f"the peer needs the 'peer' extra (pip install 'videochat[peer]'): {error}")
+        raise click.ClickException(
+            f"the peer needs the 'peer' extra (pip install 'videochat[peer]'): {error}"
+        ) from error
 
-    options = dict(name=name, video=video_file, send_audio=not no_audio, ssl_verify=not insecure,
-                   ice_transport_policy="relay" if relay else None)
+    options = dict(
+        name=name,
+        video=video_file,
+        send_audio=not no_audio,
+        ssl_verify=not insecure,
+        ice_transport_policy="relay" if relay else None,
+    )
     sys.exit(asyncio.run(run_peer(url, room, **options)))
 
 

@@ -28,19 +28,21 @@ from __future__ import annotations
 import ipaddress
 import logging
 import resource
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from videochat.fastpath.fastws import DirectWebSocketProtocol
 from videochat.events.identity import address_block, parse_address
+from videochat.fastpath.fastws import DirectWebSocketProtocol
 
 log = logging.getLogger(__name__)
 
 _REFUSAL_TEXT = b"Too many connections from your network address.\n"
-REFUSAL = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
-           b"connection: close\r\nretry-after: 10\r\ncontent-length: %d\r\n\r\n%s"
-           % (len(_REFUSAL_TEXT), _REFUSAL_TEXT))
+REFUSAL = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"connection: close\r\nretry-after: 10\r\ncontent-length: %d\r\n\r\n%s" % (len(_REFUSAL_TEXT), _REFUSAL_TEXT)
+)
 
 
 class AddressCap:
@@ -120,9 +122,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             return
         if not guard.cap.admit(transport, self.client[0] if self.client else None):
             if guard.cap.refused % 100 == 1:  # a flood would otherwise be a log flood
-                log.warning("refused a connection: too many from its address",
-                            extra={"address": self.client[0] if self.client else None,
-                                   "limit": guard.cap.limit, "refused": guard.cap.refused})
+                log.warning(
+                    "refused a connection: too many from its address",
+                    extra={
+                        "address": self.client[0] if self.client else None,
+                        "limit": guard.cap.limit,
+                        "refused": guard.cap.refused,
+                    },
+                )
             transport.write(REFUSAL)
             transport.close()
             return
@@ -163,8 +170,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             cycle = self.cycle
             if cycle is None or (cycle.scope is not self.scope and cycle.response_complete):
                 # the head of a new request is unfinished, and nothing of its response was sent
-                self.transport.write(b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n"
-                                     b"content-length: 0\r\n\r\n")
+                self.transport.write(b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
             self.transport.close()
 
 

@@ -83,16 +83,24 @@ def run(settings: Settings) -> int:
         lifespan="on",
         **ssl,
     )
-    guard = ConnectionGuard(max_per_address=settings.max_tcp_connections_per_ip,
-                            request_timeout=settings.request_timeout, trusted_proxies=trusted)
+    guard = ConnectionGuard(
+        max_per_address=settings.max_tcp_connections_per_ip,
+        request_timeout=settings.request_timeout,
+        trusted_proxies=trusted,
+    )
     before, after = raise_descriptor_limit()
     if after != before:
         log.info("open files limit raised from %d to %d", before, after)
     if settings.reload:
         # The reloading child builds the app from VIDEOCHAT_* variables (create_app_from_env).
         os.environ.update(settings.to_env())
-        config = uvicorn.Config("videochat.app:create_app_from_env", factory=True, reload=True,
-                                reload_dirs=[os.path.dirname(__file__)], **common)
+        config = uvicorn.Config(
+            "videochat.app:create_app_from_env",
+            factory=True,
+            reload=True,
+            reload_dirs=[os.path.dirname(__file__)],
+            **common,
+        )
         config.connection_guard = guard  # type: ignore[attr-defined]  (connections.guard_of)
         server = VideochatServer(config)
         sock = config.bind_socket()

@@ -7,9 +7,10 @@ import dataclasses
 import ipaddress
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from videochat.model.ratelimit import Rate
@@ -24,8 +25,14 @@ class SettingsError(ValueError):
     """A setting has a value that cannot work; the message says which and why."""
 
 
-def _meta(help: str, *, flag: bool = False, choices: tuple[str, ...] | None = None,
-          secret: bool = False, env_only: bool = False) -> dict[str, Any]:
+def _meta(
+    help: str,
+    *,
+    flag: bool = False,
+    choices: tuple[str, ...] | None = None,
+    secret: bool = False,
+    env_only: bool = False,
+) -> dict[str, Any]:
     # secret: never logged, and a warning when given on the command line (visible to every user of
     # the machine in `ps`); env_only: a secret read from the environment only, never a flag.
     return {"help": help, "flag": flag, "choices": choices, "secret": secret, "env_only": env_only}
@@ -33,172 +40,305 @@ def _meta(help: str, *, flag: bool = False, choices: tuple[str, ...] | None = No
 
 @dataclass(frozen=True)
 class Settings:
-    host: str = field(default="127.0.0.1", metadata=_meta(
-        "Address to listen on. The default serves this machine only; use 0.0.0.0 for the LAN."))
-    port: int = field(default=3000, metadata=_meta(
-        "TCP port to listen on; 0 picks any free port (the address is printed at start)."))
-    data_dir: Path = field(default=Path("data"), metadata=_meta(
-        "Folder for the SQLite database and the self-signed certificate; created if missing."))
-    log_level: str = field(default="info", metadata=_meta(
-        "Least severe log level written.", choices=LOG_LEVELS))
-    reload: bool = field(default=False, metadata=_meta(
-        "Restart the server when its code changes (for development).", flag=True))
-    tls_cert: Path | None = field(default=None, metadata=_meta(
-        "PEM certificate file: serve HTTPS (needs --tls-key)."))
-    tls_key: Path | None = field(default=None, metadata=_meta(
-        "PEM private key file for --tls-cert."))
-    self_signed: bool = field(default=False, metadata=_meta(
-        "Serve HTTPS with a self-signed certificate created once in the data folder and reused, "
-        "so that phones on the LAN may use camera and microphone.", flag=True))
-    max_room_name: int = field(default=64, metadata=_meta(
-        "Longest room name, in characters."))
-    max_nickname: int = field(default=32, metadata=_meta(
-        "Longest nickname, in characters."))
-    max_message: int = field(default=2000, metadata=_meta(
-        "Longest chat message, in characters."))
-    history_size: int = field(default=100, metadata=_meta(
-        "How many recent messages of a room a newcomer receives."))
-    history_retention: float = field(default=3600.0, metadata=_meta(
-        "Seconds a room may stay empty before its history is deleted."))
+    host: str = field(
+        default="127.0.0.1",
+        metadata=_meta("Address to listen on. The default serves this machine only; use 0.0.0.0 for the LAN."),
+    )
+    port: int = field(
+        default=3000, metadata=_meta("TCP port to listen on; 0 picks any free port (the address is printed at start).")
+    )
+    data_dir: Path = field(
+        default=Path("data"),
+        metadata=_meta("Folder for the SQLite database and the self-signed certificate; created if missing."),
+    )
+    log_level: str = field(default="info", metadata=_meta("Least severe log level written.", choices=LOG_LEVELS))
+    reload: bool = field(
+        default=False, metadata=_meta("Restart the server when its code changes (for development).", flag=True)
+    )
+    tls_cert: Path | None = field(default=None, metadata=_meta("PEM certificate file: serve HTTPS (needs --tls-key)."))
+    tls_key: Path | None = field(default=None, metadata=_meta("PEM private key file for --tls-cert."))
+    self_signed: bool = field(
+        default=False,
+        metadata=_meta(
+            "Serve HTTPS with a self-signed certificate created once in the data folder and reused, "
+            "so that phones on the LAN may use camera and microphone.",
+            flag=True,
+        ),
+    )
+    max_room_name: int = field(default=64, metadata=_meta("Longest room name, in characters."))
+    max_nickname: int = field(default=32, metadata=_meta("Longest nickname, in characters."))
+    max_message: int = field(default=2000, metadata=_meta("Longest chat message, in characters."))
+    history_size: int = field(default=100, metadata=_meta("How many recent messages of a room a newcomer receives."))
+    history_retention: float = field(
+        default=3600.0, metadata=_meta("Seconds a room may stay empty before its history is deleted.")
+    )
 
     # video calls (issue 3): ICE servers, TURN credentials, call size, bandwidth
-    stun_urls: str = field(default="", metadata=_meta(
-        "Comma-separated STUN URLs (stun:host:port) given to browsers; none by default."))
-    turn_urls: str = field(default="", metadata=_meta(
-        "Comma-separated TURN URLs (turn:host:port?transport=udp, turns:...) given to browsers."))
-    turn_secret: str | None = field(default=None, repr=False, metadata=_meta(
-        "Shared secret of coturn's use-auth-secret: the server issues short-lived TURN credentials. "
-        "Give it by the environment variable or --turn-secret-file, not on a command line.", secret=True))
-    turn_secret_file: Path | None = field(default=None, metadata=_meta(
-        "A file holding the TURN shared secret (instead of --turn-secret)."))
-    turn_ttl: int = field(default=600, metadata=_meta(
-        "Seconds a TURN credential stays valid; pages in a call renew theirs before it expires."))
-    ice_transport_policy: str = field(default="all", metadata=_meta(
-        "ICE transport policy for calls: all, or relay (only through TURN).", choices=ICE_TRANSPORT_POLICIES))
-    max_call_size: int = field(default=6, metadata=_meta(
-        "Most participants with video in one room's call; the next one is refused (and may still chat)."))
-    upload_budget_kbps: int = field(default=2500, metadata=_meta(
-        "Upload budget of each browser in a call, in kbit/s, shared among its peers."))
+    stun_urls: str = field(
+        default="", metadata=_meta("Comma-separated STUN URLs (stun:host:port) given to browsers; none by default.")
+    )
+    turn_urls: str = field(
+        default="",
+        metadata=_meta("Comma-separated TURN URLs (turn:host:port?transport=udp, turns:...) given to browsers."),
+    )
+    turn_secret: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_meta(
+            "Shared secret of coturn's use-auth-secret: the server issues short-lived TURN credentials. "
+            "Give it by the environment variable or --turn-secret-file, not on a command line.",
+            secret=True,
+        ),
+    )
+    turn_secret_file: Path | None = field(
+        default=None, metadata=_meta("A file holding the TURN shared secret (instead of --turn-secret).")
+    )
+    turn_ttl: int = field(
+        default=600,
+        metadata=_meta("Seconds a TURN credential stays valid; pages in a call renew theirs before it expires."),
+    )
+    ice_transport_policy: str = field(
+        default="all",
+        metadata=_meta(
+            "ICE transport policy for calls: all, or relay (only through TURN).", choices=ICE_TRANSPORT_POLICIES
+        ),
+    )
+    max_call_size: int = field(
+        default=6,
+        metadata=_meta(
+            "Most participants with video in one room's call; the next one is refused (and may still chat)."
+        ),
+    )
+    upload_budget_kbps: int = field(
+        default=2500, metadata=_meta("Upload budget of each browser in a call, in kbit/s, shared among its peers.")
+    )
     # Operations: the admin UI, metrics, logs (docs/operations.md)
-    admin_username: str = field(default="admin", metadata=_meta(
-        "User name the Socket.IO Admin UI at /admin/ logs in with."))
-    admin_password: str | None = field(default=None, repr=False, metadata=_meta(
-        "Password of the admin UI; without one (or --admin-password-file) the admin UI is off.",
-        env_only=True))
-    admin_password_file: Path | None = field(default=None, metadata=_meta(
-        "File holding the admin UI password (its first line); turns the admin UI on."))
-    admin_read_only: bool = field(default=False, metadata=_meta(
-        "The admin UI only shows: no disconnecting, joining, leaving or emitting.", flag=True))
-    metrics_token: str | None = field(default=None, repr=False, metadata=_meta(
-        "Bearer token /metrics asks for; without one /metrics is open.", env_only=True))
-    metrics_token_file: Path | None = field(default=None, metadata=_meta(
-        "File holding the bearer token /metrics asks for (its first line)."))
-    log_format: str = field(default="human", metadata=_meta(
-        "How log lines are written: human (key=value) or json (one object per line).", choices=LOG_FORMATS))
-    log_sensitive: bool = field(default=False, metadata=_meta(
-        "Also log message text, SDP and ICE candidates (debugging only: it exposes what users say).",
-        flag=True))
+    admin_username: str = field(
+        default="admin", metadata=_meta("User name the Socket.IO Admin UI at /admin/ logs in with.")
+    )
+    admin_password: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_meta(
+            "Password of the admin UI; without one (or --admin-password-file) the admin UI is off.", env_only=True
+        ),
+    )
+    admin_password_file: Path | None = field(
+        default=None, metadata=_meta("File holding the admin UI password (its first line); turns the admin UI on.")
+    )
+    admin_read_only: bool = field(
+        default=False,
+        metadata=_meta("The admin UI only shows: no disconnecting, joining, leaving or emitting.", flag=True),
+    )
+    metrics_token: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_meta("Bearer token /metrics asks for; without one /metrics is open.", env_only=True),
+    )
+    metrics_token_file: Path | None = field(
+        default=None, metadata=_meta("File holding the bearer token /metrics asks for (its first line).")
+    )
+    log_format: str = field(
+        default="human",
+        metadata=_meta(
+            "How log lines are written: human (key=value) or json (one object per line).", choices=LOG_FORMATS
+        ),
+    )
+    log_sensitive: bool = field(
+        default=False,
+        metadata=_meta(
+            "Also log message text, SDP and ICE candidates (debugging only: it exposes what users say).", flag=True
+        ),
+    )
     # who may connect, and how much they may send (issue 5)
-    allowed_origins: str = field(default="", metadata=_meta(
-        "Comma-separated origins (https://host[:port]) whose pages may connect besides the app's own."))
-    trusted_proxies: str = field(default="", metadata=_meta(
-        "Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For and "
-        "X-Forwarded-Proto headers are believed; nobody's by default."))
-    max_connections_per_ip: int = field(default=100, metadata=_meta(
-        "Most simultaneous connections (Socket.IO and plain WebSocket) from one address; 0 = no limit."))
-    max_packet_bytes: int = field(default=131072, metadata=_meta(
-        "Largest Socket.IO packet or WebSocket message accepted, in bytes; a larger one closes that connection."))
-    message_rate: float = field(default=5.0, metadata=_meta(
-        "Chat messages per second one connection may send, on average."))
-    message_burst: float = field(default=20.0, metadata=_meta(
-        "Chat messages one connection may send at once before the rate applies."))
+    allowed_origins: str = field(
+        default="",
+        metadata=_meta("Comma-separated origins (https://host[:port]) whose pages may connect besides the app's own."),
+    )
+    trusted_proxies: str = field(
+        default="",
+        metadata=_meta(
+            "Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For and "
+            "X-Forwarded-Proto headers are believed; nobody's by default."
+        ),
+    )
+    max_connections_per_ip: int = field(
+        default=100,
+        metadata=_meta("Most simultaneous connections (Socket.IO and plain WebSocket) from one address; 0 = no limit."),
+    )
+    max_packet_bytes: int = field(
+        default=131072,
+        metadata=_meta(
+            "Largest Socket.IO packet or WebSocket message accepted, in bytes; a larger one closes that connection."
+        ),
+    )
+    message_rate: float = field(
+        default=5.0, metadata=_meta("Chat messages per second one connection may send, on average.")
+    )
+    message_burst: float = field(
+        default=20.0, metadata=_meta("Chat messages one connection may send at once before the rate applies.")
+    )
     join_rate: float = field(default=2.0, metadata=_meta("Room joins per second per connection."))
     join_burst: float = field(default=10.0, metadata=_meta("Room joins at once per connection."))
     nickname_rate: float = field(default=1.0, metadata=_meta("Nickname changes per second per connection."))
     nickname_burst: float = field(default=5.0, metadata=_meta("Nickname changes at once per connection."))
-    signal_rate: float = field(default=100.0, metadata=_meta(
-        "Call signaling messages (offer, answer, ICE candidates, media state) per second per connection."))
-    signal_burst: float = field(default=500.0, metadata=_meta(
-        "Call signaling messages at once per connection."))
-    request_rate: float = field(default=20.0, metadata=_meta(
-        "Other requests (room lists, leaving, unknown events) per second per connection."))
+    signal_rate: float = field(
+        default=100.0,
+        metadata=_meta(
+            "Call signaling messages (offer, answer, ICE candidates, media state) per second per connection."
+        ),
+    )
+    signal_burst: float = field(default=500.0, metadata=_meta("Call signaling messages at once per connection."))
+    request_rate: float = field(
+        default=20.0, metadata=_meta("Other requests (room lists, leaving, unknown events) per second per connection.")
+    )
     request_burst: float = field(default=100.0, metadata=_meta("Other requests at once per connection."))
-    ip_rate_factor: float = field(default=10.0, metadata=_meta(
-        "An address may send this many times what one connection may (people behind one NAT)."))
-    max_sdp_bytes: int = field(default=65536, metadata=_meta(
-        "Longest session description (SDP) a call offer or answer may carry, in bytes."))
-    max_candidate_bytes: int = field(default=2048, metadata=_meta(
-        "Longest ICE candidate line a call may relay, in bytes."))
-    ban_seconds: float = field(default=600.0, metadata=_meta(
-        "Seconds a member removed by a room's owner may not come back to that room."))
-    wrong_password_delay: float = field(default=1.0, metadata=_meta(
-        "Seconds a wrong room password waits before it is answered (slows guessing)."))
+    ip_rate_factor: float = field(
+        default=10.0,
+        metadata=_meta("An address may send this many times what one connection may (people behind one NAT)."),
+    )
+    max_sdp_bytes: int = field(
+        default=65536, metadata=_meta("Longest session description (SDP) a call offer or answer may carry, in bytes.")
+    )
+    max_candidate_bytes: int = field(
+        default=2048, metadata=_meta("Longest ICE candidate line a call may relay, in bytes.")
+    )
+    ban_seconds: float = field(
+        default=600.0, metadata=_meta("Seconds a member removed by a room's owner may not come back to that room.")
+    )
+    wrong_password_delay: float = field(
+        default=1.0, metadata=_meta("Seconds a wrong room password waits before it is answered (slows guessing).")
+    )
     # several processes as one (issue 6) and the room list's cost (issue 7)
-    redis: str | None = field(default=None, metadata=_meta(
-        "Redis URL (redis://host:port/db, rediss:// for TLS) shared by several videochat processes, "
-        "which then act as one: rooms, members, calls and history live in Redis. Without it: one "
-        "process, in memory and SQLite. A URL with a password belongs in the environment variable."))
-    room_list_rate: float = field(default=4.0, metadata=_meta(
-        "Most room_change lists per second a client receives: faster changes are merged into the "
-        "next list (a change is sent at once while changes are rare)."))
-    redis_heartbeat: float = field(default=2.0, metadata=_meta(
-        "Seconds between a process's heartbeats in Redis; a process silent for 5 heartbeats is "
-        "taken for dead and its members are removed from rooms."))
+    redis: str | None = field(
+        default=None,
+        metadata=_meta(
+            "Redis URL (redis://host:port/db, rediss:// for TLS) shared by several videochat processes, "
+            "which then act as one: rooms, members, calls and history live in Redis. Without it: one "
+            "process, in memory and SQLite. A URL with a password belongs in the environment variable."
+        ),
+    )
+    room_list_rate: float = field(
+        default=4.0,
+        metadata=_meta(
+            "Most room_change lists per second a client receives: faster changes are merged into the "
+            "next list (a change is sent at once while changes are rare)."
+        ),
+    )
+    redis_heartbeat: float = field(
+        default=2.0,
+        metadata=_meta(
+            "Seconds between a process's heartbeats in Redis; a process silent for 5 heartbeats is "
+            "taken for dead and its members are removed from rooms."
+        ),
+    )
     # the signaling fast path (issue 7, docs/internals.md)
-    max_outgoing_bytes: int = field(default=1048576, metadata=_meta(
-        "Most bytes that may wait for one client to read them (WebSocket, or long-polling between two "
-        "GETs); a client further behind is disconnected (it stopped reading), so a slow reader cannot "
-        "make the server's memory grow."))
+    max_outgoing_bytes: int = field(
+        default=1048576,
+        metadata=_meta(
+            "Most bytes that may wait for one client to read them (WebSocket, or long-polling between two "
+            "GETs); a client further behind is disconnected (it stopped reading), so a slow reader cannot "
+            "make the server's memory grow."
+        ),
+    )
     # against hostile clients (docs/security.md): each group validated by its own method
     # connections and transports
-    allowed_hosts: str = field(default="", metadata=_meta(
-        "Comma-separated host names the server answers to besides IP addresses, localhost and this "
-        "machine's own names (*.example.com for any name below example.com; * for every name, which "
-        "turns the check off). A request for another name is refused: a web site a user visits could "
-        "point its name at this server's address (DNS rebinding). A public host lists its domain."))
-    max_tcp_connections_per_ip: int = field(default=200, metadata=_meta(
-        "Most simultaneous TCP connections of any kind (page loads, long-polling, WebSockets) from one "
-        "address (IPv6: one /64); the next is answered 503 and closed. Trusted proxies are exempt. "
-        "0 = no limit."))
-    request_timeout: float = field(default=20.0, metadata=_meta(
-        "Seconds a client has to send a whole HTTP request (headers and body), from the moment its "
-        "connection opens or the request starts; a slower one is closed."))
-    handshake_timeout: float = field(default=20.0, metadata=_meta(
-        "Seconds an Engine.IO session (WebSocket or long-polling) may stay open without a Socket.IO "
-        "namespace connected; then it is closed."))
+    allowed_hosts: str = field(
+        default="",
+        metadata=_meta(
+            "Comma-separated host names the server answers to besides IP addresses, localhost and this "
+            "machine's own names (*.example.com for any name below example.com; * for every name, which "
+            "turns the check off). A request for another name is refused: a web site a user visits could "
+            "point its name at this server's address (DNS rebinding). A public host lists its domain."
+        ),
+    )
+    max_tcp_connections_per_ip: int = field(
+        default=200,
+        metadata=_meta(
+            "Most simultaneous TCP connections of any kind (page loads, long-polling, WebSockets) from one "
+            "address (IPv6: one /64); the next is answered 503 and closed. Trusted proxies are exempt. "
+            "0 = no limit."
+        ),
+    )
+    request_timeout: float = field(
+        default=20.0,
+        metadata=_meta(
+            "Seconds a client has to send a whole HTTP request (headers and body), from the moment its "
+            "connection opens or the request starts; a slower one is closed."
+        ),
+    )
+    handshake_timeout: float = field(
+        default=20.0,
+        metadata=_meta(
+            "Seconds an Engine.IO session (WebSocket or long-polling) may stay open without a Socket.IO "
+            "namespace connected; then it is closed."
+        ),
+    )
 
     # rooms, owners and passwords
-    max_rooms_per_connection: int = field(default=10, metadata=_meta(
-        "Most rooms one connection may be in at once; entering one more is refused (too_many_rooms)."))
-    max_rooms_per_ip: int = field(default=100, metadata=_meta(
-        "Most room memberships the connections from one address may hold together (each process "
-        "counts its own connections); 0 = no limit."))
-    room_list_size: int = field(default=50, metadata=_meta(
-        "Most rooms a room list holds (room_change, list_rooms, /api/rooms, the home page): the "
-        "busiest public rooms, busiest first."))
-    password_attempts_per_room: float = field(default=30.0, metadata=_meta(
-        "Room password attempts one room takes within --password-attempt-window, from everyone "
-        "together; more are refused (too_many_attempts) before any is checked."))
-    password_attempts_per_ip: float = field(default=10.0, metadata=_meta(
-        "Room password attempts one address may make within --password-attempt-window, at all rooms together."))
-    password_attempt_window: float = field(default=60.0, metadata=_meta(
-        "Seconds in which the password attempts of a room, and of an address, are given back "
-        "(token buckets: one attempt back every window/attempts seconds)."))
+    max_rooms_per_connection: int = field(
+        default=10,
+        metadata=_meta("Most rooms one connection may be in at once; entering one more is refused (too_many_rooms)."),
+    )
+    max_rooms_per_ip: int = field(
+        default=100,
+        metadata=_meta(
+            "Most room memberships the connections from one address may hold together (each process "
+            "counts its own connections); 0 = no limit."
+        ),
+    )
+    room_list_size: int = field(
+        default=50,
+        metadata=_meta(
+            "Most rooms a room list holds (room_change, list_rooms, /api/rooms, the home page): the "
+            "busiest public rooms, busiest first."
+        ),
+    )
+    password_attempts_per_room: float = field(
+        default=30.0,
+        metadata=_meta(
+            "Room password attempts one room takes within --password-attempt-window, from everyone "
+            "together; more are refused (too_many_attempts) before any is checked."
+        ),
+    )
+    password_attempts_per_ip: float = field(
+        default=10.0,
+        metadata=_meta(
+            "Room password attempts one address may make within --password-attempt-window, at all rooms together."
+        ),
+    )
+    password_attempt_window: float = field(
+        default=60.0,
+        metadata=_meta(
+            "Seconds in which the password attempts of a room, and of an address, are given back "
+            "(token buckets: one attempt back every window/attempts seconds)."
+        ),
+    )
 
     # chat history on disk (or in Redis), all rooms together
-    history_max_mb: float = field(default=100.0, metadata=_meta(
-        "Most chat history kept in total, all rooms together, in MiB (the database, or Redis's lists): "
-        "over it, the history of the rooms empty longest goes first, then the oldest messages of the "
-        "largest rooms."))
+    history_max_mb: float = field(
+        default=100.0,
+        metadata=_meta(
+            "Most chat history kept in total, all rooms together, in MiB (the database, or Redis's lists): "
+            "over it, the history of the rooms empty longest goes first, then the oldest messages of the "
+            "largest rooms."
+        ),
+    )
 
     # the admin namespace
-    admin_login_failures: int = field(default=10, metadata=_meta(
-        "Failed admin UI logins one address may make before it must wait; then one more every "
-        "--admin-login-interval seconds. A braked address is refused without the password being checked."))
-    admin_login_interval: float = field(default=60.0, metadata=_meta(
-        "Seconds after which an address regains one failed admin login (see --admin-login-failures)."))
+    admin_login_failures: int = field(
+        default=10,
+        metadata=_meta(
+            "Failed admin UI logins one address may make before it must wait; then one more every "
+            "--admin-login-interval seconds. A braked address is refused without the password being checked."
+        ),
+    )
+    admin_login_interval: float = field(
+        default=60.0,
+        metadata=_meta("Seconds after which an address regains one failed admin login (see --admin-login-failures)."),
+    )
 
-    def validate(self) -> "Settings":
+    def validate(self) -> Settings:
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be between 0 and 65535, got {self.port}")
         if self.log_level not in LOG_LEVELS:
@@ -215,9 +355,19 @@ class Settings:
                 raise SettingsError(f"{option_name(name)} must be at least 1, got {getattr(self, name)}")
         if self.history_retention <= 0:
             raise SettingsError(f"history-retention must be more than 0 seconds, got {self.history_retention}")
-        for name in ("message_rate", "message_burst", "join_rate", "join_burst", "nickname_rate",
-                     "nickname_burst", "signal_rate", "signal_burst", "request_rate", "request_burst",
-                     "ip_rate_factor"):
+        for name in (
+            "message_rate",
+            "message_burst",
+            "join_rate",
+            "join_burst",
+            "nickname_rate",
+            "nickname_burst",
+            "signal_rate",
+            "signal_burst",
+            "request_rate",
+            "request_burst",
+            "ip_rate_factor",
+        ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{option_name(name)} must be more than 0, got {getattr(self, name)}")
         if self.room_list_rate <= 0:
@@ -226,11 +376,15 @@ class Settings:
         if self.ban_seconds < 0 or self.wrong_password_delay < 0:
             raise SettingsError("ban-seconds and wrong-password-delay must be 0 or more")
         if self.max_connections_per_ip < 0:
-            raise SettingsError(f"max-connections-per-ip must be 0 (no limit) or more, got {self.max_connections_per_ip}")
+            raise SettingsError(
+                f"max-connections-per-ip must be 0 (no limit) or more, got {self.max_connections_per_ip}"
+            )
         if self.max_sdp_bytes < 1024 or self.max_candidate_bytes < 256:
             raise SettingsError("max-sdp-bytes must be at least 1024 and max-candidate-bytes at least 256")
         if self.max_sdp_bytes + 4096 > self.max_packet_bytes:
-            raise SettingsError("max-sdp-bytes must leave room in max-packet-bytes (4096 bytes at least) for the rest of the packet")
+            raise SettingsError(
+                "max-sdp-bytes must leave room in max-packet-bytes (4096 bytes at least) for the rest of the packet"
+            )
         if self.max_packet_bytes < 1024:
             raise SettingsError(f"max-packet-bytes must be at least 1024, got {self.max_packet_bytes}")
         for origin in split_list(self.allowed_origins):
@@ -254,29 +408,36 @@ class Settings:
         self._validate_rooms()
 
         if self.max_outgoing_bytes < 2 * self.max_packet_bytes:
-            raise SettingsError("max-outgoing-bytes must be at least twice max-packet-bytes, got "
-                                f"{self.max_outgoing_bytes} (max-packet-bytes {self.max_packet_bytes})")
+            raise SettingsError(
+                "max-outgoing-bytes must be at least twice max-packet-bytes, got "
+                f"{self.max_outgoing_bytes} (max-packet-bytes {self.max_packet_bytes})"
+            )
         return self
 
     def _validate_connections(self) -> None:
         for pattern in split_list(self.allowed_hosts):
             if pattern != "*" and not re.fullmatch(r"(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?", pattern):
-                raise SettingsError(f"allowed-hosts: {pattern!r} is not a host name like chat.example.com "
-                                    "or *.example.com (no scheme, no port, no path)")
+                raise SettingsError(
+                    f"allowed-hosts: {pattern!r} is not a host name like chat.example.com "
+                    "or *.example.com (no scheme, no port, no path)"
+                )
         if self.max_tcp_connections_per_ip < 0:
-            raise SettingsError("max-tcp-connections-per-ip must be 0 (no limit) or more, got "
-                                f"{self.max_tcp_connections_per_ip}")
+            raise SettingsError(
+                f"max-tcp-connections-per-ip must be 0 (no limit) or more, got {self.max_tcp_connections_per_ip}"
+            )
         for name in ("request_timeout", "handshake_timeout"):
             if not 0 < getattr(self, name) <= 3600:
-                raise SettingsError(f"{option_name(name)} must be more than 0 and at most 3600 seconds, "
-                                    f"got {getattr(self, name)}")
+                raise SettingsError(
+                    f"{option_name(name)} must be more than 0 and at most 3600 seconds, got {getattr(self, name)}"
+                )
 
     def _validate_admin(self) -> None:
         if self.admin_login_failures < 1:
             raise SettingsError(f"admin-login-failures must be at least 1, got {self.admin_login_failures}")
         if not 0 < self.admin_login_interval <= 86400:
-            raise SettingsError("admin-login-interval must be more than 0 and at most 86400 seconds, got "
-                                f"{self.admin_login_interval}")
+            raise SettingsError(
+                f"admin-login-interval must be more than 0 and at most 86400 seconds, got {self.admin_login_interval}"
+            )
 
     def _validate_rooms(self) -> None:
         from videochat.model.rooms import largest_list_bytes
@@ -284,8 +445,9 @@ class Settings:
         if self.max_rooms_per_connection < 1 or self.room_list_size < 1:
             raise SettingsError("max-rooms-per-connection and room-list-size must be at least 1")
         if min(self.password_attempts_per_room, self.password_attempts_per_ip) < 1 or self.password_attempt_window <= 0:
-            raise SettingsError("password-attempts-per-room and -per-ip must be at least 1, "
-                                "password-attempt-window more than 0 seconds")
+            raise SettingsError(
+                "password-attempts-per-room and -per-ip must be at least 1, password-attempt-window more than 0 seconds"
+            )
         if self.max_rooms_per_ip < 0:
             raise SettingsError(f"max-rooms-per-ip must be 0 (no limit) or more, got {self.max_rooms_per_ip}")
         # every connection receives the list, several times a second while rooms change: the largest
@@ -295,7 +457,8 @@ class Settings:
             raise SettingsError(
                 f"room-list-size {self.room_list_size} with max-room-name {self.max_room_name} makes room "
                 f"lists of up to {largest} bytes, more than an eighth of max-outgoing-bytes "
-                f"({self.max_outgoing_bytes}): lower one of the first two or raise the last")
+                f"({self.max_outgoing_bytes}): lower one of the first two or raise the last"
+            )
 
     def _validate_redis(self) -> None:
         if self.redis is None:
@@ -304,8 +467,9 @@ class Settings:
 
         parts = urlsplit(self.redis)
         if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
-            raise SettingsError(f"redis: expected redis://host:port/db, rediss://... or unix:///path, got "
-                                f"{redact_url(self.redis)!r}")
+            raise SettingsError(
+                f"redis: expected redis://host:port/db, rediss://... or unix:///path, got {redact_url(self.redis)!r}"
+            )
         if not 0.2 <= self.redis_heartbeat <= 10:
             raise SettingsError(f"redis-heartbeat must be between 0.2 and 10 seconds, got {self.redis_heartbeat}")
 
@@ -359,10 +523,10 @@ class Settings:
         """The token-bucket rate of each kind of client event (ratelimit.KINDS)."""
         from videochat.model.ratelimit import Rate
 
-        names = {"message": "message", "join": "join", "nickname": "nickname", "signal": "signal",
-                 "other": "request"}
-        return {kind: Rate(getattr(self, f"{name}_rate"), getattr(self, f"{name}_burst"))
-                for kind, name in names.items()}
+        names = {"message": "message", "join": "join", "nickname": "nickname", "signal": "signal", "other": "request"}
+        return {
+            kind: Rate(getattr(self, f"{name}_rate"), getattr(self, f"{name}_burst")) for kind, name in names.items()
+        }
 
     @property
     def database_path(self) -> Path:
@@ -385,7 +549,7 @@ class Settings:
         return env
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
@@ -414,8 +578,11 @@ def _secret(value: str | None, path: Path | None, name: str) -> str | None:
 def env_only_values(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The settings that only the environment may give (secrets), as Settings(**values) takes them."""
     environ = os.environ if environ is None else environ
-    return {f.name: parse_value(f, environ[env_name(f.name)]) for f in setting_fields()
-            if f.metadata.get("env_only") and env_name(f.name) in environ}
+    return {
+        f.name: parse_value(f, environ[env_name(f.name)])
+        for f in setting_fields()
+        if f.metadata.get("env_only") and env_name(f.name) in environ
+    }
 
 
 def redact_url(url: str) -> str:
@@ -433,8 +600,6 @@ def redact_url(url: str) -> str:
 def split_list(value: str) -> list[str]:
     """A comma-separated setting as a list, blanks dropped."""
     return [item.strip() for item in value.split(",") if item.strip()]
-
-
 
 
 def env_name(name: str) -> str:

@@ -33,7 +33,7 @@ def ensure_self_signed(data_dir: Path, host: str) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     names = _subject_names(host)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "videochat (self-signed)")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

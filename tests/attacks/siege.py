@@ -18,14 +18,16 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import socketio
 import websockets
 
-from support import ADMIN_PASSWORD, Recorder, attacker_addresses, source_session
 from videochat.settings import Settings
+
+from support import ADMIN_PASSWORD, Recorder, attacker_addresses, source_session
 
 # the server's defaults the siege relies on (src/videochat/settings.py; a setting another change
 # adds is read where it exists, so the bounds follow the defaults)
@@ -81,7 +83,7 @@ class Attack:
     name: str
     item: str
     checks: str
-    run: Callable[["Siege", Outcome], Awaitable[None]]
+    run: Callable[[Siege, Outcome], Awaitable[None]]
 
 
 ATTACKS: list[Attack] = []
@@ -90,7 +92,7 @@ ATTACKS: list[Attack] = []
 def attack(name: str, item: str, checks: str):
     """Register `fn(siege, outcome)` as one of the siege's attacks."""
 
-    def register(fn: Callable[["Siege", Outcome], Awaitable[None]]):
+    def register(fn: Callable[[Siege, Outcome], Awaitable[None]]):
         ATTACKS.append(Attack(name, item, checks, fn))
         return fn
 
@@ -100,7 +102,7 @@ def attack(name: str, item: str, checks: str):
 class Siege:
     """The shared state of one siege: the server, addresses, deadline, the pair, the clients to close."""
 
-    def __init__(self, server, *, duration: float, pair: "Pair") -> None:
+    def __init__(self, server, *, duration: float, pair: Pair) -> None:
         self.server = server
         self.url = server.url
         self.port = server.port
@@ -140,12 +142,12 @@ class Siege:
         async def one(spec: Attack, outcome: Outcome) -> None:
             try:
                 await asyncio.wait_for(spec.run(self, outcome), self.duration + 30)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 outcome.fail("the attack did not finish within the siege's time: the server stopped answering it")
             except Exception as error:  # noqa: BLE001 - reported with the attack's name
                 outcome.fail(f"the attack ended with {type(error).__name__}: {str(error)[:300]}")
 
-        await asyncio.gather(*(one(a, o) for a, o in zip(attacks, outcomes)))
+        await asyncio.gather(*(one(a, o) for a, o in zip(attacks, outcomes, strict=True)))
         return outcomes
 
     async def close(self) -> None:
@@ -161,6 +163,7 @@ class Siege:
 
 
 # -- the well-behaved pair ----------------------------------------------------------------------
+
 
 class Pair:
     """Alice and Bob from 127.0.0.1 in a room no attacker enters, sending numbered messages in turn.
@@ -188,9 +191,9 @@ class Pair:
             reply = await client.call("enter_room", self.room)
             assert reply["ok"], reply
         await self.bob.wait_for("room_change", lambda changed, *rest: self.room in changed)
-        await self.alice.wait_for("room_change", 
-                                  lambda changed, rooms, *_: any(r["name"] == self.room and r["count"] == 2
-                                                                 for r in rooms))
+        await self.alice.wait_for(
+            "room_change", lambda changed, rooms, *_: any(r["name"] == self.room and r["count"] == 2 for r in rooms)
+        )
         self._before = {"alice": len(self.alice.events), "bob": len(self.bob.events)}
 
     async def chat(self, until: Callable[[], bool]) -> None:
@@ -224,7 +227,7 @@ class Pair:
             if not client.sio.connected:
                 problems.append(f"{me} was disconnected during the siege")
             got: list[str] = []
-            for event, args in client.events[self._before[me]:]:
+            for event, args in client.events[self._before[me] :]:
                 problem = self._check_event(me, other, client, event, args, private_rooms)
                 if problem:
                     problems.append(problem)
@@ -232,12 +235,15 @@ class Pair:
                     got.append(args[1]["text"])
             if got != self.sent[other]:
                 missing = [t for t in self.sent[other] if t not in got]
-                problems.append(f"{me} did not receive {other}'s messages in order: {len(got)} of "
-                                f"{len(self.sent[other])}; missing {missing[:5]}, received {got[:3]}...")
+                problems.append(
+                    f"{me} did not receive {other}'s messages in order: {len(got)} of "
+                    f"{len(self.sent[other])}; missing {missing[:5]}, received {got[:3]}..."
+                )
         return problems[:20]
 
-    def _check_event(self, me: str, other: str, client: Recorder, event: str, args: tuple,
-                     private_rooms: set[str]) -> str | None:
+    def _check_event(
+        self, me: str, other: str, client: Recorder, event: str, args: tuple, private_rooms: set[str]
+    ) -> str | None:
         shown = json.dumps(args, default=str)[:300]
         if event == "new_message":
             message = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
@@ -246,8 +252,11 @@ class Pair:
                 return f"{me} received a message not from {other} in their room: {shown}"
             return None
         if event == "room_change":
-            listed = {str(r.get("name")) for r in (args[1] if len(args) > 1 and isinstance(args[1], list) else [])
-                      if isinstance(r, dict)}
+            listed = {
+                str(r.get("name"))
+                for r in (args[1] if len(args) > 1 and isinstance(args[1], list) else [])
+                if isinstance(r, dict)
+            }
             leaked = listed & private_rooms
             return f"{me} was shown private rooms in room_change: {sorted(leaked)[:3]}" if leaked else None
         return f"{me} received an event nobody of their room caused: {event} {shown}"
@@ -255,12 +264,14 @@ class Pair:
 
 # -- raw connections from an address ------------------------------------------------------------
 
+
 async def open_tcp(source: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     return await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
 
 
-async def http(source: str, port: int, request: bytes, *, timeout: float = ANSWER_TIMEOUT,
-               limit: int = 4 << 20) -> tuple[int | None, bytes]:
+async def http(
+    source: str, port: int, request: bytes, *, timeout: float = ANSWER_TIMEOUT, limit: int = 4 << 20
+) -> tuple[int | None, bytes]:
     """Send a raw HTTP/1.1 request (Connection: close) from `source`; (status, body) of the answer,
     status None when the server closed without one. TimeoutError when it neither answers nor closes."""
     reader, writer = await open_tcp(source, port)
@@ -289,7 +300,7 @@ def _dechunked(body: bytes) -> bytes:
         if size == 0:
             break
         chunks.append(rest[:size])
-        body = rest[size + 2:]
+        body = rest[size + 2 :]
     return b"".join(chunks)
 
 
@@ -329,8 +340,9 @@ async def polling_session(source: str, port: int) -> str:
 async def raw_ws(siege: Siege, source: str, path: str = "/socket.io/?EIO=4&transport=websocket", **options: Any):
     """A raw WebSocket from `source` (closed when the siege ends)."""
     url = siege.url.replace("http", "ws", 1) + path
-    connection = await websockets.connect(url, local_addr=(source, 0), open_timeout=ANSWER_TIMEOUT,
-                                          max_size=None, **options)
+    connection = await websockets.connect(
+        url, local_addr=(source, 0), open_timeout=ANSWER_TIMEOUT, max_size=None, **options
+    )
     siege.adopt(connection.close)
     return connection
 

@@ -15,10 +15,33 @@ from pathlib import Path
 import socketio
 import websockets
 
-from siege import (ADMIN_AUTH_WRONG, ANSWER_TIMEOUT, ATTACK_MARK, HISTORY_DISK_MOST, TCP_CAP,
-                   MAX_OUTGOING_BYTES, MAX_SDP_BYTES, POLLING, ROOM_LIST_MOST_BYTES, ROOM_LIST_MOST_ENTRIES,
-                   ROOM_LIST_RATE, UNFINISHED_CLOSE_TIMEOUT, WRONG_PASSWORDS_MOST, Outcome, Siege, admin_client,
-                   answer_to, attack, closed_within, http, open_tcp, polling_session, raw_ws, request, socket_io_ws)
+from siege import (
+    ADMIN_AUTH_WRONG,
+    ANSWER_TIMEOUT,
+    ATTACK_MARK,
+    HISTORY_DISK_MOST,
+    MAX_OUTGOING_BYTES,
+    MAX_SDP_BYTES,
+    POLLING,
+    ROOM_LIST_MOST_BYTES,
+    ROOM_LIST_MOST_ENTRIES,
+    ROOM_LIST_RATE,
+    TCP_CAP,
+    UNFINISHED_CLOSE_TIMEOUT,
+    WRONG_PASSWORDS_MOST,
+    Outcome,
+    Siege,
+    admin_client,
+    answer_to,
+    attack,
+    closed_within,
+    http,
+    open_tcp,
+    polling_session,
+    raw_ws,
+    request,
+    socket_io_ws,
+)
 
 STATIC_FILE = "/static/css/call.css"
 
@@ -44,9 +67,14 @@ async def _paced(siege: Siege, call, *, limit: int):
 
 # -- items of issue 16 --------------------------------------------------------------------------
 
-@attack("room flood", "3", "4 addresses x 4 connections enter rooms with 64-character names (every 5th "
-        f"private) as fast as allowed; a client's room_change lists at most {ROOM_LIST_MOST_ENTRIES} rooms "
-        f"in {ROOM_LIST_MOST_BYTES // 1024} KiB, never a private room, and the watching client is not dropped")
+
+@attack(
+    "room flood",
+    "3",
+    "4 addresses x 4 connections enter rooms with 64-character names (every 5th "
+    f"private) as fast as allowed; a client's room_change lists at most {ROOM_LIST_MOST_ENTRIES} rooms "
+    f"in {ROOM_LIST_MOST_BYTES // 1024} KiB, never a private room, and the watching client is not dropped",
+)
 async def room_flood(siege: Siege, outcome: Outcome) -> None:
     observer = await siege.client(siege.address())
     refusals: dict[str, list[int]] = {}  # code -> how many rooms each refused connection had entered
@@ -77,9 +105,11 @@ async def room_flood(siege: Siege, outcome: Outcome) -> None:
     biggest = max((len(json.dumps(args)) for args in lists), default=0)
     outcome.note(f"largest room_change: {most} rooms, {biggest} bytes")
     if most > ROOM_LIST_MOST_ENTRIES or biggest > ROOM_LIST_MOST_BYTES:
-        outcome.fail(f"the room list a client receives grew to {most} rooms, {biggest} bytes: rooms per "
-                     "connection/address or the list are not bounded (every client is dropped once it passes "
-                     f"--max-outgoing-bytes)")
+        outcome.fail(
+            f"the room list a client receives grew to {most} rooms, {biggest} bytes: rooms per "
+            "connection/address or the list are not bounded (every client is dropped once it passes "
+            f"--max-outgoing-bytes)"
+        )
     listed = {r["name"] for args in lists for r in args[1]}
     if listed & siege.private_rooms:
         outcome.fail(f"private rooms were listed in room_change: {sorted(listed & siege.private_rooms)[:3]}")
@@ -87,9 +117,13 @@ async def room_flood(siege: Siege, outcome: Outcome) -> None:
         outcome.fail("the client watching room_change was disconnected")
 
 
-@attack("history flood", "9", "2 addresses x 10 connections send 2000-character messages (3 bytes a character) at "
-        "the allowed rate, 10 per room over many rooms; the data folder grows by at most "
-        f"{HISTORY_DISK_MOST >> 20} MiB")
+@attack(
+    "history flood",
+    "9",
+    "2 addresses x 10 connections send 2000-character messages (3 bytes a character) at "
+    "the allowed rate, 10 per room over many rooms; the data folder grows by at most "
+    f"{HISTORY_DISK_MOST >> 20} MiB",
+)
 async def history_flood(siege: Siege, outcome: Outcome) -> None:
     before = _folder_size(siege.server.data_dir)
     text = "€" * 2000
@@ -125,16 +159,22 @@ async def history_flood(siege: Siege, outcome: Outcome) -> None:
     grown = _folder_size(siege.server.data_dir) - before
     outcome.note(f"the data folder grew by {grown / 2**20:.1f} MiB")
     if grown > HISTORY_DISK_MOST:
-        outcome.fail(f"the data folder grew by {grown / 2**20:.1f} MiB from 2 addresses in {siege.duration:.0f} s: "
-                     "history is not bounded per address or in total")
+        outcome.fail(
+            f"the data folder grew by {grown / 2**20:.1f} MiB from 2 addresses in {siege.duration:.0f} s: "
+            "history is not bounded per address or in total"
+        )
 
 
 def _folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
 
 
-@attack("parallel password guessing", "12", "an owner locks a room; 3 addresses x 5 connections guess its "
-        f"password 4 at a time each; at most {WRONG_PASSWORDS_MOST} guesses reach the password check")
+@attack(
+    "parallel password guessing",
+    "12",
+    "an owner locks a room; 3 addresses x 5 connections guess its "
+    f"password 4 at a time each; at most {WRONG_PASSWORDS_MOST} guesses reach the password check",
+)
 async def password_guessing(siege: Siege, outcome: Outcome) -> None:
     owner = await siege.client(siege.address())
     room = f"{ATTACK_MARK}-locked"
@@ -167,12 +207,18 @@ async def password_guessing(siege: Siege, outcome: Outcome) -> None:
     await asyncio.gather(*(guess(client, k) for client in clients for k in range(4)))
     outcome.note(f"answers: {codes}")
     if wrong > WRONG_PASSWORDS_MOST:
-        outcome.fail(f"{wrong} wrong guesses at one locked room were checked in {siege.duration:.0f} s from 3 "
-                     "addresses: attempts are not bounded per room and per address")
+        outcome.fail(
+            f"{wrong} wrong guesses at one locked room were checked in {siege.duration:.0f} s from 3 "
+            "addresses: attempts are not bounded per room and per address"
+        )
 
 
-@attack("binary attachments", "2", "3 addresses x 2 raw connections announce 1,000,000 binary attachments and "
-        "send 64 KiB frames; the server closes each connection instead of buffering the frames")
+@attack(
+    "binary attachments",
+    "2",
+    "3 addresses x 2 raw connections announce 1,000,000 binary attachments and "
+    "send 64 KiB frames; the server closes each connection instead of buffering the frames",
+)
 async def binary_attachments(siege: Siege, outcome: Outcome) -> None:
     frame = b"\0" * 65536
 
@@ -188,14 +234,20 @@ async def binary_attachments(siege: Siege, outcome: Outcome) -> None:
         except websockets.exceptions.ConnectionClosed:
             return
         if not await closed_within(connection, ANSWER_TIMEOUT):
-            outcome.fail(f"a connection that announced 1,000,000 binary attachments stayed open after {sent} "
-                         f"frames ({sent * 64} KiB buffered): binary attachments are not refused")
+            outcome.fail(
+                f"a connection that announced 1,000,000 binary attachments stayed open after {sent} "
+                f"frames ({sent * 64} KiB buffered): binary attachments are not refused"
+            )
 
     await asyncio.gather(*(one(source) for source in [siege.address() for _ in range(3)] for _ in range(2)))
 
 
-@attack("deeply nested JSON", "13", "2 addresses send events nested 40,000 deep, 5 times each; each is a "
-        "protocol error: the connection is closed, and no RecursionError is logged")
+@attack(
+    "deeply nested JSON",
+    "13",
+    "2 addresses send events nested 40,000 deep, 5 times each; each is a "
+    "protocol error: the connection is closed, and no RecursionError is logged",
+)
 async def nested_json(siege: Siege, outcome: Outcome) -> None:
     nested = '42["new_message",' + "[" * 40000 + "]" * 40000 + ',"r"]'
 
@@ -207,8 +259,9 @@ async def nested_json(siege: Siege, outcome: Outcome) -> None:
             await connection.send(nested)
             outcome.actions += 1
             if not await closed_within(connection, ANSWER_TIMEOUT):
-                outcome.fail("a connection that sent JSON nested 40,000 deep stayed open: it is not treated as a "
-                             "protocol error")
+                outcome.fail(
+                    "a connection that sent JSON nested 40,000 deep stayed open: it is not treated as a protocol error"
+                )
                 await connection.close()
 
     await asyncio.gather(*(one(siege.address()) for _ in range(2)))
@@ -216,9 +269,13 @@ async def nested_json(siege: Siege, outcome: Outcome) -> None:
         outcome.fail("the server logged a RecursionError (a traceback per packet: a log flood)")
 
 
-@attack("long-polling client that never reads", "8", "a long-polling client joins a call and never polls while "
-        f"another participant sends it {MAX_SDP_BYTES // 1024} KiB offers (1.5 MiB); the server drops it rather "
-        f"than queue more than --max-outgoing-bytes ({MAX_OUTGOING_BYTES >> 20} MiB) for it")
+@attack(
+    "long-polling client that never reads",
+    "8",
+    "a long-polling client joins a call and never polls while "
+    f"another participant sends it {MAX_SDP_BYTES // 1024} KiB offers (1.5 MiB); the server drops it rather "
+    f"than queue more than --max-outgoing-bytes ({MAX_OUTGOING_BYTES >> 20} MiB) for it",
+)
 async def never_reading_poller(siege: Siege, outcome: Outcome) -> None:
     source = siege.address()
     sid = await polling_session(source, siege.port)
@@ -246,14 +303,20 @@ async def never_reading_poller(siege: Siege, outcome: Outcome) -> None:
     except TimeoutError:
         return  # an empty queue: the long poll waited
     if status == 200 and len(body) > MAX_OUTGOING_BYTES:
-        outcome.fail(f"the server queued {len(body) / 2**20:.1f} MiB for a long-polling client that never read: "
-                     "--max-outgoing-bytes does not apply to long-polling")
+        outcome.fail(
+            f"the server queued {len(body) / 2**20:.1f} MiB for a long-polling client that never read: "
+            "--max-outgoing-bytes does not apply to long-polling"
+        )
 
 
-@attack("half-sent requests and namespace-less sessions", "7", f"one address opens {TCP_CAP + 20} "
-        f"half-sent HTTP requests, another {TCP_CAP + 20} Engine.IO WebSockets that never connect a "
-        f"namespace; each address is capped (some are refused or closed at once), and all are closed within "
-        f"{UNFINISHED_CLOSE_TIMEOUT:.0f} s")
+@attack(
+    "half-sent requests and namespace-less sessions",
+    "7",
+    f"one address opens {TCP_CAP + 20} "
+    f"half-sent HTTP requests, another {TCP_CAP + 20} Engine.IO WebSockets that never connect a "
+    f"namespace; each address is capped (some are refused or closed at once), and all are closed within "
+    f"{UNFINISHED_CLOSE_TIMEOUT:.0f} s",
+)
 async def unfinished_connections(siege: Siege, outcome: Outcome) -> None:
     count = TCP_CAP + 20
     margin = 4.0  # the server's timers on a busy machine
@@ -295,14 +358,18 @@ async def unfinished_connections(siege: Siege, outcome: Outcome) -> None:
         held = [r for r in results if r is None]
         quick = [r for r in results if r is not None and r < 2.0]
         if not quick:
-            outcome.fail(f"{count} {name} from one address were all held: no cap per address on them "
-                         f"(the cap is {TCP_CAP})")
+            outcome.fail(
+                f"{count} {name} from one address were all held: no cap per address on them (the cap is {TCP_CAP})"
+            )
         if held:
-            outcome.fail(f"{len(held)} of {count} {name} were still open after {UNFINISHED_CLOSE_TIMEOUT:.0f} s: "
-                         "no handshake/header timeout")
+            outcome.fail(
+                f"{len(held)} of {count} {name} were still open after {UNFINISHED_CLOSE_TIMEOUT:.0f} s: "
+                "no handshake/header timeout"
+            )
 
-    await asyncio.gather(kind("half-sent HTTP requests", half_sent),
-                         kind("Engine.IO WebSockets without a namespace", no_namespace))
+    await asyncio.gather(
+        kind("half-sent HTTP requests", half_sent), kind("Engine.IO WebSockets without a namespace", no_namespace)
+    )
 
 
 def _closer(writer: asyncio.StreamWriter):
@@ -312,8 +379,12 @@ def _closer(writer: asyncio.StreamWriter):
     return close
 
 
-@attack("oversize long-polling POSTs", "6", "one address sends 30 long-polling POSTs over --max-packet-bytes; "
-        f"each is answered (or closed) within {ANSWER_TIMEOUT:.0f} s, so none stays in CLOSE-WAIT")
+@attack(
+    "oversize long-polling POSTs",
+    "6",
+    "one address sends 30 long-polling POSTs over --max-packet-bytes; "
+    f"each is answered (or closed) within {ANSWER_TIMEOUT:.0f} s, so none stays in CLOSE-WAIT",
+)
 async def oversize_posts(siege: Siege, outcome: Outcome) -> None:
     source = siege.address()
     body = b"4" + b"x" * 200_000
@@ -332,12 +403,18 @@ async def oversize_posts(siege: Siege, outcome: Outcome) -> None:
         if siege.running():
             await asyncio.gather(*(one() for _ in range(10)))
     if unanswered:
-        outcome.fail(f"{unanswered} of {outcome.actions} oversize long-polling POSTs were never answered (each "
-                     "leaves a socket in CLOSE-WAIT)")
+        outcome.fail(
+            f"{unanswered} of {outcome.actions} oversize long-polling POSTs were never answered (each "
+            "leaves a socket in CLOSE-WAIT)"
+        )
 
 
-@attack("admin login loop", "1", "2 addresses log in to /admin with a wrong password in a loop; a socket whose "
-        "login is refused (or still being checked) receives nothing of /admin, and no Engine.IO session id")
+@attack(
+    "admin login loop",
+    "1",
+    "2 addresses log in to /admin with a wrong password in a loop; a socket whose "
+    "login is refused (or still being checked) receives nothing of /admin, and no Engine.IO session id",
+)
 async def admin_login_loop(siege: Siege, outcome: Outcome) -> None:
     captured: list[tuple] = []
     pair_ids = {siege.pair.alice.sio.eio.sid, siege.pair.bob.sio.eio.sid}
@@ -348,8 +425,9 @@ async def admin_login_loop(siege: Siege, outcome: Outcome) -> None:
             client.on("*", lambda event, *args: captured.append((event, args)), namespace="/admin")
             outcome.actions += 1
             try:
-                await client.connect(siege.url, namespaces=["/admin"], auth=ADMIN_AUTH_WRONG,
-                                     transports=["websocket"], wait_timeout=5)
+                await client.connect(
+                    siege.url, namespaces=["/admin"], auth=ADMIN_AUTH_WRONG, transports=["websocket"], wait_timeout=5
+                )
                 outcome.fail("a wrong admin password was accepted")
             except socketio.exceptions.ConnectionError:
                 pass
@@ -360,15 +438,20 @@ async def admin_login_loop(siege: Siege, outcome: Outcome) -> None:
     await asyncio.gather(*(loop(siege.address()) for _ in range(2)))
     if captured:
         events = sorted({event for event, _ in captured})
-        outcome.fail(f"refused admin logins received {len(captured)} /admin events ({', '.join(events[:6])}): "
-                     "a socket being checked is already a participant of /admin")
+        outcome.fail(
+            f"refused admin logins received {len(captured)} /admin events ({', '.join(events[:6])}): "
+            "a socket being checked is already a participant of /admin"
+        )
     shown = json.dumps(captured, default=str)
     if any(sid and sid in shown for sid in pair_ids):
         outcome.fail("the pair's Engine.IO session ids reached a refused admin login")
 
 
-@attack("TURN credential scraping", "10", "3 addresses GET /api/ice-servers 50 times each without a session; "
-        "no answer carries a TURN credential")
+@attack(
+    "TURN credential scraping",
+    "10",
+    "3 addresses GET /api/ice-servers 50 times each without a session; no answer carries a TURN credential",
+)
 async def ice_scraping(siege: Siege, outcome: Outcome) -> None:
     statuses: dict[int | None, int] = {}
     credentials = 0
@@ -389,9 +472,13 @@ async def ice_scraping(siege: Siege, outcome: Outcome) -> None:
         outcome.fail(f"{credentials} of {outcome.actions} requests without a session got a TURN credential")
 
 
-@attack("room-list scraping", "5", "2 addresses GET /metrics, /api/rooms and the home page in a loop while the "
-        "room flood creates private rooms; no answer names a private room, each within "
-        f"{ANSWER_TIMEOUT:.0f} s")
+@attack(
+    "room-list scraping",
+    "5",
+    "2 addresses GET /metrics, /api/rooms and the home page in a loop while the "
+    "room flood creates private rooms; no answer names a private room, each within "
+    f"{ANSWER_TIMEOUT:.0f} s",
+)
 async def listing_scraping(siege: Siege, outcome: Outcome) -> None:
     leaks: dict[str, set[str]] = {}
 
@@ -417,8 +504,13 @@ async def listing_scraping(siege: Siege, outcome: Outcome) -> None:
 
 # -- beyond the issue's list --------------------------------------------------------------------
 
-@attack("nickname amplification", "beyond", "a member of 10 rooms changes its nickname as fast as it may; "
-        "a listener in one room sees no more nickname_change than --nickname-burst + --nickname-rate allow")
+
+@attack(
+    "nickname amplification",
+    "beyond",
+    "a member of 10 rooms changes its nickname as fast as it may; "
+    "a listener in one room sees no more nickname_change than --nickname-burst + --nickname-rate allow",
+)
 async def nickname_amplification(siege: Siege, outcome: Outcome) -> None:
     source = siege.address()
     member, listener = await siege.client(source), await siege.client(siege.address())
@@ -442,8 +534,12 @@ async def nickname_amplification(siege: Siege, outcome: Outcome) -> None:
         outcome.fail(f"{seen} nickname_change reached one room in {elapsed:.0f} s (the rate allows {allowed:.0f})")
 
 
-@attack("join/leave churn", "beyond", "2 addresses x 3 connections enter and leave a room in a loop; the pair "
-        f"receives at most --room-list-rate ({ROOM_LIST_RATE:g}) room_change a second (+ slack)")
+@attack(
+    "join/leave churn",
+    "beyond",
+    "2 addresses x 3 connections enter and leave a room in a loop; the pair "
+    f"receives at most --room-list-rate ({ROOM_LIST_RATE:g}) room_change a second (+ slack)",
+)
 async def join_leave_churn(siege: Siege, outcome: Outcome) -> None:
     started = time.monotonic()
     before = len(siege.pair.bob.received("room_change"))
@@ -466,8 +562,12 @@ async def join_leave_churn(siege: Siege, outcome: Outcome) -> None:
         outcome.fail(f"the pair received {seen} room_change in {elapsed:.0f} s: --room-list-rate does not merge them")
 
 
-@attack("max-size SDP to a full call", "beyond", "6 participants from 2 addresses fill a call; one sends 64 KiB "
-        "offers to all (60, paced); a 7th is refused with call_full; every offer is acked")
+@attack(
+    "max-size SDP to a full call",
+    "beyond",
+    "6 participants from 2 addresses fill a call; one sends 64 KiB "
+    "offers to all (60, paced); a 7th is refused with call_full; every offer is acked",
+)
 async def sdp_fanout(siege: Siege, outcome: Outcome) -> None:
     room = f"{ATTACK_MARK}-call"
     sources = [siege.address() for _ in range(2)]
@@ -493,8 +593,12 @@ async def sdp_fanout(siege: Siege, outcome: Outcome) -> None:
         outcome.note(f"{dropped} receivers were dropped (too slow to read)")
 
 
-@attack("lobby fan-out", "beyond", "3 addresses x 8 plain-WebSocket lobby clients, each sending messages and bad "
-        "frames; readers receive every lobby message and an `error:` for each bad frame")
+@attack(
+    "lobby fan-out",
+    "beyond",
+    "3 addresses x 8 plain-WebSocket lobby clients, each sending messages and bad "
+    "frames; readers receive every lobby message and an `error:` for each bad frame",
+)
 async def lobby_fanout(siege: Siege, outcome: Outcome) -> None:
     clients = []
     for source in [siege.address() for _ in range(3)]:
@@ -525,9 +629,13 @@ async def lobby_fanout(siege: Siege, outcome: Outcome) -> None:
         outcome.fail(problem)
 
 
-@attack("protocol oddities", "beyond", "huge ack ids, unknown namespaces, 200 namespaces on one session, the main "
-        "namespace connected 20 times on one session, EIO=3, "
-        "bogus transports, concurrent long-polling GETs on one sid: each answered or closed, never held or crashed")
+@attack(
+    "protocol oddities",
+    "beyond",
+    "huge ack ids, unknown namespaces, 200 namespaces on one session, the main "
+    "namespace connected 20 times on one session, EIO=3, "
+    "bogus transports, concurrent long-polling GETs on one sid: each answered or closed, never held or crashed",
+)
 async def protocol_oddities(siege: Siege, outcome: Outcome) -> None:
     source = siege.address()
     # an ack id of 100 digits (the fast path's limit) and one of 2,000 (the library's parser)
@@ -583,12 +691,18 @@ async def protocol_oddities(siege: Siege, outcome: Outcome) -> None:
     except (TimeoutError, websockets.exceptions.ConnectionClosed):
         pass
     if any(answer.startswith("40{") for answer in answers):
-        outcome.fail("connecting the main namespace again on one Engine.IO session made another socket "
-                     "(one connection counted as many)")
+        outcome.fail(
+            "connecting the main namespace again on one Engine.IO session made another socket "
+            "(one connection counted as many)"
+        )
     await connection.close()
     # old and bogus Engine.IO
-    for path in ("/socket.io/?EIO=3&transport=polling", "/socket.io/?EIO=4&transport=flash",
-                 "/socket.io/?EIO=4&transport=polling&sid=" + "A" * 5000, "/socket.io/?EIO=99"):
+    for path in (
+        "/socket.io/?EIO=3&transport=polling",
+        "/socket.io/?EIO=4&transport=flash",
+        "/socket.io/?EIO=4&transport=polling&sid=" + "A" * 5000,
+        "/socket.io/?EIO=99",
+    ):
         status, _ = await http(source, siege.port, request("GET", path))
         outcome.actions += 1
         if status is None or not 400 <= status < 500:
@@ -598,8 +712,9 @@ async def protocol_oddities(siege: Siege, outcome: Outcome) -> None:
     path = f"{POLLING}&sid={sid}"
     await http(source, siege.port, request("POST", path, body=b"40"))
     await http(source, siege.port, request("GET", path))  # the CONNECT answer
-    gets = [asyncio.ensure_future(http(source, siege.port, request("GET", path), timeout=ANSWER_TIMEOUT))
-            for _ in range(5)]
+    gets = [
+        asyncio.ensure_future(http(source, siege.port, request("GET", path), timeout=ANSWER_TIMEOUT)) for _ in range(5)
+    ]
     outcome.actions += 5
     results = await asyncio.gather(*gets, return_exceptions=True)
     hanging = sum(isinstance(r, TimeoutError) for r in results)
@@ -610,9 +725,13 @@ async def protocol_oddities(siege: Siege, outcome: Outcome) -> None:
         outcome.fail(f"concurrent long-polling GETs failed: {errors[0]!r}")
 
 
-@attack("oversized HTTP", "beyond", "100 KB URLs, headers and query strings, 2,000 headers, /r/ with a 10,000-"
-        "character room, 200 byte ranges of a static file: each answered or refused within "
-        f"{ANSWER_TIMEOUT:.0f} s, with no amplification")
+@attack(
+    "oversized HTTP",
+    "beyond",
+    "100 KB URLs, headers and query strings, 2,000 headers, /r/ with a 10,000-"
+    "character room, 200 byte ranges of a static file: each answered or refused within "
+    f"{ANSWER_TIMEOUT:.0f} s, with no amplification",
+)
 async def oversized_http(siege: Siege, outcome: Outcome) -> None:
     source = siege.address()
     size = (Path(__file__).parents[2] / "src" / "videochat" / "web" / STATIC_FILE.lstrip("/")).stat().st_size
@@ -642,8 +761,11 @@ async def oversized_http(siege: Siege, outcome: Outcome) -> None:
             outcome.fail(f"{name}: answered with {len(body)} bytes (amplification)")
 
 
-@attack("liveness", "all", "/healthz from one more address every 0.5 s during the siege: each answered 200 "
-        f"within {ANSWER_TIMEOUT:.0f} s")
+@attack(
+    "liveness",
+    "all",
+    f"/healthz from one more address every 0.5 s during the siege: each answered 200 within {ANSWER_TIMEOUT:.0f} s",
+)
 async def liveness(siege: Siege, outcome: Outcome) -> None:
     source = siege.address()
     slowest = 0.0

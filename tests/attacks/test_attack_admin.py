@@ -66,8 +66,7 @@ async def test_a_login_being_checked_receives_nothing_of_the_admin_namespace(ser
     # No brake here (a high limit by environment variable, which a server without it ignores): every
     # wrong login is hashed, so each attacker spends its ~50 ms in the namespace again and again,
     # from three addresses at once, while a locked room chats fast.
-    server = server_factory(env=admin_env(admin_login_failures="100000", message_rate="500",
-                                          message_burst="5000"))
+    server = server_factory(env=admin_env(admin_login_failures="100000", message_rate="500", message_burst="5000"))
     alice, bob = Recorder(server.url), Recorder(server.url)
     await alice.connect()
     await bob.connect()
@@ -123,10 +122,15 @@ async def test_admins_never_see_engine_io_session_ids_cookies_or_authorization(s
     admin = Capturing()
     assert await admin.login(server.url, GOOD)
     # a long-polling user from an address of its own, sending a cookie and a bearer token
-    user_address, = attacker_addresses(1)
+    (user_address,) = attacker_addresses(1)
     user = Capturing(user_address)
-    await user.connect(server.url, namespaces=["/"], transports=["polling"], wait_timeout=10,
-                       headers={"Cookie": "session=cookie-secret", "Authorization": "Bearer token-secret"})
+    await user.connect(
+        server.url,
+        namespaces=["/"],
+        transports=["polling"],
+        wait_timeout=10,
+        headers={"Cookie": "session=cookie-secret", "Authorization": "Bearer token-secret"},
+    )
     try:
         eio_sid = user.eio.sid
         assert await user.call("enter_room", room, timeout=10)
@@ -135,14 +139,16 @@ async def test_admins_never_see_engine_io_session_ids_cookies_or_authorization(s
             shown = []
             for packet in admin.raw:
                 if str(packet).startswith("2/admin,"):
-                    event, *args = json.loads(str(packet)[len("2/admin,"):])
+                    event, *args = json.loads(str(packet)[len("2/admin,") :])
                     if event in ("socket_connected", "all_sockets"):
                         shown += args[0] if event == "all_sockets" else [args[0]]
             return [s for s in shown if s["id"] == user.get_sid()]
 
         await eventually(listed, what="the user listed to the admin")
-        await eventually(lambda: any(f'"room_joined","/","#{room}"' in str(packet) for packet in admin.raw),
-                         what="the admin told of the user's room")
+        await eventually(
+            lambda: any(f'"room_joined","/","#{room}"' in str(packet) for packet in admin.raw),
+            what="the admin told of the user's room",
+        )
         for socket in listed():
             assert socket["clientId"] and socket["clientId"] != eio_sid
             assert socket["handshake"]["address"] == user_address
@@ -170,8 +176,11 @@ async def test_a_long_polling_session_answers_only_the_address_that_opened_it(se
         eio_sid = user.sio.eio.sid
         session = f"{server.url}/socket.io/?EIO=4&transport=polling&sid={eio_sid}"
         async with httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(local_address=thief_address)) as thief:
-            spoken = await thief.post(session, content=f'42["new_message","not from the user",{json.dumps(room)}]',
-                                      headers={"Content-Type": "text/plain"})
+            spoken = await thief.post(
+                session,
+                content=f'42["new_message","not from the user",{json.dumps(room)}]',
+                headers={"Content-Type": "text/plain"},
+            )
             heard = await thief.get(session, timeout=5)
         assert (spoken.status_code, heard.status_code) == (400, 400), (spoken.text, heard.text)
         # the user's own session goes on, and the thief's words reached nobody
@@ -213,6 +222,7 @@ async def test_failed_admin_logins_are_braked_per_address(server_factory):
         metrics = scrape((await http.get("/metrics")).text)
     assert metrics[("videochat_admin_logins_total", frozenset({("result", "braked")}))] == 1
     assert "too many failures" in server.log and "Traceback" not in server.log
+
     # the braked address regains a login after --admin-login-interval (5 s here)
     async def guesser_gets_in() -> bool:
         return (await login(guesser, GOOD))[0]

@@ -19,9 +19,12 @@ async def test_engine_io_requests_cannot_forge_log_lines_or_log_errors(tmp_path)
     server = ServerProcess(tmp_path / "data").start()
     forged = "2026-12-02 10:00:00,000 ERROR   videochat: forged"
     try:
-        for query in ("EIO=4&transport=polling&sid=x%0A" + forged.replace(" ", "%20"),
-                      "EIO=3&transport=polling", "EIO=4&transport=carrier-pigeon",
-                      "EIO=4&transport=polling&sid=y%0D%0Aforged%1B[31m"):
+        for query in (
+            "EIO=4&transport=polling&sid=x%0A" + forged.replace(" ", "%20"),
+            "EIO=3&transport=polling",
+            "EIO=4&transport=carrier-pigeon",
+            "EIO=4&transport=polling&sid=y%0D%0Aforged%1B[31m",
+        ):
             status, _ = await http("127.0.0.2", server.port, request("GET", "/socket.io/?" + query))
             assert status == 400, (query, status)
         status, _ = await http("127.0.0.2", server.port, request("GET", "/healthz"))  # the log is written by now

@@ -21,8 +21,7 @@ POLLING = {"EIO": "4", "transport": "polling"}
 
 def from_address(server, source: str, **options) -> httpx.AsyncClient:
     """An HTTP client whose connections leave from the loopback address `source`."""
-    return httpx.AsyncClient(base_url=server.url, transport=httpx.AsyncHTTPTransport(local_address=source),
-                             **options)
+    return httpx.AsyncClient(base_url=server.url, transport=httpx.AsyncHTTPTransport(local_address=source), **options)
 
 
 async def polling_session(http: httpx.AsyncClient) -> str:
@@ -54,14 +53,20 @@ async def test_oversized_polling_posts_are_answered_and_leak_no_descriptor(serve
         # request then leaves the server's side of the connection in CLOSE-WAIT
         limits = httpx.Limits(max_connections=10, max_keepalive_connections=0)
         async with from_address(server, source, timeout=5, limits=limits) as http:
+
             async def one() -> None:
                 try:
                     sid = await polling_session(http)
-                    reply = await http.post(ENGINE_IO, params={**POLLING, "sid": sid}, content=body,
-                                            headers={"Content-Type": "text/plain;charset=UTF-8"})
+                    reply = await http.post(
+                        ENGINE_IO,
+                        params={**POLLING, "sid": sid},
+                        content=body,
+                        headers={"Content-Type": "text/plain;charset=UTF-8"},
+                    )
                     statuses.append(reply.status_code)
                 except httpx.TimeoutException:
                     statuses.append("no answer")
+
             await asyncio.gather(*(one() for _ in range(requests_per_address)))
 
     await asyncio.gather(*(attacker(source) for source in addresses))
@@ -70,8 +75,9 @@ async def test_oversized_polling_posts_are_answered_and_leak_no_descriptor(serve
     assert len(statuses) == 300 and all(400 <= status < 500 for status in statuses), sorted(set(statuses))
     # what the server held for them is gone: no socket left half-closed, descriptors back to the start
     await eventually(lambda: close_wait(probe) <= close_wait_before, timeout=15, what="no CLOSE-WAIT left")
-    await eventually(lambda: probe.open_fds() <= fds_before + 10, timeout=15,
-                     what=f"descriptors back near {fds_before}")
+    await eventually(
+        lambda: probe.open_fds() <= fds_before + 10, timeout=15, what=f"descriptors back near {fds_before}"
+    )
     # and the server stops within its graceful timeout (5 s; stop() raises if it has to kill it)
     started = time.monotonic()
     assert server.stop() == 0
@@ -117,9 +123,12 @@ async def test_a_polling_client_that_never_fetches_is_dropped_and_memory_stays_b
             return len(receiver.received("new_message"))
 
         for start in range(0, count, batch):
-            await asyncio.gather(*(sender.emit("new_message", f"{i:05d}{text}", room)
-                                   for i in range(start, start + batch)))
-            await eventually(lambda: received() >= start + batch, timeout=30, what=f"{start + batch} messages")
+            await asyncio.gather(
+                *(sender.emit("new_message", f"{i:05d}{text}", room) for i in range(start, start + batch))
+            )
+            await eventually(
+                lambda start=start: received() >= start + batch, timeout=30, what=f"{start + batch} messages"
+            )
         grown = probe.rss_bytes() - rss_before
         # the well-behaved member heard everything, in order
         got = [args[1]["text"][:5] for args in receiver.received("new_message")]
@@ -127,7 +136,7 @@ async def test_a_polling_client_that_never_fetches_is_dropped_and_memory_stays_b
         # each attacker was dropped once 1 MiB waited for it (its next GET finds no session)
         async with httpx.AsyncClient(base_url=server.url) as http:
             assert await slow_clients_dropped(http) >= len(attackers)
-        for http, sid in zip(attackers, sessions):
+        for http, sid in zip(attackers, sessions, strict=True):
             assert (await http.get(ENGINE_IO, params={**POLLING, "sid": sid})).status_code == 400
         assert "too slow to read" in server.log
         # (57 MiB before the bound, 9 after: what is left is the allocator's, not queues)
@@ -182,8 +191,9 @@ async def namespaceless_websocket(server, source: str) -> str:
 
 async def test_unfinished_connections_are_capped_per_address_and_timed_out(server_factory):
     cap, timeout = 30, 2
-    server = server_factory("--max-tcp-connections-per-ip", str(cap), "--request-timeout", str(timeout),
-                            "--handshake-timeout", str(timeout))
+    server = server_factory(
+        "--max-tcp-connections-per-ip", str(cap), "--request-timeout", str(timeout), "--handshake-timeout", str(timeout)
+    )
     probe = ProcessProbe(server.process.pid)
     fds_before = probe.open_fds()
     *half_open_from, websockets_from, polling_from = attacker_addresses(4)
@@ -204,7 +214,7 @@ async def test_unfinished_connections_are_capped_per_address_and_timed_out(serve
             # a GET waits until something is sent to the session: its Close
             closing = await asyncio.gather(*(http.get(ENGINE_IO, params={**POLLING, "sid": sid}) for sid in sids))
             after = [await http.get(ENGINE_IO, params={**POLLING, "sid": sid}) for sid in sids]
-            return [f"{a.status_code} {a.text} / {b.status_code}" for a, b in zip(closing, after)]
+            return [f"{a.status_code} {a.text} / {b.status_code}" for a, b in zip(closing, after, strict=True)]
 
     watcher = asyncio.create_task(well_behaved())
     try:
@@ -225,8 +235,9 @@ async def test_unfinished_connections_are_capped_per_address_and_timed_out(serve
     assert set(polling_statuses) == {"200 1 / 400"}  # the Engine.IO Close, then no session
     # the well-behaved client was answered throughout, and the server holds what it held before
     assert health and set(health) == {200}
-    await eventually(lambda: probe.open_fds() <= fds_before + 10, timeout=15,
-                     what=f"descriptors back near {fds_before}")
+    await eventually(
+        lambda: probe.open_fds() <= fds_before + 10, timeout=15, what=f"descriptors back near {fds_before}"
+    )
     await eventually(lambda: close_wait(probe) == 0, timeout=10, what="no CLOSE-WAIT left")
 
 
@@ -236,8 +247,9 @@ async def test_a_trusted_proxy_is_not_capped_and_an_upgraded_connection_counts_o
     proxied = []
     for n in range(6):
         client = socketio.AsyncClient(reconnection=False)
-        await client.connect(server.url, headers={"X-Forwarded-For": f"203.0.113.{n}"}, transports=["websocket"],
-                             wait_timeout=5)
+        await client.connect(
+            server.url, headers={"X-Forwarded-For": f"203.0.113.{n}"}, transports=["websocket"], wait_timeout=5
+        )
         proxied.append(client)
     # from elsewhere, three WebSockets (HTTP upgraded) fill the cap
     source = attacker_addresses(1)[0]

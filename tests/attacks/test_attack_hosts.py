@@ -41,14 +41,20 @@ async def get(server: ServerProcess, path: str, headers: dict[str, str], *, url:
         return await http.get(f"{url or server.url}{path}", headers=headers)
 
 
-async def websocket_handshake(server: ServerProcess, path: str, headers: dict[str, str], *,
-                              port: int | None = None) -> tuple[int, bytes]:
+async def websocket_handshake(
+    server: ServerProcess, path: str, headers: dict[str, str], *, port: int | None = None
+) -> tuple[int, bytes]:
     """A WebSocket upgrade written by hand (the Host is the attacker's): its status and what follows."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port or server.port)
     try:
-        head = [f"GET {path} HTTP/1.1", "Upgrade: websocket", "Connection: Upgrade",
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
-                *(f"{name}: {value}" for name, value in headers.items())]
+        head = [
+            f"GET {path} HTTP/1.1",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Version: 13",
+            *(f"{name}: {value}" for name, value in headers.items()),
+        ]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
         await writer.drain()
         response = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
@@ -59,8 +65,17 @@ async def websocket_handshake(server: ServerProcess, path: str, headers: dict[st
         writer.close()
 
 
-PATHS = ["/", "/r/lobby", "/api/rooms", "/static/css/base.css", "/metrics", "/admin/", "/healthz",
-         "/socket.io/socket.io.min.js", "/socket.io/?EIO=4&transport=polling"]
+PATHS = [
+    "/",
+    "/r/lobby",
+    "/api/rooms",
+    "/static/css/base.css",
+    "/metrics",
+    "/admin/",
+    "/healthz",
+    "/socket.io/socket.io.min.js",
+    "/socket.io/?EIO=4&transport=polling",
+]
 
 
 async def test_a_rebound_name_is_refused_on_every_path_and_transport(hosts_server):
@@ -76,14 +91,27 @@ async def test_a_rebound_name_is_refused_on_every_path_and_transport(hosts_serve
         assert status == 403, (path, status, body)
         assert b"Host not allowed" in body
     # names that only look like allowed ones
-    for name in ("wild.example.test", "evilchat.example.test", "chat.example.test.evil.example",
-                 "localhost.evil.example", "127.0.0.1.nip.io"):
+    for name in (
+        "wild.example.test",
+        "evilchat.example.test",
+        "chat.example.test.evil.example",
+        "localhost.evil.example",
+        "127.0.0.1.nip.io",
+    ):
         assert (await get(hosts_server, "/", as_browser(hosts_server, name))).status_code == 400, name
 
 
 async def test_addresses_localhost_listed_and_wildcard_names_are_answered(hosts_server):
-    for name in ("127.0.0.1", "localhost", "[::1]", "192.168.1.20", LISTED, "CHAT.Example.Test",
-                 "a.wild.example.test", "b.c.wild.example.test"):
+    for name in (
+        "127.0.0.1",
+        "localhost",
+        "[::1]",
+        "192.168.1.20",
+        LISTED,
+        "CHAT.Example.Test",
+        "a.wild.example.test",
+        "b.c.wild.example.test",
+    ):
         headers = as_browser(hosts_server, name)
         assert (await get(hosts_server, "/", headers)).status_code == 200, name
         handshake = await get(hosts_server, "/socket.io/?EIO=4&transport=polling", headers)
@@ -103,8 +131,12 @@ async def test_refusals_are_counted_and_each_name_logged_once(hosts_server):
         assert (await get(hosts_server, "/", headers)).status_code == 400
     assert (await websocket_handshake(hosts_server, "/", headers))[0] == 403
     metrics = scrape((await get(hosts_server, "/metrics", {})).text)
-    assert metrics[("videochat_http_requests_total", frozenset({("route", "host_not_allowed"), ("status", "400")}))] >= 5
-    assert metrics[("videochat_http_requests_total", frozenset({("route", "host_not_allowed"), ("status", "403")}))] >= 1
+    assert (
+        metrics[("videochat_http_requests_total", frozenset({("route", "host_not_allowed"), ("status", "400")}))] >= 5
+    )
+    assert (
+        metrics[("videochat_http_requests_total", frozenset({("route", "host_not_allowed"), ("status", "403")}))] >= 1
+    )
     await eventually(lambda: name in hosts_server.log, what="the refusal logged")
     assert hosts_server.log.count(f"{name}:{hosts_server.port}") == 1
     # a new name with every request: the log stays bounded (100 names, then one line saying so)
@@ -148,7 +180,9 @@ async def test_the_default_answers_this_machine_and_refuses_other_names(tmp_path
             assert (await get(server, "/", as_browser(server, name))).status_code == 200, name
         reply = await get(server, "/socket.io/?EIO=4&transport=polling", as_browser(server, EVIL))
         assert reply.status_code == 400 and "--allowed-hosts" in reply.text
-        assert (await websocket_handshake(server, "/socket.io/?EIO=4&transport=websocket", as_browser(server, EVIL)))[0] == 403
+        assert (await websocket_handshake(server, "/socket.io/?EIO=4&transport=websocket", as_browser(server, EVIL)))[
+            0
+        ] == 403
     finally:
         server.stop()
 

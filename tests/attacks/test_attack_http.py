@@ -8,11 +8,9 @@ import sqlite3
 import uuid
 
 import httpx
-import pytest
 
 from redis_server import ProcessGroup
 from support import SHARED_ADDRESS, Recorder, attacker_addresses, scrape
-
 
 # item 5: /metrics is open by default; it must name no room, private or public
 
@@ -39,8 +37,20 @@ async def test_metrics_name_no_room_private_or_public(fresh_server, connect):
 
 # item 9: history filled the disk from rooms spread over many names; all rooms together are bounded
 
-HISTORY_LIMITS = ("--history-size", "20", "--history-max-mb", "0.0625",  # 64 KiB for all rooms
-                  "--message-rate", "500", "--message-burst", "500", "--join-rate", "100", "--join-burst", "100")
+HISTORY_LIMITS = (
+    "--history-size",
+    "20",
+    "--history-max-mb",
+    "0.0625",  # 64 KiB for all rooms
+    "--message-rate",
+    "500",
+    "--message-burst",
+    "500",
+    "--join-rate",
+    "100",
+    "--join-burst",
+    "100",
+)
 BOUND = 65536
 FILLER = "x" * 1000
 
@@ -52,8 +62,9 @@ async def flood_history(url_of, source: str, rooms: int = 20, messages: int = 20
         for n in range(rooms):
             room = f"flood-{source}-{n}"
             assert (await attacker.call("enter_room", room))["ok"]
-            replies = await asyncio.gather(*(attacker.call("new_message", f"{n}.{i} {FILLER}", room)
-                                             for i in range(messages)))
+            replies = await asyncio.gather(
+                *(attacker.call("new_message", f"{n}.{i} {FILLER}", room) for i in range(messages))
+            )
             assert all(reply["ok"] for reply in replies), replies
             if n < rooms - 2:
                 assert (await attacker.call("leave_room", room))["ok"]
@@ -95,8 +106,9 @@ async def test_history_of_many_rooms_stays_within_its_bound_sqlite(server_factor
     server.stop()  # everything written, the write-ahead log folded in
     database = server.data_dir / "videochat.sqlite3"
     with sqlite3.connect(database) as db:
-        text_bytes, rooms = db.execute("SELECT sum(length(CAST(text AS BLOB))), count(DISTINCT room)"
-                                       " FROM messages").fetchone()
+        text_bytes, rooms = db.execute(
+            "SELECT sum(length(CAST(text AS BLOB))), count(DISTINCT room) FROM messages"
+        ).fetchone()
         good = db.execute("SELECT count(*) FROM messages WHERE room = 'good'").fetchone()[0]
     # about 1.2 MB were sent: the messages kept fit the bound, and so does the file, near enough
     # (pages freed by deletions are reused; an index and a batch of writes in flight come on top)
@@ -124,7 +136,6 @@ async def test_history_of_many_rooms_stays_within_its_bound_redis(tmp_path, redi
     finally:
         await store.aclose()
         group.stop()
-
 
 
 async def test_over_the_bound_an_empty_room_loses_its_history_before_a_room_in_use(server_factory):

@@ -58,9 +58,14 @@ async def test_a_removed_member_cannot_come_back_under_another_id(server_factory
         assert (await owner.call("remove_member", "club", victim.sid))["ok"]
         await victim.wait_for("removed")
 
-        dodges = [None, {"clientId": "victim-tab-02"}, {"browserId": "fresh-browser-0001"},
-                  *({"browserId": token} for token in _forged(victim_id)),
-                  *({"browserId": token} for token in _forged(neighbour_id))]
+        dodges = [
+            None,
+            {"clientId": "victim-tab-02"},
+            {"browserId": "fresh-browser-0001"},
+            *({"browserId": token} for token in _forged(victim_id)),
+            *({"browserId": token} for token in _forged(neighbour_id)),
+        ]
+
         async def dodge(auth: dict | None) -> None:
             attempt = await client(victim_home, auth)
             reply = await attempt.call("enter_room", "club")
@@ -124,13 +129,20 @@ SPOOFING_NAMES = {
     "a hidden tag text": "Alice\U000e0041\U000e0042",
     "a tower of combining marks": "A" + "\u0301" * 8,
 }
-FINE_NAMES = ["👩🏽\u200d💻 Dev", "می\u200cخواهم", "क्\u200dष", "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",
-              "ㅋㅋ Jisoo", "Zoë"]
+FINE_NAMES = [
+    "👩🏽\u200d💻 Dev",
+    "می\u200cخواهم",
+    "क्\u200dष",
+    "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",
+    "ㅋㅋ Jisoo",
+    "Zoë",
+]
 
 
 async def test_names_that_hide_or_reorder_characters_are_refused(server_factory, room):
-    server = server_factory("--nickname-rate", "100", "--nickname-burst", "100", "--join-rate", "100",
-                            "--join-burst", "100")
+    server = server_factory(
+        "--nickname-rate", "100", "--nickname-burst", "100", "--join-rate", "100", "--join-burst", "100"
+    )
     client = await Recorder(server.url).connect()
     try:
         for why, name in SPOOFING_NAMES.items():

@@ -16,7 +16,7 @@ import httpx
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
-from support import ProcessProbe, Recorder, attacker_addresses, eventually, scrape
+from support import ProcessProbe, Recorder, attacker_addresses, scrape
 
 MB = 1 << 20
 # a BINARY_EVENT on / announcing 9,999,999,999 attachments (the most python-socketio parses), and a
@@ -37,9 +37,10 @@ class EngineSocket:
         self.url = url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
         self.source = source
 
-    async def __aenter__(self) -> "EngineSocket":
-        self.ws = await ws_connect(self.url, local_addr=(self.source, 0), ping_interval=None, max_size=None,
-                                   open_timeout=10)
+    async def __aenter__(self) -> EngineSocket:
+        self.ws = await ws_connect(
+            self.url, local_addr=(self.source, 0), ping_interval=None, max_size=None, open_timeout=10
+        )
         assert (await self.ws.recv()).startswith("0{")  # Engine.IO OPEN
         await self.ws.send("40")
         assert (await self.ws.recv()).startswith("40{")  # connected to /
@@ -72,7 +73,7 @@ class EnginePolling:
         self.http = httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(local_address=source), timeout=5)
         self.replies: list[str] = []
 
-    async def __aenter__(self) -> "EnginePolling":
+    async def __aenter__(self) -> EnginePolling:
         opened = await self.http.get(self.url)
         self.session = f"{self.url}&sid={json.loads(opened.text[1:])['sid']}"
         await self.http.post(self.session, content="40", headers={"Content-Type": "text/plain"})
@@ -120,7 +121,7 @@ async def chat(alice: Recorder, bob: Recorder, room: str, texts: list[str]) -> N
         assert (await alice.call("new_message", text, room))["ok"]
     await bob.wait_for("new_message", lambda line, message: message["text"] == texts[-1])
     heard = [m["text"] for _, m in bob.received("new_message")]
-    assert heard[-len(texts):] == texts
+    assert heard[-len(texts) :] == texts
 
 
 async def test_binary_attachments_are_refused_before_anything_is_buffered(server_factory, room):
@@ -177,6 +178,7 @@ async def test_deeply_nested_json_closes_the_connection_with_one_warning(server_
     alice, bob = await chatting_pair(server.url, room)
     deep = nested(DEEP)
     try:
+
         async def over_websocket(address: str, message: str) -> bool:
             async with EngineSocket(server.url, address) as attacker:
                 await attacker.ws.send(message)

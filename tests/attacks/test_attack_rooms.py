@@ -67,10 +67,13 @@ async def enter_rooms(client: Recorder, prefix: str, count: int) -> list[dict]:
     replies = []
     try:
         for n in range(count):
-            name = f"{prefix}{n:03d}".ljust(64, "\U0001F608")
+            name = f"{prefix}{n:03d}".ljust(64, "\U0001f608")
             replies.append(await client.call("enter_room", name))
-    except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError,
-            socketio.exceptions.DisconnectedError):
+    except (
+        socketio.exceptions.TimeoutError,
+        socketio.exceptions.BadNamespaceError,
+        socketio.exceptions.DisconnectedError,
+    ):
         pass  # dropped (before the fix: every WebSocket client was, the attackers too)
     return replies
 
@@ -86,8 +89,11 @@ async def test_many_long_named_rooms_do_not_disconnect_everyone(server_factory):
     try:
         for client in (alice, bob):
             assert (await client.call("enter_room", "safe"))["ok"]
-        gang = [await connected(server.url, source=address) for address in attacker_addresses(4)
-                for _ in range(12 * processes)]
+        gang = [
+            await connected(server.url, source=address)
+            for address in attacker_addresses(4)
+            for _ in range(12 * processes)
+        ]
         first = await enter_rooms(gang[0], "first-", 15)  # alone: it meets the bound per connection
         attackers = asyncio.gather(*[enter_rooms(client, f"{n}-", 15) for n, client in enumerate(gang[1:])])
         said = []
@@ -110,8 +116,10 @@ async def test_many_long_named_rooms_do_not_disconnect_everyone(server_factory):
         rooms = (await bob.call("list_rooms"))["rooms"]
         assert len(rooms) == 50 and rooms[0] == {"name": "safe", "count": 2, "locked": False}
         async with httpx.AsyncClient() as http:  # the same list (with Redis: from either process)
+
             async def same_list() -> bool:
                 return (await http.get(server.url + "/api/rooms")).json()["rooms"] == rooms
+
             await eventually(same_list, what="/api/rooms gives the same list")
         names, listed = bob.received("room_change")[-1]
         assert len(names) == len(listed) <= 50
@@ -123,12 +131,14 @@ async def test_many_long_named_rooms_do_not_disconnect_everyone(server_factory):
 async def enter_when(client: Recorder, room, *waiting: str) -> dict:
     """Enter `room` as soon as the server lets `client` in (refused meanwhile with `waiting` codes,
     or for rate); the ack."""
+
     async def attempt() -> dict | None:
         reply = await client.call("enter_room", room)
         if reply["ok"]:
             return reply
         assert reply["error"]["code"] in (*waiting, "rate_limited"), reply
         return None
+
     return await eventually(attempt, timeout=20, what=f"entering {room!r}")
 
 
@@ -159,8 +169,12 @@ async def test_a_locked_room_stays_locked_while_its_history_lasts_and_its_owner_
         owner = await connected(server.url, auth={**owner_auth, "clientId": "owner-tab-0002"})
         clients.append(owner)
         back = await owner.call("enter_room", "vault")
-        assert back["ok"] and back["settings"] == {"owner": owner.sid, "locked": True, "private": False,
-                                                   "maxMembers": None}
+        assert back["ok"] and back["settings"] == {
+            "owner": owner.sid,
+            "locked": True,
+            "private": False,
+            "maxMembers": None,
+        }
         assert [m["text"] for m in back["history"]] == ["the plan"]
 
         # while the owner is away a friend holds the room; the owner back owns it again
@@ -178,8 +192,12 @@ async def test_a_locked_room_stays_locked_while_its_history_lasts_and_its_owner_
         for client in (owner, friend):
             assert (await client.call("leave_room", "vault"))["ok"]
         fresh = await enter_when(stranger, "vault", "password_required")
-        assert fresh["history"] == [] and fresh["settings"] == {"owner": stranger.sid, "locked": False,
-                                                                "private": False, "maxMembers": None}
+        assert fresh["history"] == [] and fresh["settings"] == {
+            "owner": stranger.sid,
+            "locked": False,
+            "private": False,
+            "maxMembers": None,
+        }
     finally:
         for client in clients:
             await client.disconnect()
@@ -189,12 +207,21 @@ async def test_password_guesses_in_parallel_are_bounded_per_room_and_per_address
     """Issue 16, item 12: the wrong-password delay did not serialise guesses (200 in 10 s from one
     address). Now at most so many are checked per room and per address in a window; the rest are
     refused before any hashing, with the time to wait."""
-    server = server_factory("--password-attempts-per-room", "8", "--password-attempts-per-ip", "3",
-                            "--password-attempt-window", "8", "--wrong-password-delay", "0.2")
+    server = server_factory(
+        "--password-attempts-per-room",
+        "8",
+        "--password-attempts-per-ip",
+        "3",
+        "--password-attempt-window",
+        "8",
+        "--wrong-password-delay",
+        "0.2",
+    )
     owner_auth = {"browserId": await issued_id(server.url)}
     owner = await connected(server.url, auth=owner_auth)
-    gang = [(address, await connected(server.url, source=address))
-            for address in attacker_addresses(4) for _ in range(5)]
+    gang = [
+        (address, await connected(server.url, source=address)) for address in attacker_addresses(4) for _ in range(5)
+    ]
     friend = await connected(server.url)
     try:
         assert (await owner.call("enter_room", "vault"))["ok"]
@@ -206,7 +233,7 @@ async def test_password_guesses_in_parallel_are_bounded_per_room_and_per_address
         # 20 connections from 4 addresses, 5 guesses each, all at once
         answers = await asyncio.gather(*[guess(client, n) for _, client in gang for n in range(5)])
         by_address = collections.defaultdict(collections.Counter)
-        for (address, _), answer in zip([pair for pair in gang for _ in range(5)], answers):
+        for (address, _), answer in zip([pair for pair in gang for _ in range(5)], answers, strict=True):
             by_address[address][answer["error"]["code"]] += 1
         checked = sum(codes["wrong_password"] for codes in by_address.values())
         assert 0 < checked <= 8, by_address  # the room's bound

@@ -41,7 +41,7 @@ def log_failures(log: str) -> list[str]:
         if re.match(r"\S+ \S+ (ERROR|CRITICAL)\s", line):
             key = re.sub(r"^\S+ \S+ ", "", line)[:200]
         elif line.startswith("Traceback"):
-            ending = next((later for later in lines[index + 1:] if later and not later.startswith(" ")), "?")
+            ending = next((later for later in lines[index + 1 :] if later and not later.startswith(" ")), "?")
             key = f"Traceback ... {ending[:200]}"
         else:
             continue
@@ -63,8 +63,12 @@ async def warm_up(server) -> None:
         assert (await owner.call("room_settings", "siege-warm-up", {"password": "warm"}))["ok"]
         for guesser in guessers:
             await guesser.connect()
-        replies = await asyncio.gather(*(guesser.call("enter_room", {"payload": "siege-warm-up", "password": f"{n}"})
-                                         for n, guesser in enumerate(guessers)))
+        replies = await asyncio.gather(
+            *(
+                guesser.call("enter_room", {"payload": "siege-warm-up", "password": f"{n}"})
+                for n, guesser in enumerate(guessers)
+            )
+        )
         assert not any(r["ok"] for r in replies), replies
     finally:
         for client in (owner, *guessers):
@@ -101,17 +105,29 @@ async def test_siege_leaves_the_well_behaved_served_and_the_server_as_it_was(sie
 
     # which attacks make each resource grow, when they are not held (their own outcomes say more)
     checks = {
-        "resident memory": (lambda: probe.rss_bytes() <= rss_start + RSS_TOLERANCE,
-                            lambda: f"{probe.rss_bytes() >> 20} MiB after the siege, {rss_start >> 20} at the start "
-                                    f"(tolerance {RSS_TOLERANCE >> 20}, peak {peaks['rss'] >> 20}); suspects: binary "
-                                    "attachments (2), never-reading poller (8), room flood (3)"),
-        "open descriptors": (lambda: probe.open_fds() <= fds_start + FD_TOLERANCE,
-                             lambda: f"{probe.open_fds()} after the siege, {fds_start} at the start (tolerance "
-                                     f"{FD_TOLERANCE}, peak {peaks['fds']}); suspects: oversize POSTs (6), half-sent "
-                                     "requests (7)"),
-        "no socket in CLOSE-WAIT": (lambda: probe.tcp_states().get("CLOSE_WAIT", 0) == 0,
-                                    lambda: f"{probe.tcp_states()} (the client closed, the server never did); "
-                                            "suspect: oversize long-polling POSTs (6)"),
+        "resident memory": (
+            lambda: probe.rss_bytes() <= rss_start + RSS_TOLERANCE,
+            lambda: (
+                f"{probe.rss_bytes() >> 20} MiB after the siege, {rss_start >> 20} at the start "
+                f"(tolerance {RSS_TOLERANCE >> 20}, peak {peaks['rss'] >> 20}); suspects: binary "
+                "attachments (2), never-reading poller (8), room flood (3)"
+            ),
+        ),
+        "open descriptors": (
+            lambda: probe.open_fds() <= fds_start + FD_TOLERANCE,
+            lambda: (
+                f"{probe.open_fds()} after the siege, {fds_start} at the start (tolerance "
+                f"{FD_TOLERANCE}, peak {peaks['fds']}); suspects: oversize POSTs (6), half-sent "
+                "requests (7)"
+            ),
+        ),
+        "no socket in CLOSE-WAIT": (
+            lambda: probe.tcp_states().get("CLOSE_WAIT", 0) == 0,
+            lambda: (
+                f"{probe.tcp_states()} (the client closed, the server never did); "
+                "suspect: oversize long-polling POSTs (6)"
+            ),
+        ),
     }
     try:
         await eventually(lambda: all(ok() for ok, _ in checks.values()), SETTLE_TIMEOUT, "resources back")
@@ -125,18 +141,29 @@ async def test_siege_leaves_the_well_behaved_served_and_the_server_as_it_was(sie
     log_errors = log_failures(server.log)
 
     failed = [o for o in outcomes if o.failures]
-    report = "\n".join([
-        f"siege of {DURATION:.0f} s, {len(outcomes)} attacks, {sum(o.actions for o in outcomes)} actions; "
-        f"pair sent {len(pair.sent['alice'])} + {len(pair.sent['bob'])} messages, slowest ack {pair.slowest_ack:.2f} s",
-        f"server RSS {rss_start / 2**20:.0f} -> peak {peaks['rss'] / 2**20:.0f} -> {rss_end / 2**20:.0f} MiB; "
-        f"fds {fds_start} -> peak {peaks['fds']} -> {fds_end}",
-        "", "ATTACKS:", *[o.line() for o in outcomes],
-        "", "THE WELL-BEHAVED PAIR:", *(pair_problems or ["  every message arrived in order; nothing else reached them"]),
-        "", "RESOURCES:", *(resources or ["  memory, descriptors and sockets came back"]),
-        "", "SERVER LOG:", *(log_errors[:15] or ["  no traceback, no error"]),
-    ])
+    report = "\n".join(
+        [
+            f"siege of {DURATION:.0f} s, {len(outcomes)} attacks, {sum(o.actions for o in outcomes)} actions; "
+            f"pair sent {len(pair.sent['alice'])} + {len(pair.sent['bob'])} messages, slowest ack {pair.slowest_ack:.2f} s",
+            f"server RSS {rss_start / 2**20:.0f} -> peak {peaks['rss'] / 2**20:.0f} -> {rss_end / 2**20:.0f} MiB; "
+            f"fds {fds_start} -> peak {peaks['fds']} -> {fds_end}",
+            "",
+            "ATTACKS:",
+            *[o.line() for o in outcomes],
+            "",
+            "THE WELL-BEHAVED PAIR:",
+            *(pair_problems or ["  every message arrived in order; nothing else reached them"]),
+            "",
+            "RESOURCES:",
+            *(resources or ["  memory, descriptors and sockets came back"]),
+            "",
+            "SERVER LOG:",
+            *(log_errors[:15] or ["  no traceback, no error"]),
+        ]
+    )
     print(report)
     assert not (failed or pair_problems or resources or log_errors), (
         f"the siege broke {', '.join(o.name + ' (item ' + o.item + ')' for o in failed) or 'no attack'}"
         f"{'; the pair' if pair_problems else ''}{'; resources' if resources else ''}"
-        f"{'; the log' if log_errors else ''}\n{report}")
+        f"{'; the log' if log_errors else ''}\n{report}"
+    )

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.async_api import Page, expect
-
 from actions import enter_room
+from playwright.async_api import Page, expect
 
 CALL_TIMEOUT_MS = 45_000  # two cores, several calls at once: first frames can take seconds
 
@@ -111,16 +110,19 @@ async def wait_remote_videos_play(page: Page, count: int) -> None:
             const videos = [...document.querySelectorAll("#tiles .call-tile:not(.mine) video")];
             return videos.length === count && videos.every((v) => v.videoWidth > 0 && v.readyState >= 2);
         }""",
-        arg=count, timeout=CALL_TIMEOUT_MS,
+        arg=count,
+        timeout=CALL_TIMEOUT_MS,
     )
     times = await page.evaluate(
-        "() => [...document.querySelectorAll('#tiles .call-tile:not(.mine) video')].map((v) => v.currentTime)")
+        "() => [...document.querySelectorAll('#tiles .call-tile:not(.mine) video')].map((v) => v.currentTime)"
+    )
     await page.wait_for_function(
         """(before) => {
             const videos = [...document.querySelectorAll("#tiles .call-tile:not(.mine) video")];
             return videos.length === before.length && videos.every((v, i) => v.currentTime > before[i] && !v.paused);
         }""",
-        arg=times, timeout=CALL_TIMEOUT_MS,
+        arg=times,
+        timeout=CALL_TIMEOUT_MS,
     )
 
 
@@ -128,7 +130,8 @@ async def wait_media_flows(page: Page, connections: int, *, audio: bool = True, 
     """Every one of `connections` connected peer connections receives more audio and video than before."""
     await page.wait_for_function(
         "(n) => window.__pcs.filter((pc) => pc.connectionState === 'connected').length === n",
-        arg=connections, timeout=CALL_TIMEOUT_MS,
+        arg=connections,
+        timeout=CALL_TIMEOUT_MS,
     )
     before = await page.evaluate(READ_INBOUND)
     await page.wait_for_function(
@@ -138,7 +141,9 @@ async def wait_media_flows(page: Page, connections: int, *, audio: bool = True, 
                 (!audio || (entry.audioBytes > before[i].audioBytes && entry.audioSamples > before[i].audioSamples))
                 && (!video || (entry.videoBytes > before[i].videoBytes && entry.videoFrames > before[i].videoFrames)));
         }}""",
-        arg=[before, audio, video], timeout=CALL_TIMEOUT_MS, polling=250,
+        arg=[before, audio, video],
+        timeout=CALL_TIMEOUT_MS,
+        polling=250,
     )
 
 
@@ -164,7 +169,8 @@ async def wait_spare_connection(page: Page) -> int:
     found = await page.wait_for_function(
         """() => 1 + window.__pcs.findIndex((pc) => pc.connectionState === "new" && !pc.remoteDescription
             && pc.signalingState === "have-local-offer" && pc.iceGatheringState === "complete")""",
-        timeout=CALL_TIMEOUT_MS)
+        timeout=CALL_TIMEOUT_MS,
+    )
     return await found.json_value() - 1
 
 
@@ -177,7 +183,8 @@ async def wait_answering_connections(page: Page) -> list[int]:
                 && !pc.remoteDescription && pc.connectionState === "new" ? [i] : []);
             return bare.length > 0 && bare;
         }""",
-        timeout=CALL_TIMEOUT_MS)
+        timeout=CALL_TIMEOUT_MS,
+    )
     return await found.json_value()
 
 

@@ -43,8 +43,9 @@ class Chromium:
     opened again on the new browser; nothing of the product had run in it yet.
     """
 
-    def __init__(self, playwright: Playwright, flags: list[str] | None = None,
-                 say: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, playwright: Playwright, flags: list[str] | None = None, say: Callable[[str], None] = print
+    ) -> None:
         self._playwright = playwright
         self._flags = CHROMIUM_FLAGS if flags is None else flags
         self._say = say
@@ -56,7 +57,8 @@ class Chromium:
         # An unknown switch, which Chromium ignores, names this browser's processes for _kill().
         self._mark = f"--videochat-test-browser={uuid.uuid4().hex}"
         self._browser = await self._playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=[*self._flags, self._mark])
+            executable_path=CHROMIUM, headless=True, args=[*self._flags, self._mark]
+        )
         return self
 
     async def new_page(self, init_scripts: tuple[str, ...] = (), **options) -> Page:

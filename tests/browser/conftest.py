@@ -22,6 +22,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 import pytest_asyncio
+from chromium import CHROMIUM, TIMEOUT_MS, Chromium
 from playwright.async_api import (
     BrowserContext,
     ConsoleMessage,
@@ -30,8 +31,6 @@ from playwright.async_api import (
     async_playwright,
     expect,
 )
-
-from chromium import CHROMIUM, TIMEOUT_MS, Chromium
 
 expect.set_options(timeout=TIMEOUT_MS)
 
@@ -81,8 +80,9 @@ class PageErrors:
 def _expected_console_error(text: str) -> bool:
     # While a server restarts, or a test takes the page offline (context.set_offline), the browser
     # itself logs the connections that fail; the page's own errors are still caught.
-    return any(sign in text for sign in ("ERR_CONNECTION_REFUSED", "ERR_INTERNET_DISCONNECTED",
-                                         "WebSocket connection to"))
+    return any(
+        sign in text for sign in ("ERR_CONNECTION_REFUSED", "ERR_INTERNET_DISCONNECTED", "WebSocket connection to")
+    )
 
 
 @pytest.fixture
@@ -101,8 +101,9 @@ async def new_user(browser: Chromium, page_errors: PageErrors) -> AsyncIterator[
     """
     opened: list[tuple[Chromium, BrowserContext]] = []
 
-    async def open_page(nickname: str | None = None, *, lang: str = "en", browser: Chromium = browser,
-                        **options) -> Page:
+    async def open_page(
+        nickname: str | None = None, *, lang: str = "en", browser: Chromium = browser, **options
+    ) -> Page:
         scripts = ()
         if nickname is not None:
             key, value = json.dumps("videochat.nickname"), json.dumps(nickname)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 
+from actions import enter_room
 from playwright.async_api import expect
 
-from actions import enter_room
 from support import ADMIN_PASSWORD
 
 
 async def test_admin_ui_logs_in_lists_clients_and_rooms_and_disconnects_a_client(
-        admin_server, new_user, room_url, room_name):
+    admin_server, new_user, room_url, room_name
+):
     alice, bob = await new_user("Alice"), await new_user("Bob")
     for page, nickname in ((alice, "Alice"), (bob, "Bob")):
         await enter_room(page, room_url(admin_server.url, room_name), nickname)
@@ -46,8 +47,9 @@ async def test_admin_ui_logs_in_lists_clients_and_rooms_and_disconnects_a_client
 
     await admin.get_by_role("navigation").get_by_role("link", name="Rooms").click()
     # the Socket.IO room of a chat room is #<name> (chat.chat_room: it can never be a socket's own room)
-    await expect(rows.filter(has_text=room_name).locator("td")).to_have_text([f"#{room_name}", "public", "2", ""],
-                                                                              ignore_case=True)
+    await expect(rows.filter(has_text=room_name).locator("td")).to_have_text(
+        [f"#{room_name}", "public", "2", ""], ignore_case=True
+    )
 
     await admin.get_by_role("navigation").get_by_role("link", name="Sockets").click()
     await rows.filter(has_text=bob_sid).get_by_role("button").click()
@@ -55,10 +57,15 @@ async def test_admin_ui_logs_in_lists_clients_and_rooms_and_disconnects_a_client
     await expect(bob.locator("#status")).to_have_attribute("data-state", "disconnected")
     await expect(alice.locator('#members li[data-nickname="Bob"]')).to_have_count(0)
     await expect(members).to_have_count(1)
-    await admin.get_by_role("navigation").get_by_role("link", name="Sockets").click()  # the click also opened Bob's details
+    await (
+        admin.get_by_role("navigation").get_by_role("link", name="Sockets").click()
+    )  # the click also opened Bob's details
     await expect(rows.filter(has_text=bob_sid)).to_have_count(0)
     await expect(rows.filter(has_text=alice_sid)).to_have_count(1)
 
-    outside = [url for url in requested if not url.startswith(admin_server.url)
-               and not url.startswith(admin_server.url.replace("http", "ws", 1))]
+    outside = [
+        url
+        for url in requested
+        if not url.startswith(admin_server.url) and not url.startswith(admin_server.url.replace("http", "ws", 1))
+    ]
     assert outside == [], outside  # the UI is served and connected from this server alone

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+from actions import enter_room, send
 from playwright.async_api import expect
 
-from actions import enter_room, send
 from support import scrape
 
 
-async def test_room_page_chats_through_nginx_over_https(server_factory, nginx_proxy, new_user, room_name,
-                                                         room_url):
+async def test_room_page_chats_through_nginx_over_https(server_factory, nginx_proxy, new_user, room_name, room_url):
     # Chromium sends the page's https Origin; videochat accepts it only because it believes nginx's
     # X-Forwarded-Proto and Host. The page starts with long-polling, then upgrades to a WebSocket.
     server = server_factory("--trusted-proxies", "127.0.0.1")

@@ -3,8 +3,6 @@ do what they say (docs/protocol.md, "Video calls")."""
 
 from __future__ import annotations
 
-from playwright.async_api import Page, expect
-
 from actions import enter_room
 from call_actions import (
     CALL_TIMEOUT_MS,
@@ -21,6 +19,7 @@ from call_actions import (
     wait_remote_videos_play,
     wait_spare_connection,
 )
+from playwright.async_api import Page, expect
 
 # The browser's own "Stop sharing" ends the screen track; a test cannot click the browser's bar, so
 # it ends the track the same way the browser reports it: the track stops and fires "ended".
@@ -82,7 +81,8 @@ PREVIEW_CAMERA = """() => {
 }"""
 
 END_CAMERA_AS_IF_UNPLUGGED = END_SCREEN_SHARE_AS_THE_BROWSER_DOES.replace(
-    'track.label.startsWith("screen")', 'track.kind === "video" && track.label.startsWith("fake_device")')
+    'track.label.startsWith("screen")', 'track.kind === "video" && track.label.startsWith("fake_device")'
+)
 
 
 async def choose_camera(page: Page, index: int) -> str:
@@ -136,11 +136,13 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     assert await tile_of(alice, "Bob").locator("video").evaluate("v => getComputedStyle(v).transform") == "none"
     # ... which the newcomer got: Carol answered it.
     for name, index in spares.items():
-        assert await pages[name].evaluate("(i) => [window.__pcs[i].connectionState, window.__pcs[i].remoteDescription?.type]",
-                                          index) == ["connected", "answer"]
+        assert await pages[name].evaluate(
+            "(i) => [window.__pcs[i].connectionState, window.__pcs[i].remoteDescription?.type]", index
+        ) == ["connected", "answer"]
     # Their candidates, gathered before she came, were in their offers: none had to trickle to her.
-    assert await carol.evaluate(f"() => {LINKS}.map((pc) => [({REMOTE_CANDIDATES})(pc).length > 0, pc.__received.length])") \
-        == [[True, 0], [True, 0]]
+    assert await carol.evaluate(
+        f"() => {LINKS}.map((pc) => [({REMOTE_CANDIDATES})(pc).length > 0, pc.__received.length])"
+    ) == [[True, 0], [True, 0]]
     assert set(await carol.evaluate(f"() => {LINKS}.map((pc) => window.__pcs.indexOf(pc))")) <= set(made_ahead)
     # The pre-join preview, hidden in the call, lets go of the camera's stream (once the page is idle).
     for page in pages.values():
@@ -157,7 +159,9 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     # each; in a call of three or more the camera runs at 360p and 15 frames a second.
     await alice.wait_for_function(VIDEO_SENT_AS, arg=[(2500 // 2 - 64) * 1000, 360, 15], timeout=CALL_TIMEOUT_MS)
     # The fake microphone beeps: the speaking ring lights up on the others' pages.
-    await expect(bob.locator("#tiles .call-tile[data-speaking]:not(.mine)").first).to_be_attached(timeout=CALL_TIMEOUT_MS)
+    await expect(bob.locator("#tiles .call-tile[data-speaking]:not(.mine)").first).to_be_attached(
+        timeout=CALL_TIMEOUT_MS
+    )
 
     # Mute: the label says what the button will do next, the others see it, and silence is sent.
     mute = alice.locator("#mute-button")
@@ -194,7 +198,8 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     # see the camera off; the button offers to turn it on again, which opens one that is there.
     assert await bob.evaluate(END_CAMERA_AS_IF_UNPLUGGED)
     await expect(bob.locator("#call-message-text")).to_have_text(
-        "Your camera was disconnected. Plug it back in or choose another camera in the settings.")
+        "Your camera was disconnected. Plug it back in or choose another camera in the settings."
+    )
     await expect(tile_of(alice, "Bob")).to_have_attribute("data-video", "false")
     await expect(camera).to_have_text("Turn Camera On")
     await camera.click()
@@ -215,10 +220,14 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
         await alice.wait_for_function(
             f"""(label) => {LINKS}.every((pc) =>
                 pc.getSenders().some((s) => s.track && s.track.kind === "video" && s.track.label === label))""",
-            arg=label, timeout=CALL_TIMEOUT_MS)
+            arg=label,
+            timeout=CALL_TIMEOUT_MS,
+        )
         await alice.wait_for_function(
             "([i, label]) => window.__pcs[i].getSenders().some((s) => s.track?.kind === 'video' && s.track.label === label)",
-            arg=[spare, label], timeout=CALL_TIMEOUT_MS)
+            arg=[spare, label],
+            timeout=CALL_TIMEOUT_MS,
+        )
         for page in (bob, carol):
             await wait_media_flows(page, 2)
     assert await offers_so_far(alice) == offers
@@ -229,7 +238,8 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     await speaker.select_option(await output.get_attribute("value"))
     await alice.wait_for_function(
         "(id) => [...document.querySelectorAll('#tiles .call-tile:not(.mine) video')].every((v) => v.sinkId === id)",
-        arg=await output.get_attribute("value"))
+        arg=await output.get_attribute("value"),
+    )
     assert await alice.evaluate(f"() => {LINKS}.every((pc) => pc.signalingState === 'stable')")
 
     # Screen share shows on the others, and the browser's own "Stop sharing" ends it cleanly.
@@ -261,7 +271,8 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
         await expect(page.locator("#members .member-name")).to_have_text(["Alice", "Bob", "Carol"])
         await expect(page.locator("#messages .notice-left .notice-text")).to_have_text(["Carol left the call."])
     await expect(alice.locator("#messages .notice-joined .notice-text")).to_have_text(
-        ["Bob joined.", "Bob joined the call.", "Carol joined.", "Carol joined the call."])
+        ["Bob joined.", "Bob joined the call.", "Carol joined.", "Carol joined the call."]
+    )
     await wait_media_flows(alice, 1)
     # One peer left: its share of the budget goes to the other, and the camera its full size and
     # frame rate (the small picture a connection starts with is long gone too).
@@ -368,7 +379,8 @@ async def test_call_first_picture_small_then_full_size(live_server, new_user, ro
         assert len(first) == 1 and 0 < first[0] <= 180, first
         await page.wait_for_function(
             "() => document.querySelector('#tiles .call-tile:not(.mine) video').videoHeight === 720",
-            timeout=CALL_TIMEOUT_MS)
+            timeout=CALL_TIMEOUT_MS,
+        )
 
 
 # The browser refuses the first REFUSALS setParameters calls of the page, as it does parameters read

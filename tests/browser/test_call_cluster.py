@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+from call_actions import enter_and_join_call, open_call_page, tile_of, wait_media_flows, wait_remote_videos_play
 from playwright.async_api import expect
 
-from call_actions import enter_and_join_call, open_call_page, tile_of, wait_media_flows, wait_remote_videos_play
 from redis_server import ProcessGroup, RedisServer
 from support import SHARED_ADDRESS
 

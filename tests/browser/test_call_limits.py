@@ -4,8 +4,6 @@ or speak once there is room."""
 
 from __future__ import annotations
 
-from playwright.async_api import expect
-
 from actions import enter_room, send
 from call_actions import (
     CALL_TIMEOUT_MS,
@@ -15,9 +13,9 @@ from call_actions import (
     remote_tiles,
     tile_of,
     wait_media_flows,
-    wait_remote_videos_play,
 )
 from chromium import CHROMIUM_FLAGS, Chromium
+from playwright.async_api import expect
 
 # Audio bytes sent on each connected peer connection.
 AUDIO_SENT = """async () => {
@@ -44,8 +42,9 @@ async def join_without_media(connect, room: str, nicknames: list[str]) -> list:
     return clients
 
 
-async def test_call_full_and_blocked_camera_still_chat_and_watch(playwright, live_server, connect, new_user,
-                                                                  room_name, room_url):
+async def test_call_full_and_blocked_camera_still_chat_and_watch(
+    playwright, live_server, connect, new_user, room_name, room_url
+):
     url = room_url(live_server.url, room_name)
     alice = await open_call_page(new_user, "Alice")
     await enter_and_join_call(alice, url, "Alice")
@@ -59,13 +58,18 @@ async def test_call_full_and_blocked_camera_still_chat_and_watch(playwright, liv
         dave = await open_call_page(new_user, "Dave", browser=strict)
         await enter_room(dave, url, "Dave")
         message = dave.locator("#call-message")
-        await expect(message.locator("#call-message-text")).to_contain_text("Camera and microphone are blocked for this site")
+        await expect(message.locator("#call-message-text")).to_contain_text(
+            "Camera and microphone are blocked for this site"
+        )
         await expect(dave.locator("#prejoin-note")).to_have_text(
-            "You will join without camera and microphone: you can watch, listen and chat.")
+            "You will join without camera and microphone: you can watch, listen and chat."
+        )
         await expect(dave.locator("#prejoin-mic")).to_be_disabled()
 
         # A seventh person sees that the call is full before trying, cannot join, and chats on.
-        await expect(dave.locator("#prejoin-callers")).to_have_text("The call is full: 6 people are in it. You can still chat.")
+        await expect(dave.locator("#prejoin-callers")).to_have_text(
+            "The call is full: 6 people are in it. You can still chat."
+        )
         await expect(dave.locator("#call-join")).to_be_disabled()
         await send(dave, "full, but here")
         await fillers[0].wait_for("new_message", lambda *args: "full, but here" in repr(args))
@@ -78,7 +82,9 @@ async def test_call_full_and_blocked_camera_still_chat_and_watch(playwright, liv
         await dave.locator("#call-join").click()
         await expect(dave.locator("#call")).to_be_visible()
         # The camera and microphone are still blocked: the page still says so, in the call too.
-        await expect(message.locator("#call-message-text")).to_contain_text("Camera and microphone are blocked for this site")
+        await expect(message.locator("#call-message-text")).to_contain_text(
+            "Camera and microphone are blocked for this site"
+        )
         await expect(tile_of(alice, "Dave")).to_have_attribute("data-video", "false")
         await expect(tile_of(alice, "Dave")).to_have_attribute("data-audio", "false")
         await expect(tile_of(dave, "Alice")).to_be_visible()
@@ -87,7 +93,9 @@ async def test_call_full_and_blocked_camera_still_chat_and_watch(playwright, liv
         await dave.wait_for_function(
             """() => [...document.querySelectorAll("#tiles .call-tile:not(.mine)")].some((tile) =>
                    tile.querySelector(".tile-name")?.textContent.includes("Alice")
-                   && tile.querySelector("video")?.videoWidth > 0)""", timeout=CALL_TIMEOUT_MS)
+                   && tile.querySelector("video")?.videoWidth > 0)""",
+            timeout=CALL_TIMEOUT_MS,
+        )
         await wait_media_flows(dave, 1)
 
     # A computer without a camera: its person joins with the microphone only.
@@ -96,7 +104,8 @@ async def test_call_full_and_blocked_camera_still_chat_and_watch(playwright, liv
         erin = await open_call_page(new_user, "Erin", lang="ko", browser=cameraless)
         await enter_room(erin, url, "Erin")
         await expect(erin.locator("#call-message-text")).to_have_text(
-            "카메라를 찾지 못해 음성으로만 참여합니다. 카메라를 연결한 다음 설정에서 선택하세요.")
+            "카메라를 찾지 못해 음성으로만 참여합니다. 카메라를 연결한 다음 설정에서 선택하세요."
+        )
         await expect(erin.locator("#prejoin-note")).to_have_text("음성으로만 참여합니다.")
         await expect(erin.locator("#prejoin-camera")).to_be_disabled()
         await fillers[1].call("leave_call", room_name)  # Dave has gone too: Alice and three fillers
@@ -108,11 +117,14 @@ async def test_call_full_and_blocked_camera_still_chat_and_watch(playwright, liv
         # Erin's microphone really reaches Alice, and Erin sees Alice.
         await erin.wait_for_function(
             "() => window.__pcs.filter((pc) => pc.connectionState === 'connected').length === 1",
-            timeout=CALL_TIMEOUT_MS)
+            timeout=CALL_TIMEOUT_MS,
+        )
         sent = await erin.evaluate(AUDIO_SENT)
         await erin.wait_for_function(
             f"async (before) => {{ const now = await ({AUDIO_SENT})(); return now.every((bytes, i) => bytes > before[i]); }}",
-            arg=sent, timeout=CALL_TIMEOUT_MS)
+            arg=sent,
+            timeout=CALL_TIMEOUT_MS,
+        )
         await expect(tile_of(erin, "Alice")).to_have_attribute("data-video", "true")
 
 
@@ -137,8 +149,9 @@ HOLD_JOIN = """
 """
 
 
-async def test_a_join_that_loses_the_last_place_is_told_the_call_is_full(live_server, connect, new_user,
-                                                                          room_name, room_url):
+async def test_a_join_that_loses_the_last_place_is_told_the_call_is_full(
+    live_server, connect, new_user, room_name, room_url
+):
     url = room_url(live_server.url, room_name)
     fillers = await join_without_media(connect, room_name, [f"filler{number}" for number in range(5)])
     fred = await open_call_page(new_user, "Fred")
@@ -153,13 +166,16 @@ async def test_a_join_that_loses_the_last_place_is_told_the_call_is_full(live_se
     await join.click()
     await fred.wait_for_function("window.__held.length === 1")
     [last] = await join_without_media(connect, room_name, ["last"])
-    await expect(fred.locator("#prejoin-callers")).to_have_text("The call is full: 6 people are in it. You can still chat.")
+    await expect(fred.locator("#prejoin-callers")).to_have_text(
+        "The call is full: 6 people are in it. You can still chat."
+    )
     await expect(join).to_be_disabled()  # busy with the click, and full
     await fred.evaluate("window.__releaseJoin()")
 
     # The server refuses; the page says why, stays out of the call, and the chat goes on.
     await expect(fred.locator("#call-message-text")).to_have_text(
-        "The video call is full, so you cannot join it now. You can still chat with everyone here.")
+        "The video call is full, so you cannot join it now. You can still chat with everyone here."
+    )
     await expect(fred.locator("#call")).to_be_hidden()
     await expect(join).to_be_disabled()
     await send(fred, "missed it")

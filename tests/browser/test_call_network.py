@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from playwright.async_api import expect
-
 from actions import OFFLINE_NOTICED_MS
 from call_actions import (
     CALL_TIMEOUT_MS,
@@ -20,6 +18,8 @@ from call_actions import (
     wait_media_flows,
     wait_remote_videos_play,
 )
+from playwright.async_api import expect
+
 import turn
 from turn import TurnServer
 
@@ -44,11 +44,16 @@ async def own_turn_server(tmp_path):
 
 
 async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
-        own_turn_server, server_factory, new_user, room_name, room_url, monkeypatch):
+    own_turn_server, server_factory, new_user, room_name, room_url, monkeypatch
+):
     turn_server = own_turn_server
     server = await asyncio.to_thread(
-        server_factory, *turn_server.videochat_args(), "--ice-transport-policy", "relay",
-        env=turn_server.videochat_env())
+        server_factory,
+        *turn_server.videochat_args(),
+        "--ice-transport-policy",
+        "relay",
+        env=turn_server.videochat_env(),
+    )
     url = room_url(server.url, room_name)
     alice = await open_call_page(new_user, "Alice")
     await alice.add_init_script(LATE_WATCH)
@@ -70,7 +75,8 @@ async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
         for page in (alice, bob):
             await page.wait_for_function(
                 f"() => {LINKS}.every((pc) => pc.signalingState === 'stable' && pc.connectionState === 'connected')",
-                timeout=CALL_TIMEOUT_MS)
+                timeout=CALL_TIMEOUT_MS,
+            )
         if await alice.evaluate(COLLISIONS) + await bob.evaluate(COLLISIONS) > 0:
             break
     assert await alice.evaluate(COLLISIONS) + await bob.evaluate(COLLISIONS) > 0, "the offers never collided"
@@ -97,14 +103,15 @@ async def test_call_relay_only_through_turn_with_glare_and_a_dropped_socket(
     await asyncio.to_thread(turn_server.stop)
     for page, other in ((alice, "Bob"), (bob, "Alice")):
         await expect(page.locator("#call-message-text")).to_have_text(
-            f"The connection to {other} was interrupted. Reconnecting…", timeout=CALL_TIMEOUT_MS)
-        await expect(tile_of(page, other).locator(".tile-state")).to_have_text(
-            "Connection interrupted. Reconnecting…")
+            f"The connection to {other} was interrupted. Reconnecting…", timeout=CALL_TIMEOUT_MS
+        )
+        await expect(tile_of(page, other).locator(".tile-state")).to_have_text("Connection interrupted. Reconnecting…")
     # The ICE restart gets nowhere without a relay: the connection is declared failed, to be made anew
     # (on Alice's page when Bob's new connection comes: her own watch runs late, see LATE_WATCH).
     for page, other in ((alice, "Bob"), (bob, "Alice")):
         await expect(page.locator("#call-message-text")).to_have_text(
-            f"Could not connect to {other}. Trying again with a new connection…", timeout=120_000)
+            f"Could not connect to {other}. Trying again with a new connection…", timeout=120_000
+        )
     # The relay comes back (same port, same secret, none of the old allocations): a new connection.
     monkeypatch.setattr(turn, "free_port", lambda: port)
     await asyncio.to_thread(turn_server.start)

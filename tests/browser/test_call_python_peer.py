@@ -3,9 +3,9 @@ each side making the offer once. aiortc only reaches 127.0.0.1 through TURN, hen
 
 from __future__ import annotations
 
+from call_actions import LINKS, enter_and_join_call, open_call_page, tile_of, wait_media_flows, wait_remote_videos_play
 from playwright.async_api import expect
 
-from call_actions import LINKS, enter_and_join_call, open_call_page, tile_of, wait_media_flows, wait_remote_videos_play
 from videochat.peer import Peer
 
 
@@ -27,8 +27,14 @@ async def test_call_python_peer_and_browser_both_directions_of_offer(turn_videoc
         await first.wait_for_media(page_peer.id, timeout=45)
 
         # Offered by the browser: the page is in the call, the Python peer joins after.
-        second = Peer(turn_videochat.url, room_name, name="Robot Two", ice_transport_policy="relay",
-                      send_audio=True, send_video=True)
+        second = Peer(
+            turn_videochat.url,
+            room_name,
+            name="Robot Two",
+            ice_transport_policy="relay",
+            send_audio=True,
+            send_video=True,
+        )
         robots.append(second)
         await second.start()
         await second.wait_for_connection(page_peer.id, timeout=45)

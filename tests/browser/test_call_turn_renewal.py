@@ -34,10 +34,17 @@ RELAYS_IN_USE = f"""async () => {{
 
 
 async def test_a_call_renews_its_turn_credentials_and_restarts_ice_after_they_expired(
-        turn_server, server_factory, new_user, room_name, room_url):
+    turn_server, server_factory, new_user, room_name, room_url
+):
     server = await asyncio.to_thread(
-        server_factory, *turn_server.videochat_args(), "--ice-transport-policy", "relay", "--turn-ttl", str(TTL),
-        env=turn_server.videochat_env())
+        server_factory,
+        *turn_server.videochat_args(),
+        "--ice-transport-policy",
+        "relay",
+        "--turn-ttl",
+        str(TTL),
+        env=turn_server.videochat_env(),
+    )
     url = room_url(server.url, room_name)
     alice = await open_call_page(new_user, "Alice")
     bob = await open_call_page(new_user, "Bob")
@@ -52,8 +59,11 @@ async def test_a_call_renews_its_turn_credentials_and_restarts_ice_after_they_ex
 
     # half way (TTL / 2 s), each page asks for fresh credentials and gives them to its connection
     for page in (alice, bob):
-        await page.wait_for_function(f"(first) => {{ const u = ({USERNAMES})(); return u.length === 1 && u[0] !== first; }}",
-                                     arg=first[page], timeout=TTL * 1000 * 2)
+        await page.wait_for_function(
+            f"(first) => {{ const u = ({USERNAMES})(); return u.length === 1 && u[0] !== first; }}",
+            arg=first[page],
+            timeout=TTL * 1000 * 2,
+        )
     # the first credentials expire; the call goes on meanwhile (a made allocation is not cut)
     await alice.wait_for_function("(expiry) => Date.now() / 1000 > expiry + 1", arg=expiry, timeout=TTL * 1000 * 2)
     for page in (alice, bob):
@@ -64,7 +74,10 @@ async def test_a_call_renews_its_turn_credentials_and_restarts_ice_after_they_ex
     await alice.evaluate(f"() => {LINKS}.forEach((pc) => pc.restartIce())")
     await alice.wait_for_function(
         f"(before) => ({RELAYS_IN_USE})().then((now) => now.length === 1 && now[0] !== before[0])",
-        arg=before, timeout=CALL_TIMEOUT_MS, polling=200)
+        arg=before,
+        timeout=CALL_TIMEOUT_MS,
+        polling=200,
+    )
     for page in (alice, bob):
         await wait_media_flows(page, 1)
         assert await selected_candidate_types(page) == ["relay"]

@@ -3,9 +3,9 @@ no inline script, no inline style, no inline handler, nothing from elsewhere."""
 
 from __future__ import annotations
 
+from actions import enter_room, send
 from playwright.async_api import Page, Response, expect
 
-from actions import enter_room, send
 
 async def with_strict_csp(page: Page) -> list[str]:
     """Checks every document `page` loads carries the policy; returns the violations it will record."""
@@ -23,7 +23,10 @@ async def with_strict_csp(page: Page) -> list[str]:
         "document.addEventListener('securitypolicyviolation',"
         " (e) => window.reportViolation(`${e.violatedDirective} ${e.blockedURI}`))"
     )
-    page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     return violations
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from playwright.async_api import expect
-
 from actions import enter_room, send
+from playwright.async_api import expect
 
 PHONE = {"width": 375, "height": 700}
 

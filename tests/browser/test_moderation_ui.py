@@ -3,9 +3,8 @@ handing over, private rooms. Real server, real Chromium; every step waits on wha
 
 from __future__ import annotations
 
-from playwright.async_api import Page, expect
-
 from actions import enter_room, message_texts, send
+from playwright.async_api import Page, expect
 
 
 def member(page: Page, nickname: str):
@@ -46,7 +45,8 @@ async def test_owner_locks_and_caps_the_room_others_need_the_password(live_serve
     await expect(listed(watcher, room_name)).to_have_attribute("data-locked", "true")
     await expect(listed(watcher, room_name).locator(".room-lock .visually-hidden")).to_have_text("locked")
     await expect(listed(watcher, room_name).locator("a")).to_have_attribute(
-        "aria-label", f"Join {room_name}, locked, 1 in the room")
+        "aria-label", f"Join {room_name}, locked, 1 in the room"
+    )
 
     # Bob is asked for the password; a wrong one is refused in the page; the right one lets him in.
     bob = await new_user("Bob")
@@ -160,7 +160,8 @@ async def test_owner_removes_asks_to_mute_and_hands_over(live_server, new_user, 
     await bob.reload()
     await expect(bob.locator("#access-panel")).to_have_attribute("data-state", "banned")
     await expect(bob.locator("#access-message")).to_have_text(
-        "The owner removed you from this room; you cannot come back yet.")
+        "The owner removed you from this room; you cannot come back yet."
+    )
     await expect(bob.locator("#room-view")).to_be_hidden()
     await expect(alice.locator("#member-count")).to_have_text("2 members")
 

@@ -3,9 +3,9 @@ a message turns around nothing but that message (docs/security.md, "Names")."""
 
 from __future__ import annotations
 
+from actions import enter_room, send
 from playwright.async_api import expect
 
-from actions import enter_room, send
 from support import Recorder
 
 RLO = "\u202e"
@@ -18,8 +18,9 @@ FIRST_AND_LAST_X = """(element) => {
 }"""
 
 
-async def test_two_alices_are_told_apart_and_an_override_stays_in_its_message(live_server, new_user, room_name,
-                                                                              room_url):
+async def test_two_alices_are_told_apart_and_an_override_stays_in_its_message(
+    live_server, new_user, room_name, room_url
+):
     url = room_url(live_server.url, room_name)
     alice, bob = await new_user("Alice"), await new_user("Bob")
     await enter_room(alice, url, "Alice")
@@ -27,7 +28,9 @@ async def test_two_alices_are_told_apart_and_an_override_stays_in_its_message(li
     await send(alice, "hello from the real Alice")
     await expect(bob.locator("#members .name-tag")).to_have_count(0)  # no namesake, no tag
     # (the page keeps the browser id the server issued it: what a removal holds, security.md "Bans")
-    await bob.wait_for_function("/^[\\w-]{22}\\.[0-9a-f]+\\.[\\w-]{22}$/.test(localStorage.getItem('videochat.browserId'))")
+    await bob.wait_for_function(
+        "/^[\\w-]{22}\\.[0-9a-f]+\\.[\\w-]{22}$/.test(localStorage.getItem('videochat.browserId'))"
+    )
 
     impostor = await Recorder(live_server.url).connect()
     try:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from playwright.async_api import expect
-
 from actions import OFFLINE_NOTICED_MS, enter_room, message_texts, send
+from playwright.async_api import expect
 
 
 async def test_reconnect_after_server_restart_returns_to_the_room(server_factory, new_user, room_url):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from playwright.async_api import Dialog, expect
-
 from actions import enter_room, send
+from playwright.async_api import Dialog, expect
 
 HH_MM = re.compile(r"^\d\d:\d\d$")
 XSS = "<img src=x onerror=alert(1)>"
@@ -42,7 +41,6 @@ async def test_room_two_users_chat_and_see_each_other(live_server, new_user, roo
     await expect(alice.locator("#messages .notice-left .notice-text")).to_have_text("Bob left.")
     await expect(alice.locator("#member-count")).to_have_text("1 member")
     await expect(alice.locator("#members .member-name")).to_have_text(["Alice"])
-
 
 
 async def test_room_user_text_is_shown_as_text(live_server, new_user, room_url):

@@ -38,8 +38,8 @@ from videochat.fastpath.bus import Bus
 from videochat.model.rooms import Member
 
 if TYPE_CHECKING:
-    from videochat.model.access import Access
     from videochat.events.chat import Chat
+    from videochat.model.access import Access
     from videochat.model.rooms import Registry
 
 log = logging.getLogger(__name__)
@@ -121,9 +121,11 @@ class Cluster:
         # serve with the others' rooms known, if Redis answers soon; else alone until it does
         try:
             await asyncio.wait_for(self._first_sync.wait(), FIRST_SYNC_SECONDS)
-        except asyncio.TimeoutError:
-            log.warning("Redis does not answer; serving alone until it does (/readyz says 503)",
-                        extra={"redis": self.bus.safe_url, "reason": self.reason})
+        except TimeoutError:
+            log.warning(
+                "Redis does not answer; serving alone until it does (/readyz says 503)",
+                extra={"redis": self.bus.safe_url, "reason": self.reason},
+            )
 
     async def stop(self) -> None:
         """Leave cleanly: the others drop this process's members at once instead of waiting."""
@@ -196,8 +198,7 @@ class Cluster:
                 rooms_changed |= await self._hello(op[1], op[2])
             elif kind == "leave":
                 self._leave_room(op[1], op[2])
-            elif kind == "policy" and op[2] is None and self.registry.has_room(op[1]) \
-                    and self.access.has_policy(op[1]):
+            elif kind == "policy" and op[2] is None and self.registry.has_room(op[1]) and self.access.has_policy(op[1]):
                 # another process dropped a policy it took for unused while a member entered the
                 # room here: the room lives, and so does its policy, for everyone
                 self.access.announce(op[1])
@@ -283,7 +284,7 @@ class Cluster:
                 self._lost(f"{error.__class__.__name__}: {error}")
             try:
                 await asyncio.wait_for(self._resync_now.wait(), self.heartbeat)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._resync_now.clear()
 
@@ -363,8 +364,10 @@ class Cluster:
         self.synced = True
         self.reason = "in sync"
         self._first_sync.set()
-        log.info("in sync with the other processes on Redis",
-                 extra={"instance": self.pid, "members": len(self.registry.member_ids())})
+        log.info(
+            "in sync with the other processes on Redis",
+            extra={"instance": self.pid, "members": len(self.registry.member_ids())},
+        )
         await self.chat.broadcast_room_change()
 
     async def _read_the_others(self, now: float) -> None:

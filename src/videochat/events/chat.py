@@ -9,24 +9,25 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 import re
 import time
-import os
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import socketio
 
+from videochat.events.identity import BrowserIds, address_key
+from videochat.events.realtime import Server, after_ack, event_handler, locally, refusal, report_error
+from videochat.events.roomlist import RoomList
 from videochat.model.access import Access, Refusal
 from videochat.model.attempts import PasswordAttempts
 from videochat.model.errors import RetryLater, UserError, ok
-from videochat.storage.history import HistoryStore
-from videochat.events.identity import BrowserIds, address_key
 from videochat.model.passwords import LONGEST_PASSWORD
 from videochat.model.ratelimit import Limiter
-from videochat.events.realtime import Server, after_ack, event_handler, locally, refusal, report_error
-from videochat.events.roomlist import RoomList
 from videochat.model.rooms import Departure, Member, NotInRoom, Registry
 from videochat.model.validation import Limits
+from videochat.storage.history import HistoryStore
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ def chat_room(room: str) -> str:
 
 def chat_room_name(sio_room: str) -> str | None:
     """The chat room of a Socket.IO room made by chat_room(), else None."""
-    return sio_room[len(CHAT_ROOM_PREFIX):] if sio_room.startswith(CHAT_ROOM_PREFIX) else None
+    return sio_room[len(CHAT_ROOM_PREFIX) :] if sio_room.startswith(CHAT_ROOM_PREFIX) else None
+
 
 # Called for each room a member left (by leave_room or disconnecting), after `bye` went out.
 DepartureHook = Callable[[dict, Departure], Awaitable[None]]
@@ -61,11 +63,23 @@ EntryFields = Callable[[str], dict[str, Any]]
 
 
 class Chat:
-    def __init__(self, sio: Server, registry: Registry, history: HistoryStore, limits: Limits,
-                 limiter: Limiter, access: Access, *, wrong_password_delay: float = 1.0,
-                 room_list_rate: float = 4.0, identities: BrowserIds | None = None,
-                 max_rooms_per_connection: int = 10, max_rooms_per_address: int = 100, room_list_size: int = 50,
-                 password_attempts: PasswordAttempts | None = None) -> None:
+    def __init__(
+        self,
+        sio: Server,
+        registry: Registry,
+        history: HistoryStore,
+        limits: Limits,
+        limiter: Limiter,
+        access: Access,
+        *,
+        wrong_password_delay: float = 1.0,
+        room_list_rate: float = 4.0,
+        identities: BrowserIds | None = None,
+        max_rooms_per_connection: int = 10,
+        max_rooms_per_address: int = 100,
+        room_list_size: int = 50,
+        password_attempts: PasswordAttempts | None = None,
+    ) -> None:
         self.sio = sio
         # who each connection is: the browser id it proves, else one issued now (identity.py)
         self.identities = identities or BrowserIds()
@@ -113,13 +127,16 @@ class Chat:
     async def connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         address = client_address(environ)
         if not self.limiter.connect(sid, address):
-            log.warning("refused a connection: too many from its address",
-                        extra={"address": address, "connections": self.limiter.connections_from(address)})
+            log.warning(
+                "refused a connection: too many from its address",
+                extra={"address": address, "connections": self.limiter.connections_from(address)},
+            )
             self.sio.metrics.rejected("too_many_connections")
             # the browser's connect_error carries err.message and err.data
             raise socketio.exceptions.ConnectionRefusedError(
                 "Too many connections from your network address; close some tabs and try again.",
-                {"code": "too_many_connections"})
+                {"code": "too_many_connections"},
+            )
         try:
             client_id = _client_id(auth)
         except socketio.exceptions.ConnectionRefusedError:
@@ -134,8 +151,14 @@ class Chat:
         # Whom a removal keeps out, and whom an owner is: the browser id the server signed (a new one
         # for a client without a valid one, issued now), and the address (identity.py).
         browser = self.identities.recognise(auth)
-        self.registry.connect(sid, client_id=client_id, key=browser.key, address=address_key(address),
-                              known_since=browser.issued, origin=self.origin)
+        self.registry.connect(
+            sid,
+            client_id=client_id,
+            key=browser.key,
+            address=address_key(address),
+            known_since=browser.issued,
+            origin=self.origin,
+        )
         log.debug("connected", extra={"sid": sid, "transport": _transport(environ)})
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
@@ -145,12 +168,15 @@ class Chat:
         if member is None:
             return
         for departure in departures:
-            await self._announce_departure(member.as_dict(), departure, skip_sid=sid,
-                                           owner_before=owners[departure.room])
+            await self._announce_departure(
+                member.as_dict(), departure, skip_sid=sid, owner_before=owners[departure.room]
+            )
         if departures:
             await self.broadcast_room_change()
-        log.debug("disconnected", extra={"sid": sid, "nickname": member.nickname, "rooms": len(departures),
-                                        "reason": str(reason)})
+        log.debug(
+            "disconnected",
+            extra={"sid": sid, "nickname": member.nickname, "rooms": len(departures), "reason": str(reason)},
+        )
 
     async def unknown_event(self, event: str, sid: str, *args: Any) -> Any:
         error = refusal() or UserError("unknown_event", f"Unknown event {str(event)[:64]!r}.")
@@ -165,8 +191,9 @@ class Chat:
         if old != nickname:
             member = self._member(sid)
             for room in rooms:
-                await self.sio.emit("nickname_change", {"room": room, "member": member, "old": old},
-                                    room=chat_room(room))
+                await self.sio.emit(
+                    "nickname_change", {"room": room, "member": member, "old": old}, room=chat_room(room)
+                )
             log.info("nickname", extra={"sid": sid, "nickname": nickname, "old": old, "rooms": len(rooms)})
         return ok(nickname=nickname)
 
@@ -177,8 +204,9 @@ class Chat:
         count, is_new = self.registry.join(sid, name)
         return await self.entered(sid, name, count, is_new, welcome={} if is_new else None, private=private)
 
-    async def entered(self, sid: str, name: str, count: int, is_new: bool, *, welcome: dict | None,
-                      private: bool = False) -> dict:
+    async def entered(
+        self, sid: str, name: str, count: int, is_new: bool, *, welcome: dict | None, private: bool = False
+    ) -> dict:
         """What follows a join in the room model (by enter_room or join_room); returns the ack.
 
         A new member is put in the Socket.IO room and, after the ack, everyone hears `room_change`.
@@ -209,16 +237,24 @@ class Chat:
                 # the ack first, then the others hear of it (the seed's order)
                 if welcome is not None and count > 1:  # alone: nobody to tell
                     info = {"room": name, "member": member, **welcome}
-                    await self.sio.emit("welcome", (member["nickname"], count, info), room=chat_room(name),
-                                        skip_sid=sid)
+                    await self.sio.emit(
+                        "welcome", (member["nickname"], count, info), room=chat_room(name), skip_sid=sid
+                    )
                 if is_new and count > 1 and self.owner_of(name) == sid:
                     await self.announce_settings(name)  # the room's owner is back: it owns the room again
                 if is_new:
                     await self.broadcast_room_change()
 
             after_ack(announce)
-        return ok(room=name, you=member, count=len(members), members=members, history=history,
-                  settings=self.room_settings(name), **extra)
+        return ok(
+            room=name,
+            you=member,
+            count=len(members),
+            members=members,
+            history=history,
+            settings=self.room_settings(name),
+            **extra,
+        )
 
     async def _undo_entry(self, sid: str, name: str) -> None:
         """Take back a membership whose entry failed half-way, quietly: nobody was told of it."""
@@ -242,17 +278,22 @@ class Chat:
         member = self.registry.member(sid)
         held = len(member.rooms) if member is not None else 0
         if held >= self.max_rooms_per_connection:
-            raise UserError("too_many_rooms", f"You are in {held} rooms already, the most one connection may "
-                                              "be in; leave one first.")
+            raise UserError(
+                "too_many_rooms",
+                f"You are in {held} rooms already, the most one connection may be in; leave one first.",
+            )
         if self.max_rooms_per_address:
             address = self.limiter.address_of(sid)
             if address is None:
                 return
             members = (self.registry.member(key) for key in self.limiter.keys_from(address))
             if sum(len(m.rooms) for m in members if m is not None) >= self.max_rooms_per_address:
-                raise UserError("too_many_rooms", f"The connections from your network address are in "
-                                                  f"{self.max_rooms_per_address} rooms already, the most "
-                                                  "allowed; leave one first.")
+                raise UserError(
+                    "too_many_rooms",
+                    f"The connections from your network address are in "
+                    f"{self.max_rooms_per_address} rooms already, the most "
+                    "allowed; leave one first.",
+                )
 
     async def _admit(self, sid: str, room: str, password: str | None) -> None:
         """Refuse entry to a banned member, a full room, or without the room's password.
@@ -279,21 +320,32 @@ class Chat:
         """Guesses are bounded before any is hashed: one at a time per connection, and so many per
         room and per address in --password-attempt-window (attempts.py)."""
         if sid in self._checking_password:
-            raise RetryLater("too_many_attempts", "One password at a time: wait for the answer to the last one.",
-                             self.wrong_password_delay)
+            raise RetryLater(
+                "too_many_attempts",
+                "One password at a time: wait for the answer to the last one.",
+                self.wrong_password_delay,
+            )
         refused = self.password_attempts.take(room, self.limiter.address_of(sid), time.monotonic())
         if refused is not None:
             which, seconds = refused
             whose = f"room {room!r}" if which == "room" else "your network address"
-            raise RetryLater("too_many_attempts", f"Too many password attempts for {whose}; try again in "
-                                                  f"{max(1, round(seconds))} seconds.", seconds)
+            raise RetryLater(
+                "too_many_attempts",
+                f"Too many password attempts for {whose}; try again in {max(1, round(seconds))} seconds.",
+                seconds,
+            )
 
     def _check_admission(self, sid: str, room: str) -> None:
         self._check_room_bounds(sid)
         try:
-            self.access.admit(room, self.ban_key(sid), count=self.registry.count_members(room),
-                              already_member=self.registry.is_member(sid, room), now=time.time(),
-                              **self._identity(sid))
+            self.access.admit(
+                room,
+                self.ban_key(sid),
+                count=self.registry.count_members(room),
+                already_member=self.registry.is_member(sid, room),
+                now=time.time(),
+                **self._identity(sid),
+            )
         except Refusal as refusal_:
             raise UserError(refusal_.code, refusal_.message) from None
 
@@ -311,13 +363,16 @@ class Chat:
             "time": int(time.time() * 1000),
         }
         self.history.append(message)
-        await self.sio.emit("new_message", (f"{author['nickname']}: {body}", message), room=chat_room(name),
-                            skip_sid=sid)
+        await self.sio.emit(
+            "new_message", (f"{author['nickname']}: {body}", message), room=chat_room(name), skip_sid=sid
+        )
         self.sio.metrics.chat_relayed()
         if log.isEnabledFor(logging.DEBUG):
             # `text` is a sensitive field: logs.py drops it unless --log-sensitive
-            log.debug("new_message", extra={"room": name, "sid": sid, "nickname": author["nickname"],
-                                            "id": message["id"], "text": body})
+            log.debug(
+                "new_message",
+                extra={"room": name, "sid": sid, "nickname": author["nickname"], "id": message["id"], "text": body},
+            )
         return ok(message=message)
 
     async def leave_room(self, sid: str, room: Any = None, *_: Any) -> dict:
@@ -336,8 +391,9 @@ class Chat:
         member = self._member(sid)
         await self._announce_departure(member, departure, skip_sid=sid, owner_before=owner_before)
         await self.broadcast_room_change()
-        log.info("leave_room", extra={"room": name, "sid": sid, "nickname": member["nickname"],
-                                      "count": departure.count})
+        log.info(
+            "leave_room", extra={"room": name, "sid": sid, "nickname": member["nickname"], "count": departure.count}
+        )
 
     async def list_rooms(self, sid: str, *_: Any) -> dict:
         return ok(rooms=self.public_rooms())
@@ -356,11 +412,16 @@ class Chat:
         assert member is not None, sid
         return member.as_dict()
 
-    async def _announce_departure(self, member: dict, departure: Departure, *, skip_sid: str,
-                                  owner_before: str | None) -> None:
+    async def _announce_departure(
+        self, member: dict, departure: Departure, *, skip_sid: str, owner_before: str | None
+    ) -> None:
         room, count = departure.room, departure.count
-        await self.sio.emit("bye", (member["nickname"], count, {"room": room, "member": member}),
-                            room=chat_room(room), skip_sid=skip_sid)
+        await self.sio.emit(
+            "bye",
+            (member["nickname"], count, {"room": room, "member": member}),
+            room=chat_room(room),
+            skip_sid=skip_sid,
+        )
         for hook in self.departure_hooks:
             await hook(member, departure)
         if count == 0:
@@ -397,14 +458,16 @@ class Chat:
             log.info("released %d empty room(s): nothing of them remains", len(released))
         return released
 
-    async def departed_elsewhere(self, member: Member, departures: list[Departure],
-                                 owners_before: dict[str, str | None]) -> None:
+    async def departed_elsewhere(
+        self, member: Member, departures: list[Departure], owners_before: dict[str, str | None]
+    ) -> None:
         """A member of another process is gone without a word (that process died or lost Redis):
         this process tells its own clients, as the member's process would have told everyone."""
         with locally():
             for departure in departures:
-                await self._announce_departure(member.as_dict(), departure, skip_sid=member.id,
-                                               owner_before=owners_before.get(departure.room))
+                await self._announce_departure(
+                    member.as_dict(), departure, skip_sid=member.id, owner_before=owners_before.get(departure.room)
+                )
 
     def ban_key(self, sid: str) -> str:
         """Who the connection is across connections: its browser id, verified by the server."""
@@ -446,8 +509,10 @@ class Chat:
         --room-list-size busiest public rooms, busiest first (rooms.Registry.busiest_rooms).
         Private rooms are reached by link only. Bounded, because every connection receives it."""
         busiest = self.registry.busiest_rooms(self.room_list_size, lambda room: not self.access.is_private(room))
-        return [{**summary, "locked": self.access.policy(str(summary["name"])).password_hash is not None}
-                for summary in busiest]
+        return [
+            {**summary, "locked": self.access.policy(str(summary["name"])).password_hash is not None}
+            for summary in busiest
+        ]
 
     async def broadcast_room_change(self) -> None:
         """Everyone hears `room_change` (the seed's event), merged when changes come faster than
@@ -482,7 +547,8 @@ def _client_id(auth: Any) -> str | None:
     client_id = auth["clientId"]
     if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
         raise socketio.exceptions.ConnectionRefusedError(
-            "auth.clientId must be 8 to 128 letters, digits, '-' or '_' (a random hex string)")
+            "auth.clientId must be 8 to 128 letters, digits, '-' or '_' (a random hex string)"
+        )
     return client_id
 
 

@@ -41,12 +41,17 @@ class IceServers:
     _secret: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "IceServers":
+    def from_settings(cls, settings: Settings) -> IceServers:
         secret = settings.turn_secret
         if settings.turn_secret_file is not None:
             secret = settings.turn_secret_file.read_text().strip()
-        return cls(tuple(settings.stun_url_list), tuple(settings.turn_url_list),
-                   settings.ice_transport_policy, settings.turn_ttl, secret or None)
+        return cls(
+            tuple(settings.stun_url_list),
+            tuple(settings.turn_url_list),
+            settings.ice_transport_policy,
+            settings.turn_ttl,
+            secret or None,
+        )
 
     @property
     def issues_credentials(self) -> bool:
@@ -70,5 +75,8 @@ class IceServers:
     def as_dict(self, user_id: str | None = None) -> dict[str, object]:
         """What a call participant's acks carry: the servers, the policy, and `iceTtl`, the seconds the
         credentials stay valid (null without credentials: nothing to renew)."""
-        return {"iceServers": self.servers(user_id), "iceTransportPolicy": self.transport_policy,
-                "iceTtl": self.ttl if self.issues_credentials and self.turn_urls else None}
+        return {
+            "iceServers": self.servers(user_id),
+            "iceTransportPolicy": self.transport_policy,
+            "iceTtl": self.ttl if self.issues_credentials and self.turn_urls else None,
+        }

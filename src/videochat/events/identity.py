@@ -109,8 +109,10 @@ class BrowserIds:
             self._secret = bytes.fromhex(value.decode() if isinstance(value, bytes) else value)
             return True
         except Exception as error:  # its class and message; never the secret
-            log.warning("could not read the browser id secret from Redis; ids issued meanwhile are "
-                        "known to this process only", extra={"reason": f"{error.__class__.__name__}: {error}"})
+            log.warning(
+                "could not read the browser id secret from Redis; ids issued meanwhile are known to this process only",
+                extra={"reason": f"{error.__class__.__name__}: {error}"},
+            )
             return False
 
     async def keep_trying_redis(self, redis: Any, interval: float = 2.0) -> None:

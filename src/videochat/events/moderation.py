@@ -9,9 +9,9 @@ import time
 from typing import Any
 
 from videochat.events.chat import Chat
+from videochat.events.realtime import event_handler
 from videochat.model.errors import UserError, ok
 from videochat.model.passwords import LONGEST_PASSWORD, PasswordHash
-from videochat.events.realtime import event_handler
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,12 @@ class Moderation:
         self.ban_seconds = ban_seconds
 
     def register(self) -> None:
-        for event, handler in (("room_settings", self.room_settings), ("remove_member", self.remove_member),
-                               ("ask_mute", self.ask_mute), ("transfer_owner", self.transfer_owner)):
+        for event, handler in (
+            ("room_settings", self.room_settings),
+            ("remove_member", self.remove_member),
+            ("ask_mute", self.ask_mute),
+            ("transfer_owner", self.transfer_owner),
+        ):
             event_handler(self.chat.sio, event)(handler)
 
     async def room_settings(self, sid: str, room: Any = None, changes: Any = None, *_: Any) -> dict:
@@ -40,13 +44,15 @@ class Moderation:
             elif isinstance(password, str) and 0 < len(password) <= LONGEST_PASSWORD:
                 update["password_hash"] = await asyncio.to_thread(PasswordHash, password)
             else:
-                raise UserError("invalid_password", f"A password is text of 1 to {LONGEST_PASSWORD} characters, "
-                                                    "or null to unlock.")
+                raise UserError(
+                    "invalid_password", f"A password is text of 1 to {LONGEST_PASSWORD} characters, or null to unlock."
+                )
         if "maxMembers" in changes:
             cap = changes["maxMembers"]
             if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= MOST_MEMBERS):
-                raise UserError("invalid_settings", f"maxMembers is a whole number from 1 to {MOST_MEMBERS}, "
-                                                    "or null for no cap.")
+                raise UserError(
+                    "invalid_settings", f"maxMembers is a whole number from 1 to {MOST_MEMBERS}, or null for no cap."
+                )
             update["max_members"] = cap
         if "private" in changes:
             if not isinstance(changes["private"], bool):

@@ -16,7 +16,8 @@ import functools
 import logging
 import re
 import time
-from typing import Any, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import socketio
 from socketio import packet as sio_packet
@@ -24,16 +25,17 @@ from socketio import packet as sio_packet
 from videochat.fastpath import codec
 from videochat.fastpath.directio import DirectEngineIO
 from videochat.model.errors import INTERNAL_ERROR, UserError, failure
-from videochat.ops.metrics import Metrics
 from videochat.model.ratelimit import Limiter, Refused
+from videochat.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 # Names the Socket.IO libraries use themselves; a client event by one of these names is refused.
 # "*" is python-socketio's catch-all: an event by that name would reach the catch-all handler
 # without its name, its arguments shifted by one.
-RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "disconnecting", "newListener",
-                             "removeListener", "error", "*"})
+RESERVED_EVENTS = frozenset(
+    {"connect", "disconnect", "connect_error", "disconnecting", "newListener", "removeListener", "error", "*"}
+)
 
 # A Socket.IO EVENT on the default namespace, optionally with an ack id: `2[...` or `212[...`
 _DEFAULT_EVENT = re.compile(r"2(\d{0,100})\[")
@@ -43,6 +45,7 @@ _BINARY_PACKETS = ("5", "6")
 
 class BinaryRefused(ValueError):
     """A client sent binary data (an attachment header or a binary message): a protocol error."""
+
 
 _ack_requested: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_requested", default=False)
 _refusal: contextvars.ContextVar[UserError | None] = contextvars.ContextVar("refusal", default=None)
@@ -58,8 +61,9 @@ _NONE: dict = {}
 class Server(socketio.AsyncServer):
     """python-socketio's server, plus: ack bookkeeping, follow-ups after the ack, rate limits."""
 
-    def __init__(self, *args: Any, metrics: Metrics | None = None, limiter: Limiter | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, metrics: Metrics | None = None, limiter: Limiter | None = None, **kwargs: Any
+    ) -> None:
         # Engine.IO options (max_outgoing_bytes included) go to DirectEngineIO; what both libraries
         # decode goes through codec (nesting bounded)
         kwargs.setdefault("json", codec.LibraryJSON)
@@ -94,8 +98,9 @@ class Server(socketio.AsyncServer):
     # its descriptor, for as long as the client answers pings.
 
     def _has_namespace(self, eio_sid: str) -> bool:
-        return any(self.manager.sid_from_eio_sid(eio_sid, namespace) is not None
-                   for namespace in self.manager.get_namespaces())
+        return any(
+            self.manager.sid_from_eio_sid(eio_sid, namespace) is not None for namespace in self.manager.get_namespaces()
+        )
 
     async def _handle_eio_connect(self, eio_sid, environ):
         await super()._handle_eio_connect(eio_sid, environ)
@@ -128,7 +133,7 @@ class Server(socketio.AsyncServer):
                 # the most frequent packet, decoded here as the library's Packet would decode it
                 # (one json.loads), without the object
                 id_ = int(event[1]) if event[1] else None
-                await self._handle_event(eio_sid, None, id_, codec.decode(data[event.end() - 1:]))
+                await self._handle_event(eio_sid, None, id_, codec.decode(data[event.end() - 1 :]))
                 return
             await super()._handle_eio_message(eio_sid, data)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
@@ -155,21 +160,27 @@ class Server(socketio.AsyncServer):
             self.metrics.rejected("invalid_event")
             if sid is not None and self.manager.is_connected(sid, namespace or "/"):
                 message = f"{name!r} is reserved." if name else "An event needs a name, as text."
-                await self.emit("error", {"code": "invalid_event", "message": message, "event": name[:64]},
-                                to=sid, namespace=namespace or "/")
+                await self.emit(
+                    "error",
+                    {"code": "invalid_event", "message": message, "event": name[:64]},
+                    to=sid,
+                    namespace=namespace or "/",
+                )
             return
         # what the library's _handle_event does, with one task made directly (and no log call)
         namespace = namespace or "/"
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if not self.manager.is_connected(sid, namespace):
-            log.warning("an event from a socket not connected to namespace %s", namespace,
-                        extra={"sid": sid})
+            log.warning("an event from a socket not connected to namespace %s", namespace, extra={"sid": sid})
             return
         if not self.async_handlers:
             await self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
             return
-        if (self.before_ack is None and sid not in self._unfinished
-                and self.handlers.get(namespace, _NONE).get(data[0]) in self.inline_handlers):
+        if (
+            self.before_ack is None
+            and sid not in self._unfinished
+            and self.handlers.get(namespace, _NONE).get(data[0]) in self.inline_handlers
+        ):
             # A relay (a chat message, an offer): it never waits on I/O, so running it here, before
             # this connection's next packet is read, costs no latency and saves a task per event;
             # what it raises stays its own (the caller would take it for a malformed packet). Not
@@ -181,7 +192,8 @@ class Server(socketio.AsyncServer):
                 log.exception("event %r failed", data[0])
             return
         task = asyncio.get_running_loop().create_task(
-            self._handle_event_internal(self, sid, eio_sid, data, namespace, id))
+            self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
+        )
         self._running.add(task)
         self._unfinished[sid] = self._unfinished.get(sid, 0) + 1
         task.add_done_callback(functools.partial(self._event_done, sid))
@@ -221,8 +233,7 @@ class Server(socketio.AsyncServer):
         try:
             encoded = codec.encode(args)
         except (TypeError, ValueError):
-            await server._send_packet(eio_sid, self.packet_class(sio_packet.ACK, namespace=namespace,
-                                                                 id=id, data=args))
+            await server._send_packet(eio_sid, self.packet_class(sio_packet.ACK, namespace=namespace, id=id, data=args))
             return
         await server.eio.send_encoded(eio_sid, f"{prefix}{id}".encode() + encoded)
 
@@ -294,8 +305,11 @@ def event_handler(sio: Server, event: str, *, inline: bool = False) -> Callable[
                         await sio.before_ack()
                     return result
                 except UserError as error:
-                    log.warning("refused %s", event, extra={"event": event, "sid": sid, "code": error.code,
-                                                            "reason": error.message})
+                    log.warning(
+                        "refused %s",
+                        event,
+                        extra={"event": event, "sid": sid, "code": error.code, "reason": error.message},
+                    )
                     return await report_error(sio, sid, event, error)
                 except Exception:
                     log.exception("event %s failed", event, extra={"event": event, "sid": sid})

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import socketio
 
@@ -22,8 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class RoomList:
-    def __init__(self, sio: socketio.AsyncServer, rooms: Callable[[], list[dict[str, object]]], *,
-                 rate: float) -> None:
+    def __init__(self, sio: socketio.AsyncServer, rooms: Callable[[], list[dict[str, object]]], *, rate: float) -> None:
         self.sio = sio
         self.rooms = rooms
         self.rate = rate

@@ -13,9 +13,9 @@ from typing import Any
 import socketio
 
 from videochat.events.chat import Chat, chat_room, entry_options
-from videochat.model.errors import UserError, ok
 from videochat.events.ice import IceServers
 from videochat.events.realtime import event_handler
+from videochat.model.errors import UserError, ok
 from videochat.model.rooms import MEDIA_KINDS, CallFull, Departure, Media, Registry
 from videochat.model.validation import Limits
 
@@ -32,9 +32,19 @@ def call_room(room: str) -> str:
 
 
 class Signaling:
-    def __init__(self, sio: socketio.AsyncServer, registry: Registry, chat: Chat, limits: Limits,
-                 ice: IceServers, *, max_call_size: int, upload_budget_kbps: int,
-                 max_sdp_bytes: int = 65536, max_candidate_bytes: int = 2048) -> None:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        registry: Registry,
+        chat: Chat,
+        limits: Limits,
+        ice: IceServers,
+        *,
+        max_call_size: int,
+        upload_budget_kbps: int,
+        max_sdp_bytes: int = 65536,
+        max_candidate_bytes: int = 2048,
+    ) -> None:
         self.sio = sio
         self.registry = registry
         self.chat = chat
@@ -70,13 +80,17 @@ class Signaling:
         try:
             count, new_member, new_participant = self.registry.join_call(sid, name, media, self.max_call_size)
         except CallFull as full:
-            raise UserError("call_full", f"The call in room {name!r} is full: it has {full.size} participants "
-                                         f"already, the most allowed. You can still chat.") from None
+            raise UserError(
+                "call_full",
+                f"The call in room {name!r} is full: it has {full.size} participants "
+                f"already, the most allowed. You can still chat.",
+            ) from None
         peer = self._peer(sid, name)
         if new_participant:
             await self.sio.enter_room(sid, call_room(name))
-            log.info("join_call", extra={"room": name, "sid": sid,
-                                         "participants": self.registry.count_participants(name)})
+            log.info(
+                "join_call", extra={"room": name, "sid": sid, "participants": self.registry.count_participants(name)}
+            )
         welcome = {"call": True, "peer": peer} if new_participant else None
         try:
             reply = await self.chat.entered(sid, name, count, new_member, welcome=welcome, private=private)
@@ -94,8 +108,9 @@ class Signaling:
     async def answer(self, sid: str, description: Any = None, room: Any = None, to_id: Any = None, *_: Any) -> dict:
         return await self._relay_description("answer", sid, description, room, to_id)
 
-    async def ice_candidate(self, sid: str, candidate: Any = None, room: Any = None, to_id: Any = None,
-                            *_: Any) -> dict:
+    async def ice_candidate(
+        self, sid: str, candidate: Any = None, room: Any = None, to_id: Any = None, *_: Any
+    ) -> dict:
         cleaned = _candidate(candidate, self.max_candidate_bytes)
         name, to = self._route(sid, room, to_id)
         await self._relay("ice", sid, name, to, cleaned)
@@ -107,8 +122,9 @@ class Signaling:
             raise UserError("invalid_media", "media_state needs {audio, video, screen} booleans.")
         state = _media(media, self.registry.media(sid, name))
         self.registry.set_media(sid, name, state)
-        await self.sio.emit("media_state", {"room": name, "id": sid, "media": state.as_dict()},
-                            room=call_room(name), skip_sid=sid)
+        await self.sio.emit(
+            "media_state", {"room": name, "id": sid, "media": state.as_dict()}, room=call_room(name), skip_sid=sid
+        )
         self.sio.metrics.signaling_relayed("media_state")
         return ok(media=state.as_dict())
 
@@ -140,10 +156,16 @@ class Signaling:
     async def _left_call(self, member: dict, room: str) -> None:
         await self.sio.leave_room(member["id"], call_room(room))
         # The whole room hears it: those not in the call keep their view of who is (`inCall`).
-        await self.sio.emit("peer_left", {"room": room, "id": member["id"], "nickname": member["nickname"]},
-                            room=chat_room(room), skip_sid=member["id"])
-        log.info("leave_call", extra={"room": room, "sid": member["id"],
-                                      "participants": self.registry.count_participants(room)})
+        await self.sio.emit(
+            "peer_left",
+            {"room": room, "id": member["id"], "nickname": member["nickname"]},
+            room=chat_room(room),
+            skip_sid=member["id"],
+        )
+        log.info(
+            "leave_call",
+            extra={"room": room, "sid": member["id"], "participants": self.registry.count_participants(room)},
+        )
 
     async def _relay_description(self, event: str, sid: str, description: Any, room: Any, to_id: Any) -> dict:
         cleaned = _description(event, description, self.max_sdp_bytes)

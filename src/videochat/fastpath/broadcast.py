@@ -44,13 +44,11 @@ class BroadcastManager(socketio.AsyncManager):
         waiting = set(pending)
         return ((sid, eio_sid) for sid, eio_sid in participants if sid not in waiting)
 
-    async def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None, to=None,
-                   **kwargs):
+    async def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None, to=None, **kwargs):
         namespace = namespace or "/"
         room = to or room
         if callback is not None or namespace not in self.rooms:
-            return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
-                                      callback=callback, **kwargs)
+            return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
         encoded = self._encode(event, data, namespace)
         if encoded is None:  # binary attachments: the library's packets and path
             return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, **kwargs)

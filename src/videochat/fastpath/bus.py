@@ -21,7 +21,8 @@ import asyncio
 import collections
 import json
 import logging
-from typing import Any, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import socketio
 from redis import asyncio as aioredis
@@ -44,8 +45,11 @@ class Bus(IndexedRooms, socketio.AsyncRedisManager, BroadcastManager):
     name = "videochat-redis"
 
     def __init__(self, url: str, *, channel: str) -> None:
-        super().__init__(url, channel=channel, redis_options={
-            "socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 5})
+        super().__init__(
+            url,
+            channel=channel,
+            redis_options={"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 5},
+        )
         self.safe_url = redact_url(url)
         self.redis = aioredis.Redis.from_url(url, **self.redis_options)
         self.connected = True  # the library's own lazy connect is not used: _publish is ours

@@ -37,7 +37,8 @@ import math
 import time
 import urllib.parse
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import engineio
 from engineio import exceptions, packet
@@ -62,7 +63,7 @@ class Outbox:
 
     __slots__ = ("max_outgoing_bytes", "on_too_slow", "wire", "shut", "failure", "_queue", "_queued_bytes")
 
-    def __init__(self, max_outgoing_bytes: int, on_too_slow: Callable[["Outbox", int], None]) -> None:
+    def __init__(self, max_outgoing_bytes: int, on_too_slow: Callable[[Outbox, int], None]) -> None:
         self.max_outgoing_bytes = max_outgoing_bytes
         self.on_too_slow = on_too_slow
         self.wire: Wire | None = None
@@ -204,14 +205,18 @@ def writes_directly(socket: AsyncSocket, now: float) -> bool:
     WebSocket is attached and it is not closing, nor past its ping timeout (the library's `send`
     would close it then: such sockets take the library's path)."""
     outbox = socket.queue
-    return (type(outbox) is Outbox and outbox.wire is not None and not socket.closing
-            and not (socket.last_ping and now - socket.last_ping > socket.server.ping_timeout))
+    return (
+        type(outbox) is Outbox
+        and outbox.wire is not None
+        and not socket.closing
+        and not (socket.last_ping and now - socket.last_ping > socket.server.ping_timeout)
+    )
 
 
 class DirectWebSocket(asgi.WebSocket):
     """The Engine.IO WebSocket transport of one socket, on a connection that offers a Wire."""
 
-    def __init__(self, handler: Callable, server: "DirectEngineIO") -> None:
+    def __init__(self, handler: Callable, server: DirectEngineIO) -> None:
         super().__init__(handler, server)
         self.server = server
         self.socket = getattr(handler, "__self__", None)  # the AsyncSocket whose handler this is
@@ -281,8 +286,7 @@ class DirectWebSocket(asgi.WebSocket):
                     break
         finally:
             outbox.close()
-            await socket.close(wait=False, abort=True,
-                               reason=outbox.failure or self.server.reason.TRANSPORT_CLOSE)
+            await socket.close(wait=False, abort=True, reason=outbox.failure or self.server.reason.TRANSPORT_CLOSE)
 
     async def _upgrade(self, socket: Any, wire: Wire) -> bool:
         """From long-polling to this WebSocket: probe, then the client's UPGRADE (Engine.IO 4)."""
@@ -366,8 +370,12 @@ def _check_pong(socket: AsyncSocket) -> None:
     younger): close the WebSocket, which ends the socket with reason "ping timeout" (Engine.IO's
     service task may have closed it first)."""
     outbox, sent = socket.queue, socket.last_ping
-    if (sent is not None and time.time() - sent >= socket.server.ping_timeout
-            and isinstance(outbox, Outbox) and not outbox.shut):
+    if (
+        sent is not None
+        and time.time() - sent >= socket.server.ping_timeout
+        and isinstance(outbox, Outbox)
+        and not outbox.shut
+    ):
         outbox.failure = socket.server.reason.PING_TIMEOUT
         outbox.close()
 
@@ -390,9 +398,14 @@ def _decoded(data: str | bytes) -> tuple[int | None, Any]:
 class DirectEngineIO(engineio.AsyncServer):
     """python-engineio's server whose sockets write straight to their WebSocket (see the module)."""
 
-    def __init__(self, *args: Any, max_outgoing_bytes: int = DEFAULT_MAX_OUTGOING_BYTES,
-                 on_too_slow: Callable[[str, int], None] | None = None, handshake_timeout: float = 0,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        max_outgoing_bytes: int = DEFAULT_MAX_OUTGOING_BYTES,
+        on_too_slow: Callable[[str, int], None] | None = None,
+        handshake_timeout: float = 0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.max_outgoing_bytes = max_outgoing_bytes
         self.on_too_slow = on_too_slow
@@ -410,11 +423,14 @@ class DirectEngineIO(engineio.AsyncServer):
         # ASGI: (scope, receive, send)
         if len(args) == 3 and isinstance(args[0], dict) and self._foreign_session(args[0]):
             scope, send = args[0], args[2]
-            log.warning("refused a request for an Engine.IO session opened from another address",
-                        extra={"address": _scope_address(scope)})
+            log.warning(
+                "refused a request for an Engine.IO session opened from another address",
+                extra={"address": _scope_address(scope)},
+            )
             refusal = self._bad_request("Invalid session")
-            await self._async["make_response"](refusal["status"], refusal["headers"], refusal["response"],
-                                               {"asgi.scope": scope, "asgi.send": send})
+            await self._async["make_response"](
+                refusal["status"], refusal["headers"], refusal["response"], {"asgi.scope": scope, "asgi.send": send}
+            )
             return None
         return await super().handle_request(*args, **kwargs)
 
@@ -452,8 +468,10 @@ class DirectEngineIO(engineio.AsyncServer):
     def _handshake_over(self, socket: AsyncSocket) -> None:
         if socket.closing or socket.closed or self.has_namespace is None or self.has_namespace(socket.sid):
             return
-        log.info("closing an Engine.IO session that connected no namespace in time",
-                 extra={"eio_sid": socket.sid, "timeout": self.handshake_timeout})
+        log.info(
+            "closing an Engine.IO session that connected no namespace in time",
+            extra={"eio_sid": socket.sid, "timeout": self.handshake_timeout},
+        )
         outbox = socket.queue
         if isinstance(outbox, Outbox) and outbox.wire is not None:
             # a direct WebSocket: dropped at once, and its reader loop ends the session
@@ -490,9 +508,15 @@ class DirectEngineIO(engineio.AsyncServer):
     def _too_slow(self, outbox: Outbox, buffered: int) -> None:
         socket = next((s for s in self.sockets.values() if s.queue is outbox), None)
         sid = socket.sid if socket is not None else None
-        log.warning("dropping a connection too slow to read what it is sent",
-                    extra={"eio_sid": sid, "buffered_bytes": buffered, "limit": self.max_outgoing_bytes,
-                           "transport": "websocket" if outbox.wire is not None else "polling"})
+        log.warning(
+            "dropping a connection too slow to read what it is sent",
+            extra={
+                "eio_sid": sid,
+                "buffered_bytes": buffered,
+                "limit": self.max_outgoing_bytes,
+                "transport": "websocket" if outbox.wire is not None else "polling",
+            },
+        )
         if self.on_too_slow is not None:
             self.on_too_slow(sid or "", buffered)
         if outbox.wire is None and socket is not None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from typing import Callable
+from collections.abc import Callable
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
@@ -75,10 +75,9 @@ class Wire:
     `n` bytes, `on_overflow(buffered)` is called instead of writing (it drops the connection).
     """
 
-    __slots__ = ("_protocol", "_pending", "_pending_bytes", "_flusher", "_limit", "_on_overflow",
-                 "_left_in_transport")
+    __slots__ = ("_protocol", "_pending", "_pending_bytes", "_flusher", "_limit", "_on_overflow", "_left_in_transport")
 
-    def __init__(self, protocol: "DirectWebSocketProtocol") -> None:
+    def __init__(self, protocol: DirectWebSocketProtocol) -> None:
         self._protocol = protocol
         self._pending: list[bytes] | None = None
         self._pending_bytes = 0
@@ -152,7 +151,7 @@ class Wire:
 class _Flusher:
     """The connections of one event loop with writes waiting, flushed in one callback per round."""
 
-    _by_loop: dict[int, "_Flusher"] = {}
+    _by_loop: dict[int, _Flusher] = {}
 
     __slots__ = ("_loop", "_dirty")
 
@@ -161,7 +160,7 @@ class _Flusher:
         self._dirty: list[Wire] = []
 
     @classmethod
-    def of(cls, loop: asyncio.AbstractEventLoop) -> "_Flusher":
+    def of(cls, loop: asyncio.AbstractEventLoop) -> _Flusher:
         flusher = cls._by_loop.get(id(loop))
         if flusher is None or flusher._loop is not loop:
             flusher = cls._by_loop[id(loop)] = cls(loop)
@@ -250,7 +249,7 @@ class Flag:
         return True
 
 
-def app_pings(wire: "Wire") -> None:
+def app_pings(wire: Wire) -> None:
     """Before the accept: this connection's app checks liveness itself (Engine.IO pings and closes a
     client that stops answering), so uvicorn's WebSocket keepalive pings are not started for it.
     Other WebSocket routes (the lobby) keep them."""
@@ -290,8 +289,21 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
     curr_msg_data_type = "bytes"
     request = None
     response = None
-    _SHARED = ("config", "app", "loop", "logger", "root_path", "asgi_version", "app_state", "connections",
-               "tasks", "default_headers", "close_timeout", "ping_interval", "ping_timeout")
+    _SHARED = (
+        "config",
+        "app",
+        "loop",
+        "logger",
+        "root_path",
+        "asgi_version",
+        "app_state",
+        "connections",
+        "tasks",
+        "default_headers",
+        "close_timeout",
+        "ping_interval",
+        "ping_timeout",
+    )
 
     def handle_connect(self, event) -> None:
         super().handle_connect(event)
@@ -350,7 +362,7 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
             if end > size:
                 self.partial = data[position:]
                 return None
-            payload = apply_mask(data[start + 4:end], data[start:start + 4])
+            payload = apply_mask(data[start + 4 : end], data[start : start + 4])
             if first == 0x81:
                 try:
                     text = payload.decode()
@@ -388,7 +400,7 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         # the cycle collector, which rarely looks at long-lived objects (server.GC_THRESHOLDS)
         self.scope = None  # type: ignore[assignment]
         if self.wire is not None:  # the same through this protocol's reference and the Wire's
-            self.wire.release()   # callback into its Outbox, which holds the Wire
+            self.wire.release()  # callback into its Outbox, which holds the Wire
             self.wire = None
 
     def receive(self) -> asyncio.Future:  # type: ignore[override]

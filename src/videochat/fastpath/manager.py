@@ -13,7 +13,8 @@ BroadcastManager (events framed once and written to each WebSocket directly).
 
 from __future__ import annotations
 
-from typing import Any, Hashable
+from collections.abc import Hashable
+from typing import Any
 
 from videochat.fastpath.broadcast import BroadcastManager
 

@@ -15,8 +15,9 @@ keep the same access state this way: cluster.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from videochat.model.passwords import PasswordHash
 
@@ -41,20 +42,32 @@ class RoomPolicy:
     owner_key: str | None = None
 
     def as_dict(self, owner: str | None) -> dict[str, object]:
-        return {"owner": owner, "locked": self.password_hash is not None, "private": self.private,
-                "maxMembers": self.max_members}
+        return {
+            "owner": owner,
+            "locked": self.password_hash is not None,
+            "private": self.private,
+            "maxMembers": self.max_members,
+        }
 
     def to_data(self) -> dict[str, Any]:
-        return {"owner": self.owner, "maxMembers": self.max_members, "private": self.private,
-                "password": self.password_hash.to_data() if self.password_hash else None,
-                "ownerKey": self.owner_key}
+        return {
+            "owner": self.owner,
+            "maxMembers": self.max_members,
+            "private": self.private,
+            "password": self.password_hash.to_data() if self.password_hash else None,
+            "ownerKey": self.owner_key,
+        }
 
     @classmethod
-    def from_data(cls, data: dict[str, Any]) -> "RoomPolicy":
+    def from_data(cls, data: dict[str, Any]) -> RoomPolicy:
         password = data.get("password")
-        return cls(owner=data.get("owner"), max_members=data.get("maxMembers"), private=bool(data.get("private")),
-                   password_hash=PasswordHash.from_data(password) if password else None,
-                   owner_key=data.get("ownerKey"))
+        return cls(
+            owner=data.get("owner"),
+            max_members=data.get("maxMembers"),
+            private=bool(data.get("private")),
+            password_hash=PasswordHash.from_data(password) if password else None,
+            owner_key=data.get("ownerKey"),
+        )
 
 
 class Refusal(Exception):
@@ -74,8 +87,9 @@ class Access:
     def policy(self, room: str) -> RoomPolicy:
         return self._policies.get(room) or RoomPolicy()
 
-    def owner_of(self, room: str, member_ids: list[str],
-                 key_of: Callable[[str], str | None] = lambda member_id: None) -> str | None:
+    def owner_of(
+        self, room: str, member_ids: list[str], key_of: Callable[[str], str | None] = lambda member_id: None
+    ) -> str | None:
         """The owner among `member_ids` (longest present first); `key_of` gives a member's lasting key."""
         policy = self.policy(room)
         if policy.owner is not None and policy.owner in member_ids:
@@ -120,8 +134,17 @@ class Access:
 
     # entering
 
-    def admit(self, room: str, client_key: str, *, count: int, already_member: bool, now: float,
-              address: str | None = None, known_since: float | None = None) -> None:
+    def admit(
+        self,
+        room: str,
+        client_key: str,
+        *,
+        count: int,
+        already_member: bool,
+        now: float,
+        address: str | None = None,
+        known_since: float | None = None,
+    ) -> None:
         """Raise Refusal unless `client_key` may enter `room` now (passwords are checked apart).
 
         `address` (a key of identity.address_key): a ban on it keeps out every browser id issued
@@ -130,12 +153,16 @@ class Access:
             return
         until = self.banned_until(room, client_key, now)
         if until is not None:
-            raise Refusal("banned", f"You were removed from {room!r}; you may come back in "
-                                    f"{max(1, round(until - now))} seconds.")
+            raise Refusal(
+                "banned", f"You were removed from {room!r}; you may come back in {max(1, round(until - now))} seconds."
+            )
         ban = self._ban(room, address, now) if address else None
         if ban is not None and (known_since is None or known_since >= ban.since):
-            raise Refusal("banned", f"Someone at your network address was removed from {room!r}; it takes "
-                                    f"no newcomers from there for {max(1, round(ban.until - now))} seconds.")
+            raise Refusal(
+                "banned",
+                f"Someone at your network address was removed from {room!r}; it takes "
+                f"no newcomers from there for {max(1, round(ban.until - now))} seconds.",
+            )
         cap = self.policy(room).max_members
         if cap is not None and count >= cap:
             raise Refusal("room_full", f"Room {room!r} is full ({cap} members).")
@@ -147,8 +174,14 @@ class Access:
         policy.owner, policy.owner_key = new_owner, owner_key
         self._changed(room)
 
-    def configure(self, room: str, *, password_hash: PasswordHash | None | bool = False,
-                  max_members: int | None | bool = False, private: bool | None = None) -> RoomPolicy:
+    def configure(
+        self,
+        room: str,
+        *,
+        password_hash: PasswordHash | None | bool = False,
+        max_members: int | None | bool = False,
+        private: bool | None = None,
+    ) -> RoomPolicy:
         """Change what is given (False: leave as is; None: remove the lock or the cap)."""
         policy = self._policy_for_change(room)
         if password_hash is not False:

@@ -28,7 +28,7 @@ class PasswordHash:
         return {"salt": self._salt.hex(), "digest": self._digest.hex()}
 
     @classmethod
-    def from_data(cls, data: dict[str, str]) -> "PasswordHash":
+    def from_data(cls, data: dict[str, str]) -> PasswordHash:
         hashed = cls.__new__(cls)
         hashed._salt, hashed._digest = bytes.fromhex(data["salt"]), bytes.fromhex(data["digest"])
         return hashed

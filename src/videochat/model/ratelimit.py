@@ -102,15 +102,17 @@ class Refused(Exception):
     def __init__(self, kind: str, rate: Rate, scope: str) -> None:
         self.kind, self.rate, self.scope = kind, rate, scope
         where = "from this connection" if scope == "connection" else "from your network address"
-        super().__init__(f"Too many {DESCRIPTIONS[kind]} {where}; the limit is {rate.describe()}. "
-                         "Wait a moment and try again.")
+        super().__init__(
+            f"Too many {DESCRIPTIONS[kind]} {where}; the limit is {rate.describe()}. Wait a moment and try again."
+        )
 
 
 class Limiter:
     def __init__(self, rates: dict[str, Rate], *, address_factor: float, max_connections_per_address: int) -> None:
         self.rates = rates
-        self.address_rates = {kind: Rate(r.per_second * address_factor, r.burst * address_factor)
-                              for kind, r in rates.items()}
+        self.address_rates = {
+            kind: Rate(r.per_second * address_factor, r.burst * address_factor) for kind, r in rates.items()
+        }
         self.max_connections = max_connections_per_address
         self._address_of: dict[str, str] = {}
         self._keys_from: dict[str, set[str]] = {}  # address -> its connections (their count is the cap's)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 DEFAULT_NICKNAME = "Anon"
 
@@ -105,13 +106,22 @@ class Registry:
 
     # connections
 
-    def connect(self, member_id: str, nickname: str = DEFAULT_NICKNAME, client_id: str | None = None, *,
-                key: str | None = None, address: str | None = None, known_since: float | None = None,
-                origin: str | None = None) -> Member:
+    def connect(
+        self,
+        member_id: str,
+        nickname: str = DEFAULT_NICKNAME,
+        client_id: str | None = None,
+        *,
+        key: str | None = None,
+        address: str | None = None,
+        known_since: float | None = None,
+        origin: str | None = None,
+    ) -> Member:
         """Register a connection. A client id already held by another connection is taken over:
         the caller must disconnect the holder (`holder_of_client_id` before connecting)."""
-        member = Member(member_id, nickname, client_id=client_id, key=key, address=address,
-                        known_since=known_since, origin=origin)
+        member = Member(
+            member_id, nickname, client_id=client_id, key=key, address=address, known_since=known_since, origin=origin
+        )
         self._members[member_id] = member
         if client_id is not None:
             self._client_ids[client_id] = member_id
@@ -199,8 +209,14 @@ class Registry:
         """Summaries of the `most` rooms with the most members among those `listed`; of rooms with
         as many, the one whose longest-present member came first, then by name: the same order in
         every process that holds the same members (arrival stamps travel with them)."""
-        ranked = heapq.nsmallest(most, ((-len(members), next(iter(members.values())).rooms[name], name)
-                                        for name, members in self._rooms.items() if listed(name)))
+        ranked = heapq.nsmallest(
+            most,
+            (
+                (-len(members), next(iter(members.values())).rooms[name], name)
+                for name, members in self._rooms.items()
+                if listed(name)
+            ),
+        )
         return [{"name": name, "count": -negative} for negative, _, name in ranked]
 
     # calls
@@ -279,10 +295,23 @@ class Registry:
     def snapshot(self, member_id: str) -> dict[str, Any]:
         """A member's whole state, as JSON-ready data that `put()` takes."""
         member = self._members[member_id]
-        calls = {room: self._calls[room][member_id].media.as_dict()
-                 for room in member.rooms if member_id in self._calls.get(room, ())}
-        return {"id": member.id, "nickname": member.nickname, "clientId": member.client_id, "key": member.key,
-                "address": member.address, "knownSince": member.known_since, "origin": member.origin, "version": member.version, "rooms": dict(member.rooms), "calls": calls}
+        calls = {
+            room: self._calls[room][member_id].media.as_dict()
+            for room in member.rooms
+            if member_id in self._calls.get(room, ())
+        }
+        return {
+            "id": member.id,
+            "nickname": member.nickname,
+            "clientId": member.client_id,
+            "key": member.key,
+            "address": member.address,
+            "knownSince": member.known_since,
+            "origin": member.origin,
+            "version": member.version,
+            "rooms": dict(member.rooms),
+            "calls": calls,
+        }
 
     def put(self, state: dict[str, Any]) -> list[Departure] | None:
         """Lay a member's snapshot over the copy held here (no on_change): rooms left and entered,
@@ -291,9 +320,14 @@ class Registry:
         member_id = state["id"]
         member = self._members.get(member_id)
         if member is None:
-            member = Member(member_id, client_id=state.get("clientId"), key=state.get("key"),
-                            address=state.get("address"), known_since=state.get("knownSince"),
-                            origin=state.get("origin"))
+            member = Member(
+                member_id,
+                client_id=state.get("clientId"),
+                key=state.get("key"),
+                address=state.get("address"),
+                known_since=state.get("knownSince"),
+                origin=state.get("origin"),
+            )
             self._members[member_id] = member
             if member.client_id is not None:
                 self._client_ids[member.client_id] = member_id

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from videochat.model.errors import UserError
 
-
 # Unicode's control characters (category Cc): C0, DEL and C1
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
@@ -81,8 +80,9 @@ def _clean_text(value: object, *, what: str, code: str, limit: int, name: bool =
         raise UserError(code, f"The {what} contains control characters.")
     problem = _name_problem(text) if name else None
     if problem is not None:
-        raise UserError(code, f"The {what} contains {problem}; use visible letters, digits, spaces, "
-                              "punctuation or emoji.")
+        raise UserError(
+            code, f"The {what} contains {problem}; use visible letters, digits, spaces, punctuation or emoji."
+        )
     return text
 
 

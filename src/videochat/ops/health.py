@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -34,8 +34,10 @@ class Health:
     async def readyz(self, request: Request) -> Response:
         results = await asyncio.gather(*(self._run(name, check) for name, check in self.checks.items()))
         failed = {name: reason for name, reason in results if reason is not None}
-        body = {"status": "unavailable" if failed else "ready",
-                "checks": {name: ("failed" if name in failed else "ok") for name in self.checks}}
+        body = {
+            "status": "unavailable" if failed else "ready",
+            "checks": {name: ("failed" if name in failed else "ok") for name in self.checks},
+        }
         if failed:
             body["reasons"] = failed
         return JSONResponse(body, status_code=503 if failed else 200, headers={"Cache-Control": "no-store"})
@@ -43,7 +45,7 @@ class Health:
     async def _run(self, name: str, check: Check) -> tuple[str, str | None]:
         try:
             await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             reason = f"no answer within {CHECK_TIMEOUT_SECONDS:g} s"
         except Exception as error:  # a failing service, whatever its library raises
             reason = str(error) or error.__class__.__name__

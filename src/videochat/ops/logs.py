@@ -22,15 +22,17 @@ SENSITIVE_FIELDS = frozenset({"text", "sdp", "candidate"})
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime",
+    "message",
+    "asctime",
     "color_message",  # uvicorn's copy of the message with terminal colours
 }
 
 
 def record_fields(record: logging.LogRecord) -> dict[str, Any]:
     """The `extra=` fields of a record, in the order they were given."""
-    return {key: value for key, value in vars(record).items()
-            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_")}
+    return {
+        key: value for key, value in vars(record).items() if key not in _STANDARD_ATTRIBUTES and not key.startswith("_")
+    }
 
 
 class HumanFormatter(logging.Formatter):
@@ -76,8 +78,7 @@ def _human_value(value: Any) -> str:
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc)
-            .isoformat(timespec="milliseconds"),
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -125,6 +126,13 @@ def configure_logging(level: str, log_format: str = "human", *, sensitive: bool 
         library_level = "DEBUG" if sensitive else "INFO"
     # "engineio.server" and "socketio.server" by name: a library whose logger has no level of its
     # own gives it one and a handler of its own (raw lines besides ours, unfiltered, unformatted).
-    for name in ("uvicorn", "uvicorn.error", "engineio", "socketio", "engineio.server", "socketio.server",
-                 "websockets"):
+    for name in (
+        "uvicorn",
+        "uvicorn.error",
+        "engineio",
+        "socketio",
+        "engineio.server",
+        "socketio.server",
+        "websockets",
+    ):
         logging.getLogger(name).setLevel(library_level)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
@@ -35,24 +35,35 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.chat_messages = Counter(
-            "videochat_chat_messages", "Chat messages accepted and relayed to the others in their room.",
-            registry=r)
+            "videochat_chat_messages", "Chat messages accepted and relayed to the others in their room.", registry=r
+        )
         self.signaling_messages = Counter(
-            "videochat_signaling_messages", "Call signaling messages relayed, by kind.", ["kind"], registry=r)
+            "videochat_signaling_messages", "Call signaling messages relayed, by kind.", ["kind"], registry=r
+        )
         self.rejected_inputs = Counter(
-            "videochat_rejected_inputs", "Socket.IO inputs refused, by error code.", ["reason"], registry=r)
+            "videochat_rejected_inputs", "Socket.IO inputs refused, by error code.", ["reason"], registry=r
+        )
         self.event_seconds = Histogram(
-            "videochat_event_seconds", "Time to answer a Socket.IO event (enter_room included), by event.",
-            ["event"], buckets=EVENT_SECONDS_BUCKETS, registry=r)
+            "videochat_event_seconds",
+            "Time to answer a Socket.IO event (enter_room included), by event.",
+            ["event"],
+            buckets=EVENT_SECONDS_BUCKETS,
+            registry=r,
+        )
         self.http_requests = Counter(
-            "videochat_http_requests", "HTTP requests answered, by route template and status.",
-            ["route", "status"], registry=r)
+            "videochat_http_requests",
+            "HTTP requests answered, by route template and status.",
+            ["route", "status"],
+            registry=r,
+        )
         self.admin_logins = Counter(
-            "videochat_admin_logins", "Admin UI connection attempts, by result.", ["result"], registry=r)
+            "videochat_admin_logins", "Admin UI connection attempts, by result.", ["result"], registry=r
+        )
         self.slow_clients_dropped = Counter(
             "videochat_slow_clients_dropped",
             "WebSocket connections dropped because more than --max-outgoing-bytes waited for the client to read.",
-            registry=r)
+            registry=r,
+        )
         ProcessCollector(registry=r)  # memory, CPU, open files of this process
         self._count_calls: Callable[[], int] = lambda: 0
 
@@ -76,7 +87,7 @@ class Metrics:
 
     # exposition
 
-    def watch(self, live: "LiveState") -> None:
+    def watch(self, live: LiveState) -> None:
         self.registry.register(live)
 
     def exposition(self) -> bytes:
@@ -105,18 +116,23 @@ class LiveState:
         sockets = GaugeMetricFamily(
             "videochat_socketio_connections",
             "Socket.IO clients connected (admin UI excluded), by current transport "
-            "(a client that upgrades moves from polling to websocket).", labels=["transport"])
+            "(a client that upgrades moves from polling to websocket).",
+            labels=["transport"],
+        )
         for transport, count in by_transport.items():
             sockets.add_metric([transport], count)
         yield sockets
-        yield GaugeMetricFamily("videochat_lobby_connections", "Plain WebSocket lobby clients connected.",
-                                value=len(self.lobby.clients))
+        yield GaugeMetricFamily(
+            "videochat_lobby_connections", "Plain WebSocket lobby clients connected.", value=len(self.lobby.clients)
+        )
         summaries = self.registry.room_summaries()
-        yield GaugeMetricFamily("videochat_rooms", "Rooms that exist (a room exists while it has members).",
-                                value=len(summaries))
+        yield GaugeMetricFamily(
+            "videochat_rooms", "Rooms that exist (a room exists while it has members).", value=len(summaries)
+        )
         yield from room_size_gauges([int(summary["count"]) for summary in summaries])
-        yield GaugeMetricFamily("videochat_calls_in_progress", "Video calls going on.",
-                                value=self.metrics.calls_in_progress())
+        yield GaugeMetricFamily(
+            "videochat_calls_in_progress", "Video calls going on.", value=self.metrics.calls_in_progress()
+        )
 
 
 # Rooms are counted by how many members they have, in these ranges (the label values, fixed).
@@ -128,17 +144,22 @@ def room_size_gauges(sizes: list[int]):
     largest room. Room names are chosen by users and private rooms are secret (issue 16): a label
     per room would publish every name, private ones included, to whoever may scrape."""
     by_size = GaugeMetricFamily(
-        "videochat_rooms_by_size", "Rooms by their number of members (a range: 1, 2, 3-5, 6-10, 11-50, 51+).",
-        labels=["members"])
+        "videochat_rooms_by_size",
+        "Rooms by their number of members (a range: 1, 2, 3-5, 6-10, 11-50, 51+).",
+        labels=["members"],
+    )
     for low, high in ROOM_SIZE_RANGES:
         label = str(low) if low == high else f"{low}-{high}" if high else f"{low}+"
         by_size.add_metric([label], sum(1 for size in sizes if size >= low and (high is None or size <= high)))
     yield by_size
-    yield GaugeMetricFamily("videochat_room_memberships",
-                            "Members in rooms, summed over the rooms (a member of two rooms counts twice).",
-                            value=sum(sizes))
-    yield GaugeMetricFamily("videochat_largest_room_members", "Members of the largest room (0 without rooms).",
-                            value=max(sizes, default=0))
+    yield GaugeMetricFamily(
+        "videochat_room_memberships",
+        "Members in rooms, summed over the rooms (a member of two rooms counts twice).",
+        value=sum(sizes),
+    )
+    yield GaugeMetricFamily(
+        "videochat_largest_room_members", "Members of the largest room (0 without rooms).", value=max(sizes, default=0)
+    )
 
 
 class HttpMetrics:
@@ -184,8 +205,11 @@ class MetricsEndpoint:
 
     async def serve(self, request: Request) -> Response:
         if self._token_digest is not None and not self._authorized(request.headers.get("authorization", "")):
-            return PlainTextResponse("A bearer token is needed: Authorization: Bearer <token>.\n", status_code=401,
-                                     headers={"WWW-Authenticate": 'Bearer realm="videochat metrics"'})
+            return PlainTextResponse(
+                "A bearer token is needed: Authorization: Bearer <token>.\n",
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="videochat metrics"'},
+            )
         return Response(self.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     def _authorized(self, header: str) -> bool:

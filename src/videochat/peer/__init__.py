@@ -20,9 +20,10 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import aiohttp
 import socketio
@@ -78,10 +79,21 @@ class Peer:
     ICE: the server's `iceServers` and `iceTransportPolicy` from the join ack, unless given here.
     """
 
-    def __init__(self, url: str, room: str, *, name: str = "Python", video: str | Path | None = None,
-                 send_audio: bool = True, send_video: bool = True,
-                 ice_servers: list[dict[str, Any]] | None = None, ice_transport_policy: str | None = None,
-                 client_id: str | None = None, ssl_verify: bool = True, reconnection: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        room: str,
+        *,
+        name: str = "Python",
+        video: str | Path | None = None,
+        send_audio: bool = True,
+        send_video: bool = True,
+        ice_servers: list[dict[str, Any]] | None = None,
+        ice_transport_policy: str | None = None,
+        client_id: str | None = None,
+        ssl_verify: bool = True,
+        reconnection: bool = True,
+    ) -> None:
         self.url = url
         self.room = room
         self.name = name
@@ -98,8 +110,9 @@ class Peer:
         self.joins = 0  # how many times the call was (re)joined
         self.ignored_offers = 0  # glares this peer won as the impolite side
         self.id: str | None = None
-        self._client_options = dict(reconnection=reconnection, reconnection_delay=0.5, reconnection_delay_max=2,
-                                    ssl_verify=ssl_verify)
+        self._client_options = dict(
+            reconnection=reconnection, reconnection_delay=0.5, reconnection_delay_max=2, ssl_verify=ssl_verify
+        )
         self.sio = socketio.AsyncClient(**self._client_options)
         self._http: aiohttp.ClientSession | None = None
         self._player: MediaPlayer | None = None
@@ -112,20 +125,27 @@ class Peer:
 
     # lifecycle
 
-    async def start(self, timeout: float = 20) -> "Peer":
+    async def start(self, timeout: float = 20) -> Peer:
         """Connect and join the call; returns once the server acknowledged the join."""
         if self.video_source is not None:
             self._player = MediaPlayer(self.video_source, loop=True)
         # our own HTTP session, closed in stop(): the client's own may outlive failed reconnections
         self._http = aiohttp.ClientSession()
         self.sio = socketio.AsyncClient(http_session=self._http, **self._client_options)
-        for event, handler in (("connect", self._on_connect), ("welcome", self._on_welcome),
-                               ("offer", self._on_offer), ("answer", self._on_answer), ("ice", self._on_ice),
-                               ("media_state", self._on_media_state), ("peer_left", self._on_peer_left)):
+        for event, handler in (
+            ("connect", self._on_connect),
+            ("welcome", self._on_welcome),
+            ("offer", self._on_offer),
+            ("answer", self._on_answer),
+            ("ice", self._on_ice),
+            ("media_state", self._on_media_state),
+            ("peer_left", self._on_peer_left),
+        ):
             self.sio.on(event, handler)
         try:
-            await self.sio.connect(self.url, transports=["websocket"], auth={"clientId": self.client_id},
-                                   wait_timeout=timeout)
+            await self.sio.connect(
+                self.url, transports=["websocket"], auth={"clientId": self.client_id}, wait_timeout=timeout
+            )
         except BaseException:
             await self.stop()
             raise
@@ -154,7 +174,7 @@ class Peer:
         if self._http is not None:
             await self._http.close()
 
-    async def __aenter__(self) -> "Peer":
+    async def __aenter__(self) -> Peer:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
@@ -168,9 +188,11 @@ class Peer:
     def peer_named(self, nickname: str) -> RemotePeer | None:
         return next((p for p in self.peers.values() if p.nickname == nickname), None)
 
-    async def wait_for_peer(self, peer_id: str | None = None, *, nickname: str | None = None,
-                            timeout: float = 20) -> RemotePeer:
+    async def wait_for_peer(
+        self, peer_id: str | None = None, *, nickname: str | None = None, timeout: float = 20
+    ) -> RemotePeer:
         """A participant known to this peer (by id or nickname; any if neither)."""
+
         def find() -> RemotePeer | None:
             for remote in self.peers.values():
                 if (peer_id is None or remote.id == peer_id) and (nickname is None or remote.nickname == nickname):
@@ -183,12 +205,16 @@ class Peer:
         return found
 
     async def wait_for_connection(self, peer_id: str, timeout: float = 20) -> RemotePeer:
-        await self._wait(lambda: peer_id in self.peers and self.peers[peer_id].connection_state == "connected",
-                         timeout, f"a connection to {peer_id}")
+        await self._wait(
+            lambda: peer_id in self.peers and self.peers[peer_id].connection_state == "connected",
+            timeout,
+            f"a connection to {peer_id}",
+        )
         return self.peers[peer_id]
 
-    async def wait_for_media(self, peer_id: str, kinds: tuple[str, ...] = KINDS, frames: int = 10,
-                             timeout: float = 30) -> dict[str, int]:
+    async def wait_for_media(
+        self, peer_id: str, kinds: tuple[str, ...] = KINDS, frames: int = 10, timeout: float = 30
+    ) -> dict[str, int]:
         """Wait until `frames` more frames of each kind than now have arrived from `peer_id`."""
         await self.wait_for_peer(peer_id, timeout=timeout)
         start = {kind: self.peers[peer_id].frames[kind] for kind in kinds}
@@ -239,7 +265,7 @@ class Peer:
             self._join_error = error
             self._notify()
             return
-        except (socketio.exceptions.SocketIOError, asyncio.TimeoutError) as error:
+        except (TimeoutError, socketio.exceptions.SocketIOError) as error:
             log.warning("join of %s failed (%s); waiting for the next connection", self.room, error)
             return
         self._take_ice_servers(reply)
@@ -265,7 +291,7 @@ class Peer:
             return
         try:
             self._take_ice_servers(_checked(await self.sio.call("ice_servers", self.room, timeout=10), "ice_servers"))
-        except (PeerError, socketio.exceptions.SocketIOError, asyncio.TimeoutError) as error:
+        except (TimeoutError, PeerError, socketio.exceptions.SocketIOError) as error:
             log.warning("could not renew TURN credentials (%s); using the ones we have", error)
 
     async def _on_welcome(self, nickname: str, count: int, info: dict | None = None, *_: Any) -> None:
@@ -279,8 +305,7 @@ class Peer:
             await self._replace_connection(remote)
             await self._offer(remote)
 
-    async def _on_offer(self, description: dict, from_id: str | None = None, info: dict | None = None,
-                        *_: Any) -> None:
+    async def _on_offer(self, description: dict, from_id: str | None = None, info: dict | None = None, *_: Any) -> None:
         if from_id is None or not self._for_us(info):
             return
         remote = self._remote(from_id, (info or {}).get("from", {}).get("nickname", "?"))
@@ -312,20 +337,25 @@ class Peer:
             await pc.setLocalDescription(await pc.createAnswer())
             await self._send("answer", {"type": "answer", "sdp": pc.localDescription.sdp}, from_id)
 
-    async def _on_answer(self, description: dict, from_id: str | None = None, info: dict | None = None,
-                         *_: Any) -> None:
+    async def _on_answer(
+        self, description: dict, from_id: str | None = None, info: dict | None = None, *_: Any
+    ) -> None:
         remote = self.peers.get(from_id or "")
         if remote is None or not self._for_us(info):
             return
         async with remote.lock:
             if remote.pc is None or remote.pc.signalingState != "have-local-offer":
-                log.info("answer from %s arrived in state %s; dropped", from_id,
-                         remote.pc.signalingState if remote.pc else "no connection")
+                log.info(
+                    "answer from %s arrived in state %s; dropped",
+                    from_id,
+                    remote.pc.signalingState if remote.pc else "no connection",
+                )
                 return
             await remote.pc.setRemoteDescription(RTCSessionDescription(description["sdp"], "answer"))
 
-    async def _on_ice(self, candidate: dict | None, from_id: str | None = None, info: dict | None = None,
-                      *_: Any) -> None:
+    async def _on_ice(
+        self, candidate: dict | None, from_id: str | None = None, info: dict | None = None, *_: Any
+    ) -> None:
         remote = self.peers.get(from_id or "")
         if remote is None or not self._for_us(info) or not candidate or not candidate.get("candidate"):
             return  # end-of-candidates needs nothing: aiortc's checks run on what it has
@@ -369,10 +399,13 @@ class Peer:
         if self._stopping:
             raise asyncio.CancelledError  # an event handled while stopping makes no new connection
         await self._renew_ice_servers()
-        servers = [RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
-                   for s in self.ice_servers]
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers,
-                                                iceTransportPolicy=_policy(self.ice_transport_policy)))
+        servers = [
+            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in self.ice_servers
+        ]
+        pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=servers, iceTransportPolicy=_policy(self.ice_transport_policy))
+        )
         remote.pc = pc
         remote.ignore_offer = False
 
@@ -439,7 +472,7 @@ class Peer:
     async def _send(self, event: str, description: dict, to_id: str) -> None:
         try:
             reply = await self.sio.call(event, (description, self.room, to_id), timeout=10)
-        except (socketio.exceptions.SocketIOError, asyncio.TimeoutError) as error:
+        except (TimeoutError, socketio.exceptions.SocketIOError) as error:
             log.warning("%s to %s not sent: %s", event, to_id, error)
             return
         if not reply.get("ok"):
@@ -546,8 +579,14 @@ async def run_peer(url: str, room: str, **options: Any) -> int:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), STATUS_INTERVAL)
             for remote in list(peer.peers.values()):
-                log.info("from %s (%s): %s, %d video and %d audio frames received", remote.nickname, remote.id,
-                         remote.connection_state, remote.frames["video"], remote.frames["audio"])
+                log.info(
+                    "from %s (%s): %s, %d video and %d audio frames received",
+                    remote.nickname,
+                    remote.id,
+                    remote.connection_state,
+                    remote.frames["video"],
+                    remote.frames["audio"],
+                )
     finally:
         await peer.stop()
     log.info("left the call")

@@ -63,7 +63,7 @@ class PatternVideoTrack(_Paced):
         frame = av.VideoFrame(self.width, self.height, "yuv420p")
         shift = (index * 4) % self.width
         luma, blue, red = frame.planes
-        row = self._luma_ramp[shift:shift + self.width]
+        row = self._luma_ramp[shift : shift + self.width]
         luma.update(_rows(row, luma.line_size, self.height))
         hue = index * 2 * math.pi / (self.rate * 8)
         for plane, phase in ((blue, 0.0), (red, math.pi / 2)):
@@ -82,8 +82,13 @@ class ToneAudioTrack(_Paced):
 
     def __init__(self, volume: float = 0.2) -> None:
         super().__init__()
-        samples = array("h", (int(volume * 32767 * math.sin(2 * math.pi * TONE_HZ * n / AUDIO_RATE))
-                              for n in range(AUDIO_FRAME_SAMPLES)))
+        samples = array(
+            "h",
+            (
+                int(volume * 32767 * math.sin(2 * math.pi * TONE_HZ * n / AUDIO_RATE))
+                for n in range(AUDIO_FRAME_SAMPLES)
+            ),
+        )
         self._samples = samples.tobytes()
 
     async def recv(self) -> av.AudioFrame:

@@ -26,9 +26,10 @@ import logging
 import operator
 import sqlite3
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,23 +60,35 @@ LOW_WATER = 0.9  # over max_bytes, rows are deleted down to this share of it (no
 # What a row costs on disk, as near as SQLite lets one count cheaply: its strings in bytes (the room
 # twice: the index holds it too), and ROW_OVERHEAD for the rowid, the time (twice), headers and slack.
 ROW_OVERHEAD = 48
-ROW_BYTES = ("length(CAST(id AS BLOB)) + 2 * length(CAST(room AS BLOB)) + length(CAST(author_id AS BLOB))"
-             f" + length(CAST(nickname AS BLOB)) + length(CAST(text AS BLOB)) + {ROW_OVERHEAD}")
+ROW_BYTES = (
+    "length(CAST(id AS BLOB)) + 2 * length(CAST(room AS BLOB)) + length(CAST(author_id AS BLOB))"
+    f" + length(CAST(nickname AS BLOB)) + length(CAST(text AS BLOB)) + {ROW_OVERHEAD}"
+)
 INSERT = "INSERT INTO messages (id, room, author_id, nickname, text, time) VALUES (?, ?, ?, ?, ?, ?)"
 # keeps a room's last `size` rows (what `_load` reads)
-TRIM = ("DELETE FROM messages WHERE room = ?1 AND rowid NOT IN (SELECT rowid FROM messages"
-        " WHERE room = ?1 ORDER BY time DESC, rowid DESC LIMIT ?2)")
+TRIM = (
+    "DELETE FROM messages WHERE room = ?1 AND rowid NOT IN (SELECT rowid FROM messages"
+    " WHERE room = ?1 ORDER BY time DESC, rowid DESC LIMIT ?2)"
+)
 # keeps a room's newest rows that together take at most ?2 bytes
-TRIM_TO_BYTES = (f"DELETE FROM messages WHERE rowid IN (SELECT rowid FROM (SELECT rowid, sum({ROW_BYTES})"
-                 " OVER (ORDER BY time DESC, rowid DESC) AS newer FROM messages WHERE room = ?1) WHERE newer > ?2)")
+TRIM_TO_BYTES = (
+    f"DELETE FROM messages WHERE rowid IN (SELECT rowid FROM (SELECT rowid, sum({ROW_BYTES})"
+    " OVER (ORDER BY time DESC, rowid DESC) AS newer FROM messages WHERE room = ?1) WHERE newer > ?2)"
+)
 DELETE_ROOM = "DELETE FROM messages WHERE room = ?"
 
 
 def _row_bytes(params: tuple) -> int:
     """ROW_BYTES of an INSERT's parameters (id, room, author_id, nickname, text, time)."""
     id_, room, author, nickname, text, _ = params
-    return (len(id_.encode()) + 2 * len(room.encode()) + len(author.encode()) + len(nickname.encode())
-            + len(text.encode()) + ROW_OVERHEAD)
+    return (
+        len(id_.encode())
+        + 2 * len(room.encode())
+        + len(author.encode())
+        + len(nickname.encode())
+        + len(text.encode())
+        + ROW_OVERHEAD
+    )
 
 
 def fair_share(sizes: dict[str, int], total: int) -> int:
@@ -135,9 +148,7 @@ class HistoryStore:
         # Nobody is in any room when the server starts: every room with history starts its
         # countdown now, unless it was already counting.
         now = time.time()
-        db.execute(
-            "INSERT OR IGNORE INTO empty_rooms (room, since) SELECT DISTINCT room, ? FROM messages", (now,)
-        )
+        db.execute("INSERT OR IGNORE INTO empty_rooms (room, since) SELECT DISTINCT room, ? FROM messages", (now,))
         self._db = db
         for room, rows, size in db.execute(f"SELECT room, count(*), sum({ROW_BYTES}) FROM messages GROUP BY room"):
             self._set_stored(room, rows, size)
@@ -154,8 +165,10 @@ class HistoryStore:
                 db.execute("DROP INDEX IF EXISTS messages_by_room")
                 db.execute(MESSAGES)
                 db.execute(MESSAGES_INDEX)
-                db.execute("INSERT INTO messages (id, room, author_id, nickname, text, time)"
-                           " SELECT id, room, author_id, nickname, text, time FROM messages_v0 ORDER BY rowid")
+                db.execute(
+                    "INSERT INTO messages (id, room, author_id, nickname, text, time)"
+                    " SELECT id, room, author_id, nickname, text, time FROM messages_v0 ORDER BY rowid"
+                )
                 db.execute("DROP TABLE messages_v0")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except BaseException:
@@ -226,16 +239,23 @@ class HistoryStore:
         if cached is not None:
             return bool(cached)  # loaded, and every message since appended to it
         await self.flush()
-        return await self._run(lambda: self._db.execute(  # type: ignore[union-attr]
-            "SELECT 1 FROM messages WHERE room = ? LIMIT 1", (room,)).fetchone() is not None)
+        return await self._run(
+            lambda: (
+                self._db.execute(  # type: ignore[union-attr]
+                    "SELECT 1 FROM messages WHERE room = ? LIMIT 1", (room,)
+                ).fetchone()
+                is not None
+            )
+        )
 
     def append(self, message: Message) -> None:
         cached = self._cache.get(message["room"])
         if cached is not None:
             cached.append(message)
         author = message["author"]
-        self._queue(INSERT, (message["id"], message["room"], author["id"], author["nickname"], message["text"],
-                             message["time"]))
+        self._queue(
+            INSERT, (message["id"], message["room"], author["id"], author["nickname"], message["text"], message["time"])
+        )
         room = message["room"]
         if self.max_bytes is not None:
             # a flood is written (and held to the bound) in batches of a share of it, not of WRITE_DELAY:
@@ -254,13 +274,18 @@ class HistoryStore:
         if policy is None:
             self._queue("DELETE FROM room_policies WHERE room = ?", (room,))
         else:
-            self._queue("INSERT OR REPLACE INTO room_policies (room, policy) VALUES (?, ?)",
-                        (room, json.dumps(policy, separators=(",", ":"))))
+            self._queue(
+                "INSERT OR REPLACE INTO room_policies (room, policy) VALUES (?, ?)",
+                (room, json.dumps(policy, separators=(",", ":"))),
+            )
 
     async def policies(self) -> dict[str, dict[str, Any]]:
         """Every kept policy (at start: rooms are empty then, their policies wait for the sweep)."""
-        rows = await self._run(lambda: self._db.execute(  # type: ignore[union-attr]
-            "SELECT room, policy FROM room_policies").fetchall())
+        rows = await self._run(
+            lambda: self._db.execute(  # type: ignore[union-attr]
+                "SELECT room, policy FROM room_policies"
+            ).fetchall()
+        )
         return {room: json.loads(policy) for room, policy in rows}
 
     def room_occupied(self, room: str) -> None:
@@ -280,8 +305,12 @@ class HistoryStore:
         await self.flush()
         cutoff = (time.time() if now is None else now) - self.retention
         candidates = await self._run(
-            lambda: [r for (r,) in self._db.execute(  # type: ignore[union-attr]
-                "SELECT room FROM empty_rooms WHERE since <= ?", (cutoff,))]
+            lambda: [
+                r
+                for (r,) in self._db.execute(  # type: ignore[union-attr]
+                    "SELECT room FROM empty_rooms WHERE since <= ?", (cutoff,)
+                )
+            ]
         )
         expired = [room for room in candidates if not is_occupied(room)]
         if expired:
@@ -323,15 +352,18 @@ class HistoryStore:
             if not self._urgent.is_set():
                 try:
                     await asyncio.wait_for(self._urgent.wait(), WRITE_DELAY)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             self._wake.clear()
             self._urgent.clear()
             batch, self._pending, self._pending_bytes = self._pending, [], 0
             states, self._room_states = self._room_states, {}
-            batch.extend(("DELETE FROM empty_rooms WHERE room = ?", (room,)) if since is None else
-                         ("INSERT OR REPLACE INTO empty_rooms (room, since) VALUES (?, ?)", (room, since))
-                         for room, since in states.items())
+            batch.extend(
+                ("DELETE FROM empty_rooms WHERE room = ?", (room,))
+                if since is None
+                else ("INSERT OR REPLACE INTO empty_rooms (room, since) VALUES (?, ?)", (room, since))
+                for room, since in states.items()
+            )
             if batch:
                 try:
                     for room in await self._run(self._write_batch, batch):  # rooms whose history went
@@ -380,8 +412,9 @@ class HistoryStore:
 
     def _recount(self, room: str) -> None:
         assert self._db is not None
-        rows, size = self._db.execute(f"SELECT count(*), coalesce(sum({ROW_BYTES}), 0) FROM messages"
-                                      " WHERE room = ?", (room,)).fetchone()
+        rows, size = self._db.execute(
+            f"SELECT count(*), coalesce(sum({ROW_BYTES}), 0) FROM messages WHERE room = ?", (room,)
+        ).fetchone()
         self._set_stored(room, rows, size)
 
     def _hold_to_bound(self) -> list[str]:
@@ -413,8 +446,11 @@ class HistoryStore:
             self._transaction([(TRIM_TO_BYTES, (room, share)) for room in larger])
             for room in larger:
                 self._recount(room)
-        log.warning("history over --history-max-mb: deleted down to %d bytes (%d room(s) emptied)",
-                    self._stored_bytes, len(gone))
+        log.warning(
+            "history over --history-max-mb: deleted down to %d bytes (%d room(s) emptied)",
+            self._stored_bytes,
+            len(gone),
+        )
         return gone
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:

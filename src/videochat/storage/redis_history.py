@@ -20,7 +20,8 @@ import collections
 import json
 import logging
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from videochat.fastpath.bus import Bus
 
@@ -125,8 +126,10 @@ class RedisHistory:
         try:
             raw = await self.bus.redis.lrange(history_key(room), -self.size, -1)
         except Exception as error:
-            log.warning("history unavailable from Redis; giving what this process saw",
-                        extra={"room": room, "error": error.__class__.__name__})
+            log.warning(
+                "history unavailable from Redis; giving what this process saw",
+                extra={"room": room, "error": error.__class__.__name__},
+            )
             return list(self._seen.get(room, ()))
         return [json.loads(item) for item in raw]
 
@@ -145,9 +148,21 @@ class RedisHistory:
         room = message["room"]
         self._seen.setdefault(room, collections.deque(maxlen=self.size)).append(message)
         # the script also PERSISTs the list: a room being talked in is occupied, whatever a copy thought
-        bound = self.max_bytes if self.max_bytes is not None else 2 ** 62
-        self.bus.command("EVAL", APPEND, 3, history_key(room), ROOM_BYTES_KEY, TOTAL_BYTES_KEY, room,
-                         json.dumps(message, separators=(",", ":")), self.size, bound, HISTORY_PREFIX, LOW_WATER)
+        bound = self.max_bytes if self.max_bytes is not None else 2**62
+        self.bus.command(
+            "EVAL",
+            APPEND,
+            3,
+            history_key(room),
+            ROOM_BYTES_KEY,
+            TOTAL_BYTES_KEY,
+            room,
+            json.dumps(message, separators=(",", ":")),
+            self.size,
+            bound,
+            HISTORY_PREFIX,
+            LOW_WATER,
+        )
 
     def room_occupied(self, room: str) -> None:
         self.bus.command("PERSIST", history_key(room))

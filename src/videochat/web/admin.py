@@ -32,8 +32,9 @@ import math
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import socketio
 from socketio.async_admin import InstrumentedAsyncServer
@@ -43,9 +44,9 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from videochat.events.chat import Chat, chat_room_name, client_address
 from videochat.model.errors import UserError
-from videochat.ops.metrics import Metrics
 from videochat.model.passwords import LONGEST_PASSWORD, PasswordHash
 from videochat.model.ratelimit import KeyedBuckets, Rate
+from videochat.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,10 @@ MAIN_NAMESPACE = "/"
 
 # Content-Security-Policy of the admin pages: everything from this server only. The UI (Vue 2 +
 # Vuetify) sets styles from script, hence 'unsafe-inline' for styles and nothing else.
-ADMIN_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-             "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+ADMIN_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 
 
 # The address of the login being checked: the instrumentation calls `auth` with the credentials alone.
@@ -113,17 +116,17 @@ class AdminAuth:
         wait = self.brake.take(address)
         if wait:
             self.metrics.admin_logins.labels("braked").inc()
-            log.warning("admin login refused: too many failures from its address",
-                        extra={"address": address, "username": _shown(username)})
+            log.warning(
+                "admin login refused: too many failures from its address",
+                extra={"address": address, "username": _shown(username)},
+            )
             # Not "invalid credentials": the UI shows any other message as it is.
-            raise ConnectionRefusedError(f"too many failed logins from your address; try again in "
-                                         f"{math.ceil(wait)} s")
+            raise ConnectionRefusedError(f"too many failed logins from your address; try again in {math.ceil(wait)} s")
         accepted = False
         if isinstance(username, str) and isinstance(password, str) and len(password) <= LONGEST_PASSWORD:
             # The hash is computed whatever the user name, so a wrong name takes as long as a wrong password.
             password_ok = await asyncio.to_thread(self.password.matches, password)
-            accepted = hmac.compare_digest(username.encode()[:LONGEST_PASSWORD], self.username.encode()) \
-                and password_ok
+            accepted = hmac.compare_digest(username.encode()[:LONGEST_PASSWORD], self.username.encode()) and password_ok
         self.metrics.admin_logins.labels("accepted" if accepted else "refused").inc()
         if not accepted:
             log.warning("admin login refused", extra={"address": address, "username": _shown(username)})
@@ -166,8 +169,9 @@ class Instrumentation(InstrumentedAsyncServer):
         eio_sid = shown["clientId"]
         alias = hmac.new(self._alias_key, eio_sid.encode(), hashlib.sha256).hexdigest()[:20]
         handshake = shown["handshake"]
-        handshake["headers"] = {name: value for name, value in handshake["headers"].items()
-                                if name not in _PRIVATE_HEADERS}
+        handshake["headers"] = {
+            name: value for name, value in handshake["headers"].items() if name not in _PRIVATE_HEADERS
+        }
         handshake["query"].pop("sid", None)
         handshake["address"] = client_address(self.sio.environ.get(eio_sid, {}))
         return _replaced(shown, eio_sid, alias)
@@ -196,8 +200,12 @@ class AdminOperations:
         self.chat = chat
 
     def register(self) -> None:
-        for event, handler in (("_disconnect", self.disconnect), ("join", self.join),
-                               ("leave", self.leave), ("emit", self.emit)):
+        for event, handler in (
+            ("_disconnect", self.disconnect),
+            ("join", self.join),
+            ("leave", self.leave),
+            ("emit", self.emit),
+        ):
             self.sio.on(event, handler, namespace=ADMIN_NAMESPACE)
 
     def _targets(self, namespace: Any, room_filter: Any) -> list[str]:
@@ -205,14 +213,17 @@ class AdminOperations:
             return []
         return [sid for sid, _ in self.sio.manager.get_participants(namespace, room_filter)]
 
-    async def disconnect(self, admin_sid: str, namespace: Any = None, close: Any = None,
-                         room_filter: Any = None) -> None:
+    async def disconnect(
+        self, admin_sid: str, namespace: Any = None, close: Any = None, room_filter: Any = None
+    ) -> None:
         if namespace not in (MAIN_NAMESPACE, ADMIN_NAMESPACE):
             log.warning("admin disconnect refused: unknown namespace", extra={"admin": admin_sid})
             return
         for sid in self._targets(namespace, room_filter):
-            log.info("admin disconnects a socket", extra={"admin": admin_sid, "sid": sid, "namespace": namespace,
-                                                          "nickname": self._nickname(sid)})
+            log.info(
+                "admin disconnects a socket",
+                extra={"admin": admin_sid, "sid": sid, "namespace": namespace, "nickname": self._nickname(sid)},
+            )
             # The server-side disconnect runs the namespace's disconnect handler: bye and room_change.
             await self.sio.disconnect(sid, namespace=namespace)
 
@@ -224,8 +235,9 @@ class AdminOperations:
 
     async def _move(self, admin_sid: str, action: str, namespace: Any, room: Any, room_filter: Any) -> None:
         if namespace != MAIN_NAMESPACE:
-            log.warning(f"admin {action} refused: only sockets of the namespace / are in rooms",
-                        extra={"admin": admin_sid})
+            log.warning(
+                f"admin {action} refused: only sockets of the namespace / are in rooms", extra={"admin": admin_sid}
+            )
             return
         # the UI shows the Socket.IO rooms (`#lobby`, chat.chat_room): either that or the room's name
         if isinstance(room, str):
@@ -237,16 +249,21 @@ class AdminOperations:
                 else:
                     await self.chat.leave_room(sid, room)
             except UserError as error:
-                log.warning(f"admin {action} refused", extra={"admin": admin_sid, "sid": sid, "code": error.code,
-                                                              "reason": error.message})
+                log.warning(
+                    f"admin {action} refused",
+                    extra={"admin": admin_sid, "sid": sid, "code": error.code, "reason": error.message},
+                )
             except Exception:
                 log.exception(f"admin {action} failed", extra={"admin": admin_sid, "sid": sid})
             else:
-                log.info(f"admin {action}", extra={"admin": admin_sid, "sid": sid, "room": room,
-                                                   "nickname": self._nickname(sid)})
+                log.info(
+                    f"admin {action}",
+                    extra={"admin": admin_sid, "sid": sid, "room": room, "nickname": self._nickname(sid)},
+                )
 
-    async def emit(self, admin_sid: str, namespace: Any = None, room_filter: Any = None, event: Any = None,
-                   *data: Any) -> None:
+    async def emit(
+        self, admin_sid: str, namespace: Any = None, room_filter: Any = None, event: Any = None, *data: Any
+    ) -> None:
         if namespace != MAIN_NAMESPACE or not isinstance(event, str):
             log.warning("admin emit refused", extra={"admin": admin_sid})
             return
@@ -263,9 +280,19 @@ class AdminOperations:
 class Admin:
     """Instruments the Socket.IO server when a password is configured; serves the UI's files."""
 
-    def __init__(self, sio: socketio.AsyncServer, chat: Chat, metrics: Metrics, *, username: str,
-                 password: str | None, read_only: bool, ui_dir: Path, login_failures: int = 10,
-                 login_interval: float = 60.0) -> None:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        chat: Chat,
+        metrics: Metrics,
+        *,
+        username: str,
+        password: str | None,
+        read_only: bool,
+        ui_dir: Path,
+        login_failures: int = 10,
+        login_interval: float = 60.0,
+    ) -> None:
         self.enabled = password is not None
         self.ui_dir = ui_dir
         self.instrumentation = None
@@ -273,8 +300,9 @@ class Admin:
             return
         # what sio.instrument() makes, with the changes of Instrumentation
         auth = AdminAuth(username, password, metrics, LoginBrake(login_failures, login_interval))
-        self.instrumentation = Instrumentation(sio, auth=auth.check, mode="development", read_only=read_only,
-                                               namespace=ADMIN_NAMESPACE)
+        self.instrumentation = Instrumentation(
+            sio, auth=auth.check, mode="development", read_only=read_only, namespace=ADMIN_NAMESPACE
+        )
         if not read_only:
             AdminOperations(sio, chat).register()
 
@@ -290,8 +318,9 @@ class Admin:
     async def index(self, request: Request) -> Response:
         if not self.enabled:
             return PlainTextResponse(
-                "The admin UI is off: set VIDEOCHAT_ADMIN_PASSWORD or --admin-password-file "
-                "(docs/operations.md).\n", status_code=404)
+                "The admin UI is off: set VIDEOCHAT_ADMIN_PASSWORD or --admin-password-file (docs/operations.md).\n",
+                status_code=404,
+            )
         index = self.ui_dir / "index.html"
         if not index.is_file():
             return PlainTextResponse("The admin UI is not installed; run the set-up (README).\n", status_code=503)
@@ -312,8 +341,11 @@ def _served_from_here(html: str) -> str:
     """
     html = _EXTERNAL_STYLESHEET.sub("", html)
     head_end = html.index("</head>")
-    html = (html[:head_end] + '<link rel="stylesheet" href="/static/vendor/mdi/css/materialdesignicons.min.css">'
-            + html[head_end:])
+    html = (
+        html[:head_end]
+        + '<link rel="stylesheet" href="/static/vendor/mdi/css/materialdesignicons.min.css">'
+        + html[head_end:]
+    )
     match = _FIRST_SCRIPT.search(html)
     position = match.start() if match else html.index("</body>")
     return html[:position] + '<script src="/static/js/admin-defaults.js"></script>' + html[position:]

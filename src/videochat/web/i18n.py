@@ -376,7 +376,7 @@ def choose_language(query: str | None, cookie: str | None, accept_language: str 
 
 
 def _supported(tag: str | None) -> str | None:
-    """"ko", "KO" and "ko-KR" all mean Korean; anything else we do not speak is None."""
+    """ "ko", "KO" and "ko-KR" all mean Korean; anything else we do not speak is None."""
     if not tag:
         return None
     primary = tag.strip().split("-")[0].split("_")[0].lower()

@@ -20,9 +20,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from videochat.fastpath import codec
 from videochat.model.errors import UserError
 from videochat.model.ratelimit import Limiter, Refused
-from videochat.web.security import OriginPolicy
 from videochat.model.rooms import DEFAULT_NICKNAME
 from videochat.model.validation import Limits
+from videochat.web.security import OriginPolicy
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,10 @@ class Lobby:
                 text = self.limits.message(payload)
                 self.broadcast(f"{client.nickname}: {text}")
         except UserError as error:
-            log.warning("lobby refused a frame", extra={"nickname": client.nickname, "code": error.code,
-                                                        "reason": error.message[:200]})
+            log.warning(
+                "lobby refused a frame",
+                extra={"nickname": client.nickname, "code": error.code, "reason": error.message[:200]},
+            )
             self._send(client, f"error: {error.message}")
 
     @staticmethod

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 
-from videochat.web import i18n
 from videochat.model.validation import Limits
+from videochat.web import i18n
 
 PACKAGE_DIR = Path(__file__).parent
 STATIC_DIR = PACKAGE_DIR / "static"
@@ -26,6 +26,7 @@ SOCKET_IO_CLIENT_FILES = {
     "/socket.io/socket.io.min.js": "socket.io.min.js",
     "/socket.io/socket.io.esm.min.js": "socket.io.esm.min.js",
 }
+
 
 class Pages:
     def __init__(self, public_rooms: Callable[[], list[dict[str, object]]], limits: Limits) -> None:
@@ -44,9 +45,14 @@ class Pages:
         )
         strings = i18n.STRINGS[lang]
         html = self.templates.get_template(template).render(
-            request=request, lang=lang, t=_translator(strings), strings=strings,
-            max_room_name=self.limits.max_room_name, max_nickname=self.limits.max_nickname,
-            max_message=self.limits.max_message, **context
+            request=request,
+            lang=lang,
+            t=_translator(strings),
+            strings=strings,
+            max_room_name=self.limits.max_room_name,
+            max_nickname=self.limits.max_nickname,
+            max_message=self.limits.max_message,
+            **context,
         )
         response = HTMLResponse(html)
         if query_lang in i18n.LANGUAGES:
@@ -75,7 +81,5 @@ async def socket_io_client(request: Request) -> Response:
     name = SOCKET_IO_CLIENT_FILES[request.url.path]
     path = VENDOR_DIR / name
     if not path.is_file():
-        return PlainTextResponse(
-            "The Socket.IO client is not installed; run the set-up (README).", status_code=503
-        )
+        return PlainTextResponse("The Socket.IO client is not installed; run the set-up (README).", status_code=503)
     return FileResponse(path, media_type="application/javascript" if name.endswith(".js") else "application/json")

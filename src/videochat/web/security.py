@@ -9,7 +9,7 @@ import logging
 import re
 import socket
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
@@ -20,32 +20,36 @@ log = logging.getLogger(__name__)
 
 # Only the app's own scripts, styles, images and connections; media from the camera (mediastream:)
 # and blob: URLs for recorded or generated media; nothing inline, nothing from elsewhere.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data: blob:",
-    "media-src 'self' blob: mediastream:",
-    "connect-src 'self'",
-    "font-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob: mediastream:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 # Camera, microphone and screen capture for this origin only; everything else that can reach a
 # person's devices or location, for nobody.
-PERMISSIONS_POLICY = ", ".join([
-    "camera=(self)",
-    "microphone=(self)",
-    "display-capture=(self)",
-    "fullscreen=(self)",
-    "autoplay=(self)",
-    "geolocation=()",
-    "payment=()",
-    "usb=()",
-])
+PERMISSIONS_POLICY = ", ".join(
+    [
+        "camera=(self)",
+        "microphone=(self)",
+        "display-capture=(self)",
+        "fullscreen=(self)",
+        "autoplay=(self)",
+        "geolocation=()",
+        "payment=()",
+        "usb=()",
+    ]
+)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -70,6 +74,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
@@ -155,8 +160,13 @@ class HostPolicy:
     def __init__(self, allowed: Iterable[str] = (), machine_names: Iterable[str] = ()) -> None:
         patterns = [_plain_name(pattern) for pattern in allowed if pattern.strip()]
         self.any = "*" in patterns
-        self.names = frozenset({"localhost", *(_plain_name(name) for name in machine_names),
-                                *(pattern for pattern in patterns if not pattern.startswith("*"))})
+        self.names = frozenset(
+            {
+                "localhost",
+                *(_plain_name(name) for name in machine_names),
+                *(pattern for pattern in patterns if not pattern.startswith("*")),
+            }
+        )
         self.suffixes = tuple(pattern[1:] for pattern in patterns if pattern.startswith("*."))
 
     def allows(self, host: str | None) -> bool:
@@ -230,8 +240,12 @@ class TrustedHosts:
     LOGGED_HOSTS = 100
     LOG_WINDOW = 3600.0
 
-    def __init__(self, policy: HostPolicy, count: Callable[[int], None] = lambda status: None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        policy: HostPolicy,
+        count: Callable[[int], None] = lambda status: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.policy = policy
         self.count = count
         self.clock = clock
@@ -271,9 +285,13 @@ class TrustedHosts:
         if len(self._logged) >= self.LOGGED_HOSTS:
             if not self._quiet:
                 self._quiet = True
-                log.warning("refused requests for many host names; no more are logged for up to an hour",
-                            extra={"logged": len(self._logged)})
+                log.warning(
+                    "refused requests for many host names; no more are logged for up to an hour",
+                    extra={"logged": len(self._logged)},
+                )
             return
         self._logged.add(host)
-        log.warning("refused a request for a host name not in --allowed-hosts (a DNS rebinding "
-                    "attempt, or a name to list)", extra={"host": host, "kind": kind})
+        log.warning(
+            "refused a request for a host name not in --allowed-hosts (a DNS rebinding attempt, or a name to list)",
+            extra={"host": host, "kind": kind},
+        )
