@@ -100,3 +100,10 @@ def test_a_partial_run_gets_the_pictures_of_what_it_measured(tmp_path):
     assert sorted(IMAGE_LINK.findall(markdown)) == sorted(p.name for p in drawn.values())
     assert pixels_of(drawn["fanout-latency"], SERVER_COLOURS["videochat"]) > 1000
     assert pixels_of(drawn["fanout-latency"], SERVER_COLOURS["reference"]) == 0
+
+
+def test_the_committed_baseline_links_its_pictures():
+    linked = IMAGE_LINK.findall((BENCH / "BASELINE.md").read_text())
+    assert sorted(linked) == sorted(f"BASELINE-{name}.png" for name in EVERY_PICTURE)
+    for name in linked:
+        png_dimensions(BENCH / name)
