@@ -46,6 +46,9 @@ RETRIES = 2  # a run disturbed by other load is repeated this many times at most
 # A join whose set-up took longer than this stalled (a connection that never got going waits 15 s
 # to be re-created): counted apart, since a median hides a few of them.
 STALL_MS = 5000
+# What a join should take at most, by call size: the measure and its target in ms (the report states
+# them, its plots draw them).
+TARGETS_MS = {2: ("first_frame_ms", 250), 4: ("all_pairs_ms", 600)}
 # How long the call plays before the newcomer clicks Join. People join seconds apart; a click in the
 # instant the call formed would also time the holders' own set-up still under way (bitrate ramp-up,
 # the camera's size, what a page prepares for the next newcomer: docs/protocol.md, "Call set-up").

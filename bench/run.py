@@ -2,7 +2,8 @@
 
 Each server runs alone, pinned to CPU 0; the load generator (bench/load/loadgen.mjs) runs on CPU 1.
 Server CPU time and memory come from /proc. A step during which other processes used more than
---max-other-load of a core is repeated (up to twice) and marked in the report.
+--max-other-load of a core is repeated (up to twice) and marked in the report. The report's plots
+(bench/plots.py) are PNG files beside it.
 Usage: bench/run [--quick] [--out FILE] [--only fanout,idle,churn,agreement]
 """
 
@@ -401,7 +402,14 @@ def fmt(value, digits: int = 1) -> str:
     return f"{value:,}"
 
 
-def write_report(results: dict, meta: dict) -> str:
+def picture(plots: dict[str, str], name: str, caption: str) -> list[str]:
+    """A markdown image of one of the report's plots (bench/plots.py), if it was drawn."""
+    return [f"![{caption}]({plots[name]})", ""] if name in plots else []
+
+
+def write_report(results: dict, meta: dict, plots: dict[str, str] | None = None) -> str:
+    """The markdown report; `plots` (bench/plots.py's draw) names the pictures to link, beside it."""
+    plots = plots or {}
     out = [f"# videochat benchmark — {meta['when']}", ""]
     out += [
         f"Machine: {meta['machine']}. Server pinned to CPU {SERVER_CPU}, load generator to CPU {LOAD_CPU}. "
@@ -445,6 +453,8 @@ def write_report(results: dict, meta: dict) -> str:
                 f"{ratio(cv and cv['server_us_per_delivery'], cr and cr['server_us_per_delivery'])} |",
                 "",
             ]
+        out += picture(plots, "fanout-latency", "Fan-out latency (p50, p99) against offered rate")
+        out += picture(plots, "fanout-throughput", "Fan-out deliveries per second and server CPU per delivery")
     if "agreement" in results.get("reference", {}):
         out += [
             "## Load generator check: lean client vs socket.io-client (reference server)",
@@ -482,6 +492,7 @@ def write_report(results: dict, meta: dict) -> str:
                 f"**{ratio(v['rss_per_connection'], r['rss_per_connection'])}**",
             ]
         out.append("")
+        out += picture(plots, "idle", "Memory per idle connection and connections opened per second")
     if any("churn" in results[s] for s in servers):
         out += [
             "## 3. Churn (connect → enter_room → disconnect loops, with idle clients connected)",
@@ -499,15 +510,19 @@ def write_report(results: dict, meta: dict) -> str:
             v, r = results["videochat"]["churn"][0], results["reference"]["churn"][0]
             out += ["", f"Joins per second, videochat / reference: **{ratio(v['joins_per_s'], r['joins_per_s'])}**"]
         out.append("")
+        out += picture(plots, "churn", "Joins per second and room_change frames per join")
     calls = results.get("videochat", {}).get("callsetup")
     out += ["## 4. Call setup in headless Chromium (videochat only; the reference has no call page)", ""]
     if calls:
-        from callsetup import STALL_MS
+        from callsetup import STALL_MS, TARGETS_MS
 
+        measures = {"first_frame_ms": "first remote frame", "all_pairs_ms": "every pair playing"}
+        targets = ", ".join(
+            f"{measures[key]} ≤ {ms} ms for {people} people" for people, (key, ms) in TARGETS_MS.items()
+        )
         out += [
             "A newcomer clicks Join in a call the others already hold; medians of "
-            f"{calls[0]['repeats']} runs, loopback. Targets: first remote frame ≤ 250 ms for 2 people, "
-            "every pair playing ≤ 600 ms for 4.",
+            f"{calls[0]['repeats']} runs, loopback. Targets: {targets}.",
             "",
             "| people | Join → first remote frame, ms | Join → every pair plays, ms | slowest run, ms | "
             f"joins stalled (> {STALL_MS / 1000:.0f} s) | runs repeated | runs still disturbed | host speed, ms |",
@@ -525,10 +540,11 @@ def write_report(results: dict, meta: dict) -> str:
             "*Host speed*: a fixed piece of Python work timed before and after (lower is faster; "
             "bench/README.md). The host is shared: compare call set-up numbers of runs whose hosts ran at "
             "similar speeds.",
+            "",
         ]
+        out += picture(plots, "join", "Call set-up: every run's time from the click on Join, medians and targets")
     else:
-        out.append("Not measured in this run.")
-    out.append("")
+        out += ["Not measured in this run.", ""]
     if results.get("videochat", {}).get("profile"):
         out += [
             "## Where videochat spends its time (py-spy, own time, fan-out at a steady rate)",
@@ -613,11 +629,19 @@ def main() -> int:
         "quiet_load": quiet,
         "max_other": args.max_other,
     }
-    report = write_report(results, meta)
     out = args.out or BENCH / "results" / f"report-{datetime.datetime.now():%Y%m%d-%H%M%S}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
+    # The numbers first: a run's minutes of measuring must survive whatever the drawing does.
+    out.with_suffix(".json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    try:
+        from plots import draw
+
+        plots = draw({"meta": meta, "results": results}, out.with_suffix(""))
+    except Exception as error:  # the report without pictures, and why (redraw: bench/plots.py)
+        print(f"plots not drawn: {error!r}", file=sys.stderr)
+        plots = {}
+    report = write_report(results, meta, plots)
     out.write_text(report)
-    (out.with_suffix(".json")).write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     print(report)
     print(f"\nreport written to {out}", file=sys.stderr)
     return 0
