@@ -25,13 +25,20 @@ async def _watchdog_knows_the_loop(pytestconfig: pytest.Config):
 
 
 # The chat, room, moderation and call-signaling suites run twice: against one process, and against
-# two processes sharing rooms through a real Redis, with the clients spread over both (issue 6).
+# two processes sharing rooms through a real Redis, with the clients spread over both.
 BOTH_BACKENDS = {"test_chat", "test_moderation", "test_signaling"}
+# These run with the fast path on and off (--fast-path, docs/internals.md): a library upgrade that
+# breaks an internal fails the fast runs only, and the stock path keeps every promise the tests check.
+BOTH_PATHS = {"test_chat", "test_signaling", "test_fastpath", "test_attack_packets"}
+# what a server of the "stock" runs is started with
+STOCK_PATH = {"VIDEOCHAT_FAST_PATH": "off"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.module.__name__ in BOTH_BACKENDS and "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", ["single", "redis"], indirect=True)
+    if metafunc.module.__name__ in BOTH_PATHS and "path" in metafunc.fixturenames:
+        metafunc.parametrize("path", ["fast", "stock"], indirect=True)
 
 
 @pytest.fixture
@@ -40,10 +47,24 @@ def backend(request: pytest.FixtureRequest) -> str:
     return getattr(request, "param", "single")
 
 
+@pytest.fixture
+def path(request: pytest.FixtureRequest) -> str:
+    """ "fast" (--fast-path on, the default), or "stock" (off) in the suites of BOTH_PATHS."""
+    return getattr(request, "param", "fast")
+
+
 @pytest.fixture(scope="session")
 def single_server(tmp_path_factory: pytest.TempPathFactory):
     """One server shared by the tests that do not care about other tests' rooms."""
     server = ServerProcess(tmp_path_factory.mktemp("live-server"), *SHARED_ADDRESS).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def stock_server(tmp_path_factory: pytest.TempPathFactory):
+    """The same, with the fast path off."""
+    server = ServerProcess(tmp_path_factory.mktemp("stock-server"), *SHARED_ADDRESS, env=STOCK_PATH).start()
     yield server
     server.stop()
 
@@ -64,21 +85,35 @@ def redis_group(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisSer
     group.stop()
 
 
-@pytest.fixture
-def live_server(backend: str, request: pytest.FixtureRequest):
-    """The shared server: one process, or two on Redis (`backend`)."""
-    return request.getfixturevalue("redis_group" if backend == "redis" else "single_server")
+@pytest.fixture(scope="session")
+def stock_redis_group(tmp_path_factory: pytest.TempPathFactory):
+    """The same, with the fast path off, on a redis-server of their own (a channel is server-wide)."""
+    redis = RedisServer(tmp_path_factory.mktemp("stock-redis")).start()
+    group = ProcessGroup(tmp_path_factory.mktemp("stock-redis-group"), redis, *SHARED_ADDRESS, env=STOCK_PATH).start()
+    yield group
+    group.stop()
+    redis.stop()
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path, backend: str):
+def live_server(backend: str, path: str, request: pytest.FixtureRequest):
+    """The shared server: one process, or two on Redis (`backend`), fast path on or off (`path`)."""
+    name = "redis_group" if backend == "redis" else "single_server"
+    return request.getfixturevalue(name if path == "fast" else f"stock_{name.removeprefix('single_')}")
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path, backend: str, path: str):
     """Start servers of one's own (own data folder, options); all are stopped after the test.
-    With the "redis" backend each is two processes on a redis-server of their own."""
+    With the "redis" backend each is two processes on a redis-server of their own; with the "stock"
+    path, the fast path is off (unless `env` says otherwise)."""
     servers: list = []
 
     def start(
         *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None, port: int = 0
     ) -> ServerProcess | ProcessGroup:
+        if path == "stock":
+            env = {**STOCK_PATH, **(env or {})}
         if backend == "redis":
             redis = RedisServer(tmp_path / f"redis{len(servers)}").start()
             servers.append(redis)

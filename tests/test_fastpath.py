@@ -67,7 +67,10 @@ def test_fastpath_official_node_client_on_every_transport(fresh_server):
     assert not any(e[0] == "mute_request" for name in ("alice", "carol") for e in log[name]["events"])
 
 
-async def test_fastpath_python_clients_mixed_transports(fresh_server, room):
+async def test_fastpath_python_clients_mixed_transports(fresh_server, room, path):
+    # each of the two runs serves through the path it names (--fast-path on, off)
+    wanted = "the fast path" if path == "fast" else "the libraries' stock code"
+    assert f"Socket.IO served through {wanted}" in fresh_server.log
     sender = await Recorder(fresh_server.url, transports=["websocket"]).connect()
     listeners = [
         await Recorder(fresh_server.url, transports=transports).connect()

@@ -23,6 +23,7 @@ LAYERS = [
     ["videochat.events"],
     ["videochat.storage"],
     ["videochat.fastpath", "videochat.ops"],
+    ["videochat.transport"],
     ["videochat.settings"],
     ["videochat.model"],
 ]

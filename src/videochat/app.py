@@ -39,6 +39,7 @@ from videochat.ops.metrics import HttpMetrics, LiveState, Metrics, MetricsEndpoi
 from videochat.settings import Settings, split_list
 from videochat.storage.history import HistoryStore
 from videochat.storage.redis_history import RedisHistory
+from videochat.transport.manager import ConnectedOnly
 from videochat.web.admin import Admin
 from videochat.web.lobby import Lobby
 from videochat.web.pages import SOCKET_IO_CLIENT_FILES, STATIC_DIR, VENDOR_DIR, Pages, socket_io_client
@@ -53,8 +54,12 @@ class VideochatApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.limits = Limits(settings.max_room_name, settings.max_nickname, settings.max_message)
-        # several processes as one (--redis, issue 6): a shared channel, state and history in Redis
-        self.cluster = Cluster(settings.redis, heartbeat=settings.redis_heartbeat) if settings.redis else None
+        # several processes as one (--redis): a shared channel, state and history in Redis
+        self.cluster = (
+            Cluster(settings.redis, heartbeat=settings.redis_heartbeat, fast_path=settings.fast)
+            if settings.redis
+            else None
+        )
         if self.cluster is not None:
             self.registry = Registry(clock=self.cluster.clock)
             self.history: HistoryStore | RedisHistory = RedisHistory(
@@ -92,9 +97,10 @@ class VideochatApp:
             limiter=self.limiter,
             cors_allowed_origins=self.origins.allows_environ,
             max_http_buffer_size=settings.max_packet_bytes,
-            # one process: broadcasts framed once and written to each WebSocket directly
-            # (issue 7); several: the same behind python-socketio's Redis manager (issue 6)
-            client_manager=self.cluster.bus if self.cluster else LocalManager(),
+            # one process: broadcasts framed once and written to each WebSocket directly, or the
+            # library's manager (--fast-path off); several: the same behind the Redis channel
+            client_manager=self.cluster.bus if self.cluster else LocalManager() if settings.fast else ConnectedOnly(),
+            fast_path=settings.fast,
             max_outgoing_bytes=settings.max_outgoing_bytes,
             handshake_timeout=settings.handshake_timeout,
         )

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from videochat import __version__
+from videochat.fastpath.selfcheck import refusal
 from videochat.ops.logs import configure_logging
 from videochat.settings import (
     LOG_LEVELS,
@@ -93,6 +94,11 @@ def serve(**values: Any) -> None:
         log.warning(
             "--redis with a password on the command line is visible to every user of this machine; use VIDEOCHAT_REDIS"
         )
+    # the library internals this path relies on are there (docs/internals.md), before any is used
+    refused = refusal(fast_path=settings.fast)
+    if refused is not None:
+        log.error(refused)
+        sys.exit(1)
     from videochat.server import run  # imported late: `videochat --help` stays fast
 
     sys.exit(run(settings))

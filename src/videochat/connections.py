@@ -17,7 +17,9 @@ uvicorn's own, given through its `http=` and `ws=` options, with:
   connection opens, or a new request on it starts, the whole request (head and body) must arrive
   within `request_timeout` seconds, or the connection is closed. Between requests uvicorn's own
   keep-alive timeout applies; while the app answers (a long-polling GET waits up to 25 s) nothing.
-- `GuardedWebSocketProtocol`: fastws's protocol, which gives the connection's place back when it closes.
+- `GuardedWebSocketProtocol` (fastws's protocol, the fast path) and `GuardedStockWebSocketProtocol`
+  (uvicorn's own websockets-sansio protocol, --fast-path off): the same protocol, which gives the
+  connection's place back when it closes.
 
 The guard travels on uvicorn's `Config` (`config.connection_guard`), which uvicorn hands to every
 protocol it makes, and which a reloading server pickles for its child process.
@@ -32,6 +34,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from videochat.events.identity import address_block, parse_address
 from videochat.fastpath.fastws import DirectWebSocketProtocol
@@ -174,16 +177,27 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-class GuardedWebSocketProtocol(DirectWebSocketProtocol):
-    """fastws's WebSocket protocol: its connection was counted by GuardedHttpProtocol, which handed it
-    over at the upgrade; its place is given back when it closes."""
+class _GivesPlaceBack:
+    """A WebSocket protocol whose connection was counted by GuardedHttpProtocol, which handed it over
+    at the upgrade: its place is given back when it closes."""
+
+    transport: Any
+    config: Any
 
     def connection_lost(self, exc: Exception | None) -> None:
         transport = self.transport
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
         guard = guard_of(self.config)
         if guard is not None:
             guard.cap.release(transport)
+
+
+class GuardedWebSocketProtocol(_GivesPlaceBack, DirectWebSocketProtocol):
+    """fastws's WebSocket protocol (the fast path), counted."""
+
+
+class GuardedStockWebSocketProtocol(_GivesPlaceBack, WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol (--fast-path off), counted."""
 
 
 def raise_descriptor_limit() -> tuple[int, int]:

@@ -11,7 +11,13 @@ from typing import Any
 import uvicorn
 
 from videochat.app import VideochatApp, create_app
-from videochat.connections import ConnectionGuard, GuardedHttpProtocol, GuardedWebSocketProtocol, raise_descriptor_limit
+from videochat.connections import (
+    ConnectionGuard,
+    GuardedHttpProtocol,
+    GuardedStockWebSocketProtocol,
+    GuardedWebSocketProtocol,
+    raise_descriptor_limit,
+)
 from videochat.settings import Settings, split_list
 from videochat.tls import ensure_self_signed
 
@@ -34,6 +40,11 @@ class VideochatServer(uvicorn.Server):
             scheme = "https" if self.config.ssl else "http"
             shown = f"[{host}]" if ":" in host else host
             log.info("listening on %s://%s:%d", scheme, shown, port)
+            app = _find_app(self.config.loaded_app)
+            if app is not None:  # which Socket.IO path serves (--fast-path, docs/internals.md)
+                log.info(
+                    "Socket.IO served through %s", "the fast path" if app.settings.fast else "the libraries' stock code"
+                )
         gc.collect()
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
@@ -72,9 +83,10 @@ def run(settings: Settings) -> int:
         access_log=settings.log_level == "debug",
         ws_per_message_deflate=False,  # chat frames are small; deflate costs CPU and memory per socket
         ws_max_size=settings.max_packet_bytes,
-        # uvicorn's, plus direct writes for broadcasts (docs/internals.md); both with the cap on
-        # connections per address, and HTTP with a deadline for each request (connections.py)
-        ws=GuardedWebSocketProtocol,
+        # uvicorn's websockets-sansio, plus direct writes for broadcasts on the fast path
+        # (docs/internals.md); both with the cap on connections per address, and HTTP with a
+        # deadline for each request (connections.py)
+        ws=GuardedWebSocketProtocol if settings.fast else GuardedStockWebSocketProtocol,
         http=GuardedHttpProtocol,
         # Forwarded headers are believed only from listed proxies (uvicorn trusts 127.0.0.1 by default).
         proxy_headers=bool(trusted),

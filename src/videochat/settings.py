@@ -19,6 +19,7 @@ ENV_PREFIX = "VIDEOCHAT_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 ICE_TRANSPORT_POLICIES = ("all", "relay")
 LOG_FORMATS = ("human", "json")
+FAST_PATH = ("on", "off")
 
 
 class SettingsError(ValueError):
@@ -232,7 +233,16 @@ class Settings:
             "taken for dead and its members are removed from rooms."
         ),
     )
-    # the signaling fast path (issue 7, docs/internals.md)
+    # the signaling fast path (docs/internals.md)
+    fast_path: str = field(
+        default="on",
+        metadata=_meta(
+            "on: serve Socket.IO through videochat's fast path, which reaches into the internals of "
+            "python-socketio, python-engineio, uvicorn and websockets (checked at start); off: through "
+            "those libraries' stock code (slower; for an upgrade the start-up check refuses).",
+            choices=FAST_PATH,
+        ),
+    )
     max_outgoing_bytes: int = field(
         default=1048576,
         metadata=_meta(
@@ -397,6 +407,8 @@ class Settings:
                 raise SettingsError(f"trusted-proxies: {proxy!r} is not an address or network") from None
         if self.log_format not in LOG_FORMATS:
             raise SettingsError(f"log-format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
+        if self.fast_path.lower() not in FAST_PATH:
+            raise SettingsError(f"fast-path must be one of {', '.join(FAST_PATH)}, got {self.fast_path!r}")
         if not self.admin_username.strip():
             raise SettingsError("admin-username must not be empty")
         self.admin_secret()  # a password file that cannot be read stops the server at once
@@ -502,6 +514,11 @@ class Settings:
     @property
     def history_max_bytes(self) -> int:
         return int(self.history_max_mb * 1024 * 1024)
+
+    @property
+    def fast(self) -> bool:
+        """Whether the fast path serves Socket.IO (--fast-path on)."""
+        return self.fast_path.lower() == "on"
 
     @property
     def stun_url_list(self) -> list[str]:

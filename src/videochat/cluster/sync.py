@@ -3,7 +3,7 @@
 Every process holds the whole room model (rooms.Registry) and access state (access.Access): its own
 members, which only it changes, and copies of the other processes' members. The handlers read the
 model as before, without a round trip; what changes is sent to the others over the Redis channel
-(bus.py), in order with the Socket.IO events that follow it, and written to Redis so that a process
+(storage/bus.py), in order with the Socket.IO events that follow it, and written to Redis so that a process
 that starts, or comes back after losing Redis, can read it all:
 
     videochat:procs          sorted set: process id -> the Redis time its next heartbeat must beat
@@ -34,8 +34,10 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from videochat.fastpath.bus import Bus
+from videochat.fastpath.broadcast import BroadcastManager
+from videochat.fastpath.manager import IndexedRooms
 from videochat.model.rooms import Member
+from videochat.storage.bus import RedisBus
 
 if TYPE_CHECKING:
     from videochat.events.chat import Chat
@@ -70,14 +72,19 @@ def _ban_data(raw: bytes) -> tuple[float, float]:
     return (float(value[0]), float(value[1])) if isinstance(value, list) else (float(value), 0.0)
 
 
+class FastBus(IndexedRooms, RedisBus, BroadcastManager):
+    """The Redis channel on the fast path: local delivery through BroadcastManager (next after the
+    library's pub/sub manager in this order, which calls `super().emit` for it), rooms indexed."""
+
+
 class RedisUnavailable(RuntimeError):
     pass
 
 
 class Cluster:
-    def __init__(self, url: str, *, heartbeat: float = 2.0) -> None:
+    def __init__(self, url: str, *, heartbeat: float = 2.0, fast_path: bool = True) -> None:
         self.pid = uuid.uuid4().hex[:16]
-        self.bus = Bus(url, channel=CHANNEL)
+        self.bus = (FastBus if fast_path else RedisBus)(url, channel=CHANNEL)
         self.redis = self.bus.redis
         self.heartbeat = heartbeat
         self.dead_after = HEARTBEATS_BEFORE_DEAD * heartbeat

@@ -27,6 +27,8 @@ from videochat.fastpath.directio import DirectEngineIO
 from videochat.model.errors import INTERNAL_ERROR, UserError, failure
 from videochat.model.ratelimit import Limiter, Refused
 from videochat.ops.metrics import Metrics
+from videochat.transport import jsoncodec
+from videochat.transport.engine import GuardedEngineIO
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +64,19 @@ class Server(socketio.AsyncServer):
     """python-socketio's server, plus: ack bookkeeping, follow-ups after the ack, rate limits."""
 
     def __init__(
-        self, *args: Any, metrics: Metrics | None = None, limiter: Limiter | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        metrics: Metrics | None = None,
+        limiter: Limiter | None = None,
+        fast_path: bool = True,
+        **kwargs: Any,
     ) -> None:
-        # Engine.IO options (max_outgoing_bytes included) go to DirectEngineIO; what both libraries
-        # decode goes through codec (nesting bounded)
-        kwargs.setdefault("json", codec.LibraryJSON)
+        # Engine.IO options (max_outgoing_bytes included) go to DirectEngineIO on the fast path,
+        # GuardedEngineIO on the stock one (docs/internals.md); acks are encoded with orjson or the
+        # standard library; what both libraries decode goes through jsoncodec (nesting bounded)
+        self.fast_path = fast_path
+        self.encode = codec.encode if fast_path else jsoncodec.encode_standard
+        kwargs.setdefault("json", jsoncodec.LibraryJSON)
         super().__init__(*args, on_too_slow=self._dropped_too_slow, **kwargs)
         self.eio.has_namespace = self._has_namespace
         # The app's metrics travel with the server, so every handler registered on it can count.
@@ -90,8 +100,8 @@ class Server(socketio.AsyncServer):
         await super().emit(*args, **kwargs)
 
     def _engineio_server_class(self):
-        # writes each socket's packets straight to its WebSocket (directio.py, docs/internals.md)
-        return DirectEngineIO
+        # fast: writes each socket's packets straight to its WebSocket (directio.py, docs/internals.md)
+        return DirectEngineIO if self.fast_path else GuardedEngineIO
 
     # An Engine.IO session that never connects a namespace (or leaves its last one) is closed after
     # --handshake-timeout (directio.DirectEngineIO.expect_namespace): the library would hold it, and
@@ -133,14 +143,14 @@ class Server(socketio.AsyncServer):
                 # the most frequent packet, decoded here as the library's Packet would decode it
                 # (one json.loads), without the object
                 id_ = int(event[1]) if event[1] else None
-                await self._handle_event(eio_sid, None, id_, codec.decode(data[event.end() - 1 :]))
+                await self._handle_event(eio_sid, None, id_, jsoncodec.decode(data[event.end() - 1 :]))
                 return
             await super()._handle_eio_message(eio_sid, data)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
             socket = self.eio.sockets.get(eio_sid)
             if socket is None or socket.closed:
                 return  # the rest of a long-polling POST whose sender is already being closed
-            reason = str(error) if isinstance(error, (BinaryRefused, codec.TooDeep)) else type(error).__name__
+            reason = str(error) if isinstance(error, (BinaryRefused, jsoncodec.TooDeep)) else type(error).__name__
             log.warning("closing a connection that sent a malformed Socket.IO packet", extra={"error": reason})
             self.metrics.rejected("malformed_packet")
             await self.eio.disconnect(eio_sid)
@@ -231,7 +241,7 @@ class Server(socketio.AsyncServer):
         args = [] if reply is None else list(reply) if isinstance(reply, tuple) else [reply]
         prefix = "3" if namespace in (None, "/") else f"3{namespace},"
         try:
-            encoded = codec.encode(args)
+            encoded = self.encode(args)
         except (TypeError, ValueError):
             await server._send_packet(eio_sid, self.packet_class(sio_packet.ACK, namespace=namespace, id=id, data=args))
             return

@@ -11,14 +11,11 @@ per socket is the order of the emit calls. docs/internals.md tells the whole sto
 
 It keeps `AsyncManager.emit`'s signature and meaning (`room=None` is everyone in the namespace,
 `to` a sid or a room, `skip_sid` a sid or a list), so a pub/sub manager can be put in front of it:
-`class ClusterManager(socketio.AsyncRedisManager, BroadcastManager)`. Emits with a callback, and
+`class FastBus(IndexedRooms, RedisBus, BroadcastManager)` (cluster/sync.py). Emits with a callback, and
 data that JSON cannot encode alone (binary attachments), take the library's path unchanged.
 
-A socket whose namespace has not accepted it yet (python-socketio puts it in the namespace, "pending",
-before the connect handler runs, which may take long: the Admin UI's login hashes a password) is
-nobody's participant: no broadcast, no message to a room, not even to its own sid reaches it until its
-connect handler has let it in. `get_participants` is where every emit of the library's and of this
-class finds its recipients, so the rule holds for all of them.
+Recipients come from `get_participants`, transport.manager's: a socket whose namespace has not let it
+in yet is nobody's participant, on this path as on the stock one.
 """
 
 from __future__ import annotations
@@ -26,24 +23,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import socketio
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 
 from videochat.fastpath import codec
 from videochat.fastpath.directio import writes_directly
 from videochat.fastpath.fastws import frame
+from videochat.transport.manager import ConnectedOnly
 
 
-class BroadcastManager(socketio.AsyncManager):
-    def get_participants(self, namespace, room):
-        participants = super().get_participants(namespace, room)
-        pending = self.pending_connect.get(namespace)
-        if not pending:  # nobody is being checked: the library's list as it is
-            return participants
-        waiting = set(pending)
-        return ((sid, eio_sid) for sid, eio_sid in participants if sid not in waiting)
-
+class BroadcastManager(ConnectedOnly):
     async def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None, to=None, **kwargs):
         namespace = namespace or "/"
         room = to or room

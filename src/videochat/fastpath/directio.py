@@ -4,9 +4,9 @@ python-engineio gives every connection an outgoing queue and, on WebSocket, a wr
 takes packets from it and hands each to the ASGI server; its reader wraps every frame it waits for
 in a new task and a timeout. Here (docs/internals.md):
 
-- `Outbox` is the socket's queue (engineio's public `create_queue` hook). On long-polling it is the
-  usual asyncio queue, with what waits in it counted: past `max_outgoing_bytes` (a client that
-  stopped fetching) the session is dropped as too slow, as on WebSocket. Once the socket's WebSocket is accepted it is *attached* to that connection's
+- `Outbox` is the socket's queue (engineio's public `create_queue` hook). On long-polling it is
+  transport.engine's `BoundedQueue` (what waits counted and bounded, as on the stock path). Once
+  the socket's WebSocket is accepted it is *attached* to that connection's
   `fastws.Wire`: what waits in it is written, and from then on every packet put in it (messages,
   acks, pings, the Close) is framed and written at once, in the order it was sent, so per-socket
   order holds for everything. After a Close nothing more is written. When the connection has more
@@ -18,15 +18,13 @@ in a new task and a timeout. Here (docs/internals.md):
   client is still closed by Engine.IO's ping timeout check). A text message goes straight to the
   server's `message` handler (python-socketio's), without the packet object, the log call and the
   closure python-engineio makes for each; other packets take the library's `receive`.
-- `DirectEngineIO.expect_namespace` closes a session (WebSocket or long-polling) that has no
-  Socket.IO namespace connected `handshake_timeout` seconds later: the Socket.IO server calls it when
-  a session opens and when one leaves its last namespace (python-engineio holds such a session, and
-  its descriptor, for as long as the client answers pings).
 - `DirectEngineIO.send` writes a text message to such a socket at once, framed, without a packet
   object and the queue's round trip; others (long-polling, binary) take the library's path.
-- An Engine.IO session belongs to the address that opened it: a request naming its `sid` from
-  another address (a long-polling POST or GET, a WebSocket upgrade) is refused, so that a leaked
-  session id is not enough to speak or listen as its client.
+- Pings, pong checks and the handshake deadline of transport.engine wait in `Rounds`: one timer
+  per quarter second for all sockets rather than one per socket (memory per idle connection).
+
+The limits of every path (the session's address, the handshake deadline, the bound on what waits
+for a client) are transport.engine's `GuardedEngineIO`, which `DirectEngineIO` extends.
 """
 
 from __future__ import annotations
@@ -35,22 +33,18 @@ import asyncio
 import logging
 import math
 import time
-import urllib.parse
 import weakref
 from collections.abc import Callable
 from typing import Any
 
-import engineio
 from engineio import exceptions, packet
 from engineio.async_drivers import asgi
 from engineio.async_socket import AsyncSocket
 
 from videochat.fastpath.fastws import WIRE_EXTENSION, Wire, app_pings, frame
+from videochat.transport.engine import TOO_SLOW, BoundedQueue, GuardedEngineIO
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MAX_OUTGOING_BYTES = 1 << 20
-TOO_SLOW = "too slow to read"  # the disconnect reason of a client dropped for not reading
 
 
 class Outbox:
@@ -61,7 +55,7 @@ class Outbox:
     none (an asyncio.Queue is four deques, about 3 KB).
     """
 
-    __slots__ = ("max_outgoing_bytes", "on_too_slow", "wire", "shut", "failure", "_queue", "_queued_bytes")
+    __slots__ = ("max_outgoing_bytes", "on_too_slow", "wire", "shut", "failure", "_queue")
 
     def __init__(self, max_outgoing_bytes: int, on_too_slow: Callable[[Outbox, int], None]) -> None:
         self.max_outgoing_bytes = max_outgoing_bytes
@@ -69,8 +63,7 @@ class Outbox:
         self.wire: Wire | None = None
         self.shut = False  # a Close was written, or the connection was dropped: write nothing more
         self.failure: str | None = None
-        self._queue: asyncio.Queue | None = None
-        self._queued_bytes = 0  # what waits in _queue, about (see _queued_size)
+        self._queue: BoundedQueue | None = None
 
     @property
     def direct(self) -> bool:
@@ -79,7 +72,6 @@ class Outbox:
     def attach(self, wire: Wire) -> None:
         """Write what waits, then write every packet as it is put (the WebSocket is accepted)."""
         waiting, self._queue = self._queue, None
-        self._queued_bytes = 0
         self.wire = wire
         wire.limit(self.max_outgoing_bytes, self._overflow)
         while waiting is not None and not waiting.empty():
@@ -90,53 +82,37 @@ class Outbox:
 
     # what python-engineio uses of asyncio.Queue
 
-    def _waiting(self) -> asyncio.Queue:
+    def _waiting(self) -> BoundedQueue:
         if self._queue is None:
-            self._queue = asyncio.Queue()
+            self._queue = BoundedQueue(self.max_outgoing_bytes, self._drop_waiting)
         return self._queue
 
     def put_nowait(self, pkt: Any) -> None:
         if self.wire is not None:
             self._write_packet(pkt)
         elif not self.shut:  # (a dropped long-polling client is kept nothing more)
-            # Long-polling: the packet waits for the client's next GET. A client that stops
-            # fetching (and keeps its session alive with pongs POSTed blindly) would make this grow
-            # for as long as its room talks: it is bounded as a WebSocket's Wire is.
-            self._queued_bytes += _queued_size(pkt)
+            # Long-polling: the packet waits for the client's next GET, bounded as a WebSocket's
+            # Wire is (a client that stops fetching, and keeps its session alive with pongs POSTed
+            # blindly, would make it grow for as long as its room talks)
             self._waiting().put_nowait(pkt)
-            if self._queued_bytes > self.max_outgoing_bytes:
-                self._drop_waiting()
 
     async def put(self, pkt: Any) -> None:
         self.put_nowait(pkt)
 
     async def get(self) -> Any:
-        pkt = await self._waiting().get()
-        self._queued_bytes -= _queued_size(pkt)
-        return pkt
+        return await self._waiting().get()
 
     def get_nowait(self) -> Any:
         if self._queue is None:
             raise asyncio.QueueEmpty
-        pkt = self._queue.get_nowait()
-        self._queued_bytes -= _queued_size(pkt)
-        return pkt
+        return self._queue.get_nowait()
 
     def task_done(self) -> None:
         if self._queue is not None:
             self._queue.task_done()
 
     async def join(self) -> None:
-        """Returns at once: a server-side disconnect must not wait on a queue nobody drains.
-
-        python-engineio's `AsyncSocket.close` (every `AsyncServer.disconnect`) marks the socket
-        closed, then waits here until every queued packet was taken. On long-polling only a GET
-        takes them, and a closed socket's next GET is refused: unless a GET was already waiting, the
-        wait never ended, and with it the request that caused the disconnect (a POST over the size
-        limit: never answered, its connection left in CLOSE-WAIT for good, shutdown held up). A
-        GET that was waiting has been woken by the CLOSE packet put before this and still takes
-        what is queued, and a WebSocket's packets are written as they are put (or by the library's
-        writer, which goes on without this wait): not waiting loses nothing."""
+        """Returns at once, as BoundedQueue.join does (and why)."""
 
     def empty(self) -> bool:
         return self._queue is None or self._queue.empty()
@@ -164,12 +140,12 @@ class Outbox:
         wire = self.wire
         return not self.shut and wire is not None and wire.write(data)
 
-    def _drop_waiting(self) -> None:
+    def _drop_waiting(self, waiting: BoundedQueue, buffered: int) -> None:
         """More than max_outgoing_bytes wait for a long-polling client: drop it and what waits."""
-        buffered, self._queued_bytes, self._queue = self._queued_bytes, 0, None
+        self._queue = None
         self.shut = True
         self.failure = TOO_SLOW
-        self.on_too_slow(self, buffered)  # the server closes the session (DirectEngineIO._too_slow)
+        self.on_too_slow(self, buffered)  # the server closes the session (GuardedEngineIO._too_slow)
 
     def _overflow(self, buffered: int) -> None:
         """More than max_outgoing_bytes wait for this client: drop it (the Wire calls this)."""
@@ -187,17 +163,6 @@ class Outbox:
             self.shut = True
             if self.wire is not None:
                 self.wire.close()
-
-
-def _queued_size(pkt: packet.Packet | None) -> int:
-    """About the bytes a queued packet takes on the wire (and more than that in memory): its text or
-    binary payload; a few bytes for a control packet. Cheap: polling packets are counted twice each."""
-    data = pkt.data if pkt is not None else None
-    if type(data) is str:
-        return len(data) if data.isascii() else len(data.encode())
-    if isinstance(data, (bytes, bytearray)):
-        return len(data)
-    return 0 if pkt is None else 64
 
 
 def writes_directly(socket: AsyncSocket, now: float) -> bool:
@@ -380,13 +345,6 @@ def _check_pong(socket: AsyncSocket) -> None:
         outbox.close()
 
 
-def _scope_address(scope: dict) -> str:
-    """The client's address of an ASGI request (uvicorn puts the X-Forwarded-For address there for
-    trusted proxies only)."""
-    client = scope.get("client")
-    return client[0] if client else ""
-
-
 def _decoded(data: str | bytes) -> tuple[int | None, Any]:
     try:
         pkt = packet.Packet(encoded_packet=data)
@@ -395,60 +353,16 @@ def _decoded(data: str | bytes) -> tuple[int | None, Any]:
     return pkt.packet_type, pkt.data
 
 
-class DirectEngineIO(engineio.AsyncServer):
+class DirectEngineIO(GuardedEngineIO):
     """python-engineio's server whose sockets write straight to their WebSocket (see the module)."""
 
-    def __init__(
-        self,
-        *args: Any,
-        max_outgoing_bytes: int = DEFAULT_MAX_OUTGOING_BYTES,
-        on_too_slow: Callable[[str, int], None] | None = None,
-        handshake_timeout: float = 0,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.max_outgoing_bytes = max_outgoing_bytes
-        self.on_too_slow = on_too_slow
-        self.handshake_timeout = handshake_timeout
-        # whether a session has a Socket.IO namespace connected (set by the Socket.IO server)
-        self.has_namespace: Callable[[str], bool] | None = None
         self.handshakes = Rounds(self._handshake_over)
         # the driver table is the library's way to choose a WebSocket implementation per server
         self._async = {**self._async, "websocket": DirectWebSocket}
         self.pings = Rounds(_send_ping)
         self.pong_checks = Rounds(_check_pong)
-        self._closing: set[asyncio.Task] = set()  # sessions being closed (referenced until done)
-
-    async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
-        # ASGI: (scope, receive, send)
-        if len(args) == 3 and isinstance(args[0], dict) and self._foreign_session(args[0]):
-            scope, send = args[0], args[2]
-            log.warning(
-                "refused a request for an Engine.IO session opened from another address",
-                extra={"address": _scope_address(scope)},
-            )
-            refusal = self._bad_request("Invalid session")
-            await self._async["make_response"](
-                refusal["status"], refusal["headers"], refusal["response"], {"asgi.scope": scope, "asgi.send": send}
-            )
-            return None
-        return await super().handle_request(*args, **kwargs)
-
-    def _foreign_session(self, scope: dict) -> bool:
-        query = scope.get("query_string") or b""
-        if b"sid=" not in query:
-            return False  # a new session
-        sid = urllib.parse.parse_qs(query.decode("latin-1")).get("sid", [None])[0]
-        socket = self.sockets.get(sid) if sid else None
-        opened_from = getattr(socket, "opened_from", None)
-        return opened_from is not None and opened_from != _scope_address(scope)
-
-    async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
-        if event == "connect":  # (sid, environ) of a new session, whose socket exists by now
-            socket = self.sockets.get(args[0])
-            if socket is not None:
-                socket.opened_from = _scope_address(args[1].get("asgi.scope") or {})
-        return await super()._trigger_event(event, *args, **kwargs)
 
     def start_background_task(self, target: Callable, *args: Any, **kwargs: Any) -> Any:
         # A socket's next ping is a task sleeping a ping interval (one per connection, a couple of KB
@@ -458,34 +372,19 @@ class DirectEngineIO(engineio.AsyncServer):
             return None
         return super().start_background_task(target, *args, **kwargs)
 
-    def expect_namespace(self, sid: str) -> None:
-        """Close the session `sid` unless a namespace is connected on it `handshake_timeout` seconds
-        from now (a session that never connects one is held by nobody but an attacker)."""
-        socket = self.sockets.get(sid)
-        if socket is not None and self.handshake_timeout and not (socket.closing or socket.closed):
-            self.handshakes.add(self.handshake_timeout, socket)
+    def _check_handshake_later(self, socket: AsyncSocket) -> None:
+        self.handshakes.add(self.handshake_timeout, socket)
 
-    def _handshake_over(self, socket: AsyncSocket) -> None:
-        if socket.closing or socket.closed or self.has_namespace is None or self.has_namespace(socket.sid):
-            return
-        log.info(
-            "closing an Engine.IO session that connected no namespace in time",
-            extra={"eio_sid": socket.sid, "timeout": self.handshake_timeout},
-        )
+    def _close_later(self, socket: AsyncSocket, reason: Any, *, abort: bool) -> None:
         outbox = socket.queue
         if isinstance(outbox, Outbox) and outbox.wire is not None:
             # a direct WebSocket: dropped at once, and its reader loop ends the session
-            outbox.failure = self.reason.SERVER_DISCONNECT
-            outbox.shut = True
-            outbox.wire.abort()
-        else:
-            self._close_later(socket, self.reason.SERVER_DISCONNECT, abort=False)
-
-    def _close_later(self, socket: AsyncSocket, reason: Any, *, abort: bool) -> None:
-        """Close an Engine.IO session from a callback (the task is referenced until it is done)."""
-        task = asyncio.get_running_loop().create_task(socket.close(wait=False, abort=abort, reason=reason))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+            if not outbox.shut:
+                outbox.failure = reason
+                outbox.shut = True
+                outbox.wire.abort()
+            return
+        super()._close_later(socket, reason, abort=abort)
 
     async def send(self, sid: str, data: Any) -> None:
         if type(data) is str:
@@ -504,22 +403,3 @@ class DirectEngineIO(engineio.AsyncServer):
 
     def create_queue(self, *args: Any, **kwargs: Any) -> Outbox:
         return Outbox(self.max_outgoing_bytes, self._too_slow)
-
-    def _too_slow(self, outbox: Outbox, buffered: int) -> None:
-        socket = next((s for s in self.sockets.values() if s.queue is outbox), None)
-        sid = socket.sid if socket is not None else None
-        log.warning(
-            "dropping a connection too slow to read what it is sent",
-            extra={
-                "eio_sid": sid,
-                "buffered_bytes": buffered,
-                "limit": self.max_outgoing_bytes,
-                "transport": "websocket" if outbox.wire is not None else "polling",
-            },
-        )
-        if self.on_too_slow is not None:
-            self.on_too_slow(sid or "", buffered)
-        if outbox.wire is None and socket is not None:
-            # long-polling: no connection to abort (a WebSocket's reader loop ends the socket): the
-            # session itself is closed, with the same reason
-            self._close_later(socket, TOO_SLOW, abort=True)

@@ -23,7 +23,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from videochat.fastpath.bus import Bus
+from videochat.storage.bus import RedisBus
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def history_key(room: str) -> str:
 
 
 class RedisHistory:
-    def __init__(self, bus: Bus, *, size: int, retention: float, max_bytes: int | None = None) -> None:
+    def __init__(self, bus: RedisBus, *, size: int, retention: float, max_bytes: int | None = None) -> None:
         self.bus = bus
         self.size = size
         self.max_bytes = max_bytes

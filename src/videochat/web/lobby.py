@@ -4,7 +4,7 @@ Clients send `{"type": "nickname" | "new_message", "payload": string}`; every lo
 sender included, receives the text `<nickname>: <message>`. Each client has its own bounded outbox
 and writer task, so a slow reader delays nobody: when its outbox is full it is disconnected.
 A frame that is not understood is answered with an error text; JSON nested deeper than
-codec.MAX_DEPTH is no mistake of a person typing, and closes the connection.
+jsoncodec.MAX_DEPTH is no mistake of a person typing, and closes the connection.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from videochat.fastpath import codec
 from videochat.model.errors import UserError
 from videochat.model.ratelimit import Limiter, Refused
 from videochat.model.rooms import DEFAULT_NICKNAME
 from videochat.model.validation import Limits
+from videochat.transport import jsoncodec
 from videochat.web.security import OriginPolicy
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class Lobby:
                 if frame["type"] == "websocket.disconnect":
                     break
                 self._handle(client, frame)
-        except codec.TooDeep as error:
+        except jsoncodec.TooDeep as error:
             log.warning("lobby closed a connection that sent JSON nested too deeply", extra={"reason": str(error)})
             await websocket.close(POLICY_VIOLATION, str(error))
         except WebSocketDisconnect:
@@ -108,8 +108,8 @@ class Lobby:
         if text is None:
             raise UserError("invalid_frame", "binary frames are not understood; send JSON text")
         try:
-            data = codec.decode(text)
-        except codec.TooDeep:
+            data = jsoncodec.decode(text)
+        except jsoncodec.TooDeep:
             raise  # not a mistake to explain: the connection is closed (serve)
         except ValueError:
             raise UserError("invalid_frame", 'not JSON; send {"type": "new_message", "payload": "..."}') from None

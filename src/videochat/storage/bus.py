@@ -1,4 +1,4 @@
-"""The Redis channel several videochat processes talk over (issue 6).
+"""The Redis channel several videochat processes talk over.
 
 It is python-socketio's Redis client manager (emits, disconnects and room changes for sockets held
 by other processes travel over the channel as that library does it), with two changes:
@@ -9,6 +9,12 @@ by other processes travel over the channel as that library does it), with two ch
   addressed to that member), and a burst of changes costs one round trip.
 - Our own messages (`method: "videochat"`) ride on the same channel, so they keep that order on
   the receiving side too, and are handed to `on_ops` instead of the library.
+
+Both are behaviour the cluster needs (sync.py: a state change before the event that depends on it),
+not speed: `RedisBus` serves both paths (--fast-path on and off); cluster/sync.py's `FastBus` adds
+the fast path's managers under it (rooms indexed per socket, broadcasts framed once). It overrides
+two private methods of python-socketio's pub/sub manager (`_publish`, `_listen`; docs/internals.md).
+The history in Redis (redis_history.py) writes through its outbox too.
 
 While Redis is unreachable nothing is queued (the state is sent again in full once it is back,
 cluster.py) and the library's local delivery keeps working: a process's own clients still hear each
@@ -27,9 +33,8 @@ from typing import Any
 import socketio
 from redis import asyncio as aioredis
 
-from videochat.fastpath.broadcast import BroadcastManager
-from videochat.fastpath.manager import IndexedRooms
 from videochat.settings import redact_url
+from videochat.transport.manager import ConnectedOnly
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +43,10 @@ RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0)
 OUTBOX_LIMIT = 100_000  # items; past it Redis cannot keep up: drop and send everything again
 
 
-class Bus(IndexedRooms, socketio.AsyncRedisManager, BroadcastManager):
-    """Each process delivers to its own sockets through BroadcastManager (the library's pub/sub
-    manager calls `super().emit` for local delivery: next in this order)."""
+class RedisBus(socketio.AsyncRedisManager, ConnectedOnly):
+    """The library's Redis manager with one ordered outbox and our messages on its channel; each
+    process delivers to its own sockets through the library's AsyncManager (the pub/sub manager
+    calls `super().emit` for local delivery: next in this order)."""
 
     name = "videochat-redis"
 
