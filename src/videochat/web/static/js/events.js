@@ -1,6 +1,21 @@
 // Events any number of listeners can follow: a module that has news (the connection, the call, the
 // mesh, the member list) dispatches them on itself, and whoever cares listens; nobody replaces
-// anybody else's listener. No DOM: EventTarget and CustomEvent are plain JavaScript (Node has both).
+// anybody else's listener. No DOM: EventTarget and Event are plain JavaScript (Node has both).
+
+/**
+ * An event with its data in `detail`, as a CustomEvent (which Node has only from version 19).
+ * @template T
+ */
+export class DetailEvent extends Event {
+    /**
+     * @param {string} type
+     * @param {T} detail
+     */
+    constructor(type, detail) {
+        super(type);
+        this.detail = detail;
+    }
+}
 
 /**
  * An EventTarget whose events carry their data in `detail`. `EventMap` names every event and the
@@ -16,7 +31,7 @@ export class Emitter extends EventTarget {
      * @returns {() => void}
      */
     on(type, listener) {
-        const handler = (/** @type {Event} */ event) => listener(/** @type {CustomEvent<EventMap[K]>} */ (event).detail);
+        const handler = (/** @type {Event} */ event) => listener(/** @type {DetailEvent<EventMap[K]>} */ (event).detail);
         this.addEventListener(type, handler);
         return () => this.removeEventListener(type, handler);
     }
@@ -30,6 +45,6 @@ export class Emitter extends EventTarget {
      * @param {EventMap[K]} detail
      */
     dispatch(type, detail) {
-        this.dispatchEvent(new CustomEvent(type, { detail }));
+        this.dispatchEvent(new DetailEvent(type, detail));
     }
 }
