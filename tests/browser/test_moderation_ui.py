@@ -81,6 +81,9 @@ async def test_owner_locks_and_caps_the_room_others_need_the_password(live_serve
     await alice.locator("#lock-password").fill("n3w pass")
     await alice.locator("#lock-password").press("Enter")
     await expect(alice.locator("#lock-password")).to_have_value("")
+    # (the new password holds once the server says so: Bob's page, back before that, would still
+    # get in with the old one, and the panel's state would be that of his first wrong try)
+    await expect(alice.locator("#settings-status")).to_have_text("Saved.")
     await bob.context.set_offline(False)
     await expect(panel).to_have_attribute("data-state", "wrong_password")
     await expect(bob.locator("#errors .error")).to_have_count(0)
