@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import httpx
 import pytest
+
+from videochat.model.errors import ENTRY_REFUSALS, PASSWORD_REFUSALS
 
 ROOT = Path(__file__).parents[1]
 
@@ -59,3 +63,18 @@ async def test_api_rooms_and_unknown_paths(http, connect, room):
     rooms = (await http.get("/api/rooms")).json()["rooms"]
     assert {"name": room, "count": 1, "locked": False} in rooms
     assert (await http.get("/no/such/page")).status_code == 404
+
+
+async def test_pages_are_handed_the_servers_limits_and_error_codes(server_factory):
+    """The page config (web/pages.py) carries the settings the server runs with, and the inputs'
+    maxlength follows them: the scripts copy none of it."""
+    server = server_factory("--max-nickname", "20", "--max-room-name", "40", "--max-call-size", "3")
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        for path, room in (("/", None), ("/r/caf%C3%A9", "café")):
+            html = (await client.get(path)).text
+            config = json.loads(re.search(r'<script type="application/json" id="page-config">(.*?)</script>', html)[1])
+            assert config["limits"]["nickname"] == 20 and config["limits"]["room"] == 40
+            assert config["limits"]["callSize"] == 3 and config["limits"]["uploadBudgetKbps"] == 2500
+            assert config["errors"] == {"password": sorted(PASSWORD_REFUSALS), "entry": sorted(ENTRY_REFUSALS)}
+            assert config.get("room") == room
+            assert 'id="nickname-input"' in html and 'maxlength="20"' in html

@@ -42,7 +42,7 @@ from videochat.storage.redis_history import RedisHistory
 from videochat.transport.manager import ConnectedOnly
 from videochat.web.admin import Admin
 from videochat.web.lobby import Lobby
-from videochat.web.pages import SOCKET_IO_CLIENT_FILES, STATIC_DIR, VENDOR_DIR, Pages, socket_io_client
+from videochat.web.pages import SOCKET_IO_CLIENT_FILES, STATIC_DIR, VENDOR_DIR, PageConfig, Pages, socket_io_client
 from videochat.web.security import HostPolicy, OriginPolicy, SecurityHeaders, TrustedHosts, machine_names
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,8 @@ class VideochatApp:
         self.metrics.count_calls_with(self.registry.count_calls)
         self.lobby = Lobby(self.limits, self.limiter, self.origins)
         self._init_operations(settings)
-        self.pages = Pages(self.chat.public_rooms, self.limits)
+        page_config = PageConfig(self.limits, settings.max_call_size, settings.upload_budget_kbps)
+        self.pages = Pages(self.chat.public_rooms, page_config)
         self._tasks: set[asyncio.Task] = set()
         self.engineio = socketio.ASGIApp(self.sio, socketio_path="socket.io")
         self.web = Starlette(

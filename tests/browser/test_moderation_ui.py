@@ -81,6 +81,9 @@ async def test_owner_locks_and_caps_the_room_others_need_the_password(live_serve
     await alice.locator("#lock-password").fill("n3w pass")
     await alice.locator("#lock-password").press("Enter")
     await expect(alice.locator("#lock-password")).to_have_value("")
+    # (the new password holds once the server says so: Bob's page, back before that, would still
+    # get in with the old one, and the panel's state would be that of his first wrong try)
+    await expect(alice.locator("#settings-status")).to_have_text("Saved.")
     await bob.context.set_offline(False)
     await expect(panel).to_have_attribute("data-state", "wrong_password")
     await expect(bob.locator("#errors .error")).to_have_count(0)
@@ -165,18 +168,11 @@ async def test_owner_removes_asks_to_mute_and_hands_over(live_server, new_user, 
     await expect(bob.locator("#room-view")).to_be_hidden()
     await expect(alice.locator("#member-count")).to_have_text("2 members")
 
-    # Ask to mute: Carol's page says so and tells the call code through a window event.
-    await carol.evaluate("""() => {
-        window.muteRequests = [];
-        window.addEventListener("videochat:mute-request", (event) => window.muteRequests.push(event.detail));
-    }""")
+    # Ask to mute: Carol's page says so (its call mutes the microphone: the test after the next).
     await alice.get_by_role("button", name="Actions for Carol").click()
     await member(alice, "Carol").get_by_role("button", name="Ask to mute").click()
     await expect(carol.locator("#messages .notice-mute .notice-text")).to_have_text("Alice asked you to mute.")
     await expect(alice.locator("#messages .notice-text").last).to_have_text("Asked Carol to mute.")
-    await carol.wait_for_function("window.muteRequests.length === 1")
-    detail = await carol.evaluate("window.muteRequests[0]")
-    assert detail["room"] == room_name and detail["by"]["nickname"] == "Alice"
 
     # Handing over: the badge moves on both pages, and so do the owner's tools.
     await alice.get_by_role("button", name="Actions for Carol").click()

@@ -10,12 +10,11 @@ from typing import Any
 
 from videochat.events.chat import Chat
 from videochat.events.realtime import event_handler
+from videochat.model.access import MOST_MEMBERS
 from videochat.model.errors import UserError, ok
 from videochat.model.passwords import LONGEST_PASSWORD, PasswordHash
 
 log = logging.getLogger(__name__)
-
-MOST_MEMBERS = 1000  # the largest member cap an owner may set
 
 
 class Moderation:

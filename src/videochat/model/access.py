@@ -24,6 +24,8 @@ from videochat.model.passwords import PasswordHash
 # ("policy", room, RoomPolicy.to_data() or None) or ("ban", room, client key, until, since)
 AccessChange = tuple
 
+MOST_MEMBERS = 1000  # the largest member cap an owner may set
+
 
 @dataclass(frozen=True)
 class Ban:

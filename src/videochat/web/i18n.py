@@ -7,6 +7,9 @@ through `t(key)`; the browser scripts receive the whole table as JSON and fill t
 
 from __future__ import annotations
 
+from videochat.model.access import MOST_MEMBERS
+from videochat.model.passwords import LONGEST_PASSWORD
+
 LANGUAGES = ("en", "ko")
 DEFAULT_LANGUAGE = "en"
 
@@ -182,8 +185,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "error_too_many_rooms": "You are in too many rooms at once. Leave one and try again.",
         "error_not_owner": "Only the room's owner can do that.",
         "error_unknown_member": "That person is not in the room any more.",
-        "error_invalid_settings": "Those settings are not valid (the limit is a number from 1 to 1000).",
-        "error_invalid_password": "A password is 1 to 1024 characters.",
+        "error_invalid_settings": f"Those settings are not valid (the limit is a number from 1 to {MOST_MEMBERS}).",
+        "error_invalid_password": f"A password is 1 to {LONGEST_PASSWORD} characters.",
     },
     "ko": {
         "app_name": "videochat",
@@ -356,8 +359,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "error_too_many_rooms": "동시에 너무 많은 방에 있습니다. 방 하나를 나간 뒤 다시 시도하세요.",
         "error_not_owner": "방장만 할 수 있습니다.",
         "error_unknown_member": "그 사람은 더 이상 방에 없습니다.",
-        "error_invalid_settings": "설정이 올바르지 않습니다 (인원 제한은 1에서 1000 사이의 숫자).",
-        "error_invalid_password": "비밀번호는 1자에서 1024자까지입니다.",
+        "error_invalid_settings": f"설정이 올바르지 않습니다 (인원 제한은 1에서 {MOST_MEMBERS} 사이의 숫자).",
+        "error_invalid_password": f"비밀번호는 1자에서 {LONGEST_PASSWORD}자까지입니다.",
     },
 }
 

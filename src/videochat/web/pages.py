@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 
+from videochat.model.access import MOST_MEMBERS
+from videochat.model.errors import ENTRY_REFUSALS, PASSWORD_REFUSALS
+from videochat.model.passwords import LONGEST_PASSWORD
 from videochat.model.validation import Limits
 from videochat.web import i18n
 
@@ -28,17 +32,42 @@ SOCKET_IO_CLIENT_FILES = {
 }
 
 
+@dataclass(frozen=True)
+class PageConfig:
+    """What the server tells its pages instead of their copying it: the limits of its settings and
+    the error codes the page acts on (model/errors.py). Every page embeds it as JSON
+    (templates/base.html, `page-config`; static/js/config.js reads it)."""
+
+    limits: Limits
+    max_call_size: int
+    upload_budget_kbps: int
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "limits": {
+                "room": self.limits.max_room_name,
+                "nickname": self.limits.max_nickname,
+                "message": self.limits.max_message,
+                "password": LONGEST_PASSWORD,
+                "members": MOST_MEMBERS,
+                "callSize": self.max_call_size,
+                "uploadBudgetKbps": self.upload_budget_kbps,
+            },
+            "errors": {"password": sorted(PASSWORD_REFUSALS), "entry": sorted(ENTRY_REFUSALS)},
+        }
+
+
 class Pages:
-    def __init__(self, public_rooms: Callable[[], list[dict[str, object]]], limits: Limits) -> None:
+    def __init__(self, public_rooms: Callable[[], list[dict[str, object]]], config: PageConfig) -> None:
         self.public_rooms = public_rooms
-        self.limits = limits
+        self.config = config.as_json()
         self.templates = Environment(
             loader=FileSystemLoader(TEMPLATES_DIR),
             autoescape=select_autoescape(("html",)),
             auto_reload=False,
         )
 
-    def _render(self, request: Request, template: str, **context: object) -> Response:
+    def _render(self, request: Request, template: str, config: dict[str, object], **context: object) -> Response:
         query_lang = request.query_params.get("lang")
         lang = i18n.choose_language(
             query_lang, request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language")
@@ -49,9 +78,8 @@ class Pages:
             lang=lang,
             t=_translator(strings),
             strings=strings,
-            max_room_name=self.limits.max_room_name,
-            max_nickname=self.limits.max_nickname,
-            max_message=self.limits.max_message,
+            config=config,
+            limits=config["limits"],
             **context,
         )
         response = HTMLResponse(html)
@@ -60,10 +88,11 @@ class Pages:
         return response
 
     async def home(self, request: Request) -> Response:
-        return self._render(request, "home.html", page="home")
+        return self._render(request, "home.html", self.config, page="home")
 
     async def room(self, request: Request) -> Response:
-        return self._render(request, "room.html", page="room", room=request.path_params["room"])
+        room = request.path_params["room"]
+        return self._render(request, "room.html", {**self.config, "room": room}, page="room", room=room)
 
     async def api_rooms(self, request: Request) -> Response:
         return JSONResponse({"rooms": self.public_rooms()})

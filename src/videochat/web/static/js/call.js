@@ -1,8 +1,10 @@
 // The video call of the room page: joins media (media.js), the mesh (peers.js) and the signaling
 // (protocol.js) to the views (prejoin.js, tiles.js, controls.js). The only module that knows them all.
 
+import { config } from "./config.js";
 import { CallControls, controlState, listenToShortcuts } from "./controls.js";
 import { byId, whenIdle } from "./dom.js";
+import { Emitter } from "./events.js";
 import { errorText, t } from "./i18n.js";
 import { AudioLevels, LocalMedia } from "./media.js";
 import { Mesh } from "./peers.js";
@@ -20,9 +22,14 @@ const PROBLEM_TEXT = {
 
 const input = (id) => /** @type {HTMLInputElement & HTMLSelectElement & HTMLButtonElement & HTMLVideoElement} */ (byId(id));
 
-export class Call {
-    /** Someone left the call (maybe only the call). @type {((info: {id: string, nickname: string}) => void) | null} */
-    onleft = null;
+/**
+ * What a Call tells (Emitter), by event name, with the `detail` each carries:
+ * @typedef {object} CallEvents
+ * @property {{id: string, nickname: string}} left someone left the call (maybe only the call)
+ */
+
+/** @extends {Emitter<CallEvents>} */
+export class Call extends Emitter {
     #inCall = false;
     #prepared = false;
     /** Our own nickname, for our tile. */
@@ -35,12 +42,13 @@ export class Call {
      * @param {() => string} room the room we are in
      */
     constructor(connection, room) {
+        super();
         this.connection = connection;
         this.room = room;
         this.media = new LocalMedia();
         this.media.chosen = loadDevices();
         this.levels = new AudioLevels();
-        this.mesh = new Mesh((event, payload, toId) => connection.signal(event, payload, toId));
+        this.mesh = new Mesh((event, payload, toId) => connection.signal(event, payload, toId), config.limits);
         this.grid = new CallGrid(byId("tiles"));
         if (this.media.chosen.audiooutput && LocalMedia.canChooseSpeaker) this.grid.setSink(this.media.chosen.audiooutput);
         this.view = byId("call");
@@ -264,8 +272,8 @@ export class Call {
             this.#mediaChanged();
         };
         // The room's owner asked us to mute (moderation): we mute; only we can unmute ourselves.
-        window.addEventListener("videochat:mute-request", () => {
-            if (this.media.audio && !this.media.muted) {
+        this.connection.on("muterequest", ({ room }) => {
+            if (room === this.room() && this.media.audio && !this.media.muted) {
                 this.media.setMuted(true);
                 this.#mediaChanged();
             }
@@ -279,47 +287,47 @@ export class Call {
     #wireSignaling() {
         const connection = this.connection;
         const mesh = this.mesh;
-        connection.oncallers = (_callers, max) => {
+        connection.on("callers", ({ max }) => {
             this.prejoin.showCallers(this.#othersInCall().map((member) => member.nickname), max);
             if (!this.#inCall) this.#sizeChanged();
-        };
+        });
         // The connection's work starts first; the tile is drawn while the browser does it (its
         // tracks arrive a task later, when the tile is there).
-        connection.oncallwelcome = ({ peer }) => {
+        connection.on("callwelcome", ({ peer }) => {
             if (!this.#inCall || peer.id === connection.you?.id) return;
             const known = this.grid.has(peer.id);
             mesh.connect(peer.id); // the newcomer waits for our offer
             this.grid.upsert(peer.id, peer.nickname, peer.media);
             if (!known) this.#sizeChanged();
-        };
-        connection.onoffer = (description, { from, member }) => {
+        });
+        connection.on("offer", ({ description, sender: { from, member } }) => {
             if (!this.#inCall) return;
             mesh.handleOffer(description, from);
             if (!this.grid.has(from)) {
                 this.grid.upsert(from, member?.nickname ?? "");
                 this.#sizeChanged();
             }
-        };
-        connection.onanswer = (description, { from }) => this.#inCall && mesh.handleAnswer(description, from);
-        connection.onice = (candidate, { from }) => this.#inCall && mesh.handleIce(candidate, from);
-        connection.onmediastate = ({ id, media }) => this.grid.setMedia(id, media);
-        connection.onpeerleft = ({ id, nickname }) => {
+        });
+        connection.on("answer", ({ description, sender }) => this.#inCall && mesh.handleAnswer(description, sender.from));
+        connection.on("ice", ({ candidate, sender }) => this.#inCall && mesh.handleIce(candidate, sender.from));
+        connection.on("mediastate", ({ id, media }) => this.grid.setMedia(id, media));
+        connection.on("peerleft", ({ id, nickname }) => {
             mesh.remove(id);
             this.levels.unwatch(id);
             this.grid.remove(id);
             this.#sizeChanged();
-            this.onleft?.({ id, nickname });
-        };
-        connection.oncallrejoin = (ack) => this.#enter(ack);
-        connection.oncallrejoinfailed = (error) => {
+            this.dispatch("left", { id, nickname });
+        });
+        connection.on("callrejoin", (ack) => this.#enter(ack));
+        connection.on("callrejoinfailed", (error) => {
             this.#exit();
             this.#say(errorText(error), "error");
-        };
-        mesh.onstream = (id, stream) => {
+        });
+        mesh.on("stream", ({ id, stream }) => {
             this.grid.setStream(id, stream);
             this.levels.watch(id, () => mesh.audioLevel(id));
-        };
-        mesh.onstate = (id, state) => {
+        });
+        mesh.on("state", ({ id, state }) => {
             this.grid.setState(id, state);
             const name = this.grid.nameOf(id);
             if (state === "failed" || state === "retrying") {
@@ -328,7 +336,7 @@ export class Call {
             } else if (state === "connected" && this.message.box.dataset.peer === id) {
                 this.#say("");
             }
-        };
+        });
     }
 
     /** Our media changed: the others hear of it, and every view shows it. */

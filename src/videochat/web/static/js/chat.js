@@ -84,6 +84,7 @@ export class ChatLog {
      */
     #insert(item, time) {
         const atBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
+        /** @type {Element | null} */
         let next = null;
         for (let node = this.list.lastElementChild; node; node = node.previousElementSibling) {
             if (Number(node.getAttribute("data-time")) <= time) break;

@@ -1,11 +1,12 @@
 // The home page: choose a nickname, see the open rooms live, create or enter a room.
 
+import { config } from "./config.js";
 import { byId, el, setFormError, showError, userText } from "./dom.js";
 import { errorText, memberCount, t } from "./i18n.js";
 import { ChatConnection } from "./protocol.js";
 import { showStatus } from "./status.js";
 import { loadNickname, saveNickname } from "./storage.js";
-import { check, limitOf } from "./validate.js";
+import { check } from "./validate.js";
 
 const form = byId("enter-form");
 const nicknameInput = /** @type {HTMLInputElement} */ (byId("nickname-input"));
@@ -49,7 +50,7 @@ function lockMark() {
 }
 
 function rememberNickname() {
-    const result = check("nickname", nicknameInput.value, limitOf(nicknameInput, "nickname"));
+    const result = check("nickname", nicknameInput.value, config.limits);
     if (result.value) saveNickname(result.value);
     return result;
 }
@@ -65,7 +66,7 @@ async function enter(connection) {
     setFormError(formError, "");
     const nickname = rememberNickname();
     if (nickname.error) return fieldError(nicknameInput, nickname.error);
-    const room = check("room", roomInput.value, limitOf(roomInput, "room"));
+    const room = check("room", roomInput.value, config.limits);
     if (room.error) return fieldError(roomInput, room.error);
     try {
         // Ask the server too when we can: its rules are the ones that count (the room page will
@@ -85,12 +86,13 @@ function main() {
     nicknameInput.addEventListener("input", rememberNickname);
 
     const connection = new ChatConnection();
+    showStatus(connection);
     // The list on every (re)connect; room_change keeps it current in between.
-    showStatus(connection, (status) => {
+    connection.on("status", ({ status }) => {
         if (status === "connected") connection.listRooms().then(renderRooms, (error) => showError(errorText(error)));
     });
-    connection.onrooms = renderRooms;
-    connection.onerror = (error) => showError(errorText(error));
+    connection.on("rooms", renderRooms);
+    connection.on("error", (error) => showError(errorText(error)));
 
     let busy = false;
     form.addEventListener("submit", async (event) => {

@@ -100,6 +100,7 @@ export class LocalMedia {
         const attempts = [want, { audio: want.audio, video: false }, { audio: false, video: want.video }]
             .filter((kinds, index, all) => (kinds.audio || kinds.video)
                 && all.findIndex((other) => other.audio === kinds.audio && other.video === kinds.video) === index);
+        /** @type {MediaProblem | null} */
         let problem = null;
         for (const kinds of attempts) {
             try {
@@ -317,7 +318,7 @@ export class LocalMedia {
 
     /** The preview stream: our video (screen or camera) and our microphone, for our own tile and level meter. */
     #updatePreview() {
-        const wanted = [this.screen ?? this.camera, this.audio].filter(Boolean);
+        const wanted = [this.screen ?? this.camera, this.audio].filter((track) => track !== null);
         for (const track of this.preview.getTracks()) if (!wanted.includes(track)) this.preview.removeTrack(track);
         for (const track of wanted) if (!this.preview.getTracks().includes(track)) this.preview.addTrack(track);
     }

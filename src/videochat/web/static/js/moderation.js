@@ -1,14 +1,19 @@
-// Room owners and the room's door (issue 5, docs/protocol.md "Room owners"): the password form of a
-// locked room, why we may not enter (full, removed), the owner's badge and settings, and the owner's
+// Room owners and the room's door (docs/protocol.md "Room owners"): the password form of a locked
+// room, why we may not enter (full, removed), the owner's badge and settings, and the owner's
 // actions on members (ask to mute, make owner, remove). room.js creates one RoomAccess and tells it
-// when we entered; the rest comes from the server through the ChatConnection's callbacks.
+// when we entered; the rest comes from the server through the ChatConnection's events. Its DOM is
+// the door (#access-panel), the settings, the room's badges, and a part of each member's item in
+// the member list (members.js draws the list); when the door takes the page it says so ("door").
 
+import { config } from "./config.js";
 import { byId, el, showError } from "./dom.js";
+import { Emitter } from "./events.js";
 import { errorText, t } from "./i18n.js";
 
-// too_many_attempts: the password is asked again, with the server's "wait a little"
-const PASSWORD_CODES = new Set(["password_required", "wrong_password", "too_many_attempts"]);
-const REFUSAL_CODES = new Set(["room_full", "banned"]);
+/** The room asks for its password (again; too_many_attempts: with the server's "wait a little"). */
+const PASSWORD_CODES = new Set(config.errors.password);
+/** The room refuses us for good, for now (full, removed): the other refusals of the door. */
+const REFUSAL_CODES = new Set(config.errors.entry.filter((code) => !PASSWORD_CODES.has(code)));
 
 /**
  * How the page asks to enter: `?private=1` (from the home page's form) creates the room unlisted.
@@ -25,7 +30,15 @@ export function takeEntryOptions() {
     return unlisted ? { private: true } : {};
 }
 
-export class RoomAccess {
+/**
+ * What a RoomAccess tells (Emitter), by event name, with the `detail` each carries:
+ * @typedef {object} AccessEvents
+ * @property {{state: string}} door the door took the page (we are out of the room): why, the error
+ *     code or "removed"; the room's own views hide
+ */
+
+/** @extends {Emitter<AccessEvents>} */
+export class RoomAccess extends Emitter {
     /** @type {string | null} the room we are in */
     #room = null;
     #you = "";
@@ -37,15 +50,18 @@ export class RoomAccess {
     #confirming = null;
     /** @type {((password?: string) => unknown) | null} enters again (with a password) */
     #retry = null;
+    /** @type {Map<string, HTMLElement>} member id -> the actions we last drew on its item */
+    #tools = new Map();
 
     /**
      * @param {import("./protocol.js").ChatConnection} connection
-     * @param {{chat: import("./chat.js").ChatLog}} parts
+     * @param {{chat: import("./chat.js").ChatLog, members: import("./members.js").MemberList}} parts
      */
-    constructor(connection, { chat }) {
+    constructor(connection, { chat, members }) {
+        super();
         this.connection = connection;
         this.chat = chat;
-        this.members = byId("members");
+        this.members = members;
         this.panel = byId("access-panel");
         this.passwordForm = /** @type {HTMLFormElement} */ (byId("password-form"));
         this.passwordInput = /** @type {HTMLInputElement} */ (byId("password-input"));
@@ -53,11 +69,10 @@ export class RoomAccess {
         this.privateInput = /** @type {HTMLInputElement} */ (byId("private-input"));
         this.lockPassword = /** @type {HTMLInputElement} */ (byId("lock-password"));
 
-        connection.onroomupdate = (update) => this.#updated(update);
-        connection.onremoved = (info) => this.#removed(info);
-        // The member list redraws itself whenever someone comes, goes or is renamed: badges and
-        // actions go back on each time.
-        new MutationObserver(() => this.#decorateMembers()).observe(this.members, { childList: true });
+        connection.on("roomupdate", (update) => this.#updated(update));
+        connection.on("removed", (info) => this.#removed(info));
+        // The list asks at each redraw (someone came, went, was renamed): badges and actions go on.
+        members.addPart((member) => this.#memberPart(member));
         this.#listenToForms();
     }
 
@@ -76,22 +91,21 @@ export class RoomAccess {
         this.#retry = null;
         this.panel.hidden = true;
         this.passwordInput.value = "";
-        byId("member-count").hidden = false;
         this.#render();
     }
 
     /**
      * Shows why enter_room was refused, if it is the door's business (locked, full, removed).
      * @param {{code?: string}} error
+     * @param {string} room the room's name
      * @param {(password?: string) => unknown} retry enters again, with the password when there is one
      * @returns {boolean} whether the refusal is shown here
      */
-    refused(error, retry) {
+    refused(error, room, retry) {
         const code = error?.code ?? "";
         if (!PASSWORD_CODES.has(code) && !REFUSAL_CODES.has(code)) return false;
         this.#retry = retry;
         const asksPassword = PASSWORD_CODES.has(code);
-        const room = byId("room-title").textContent ?? "";
         this.#showPanel(code, t(asksPassword ? "password_heading" : "refused_heading", { room }),
             !asksPassword || code === "too_many_attempts" ? errorText(error)
                 : t(code === "wrong_password" ? "password_wrong" : "password_required"));
@@ -105,15 +119,19 @@ export class RoomAccess {
         return true;
     }
 
+    /**
+     * @param {string} state
+     * @param {string} heading
+     * @param {string} message
+     */
     #showPanel(state, heading, message) {
-        byId("join-panel").hidden = true;
-        byId("room-view").hidden = true;
         this.panel.hidden = false;
         this.panel.dataset.state = state;
-        // the header tells about a room we are in; out of it, its count and badges would be stale
-        for (const id of ["member-count", "room-lock", "room-private"]) byId(id).hidden = true;
+        // the header tells about a room we are in; out of it, its badges would be stale
+        for (const id of ["room-lock", "room-private"]) byId(id).hidden = true;
         byId("access-heading").textContent = heading;
         byId("access-message").textContent = message;
+        this.dispatch("door", { state });
     }
 
     /** The owner took us out: say so, stay connected, and do not go back in by ourselves. */
@@ -134,7 +152,7 @@ export class RoomAccess {
         const { room, ...settings } = update;
         this.#settings = settings;
         if (settings.owner !== before && settings.owner) {
-            const owner = this.#memberItem(settings.owner)?.dataset.nickname ?? "";
+            const owner = this.members.get(settings.owner)?.nickname ?? "";
             this.chat.addNotice(settings.owner === this.#you ? t("notice_you_own") : t("notice_new_owner", { name: owner }),
                 "owner");
         }
@@ -162,34 +180,49 @@ export class RoomAccess {
             this.#openMenu = null;
             this.#confirming = null;
         }
-        this.#decorateMembers();
+        this.members.refresh();
     }
 
-    /** @param {string} id */
-    #memberItem(id) {
-        return /** @type {HTMLElement | undefined} */ (
-            [...this.members.children].find((item) => item instanceof HTMLElement && item.dataset.id === id));
-    }
-
-    /** The owner's badge on the owner; for the owner, a menu of actions on each other member. */
-    #decorateMembers() {
+    /**
+     * Our part of a member's item (members.js asks at every redraw): the owner's badge on the owner;
+     * for the owner, a menu of actions on each other member.
+     * @param {import("./protocol.js").Member} member
+     */
+    #memberPart({ id, nickname }) {
         const owner = this.#settings?.owner;
-        for (const item of /** @type {HTMLElement[]} */ ([...this.members.children])) {
-            for (const added of item.querySelectorAll(":scope > .owner-badge, :scope > .member-tools")) added.remove();
-            const id = item.dataset.id ?? "";
-            item.dataset.owner = String(id === owner);
-            if (id === owner) {
-                item.append(el("span", { className: "owner-badge", attrs: { title: t("owner_badge_label") } }, [
-                    el("span", { className: "crown", text: "👑", attrs: { "aria-hidden": "true" } }),
-                    el("span", { text: t("owner_badge") }),
-                ]));
-            }
-            if (this.isOwner && id && id !== this.#you) item.append(this.#tools(id, item.dataset.nickname ?? ""));
+        const nodes = [];
+        if (id === owner) {
+            nodes.push(el("span", { className: "owner-badge", attrs: { title: t("owner_badge_label") } }, [
+                el("span", { className: "crown", text: "👑", attrs: { "aria-hidden": "true" } }),
+                el("span", { text: t("owner_badge") }),
+            ]));
         }
+        if (this.isOwner && id && id !== this.#you) {
+            const tools = this.#toolsFor(id, nickname);
+            this.#tools.set(id, tools);
+            nodes.push(tools);
+        } else {
+            this.#tools.delete(id);
+        }
+        return { nodes, data: { owner: String(id === owner) } };
     }
 
-    /** The actions button of one member and, while open, its menu (or the question before removing). */
-    #tools(id, name) {
+    /**
+     * Draws the list again (our part of it changed), then focuses one of our controls of a member.
+     * @param {string} id
+     * @param {string} selector within that member's actions
+     */
+    #redrawAndFocus(id, selector) {
+        this.members.refresh();
+        /** @type {HTMLElement | null | undefined} */ (this.#tools.get(id)?.querySelector(selector))?.focus();
+    }
+
+    /**
+     * The actions button of one member and, while open, its menu (or the question before removing).
+     * @param {string} id
+     * @param {string} name
+     */
+    #toolsFor(id, name) {
         const open = this.#openMenu === id;
         const menuId = `member-menu-${id}`;
         const toggle = el("button", {
@@ -201,10 +234,7 @@ export class RoomAccess {
         toggle.addEventListener("click", () => {
             this.#openMenu = open ? null : id;
             this.#confirming = null;
-            this.#decorateMembers();
-            const next = this.#memberItem(id);
-            const target = open ? next?.querySelector(".member-menu-button") : next?.querySelector(".member-menu button");
-            /** @type {HTMLElement | null | undefined} */ (target)?.focus();
+            this.#redrawAndFocus(id, open ? ".member-menu-button" : ".member-menu button");
         });
         const tools = el("div", { className: "member-tools" }, [toggle]);
         if (!open) return tools;
@@ -215,8 +245,7 @@ export class RoomAccess {
                 this.#act(() => this.connection.removeMember(this.#room, id)));
             const no = this.#button(t("cancel"), "button small", () => {
                 this.#confirming = null;
-                this.#decorateMembers();
-                /** @type {HTMLElement | null | undefined} */ (this.#memberItem(id)?.querySelector(".member-menu button"))?.focus();
+                this.#redrawAndFocus(id, ".member-menu button");
             });
             menu.append(el("p", { className: "confirm-text", text: t("confirm_remove", { name }) }), yes, no);
         } else {
@@ -228,8 +257,7 @@ export class RoomAccess {
                 this.#button(t("action_owner"), "button small", () => this.#act(() => this.connection.transferOwner(this.#room, id))),
                 this.#button(t("action_remove"), "button danger small", () => {
                     this.#confirming = id;
-                    this.#decorateMembers();
-                    /** @type {HTMLElement | null | undefined} */ (this.#memberItem(id)?.querySelector(".member-menu .danger"))?.focus();
+                    this.#redrawAndFocus(id, ".member-menu .danger");
                 }),
             );
         }
@@ -247,7 +275,7 @@ export class RoomAccess {
     async #act(action) {
         this.#openMenu = null;
         this.#confirming = null;
-        this.#decorateMembers();
+        this.members.refresh();
         try {
             await action();
         } catch (error) {

@@ -1,9 +1,17 @@
 // The mesh: one RTCPeerConnection per other participant of the call, negotiated with the "perfect
 // negotiation" pattern (docs/protocol.md, webrtc/samples), repaired by ICE restarts, re-created when
-// it stays broken, and held to the upload budget. No DOM: the call assigns the callbacks.
+// it stays broken, and held to the upload budget. No DOM: the call follows its events.
+
+import { Emitter } from "./events.js";
 
 /** @typedef {"connecting" | "connected" | "retrying" | "failed"} LinkState */
 /** @typedef {(event: "offer" | "answer" | "ice", payload: any, toId: string) => void} Signal */
+/**
+ * What a Mesh tells (Emitter), by event name, with the `detail` each carries:
+ * @typedef {object} MeshEvents
+ * @property {{id: string, stream: MediaStream}} stream a peer's stream appeared or got a new track
+ * @property {{id: string, state: LinkState}} state the connection to a peer changed state
+ */
 
 /**
  * How long a connection may stay unconnected (a new one, or one broken and restarted) before it is
@@ -48,8 +56,11 @@ const ANSWERING_AHEAD = 3;
 /** What every connection is made with; start() adds the ICE servers and policy of the join ack. */
 const BASE_CONFIG = /** @type {RTCConfiguration} */ ({ bundlePolicy: "max-bundle" });
 
-/** The DTLS fingerprint of a description: a new one means the other side made a new connection. */
-function fingerprintOf(sdp) {
+/**
+ * The DTLS fingerprint of a description: a new one means the other side made a new connection.
+ * @param {string | undefined} sdp
+ */
+export function fingerprintOf(sdp) {
     return /^a=fingerprint:(.+)$/m.exec(sdp ?? "")?.[1]?.trim() ?? "";
 }
 
@@ -59,38 +70,67 @@ function fingerprintOf(sdp) {
  * peer of a call has (browsers, aiortc); sent, they would cost each side a message and a candidate
  * to check for nothing. TURN over TCP is a relay candidate, not this.
  */
-function pairsWithNothing(candidate) {
+export function pairsWithNothing(candidate) {
     return / tcp .* tcptype active\b/i.test(candidate);
 }
 
-/** A description without the candidates that can pair with nothing (as they are not trickled). */
-function withoutUnpairable(sdp) {
+/**
+ * A description without the candidates that can pair with nothing (as they are not trickled).
+ * @param {string} sdp
+ */
+export function withoutUnpairable(sdp) {
     return sdp.split("\r\n").filter((line) => !(line.startsWith("a=candidate:") && pairsWithNothing(line))).join("\r\n");
 }
 
 /**
  * How much to scale a camera down so that it is at most `maxHeight` tall (1 for none, or for a
  * screen). From the track's size now: the camera's own size changes with the call's (media.js).
+ * @param {Pick<MediaStreamTrack, "contentHint" | "getSettings"> | null} track
+ * @param {number} maxHeight
  */
-function scaleFor(track, maxHeight) {
+export function scaleFor(track, maxHeight) {
     if (!track || track.contentHint === "detail") return 1;
     const height = track.getSettings?.().height ?? 0;
     return height > maxHeight ? height / maxHeight : 1;
 }
 
-export class Mesh {
-    /** A remote stream appeared or got a new track. @type {((id: string, stream: MediaStream) => void) | null} */
-    onstream = null;
-    /** @type {((id: string, state: LinkState) => void) | null} */
-    onstate = null;
+/**
+ * Each video sender's share when the upload budget is shared among `peers` connections: the
+ * budget over the peers less the audio, and a smaller picture when that share gets small. A mesh
+ * encodes the camera once per peer: below FULL_SIZE_KBPS each encoder gets at most 360 lines (a
+ * quarter of 720p's pixels, of the CPU), which also suits the bitrate (a 720p picture needs more
+ * than that share to look better than 360p); below 150 kbit/s, 180 lines.
+ * @param {number} budgetKbps
+ * @param {number} peers
+ * @returns {{bitrate: number, maxHeight: number}} bits per second; lines (Infinity: no limit)
+ */
+export function videoShare(budgetKbps, peers) {
+    const videoKbps = Math.max(MIN_VIDEO_KBPS, budgetKbps / Math.max(1, peers) - AUDIO_KBPS);
+    const maxHeight = videoKbps < 150 ? 180 : videoKbps < FULL_SIZE_KBPS ? 360 : Infinity;
+    return { bitrate: videoKbps * 1000, maxHeight };
+}
 
+/**
+ * Whether one more person could join the call: we, the peers we have connections to, those we
+ * wait for, and one more within the call's size.
+ * @param {number} peers
+ * @param {number} expected
+ * @param {number} maxCallSize
+ */
+export function roomForOneMore(peers, expected, maxCallSize) {
+    return peers + expected + 2 <= maxCallSize;
+}
+
+/** @extends {Emitter<MeshEvents>} */
+export class Mesh extends Emitter {
     /** Our id in the call (the socket id: a new one after a reconnect). */
     myId = "";
     /** @type {RTCConfiguration} */
     config = {};
-    budgetKbps = 2500;
+    /** Our upload, kbit/s, shared among the peers (the server's setting; the join ack's). */
+    budgetKbps;
     /** The call's size limit: no spare connection is kept for a newcomer who could not come. */
-    maxCallSize = 6;
+    maxCallSize;
     /** What we send: the same tracks go to every peer. */
     tracks = { audio: /** @type {MediaStreamTrack | null} */ (null), video: /** @type {MediaStreamTrack | null} */ (null) };
 
@@ -112,9 +152,16 @@ export class Mesh {
      */
     #fresh = [];
 
-    /** @param {Signal} signal sends a signaling message to one peer */
-    constructor(signal) {
+    /**
+     * @param {Signal} signal sends a signaling message to one peer
+     * @param {{uploadBudgetKbps: number, callSize: number}} limits the server's (the page config),
+     *     until a join ack says them again
+     */
+    constructor(signal, limits) {
+        super();
         this.signal = signal;
+        this.budgetKbps = limits.uploadBudgetKbps;
+        this.maxCallSize = limits.callSize;
     }
 
     /**
@@ -127,8 +174,8 @@ export class Mesh {
         // No candidate pool (iceCandidatePoolSize): with one, about one answering connection in
         // twenty never gathered a candidate and waited for RECREATE_AFTER_MS (docs/protocol.md).
         this.config = { ...BASE_CONFIG, iceServers: ack.iceServers ?? [], iceTransportPolicy: ack.iceTransportPolicy ?? "all" };
-        this.budgetKbps = ack.uploadBudgetKbps || 2500;
-        this.maxCallSize = ack.maxCallSize || 6;
+        this.budgetKbps = ack.uploadBudgetKbps ?? this.budgetKbps;
+        this.maxCallSize = ack.maxCallSize ?? this.maxCallSize;
         this.#expected = new Set((ack.peers ?? []).map((peer) => peer.id).filter((id) => id !== this.myId));
         this.#prepareSpare(); // alone in the call, ready for the next one; else once the call settles
     }
@@ -196,7 +243,7 @@ export class Mesh {
         // One that was not up had failed: the other side's watch found it first (ours would have
         // soon, or never, if its new connections keep coming before ours runs out), so we say so.
         if (link && link.remoteFingerprint && fingerprintOf(description?.sdp) !== link.remoteFingerprint) {
-            if (link.pc.connectionState !== "connected") this.onstate?.(from, "failed");
+            if (link.pc.connectionState !== "connected") this.dispatch("state", { id: from, state: "failed" });
             link.close();
             link = undefined;
         }
@@ -273,7 +320,7 @@ export class Mesh {
 
     /** Whether one more person could join the call (we, our peers, those we wait for, and one). */
     #roomForSpare() {
-        return Boolean(this.myId) && this.#links.size + this.#expected.size + 2 <= this.maxCallSize;
+        return Boolean(this.myId) && roomForOneMore(this.#links.size, this.#expected.size, this.maxCallSize);
     }
 
     #dropSpare() {
@@ -305,15 +352,15 @@ export class Mesh {
         this.#expected.delete(id);
         this.#links.set(id, link);
         link.onstate = (state) => {
-            this.onstate?.(id, state);
+            this.dispatch("state", { id, state });
             if (state === "connected") {
                 this.#applyBudget();
                 this.#prepareSpare();
             }
             if (state === "failed" && this.#links.get(id) === link) this.#recreate(id, link);
         };
-        link.onstream = (stream) => this.onstream?.(id, stream);
-        this.onstate?.(id, "connecting");
+        link.onstream = (stream) => this.dispatch("stream", { id, stream });
+        this.dispatch("state", { id, state: "connecting" });
         this.#applyBudget(); // the answering side's first picture needs its limit once its answer is set
         if (!this.#roomForSpare()) this.#dropSpare();
         return link;
@@ -335,18 +382,10 @@ export class Mesh {
         else replace();
     }
 
-    /**
-     * Shares the upload budget among the peers: each video sender gets (budget / peers − audio), and
-     * a smaller picture when that share gets small. A mesh encodes the camera once per peer: below
-     * FULL_SIZE_KBPS each encoder gets at most 360 lines (a quarter of 720p's pixels, of the CPU),
-     * which also suits the bitrate (a 720p picture needs more than that share to look better than
-     * 360p); below 150 kbit/s, 180 lines.
-     */
+    /** Shares the upload budget among the peers (videoShare). */
     #applyBudget() {
-        const count = Math.max(1, this.#links.size);
-        const videoKbps = Math.max(MIN_VIDEO_KBPS, this.budgetKbps / count - AUDIO_KBPS);
-        const maxHeight = videoKbps < 150 ? 180 : videoKbps < FULL_SIZE_KBPS ? 360 : Infinity;
-        for (const link of this.#links.values()) link.limitVideo(videoKbps * 1000, maxHeight);
+        const { bitrate, maxHeight } = videoShare(this.budgetKbps, this.#links.size);
+        for (const link of this.#links.values()) link.limitVideo(bitrate, maxHeight);
     }
 }
 
@@ -375,7 +414,7 @@ class PeerLink {
     #startTimer = 0;
     #limitTimer = 0;
     #limitRetryMs = LIMIT_RETRY_MS;
-    /** What a spare connection had to send before it had a peer (its offer, its candidates). @type {[string, any][]} */
+    /** What a spare connection had to send before it had a peer (its offer, its candidates). @type {[Parameters<Signal>[0], any][]} */
     #unsent = [];
 
     /**
@@ -601,7 +640,9 @@ class PeerLink {
 
     /** @param {"audio" | "video"} kind @returns {RTCRtpTransceiver | undefined} */
     #transceiver(kind) {
-        return this.pc.getTransceivers().find((t) => !t.stopped && t.receiver.track?.kind === kind && t.currentDirection !== "stopped");
+        // (`stopped`: the flag of browsers from before currentDirection could say so)
+        return this.pc.getTransceivers().find((t) => !(/** @type {{stopped?: boolean}} */ (t)).stopped
+            && t.receiver.track?.kind === kind && t.currentDirection !== "stopped");
     }
 
     #stateChanged() {
@@ -624,7 +665,7 @@ class PeerLink {
     async #liftStartScale() {
         const sender = this.#transceiver("video")?.sender;
         let sent = !sender?.track;
-        if (!sent && !this.closed) {
+        if (sender?.track && !this.closed) {
             const stats = await this.pc.getStats(sender.track).catch(() => null);
             stats?.forEach((report) => { if (report.type === "outbound-rtp" && report.framesSent > 0) sent = true; });
         }

@@ -1,8 +1,9 @@
 // The conversation with the videochat server (docs/protocol.md), and nothing else: this module never
-// touches the DOM. A page creates one ChatConnection, assigns the callbacks it cares about and calls
-// the methods, which return promises settled by the server's acknowledgements.
+// touches the DOM. A page creates one ChatConnection, follows the events it cares about (ChatEvents)
+// and calls the methods, which return promises settled by the server's acknowledgements.
 
 import { io } from "/static/vendor/socket.io.esm.min.js";
+import { Emitter } from "./events.js";
 import { browserId, saveBrowserId } from "./storage.js";
 
 /** @typedef {{id: string, nickname: string}} Member */
@@ -33,58 +34,46 @@ export class ProtocolError extends Error {
     }
 }
 
-export class ChatConnection {
-    /** @type {((status: Status, detail: {shutdown: boolean}) => void) | null} */
-    onstatus = null;
-    /** Someone else entered our room. @type {((presence: Presence) => void) | null} */
-    onwelcome = null;
-    /** Someone else left our room. @type {((presence: Presence) => void) | null} */
-    onbye = null;
-    /** A message from someone else (our own come back in sendMessage's ack). @type {((message: Message) => void) | null} */
-    onmessage = null;
-    /** The list of open rooms changed. @type {((rooms: RoomSummary[]) => void) | null} */
-    onrooms = null;
-    /** Someone in one of our rooms, maybe us, changed name. @type {((info: {room: string, member: Member, old: string}) => void) | null} */
-    onnickname = null;
-    /** Back in the room after a reconnect: fresh members and history. @type {((ack: EnterAck) => void) | null} */
-    onrejoin = null;
-    /**
-     * The room would not take us back after a reconnect (its password changed meanwhile, it filled
-     * up, we were removed): we are out of it, and out of its call. @type {((error: ProtocolError) => void) | null}
-     */
-    onrejoinrefused = null;
-    /** The server announced it is stopping; reconnection follows. @type {((message: string) => void) | null} */
-    onshutdown = null;
-    /** An error not tied to a request of ours. @type {((error: ProtocolError) => void) | null} */
-    onerror = null;
-    /** Someone joined our call. @type {((info: {room: string, peer: Peer}) => void) | null} */
-    oncallwelcome = null;
-    /** Back in the call after a reconnect. @type {((ack: JoinAck) => void) | null} */
-    oncallrejoin = null;
-    /** Going back into the call after a reconnect failed (call_full, ...). @type {((error: ProtocolError) => void) | null} */
-    oncallrejoinfailed = null;
-    /** @type {((description: RTCSessionDescriptionInit, sender: Sender) => void) | null} */
-    onoffer = null;
-    /** @type {((description: RTCSessionDescriptionInit, sender: Sender) => void) | null} */
-    onanswer = null;
-    /** @type {((candidate: RTCIceCandidateInit | null, sender: Sender) => void) | null} */
-    onice = null;
-    /** @type {((info: {room: string, id: string, media: MediaState}) => void) | null} */
-    onmediastate = null;
-    /** Someone left our call (the room or only the call). @type {((info: {room: string, id: string, nickname: string}) => void) | null} */
-    onpeerleft = null;
-    /**
-     * Who is in our room's call changed (we are among them while we are in it), whether or not we
-     * are in it; max: the most the call takes (0: unknown). @type {((callers: Member[], max: number) => void) | null}
-     */
-    oncallers = null;
-    /** Our room's owner or settings changed. @type {((update: RoomSettings & {room: string}) => void) | null} */
-    onroomupdate = null;
-    /** The owner removed us from our room (we stay connected, and do not go back in by ourselves). @type {((info: {room: string, by: Member, seconds: number}) => void) | null} */
-    onremoved = null;
-    /** The owner asks us to mute our microphone. @type {((info: {room: string, by: Member}) => void) | null} */
-    onmuterequest = null;
+/**
+ * What a ChatConnection tells, by event name, with the `detail` each event carries. Follow one with
+ * `connection.on(name, (detail) => ...)` (or addEventListener and `event.detail`); any number of
+ * listeners may follow the same event.
+ * @typedef {object} ChatEvents
+ * @property {{status: Status, shutdown: boolean}} status the connection's state changed; shutdown:
+ *     the server said it is stopping (a restart, most likely)
+ * @property {Presence} welcome someone else entered our room (or joined its call: `call`)
+ * @property {Presence} bye someone else left our room
+ * @property {Message} message a message from someone else (our own come back in sendMessage's ack)
+ * @property {RoomSummary[]} rooms the list of open rooms changed
+ * @property {{room: string, member: Member, old: string}} nickname someone in one of our rooms,
+ *     maybe us, changed name
+ * @property {EnterAck} rejoin back in the room after a reconnect: fresh members and history
+ * @property {ProtocolError} rejoinrefused the room would not take us back after a reconnect (its
+ *     password changed meanwhile, it filled up, we were removed): we are out of it, and of its call
+ * @property {{message: string}} shutdown the server announced it is stopping; reconnection follows
+ * @property {ProtocolError} error an error not tied to a request of ours
+ * @property {{room: string, peer: Peer}} callwelcome someone joined our call
+ * @property {JoinAck} callrejoin back in the call after a reconnect
+ * @property {ProtocolError} callrejoinfailed going back into the call after a reconnect failed
+ *     (call_full, ...)
+ * @property {{description: RTCSessionDescriptionInit, sender: Sender}} offer
+ * @property {{description: RTCSessionDescriptionInit, sender: Sender}} answer
+ * @property {{candidate: RTCIceCandidateInit | null, sender: Sender}} ice
+ * @property {{room: string, id: string, media: MediaState}} mediastate a peer of our call changed
+ *     what it sends
+ * @property {{room: string, id: string, nickname: string}} peerleft someone left our call (the room
+ *     or only the call)
+ * @property {{callers: Member[], max: number}} callers who is in our room's call changed (we are
+ *     among them while we are in it), whether or not we are in it; max: the most the call takes
+ *     (0: unknown)
+ * @property {RoomSettings & {room: string}} roomupdate our room's owner or settings changed
+ * @property {{room: string, by: Member, seconds: number}} removed the owner removed us from our
+ *     room (we stay connected, and do not go back in by ourselves)
+ * @property {{room: string, by: Member}} muterequest the owner asks us to mute our microphone
+ */
 
+/** @extends {Emitter<ChatEvents>} */
+export class ChatConnection extends Emitter {
     /** @type {Status} */
     #status = "disconnected";
     #shutdown = false;
@@ -105,21 +94,27 @@ export class ChatConnection {
     /** @type {Map<string, Member>} who is in #room's call */
     #callers = new Map();
     #maxCallSize = 0;
+    /** @type {Set<string>} the codes of a room refusing us, which end a rejoin (the page config's) */
+    #entryRefusals;
 
     /**
-     * @param {{url?: string, timeout?: number, clientId?: string}} [options] timeout: how long to wait
-     *     for an ack, in ms; clientId: this tab's id, which lets the server drop our previous socket
-     *     at once when we reconnect (docs/protocol.md)
+     * @param {{url?: string, timeout?: number, clientId?: string, entryRefusals?: Iterable<string>}} [options]
+     *     timeout: how long to wait for an ack, in ms; clientId: this tab's id, which lets the server
+     *     drop our previous socket at once when we reconnect (docs/protocol.md); entryRefusals: the
+     *     error codes with which a room refuses us (the server's, config.js `errors.entry`): one of
+     *     them on the way back in after a reconnect puts us out of the room (`rejoinrefused`)
      */
     constructor(options = {}) {
+        super();
         this.timeout = options.timeout ?? 10000;
-        /** @type {import("socket.io-client").ManagerOptions & import("socket.io-client").SocketOptions} */
+        this.#entryRefusals = new Set(options.entryRefusals ?? []);
         const clientId = options.clientId;
         // Read on every (re)connect: the id the server issued on the first connection goes back.
         const auth = (/** @type {(data: object) => void} */ send) => {
             const id = browserId();
             send({ ...(id ? { browserId: id } : {}), ...(clientId ? { clientId } : {}) });
         };
+        /** @type {Partial<import("socket.io-client").ManagerOptions & import("socket.io-client").SocketOptions>} */
         const socketOptions = { autoConnect: false, reconnectionDelay: 500, reconnectionDelayMax: 3000, auth };
         this.socket = options.url ? io(options.url, socketOptions) : io(socketOptions);
         this.#listen();
@@ -307,9 +302,9 @@ export class ChatConnection {
         socket.on("welcome", (nickname, count, info) => {
             const entered = presence(nickname, count, info, this.#room);
             if (entered.call && entered.room === this.#room) this.#setCaller(entered.member);
-            this.onwelcome?.(entered);
+            this.dispatch("welcome", entered);
             if (info?.call && info.peer && this.#call && entered.room === this.#call.room) {
-                this.oncallwelcome?.({ room: entered.room, peer: info.peer });
+                this.dispatch("callwelcome", { room: entered.room, peer: info.peer });
             }
         });
         for (const event of /** @type {const} */ (["offer", "answer", "ice"])) {
@@ -318,49 +313,48 @@ export class ChatConnection {
                 /** @type {Sender} */
                 const sender = { room: info?.room ?? this.#call.room, from: fromId, member: info?.from ?? null };
                 if (sender.room !== this.#call.room) return;
-                if (event === "offer") this.onoffer?.(payload, sender);
-                else if (event === "answer") this.onanswer?.(payload, sender);
-                else this.onice?.(payload ?? null, sender);
+                if (event === "ice") this.dispatch("ice", { candidate: payload ?? null, sender });
+                else this.dispatch(event, { description: payload, sender });
             });
         }
         socket.on("media_state", (info) => {
-            if (this.#call && info?.room === this.#call.room) this.onmediastate?.(info);
+            if (this.#call && info?.room === this.#call.room) this.dispatch("mediastate", info);
         });
         socket.on("peer_left", (info) => {
             if (info?.room === this.#room) this.#dropCaller(info.id);
-            if (this.#call && info?.room === this.#call.room) this.onpeerleft?.(info);
+            if (this.#call && info?.room === this.#call.room) this.dispatch("peerleft", info);
         });
         socket.on("bye", (nickname, count, info) => {
             const left = presence(nickname, count, info, this.#room);
             if (left.room === this.#room) this.#dropCaller(left.member.id);
-            this.onbye?.(left);
+            this.dispatch("bye", left);
         });
         socket.on("new_message", (line, message) => {
-            if (message) this.onmessage?.(message);
+            if (message) this.dispatch("message", message);
         });
         socket.on("room_change", (names, rooms) => {
-            this.onrooms?.(rooms ?? names.map((name) => ({ name, count: 0 })));
+            this.dispatch("rooms", rooms ?? names.map((/** @type {string} */ name) => ({ name, count: 0 })));
         });
         socket.on("nickname_change", (info) => {
             if (this.#you && info.member.id === this.#you.id) this.#you = info.member;
             if (this.#callers.has(info.member.id)) this.#setCaller(info.member);
-            this.onnickname?.(info);
+            this.dispatch("nickname", info);
         });
         socket.on("error", (error) => {
-            this.onerror?.(new ProtocolError(error?.code ?? "unknown", error?.message ?? "", error?.event));
+            this.dispatch("error", new ProtocolError(error?.code ?? "unknown", error?.message ?? "", error?.event));
         });
         socket.on("room_update", (update) => {
             if (update?.room === this.#room && this.#room !== null) this.#entry.private = Boolean(update.private);
-            this.onroomupdate?.(update);
+            this.dispatch("roomupdate", update);
         });
         socket.on("removed", (info) => {
             if (info?.room === this.#room) this.#outOfRoom(); // removed: a reconnect must not put us back
-            this.onremoved?.(info);
+            this.dispatch("removed", info);
         });
-        socket.on("mute_request", (info) => this.onmuterequest?.(info));
+        socket.on("mute_request", (info) => this.dispatch("muterequest", info));
         socket.on("server_shutdown", (info) => {
             this.#shutdown = true;
-            this.onshutdown?.(info?.message ?? "");
+            this.dispatch("shutdown", { message: info?.message ?? "" });
             this.#setStatus("reconnecting");
         });
     }
@@ -378,13 +372,13 @@ export class ChatConnection {
                 const ack = await this.#reenter(rejoining);
                 if (ack) {
                     this.#inRoom(ack);
-                    if (rejoining) this.onrejoin?.(ack);
+                    if (rejoining) this.dispatch("rejoin", ack);
                 }
             }
             if (rejoining && this.#call) await this.#rejoinCall(this.#call);
         } catch (error) {
             if (!this.socket.connected) return; // lost again: the next connect tries again
-            this.onerror?.(asProtocolError(error));
+            this.dispatch("error", asProtocolError(error));
         }
         this.#shutdown = false;
         this.#setStatus("connected");
@@ -398,12 +392,12 @@ export class ChatConnection {
             return await this.#request("enter_room", entryArgument(this.#room ?? "", this.#entry));
         } catch (error) {
             const refusal = asProtocolError(error);
-            if (!rejoining || !REJOIN_REFUSALS.has(refusal.code ?? "")) throw error;
+            if (!rejoining || !this.#entryRefusals.has(refusal.code ?? "")) throw error;
             const call = this.#call;
             this.#outOfRoom();
             this.#call = null;
-            if (call) this.oncallrejoinfailed?.(refusal);
-            this.onrejoinrefused?.(refusal);
+            if (call) this.dispatch("callrejoinfailed", refusal);
+            this.dispatch("rejoinrefused", refusal);
             return null;
         }
     }
@@ -413,11 +407,11 @@ export class ChatConnection {
         try {
             const ack = await this.#request("join_room", call.room, { media: call.media });
             this.#inRoom(ack);
-            this.oncallrejoin?.(ack);
+            this.dispatch("callrejoin", ack);
         } catch (error) {
             if (!this.socket.connected) throw error;
             this.#call = null;
-            this.oncallrejoinfailed?.(asProtocolError(error));
+            this.dispatch("callrejoinfailed", asProtocolError(error));
         }
     }
 
@@ -452,7 +446,7 @@ export class ChatConnection {
     }
 
     #callersChanged() {
-        this.oncallers?.(this.callers, this.#maxCallSize);
+        this.dispatch("callers", { callers: this.callers, max: this.#maxCallSize });
     }
 
     /** @returns {Promise<void>} */
@@ -496,7 +490,7 @@ export class ChatConnection {
         if (status === this.#status && this.#shutdown === this.#shutdownShown) return;
         this.#status = status;
         this.#shutdownShown = this.#shutdown;
-        this.onstatus?.(status, { shutdown: this.#shutdown });
+        this.dispatch("status", { status, shutdown: this.#shutdown });
     }
 }
 
@@ -512,11 +506,14 @@ function presence(nickname, count, info, room) {
 
 function ignoreAck() {}
 
-/** Why a room may refuse us on our way back in after a reconnect. */
-const REJOIN_REFUSALS = new Set(["password_required", "wrong_password", "too_many_attempts", "banned", "room_full"]);
-/** enter_room's argument: the seed's plain room name, or `{payload, password?, private?}`. */
+/**
+ * enter_room's argument: the seed's plain room name, or `{payload, password?, private?}`.
+ * @param {string} room
+ * @param {{password?: string, private?: boolean}} [options]
+ */
 function entryArgument(room, { password, private: unlisted } = {}) {
     if (!password && !unlisted) return room;
+    /** @type {{payload: string, password?: string, private?: boolean}} */
     const argument = { payload: room };
     if (password) argument.password = password;
     if (unlisted) argument.private = true;

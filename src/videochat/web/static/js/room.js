@@ -2,6 +2,7 @@
 
 import { Call } from "./call.js";
 import { ChatLog } from "./chat.js";
+import { config } from "./config.js";
 import { byId, el, setFormError, showError } from "./dom.js";
 import { errorText, t } from "./i18n.js";
 import { MemberList } from "./members.js";
@@ -9,10 +10,7 @@ import { RoomAccess, takeEntryOptions } from "./moderation.js";
 import { ChatConnection } from "./protocol.js";
 import { showStatus } from "./status.js";
 import { clientId, loadNickname, saveNickname } from "./storage.js";
-import { check, limitOf } from "./validate.js";
-
-/** @type {{room: string}} */
-const pageData = JSON.parse(byId("page-data").textContent || "{}");
+import { check } from "./validate.js";
 
 const joinPanel = byId("join-panel");
 const joinForm = byId("join-form");
@@ -26,21 +24,27 @@ const renameForm = byId("rename-form");
 const renameInput = /** @type {HTMLInputElement} */ (byId("rename-input"));
 const leaveButton = /** @type {HTMLButtonElement} */ (byId("leave"));
 
-const connection = new ChatConnection({ clientId: clientId() });
+const connection = new ChatConnection({ clientId: clientId(), entryRefusals: config.errors.entry });
 const chat = new ChatLog(byId("messages"), byId("no-messages"));
 const members = new MemberList({ list: byId("members"), count: byId("member-count") });
 const call = new Call(connection, () => room);
-const access = new RoomAccess(connection, { chat });
+const access = new RoomAccess(connection, { chat, members });
 // People of the same name are told apart by a tag, in the list, the chat and the call (names.js).
-members.ontags = (tags) => {
+members.on("tags", (tags) => {
     chat.tag(tags);
     call.grid.setTags(tags);
-};
+});
+// The door (a locked or full room, or we were removed) takes the page: the room's views go.
+access.on("door", () => {
+    joinPanel.hidden = true;
+    roomView.hidden = true;
+    members.hideCount();
+});
 /** How to enter: `private: true` when the home page asked for an unlisted room. */
 const entryOptions = takeEntryOptions();
 
 /** The room as the server named it (trimmed), once we are in. */
-let room = pageData.room;
+let room = config.room ?? "";
 /** Our member ids: a new one after every reconnect, and our messages keep the id they were sent with. */
 const myIds = new Set();
 const isMine = (message) => myIds.has(message.author.id);
@@ -82,7 +86,7 @@ async function join(nickname, password) {
         saveNickname(nickname);
         showRoom(await connection.enterRoom(room, password ? { ...entryOptions, password } : entryOptions), false);
     } catch (error) {
-        if (access.refused(error, (again) => join(nickname, again))) return;
+        if (access.refused(error, room, (again) => join(nickname, again))) return;
         if (error.code === "invalid_nickname") {
             askForNickname(null);
             setFormError(joinError, errorText(error));
@@ -96,28 +100,28 @@ async function join(nickname, password) {
 }
 
 function listenToRoom() {
-    connection.onwelcome = ({ room: where, member, call: joinedCall }) => {
+    connection.on("welcome", ({ room: where, member, call: joinedCall }) => {
         if (where !== room) return;
         // A chat member joining the call is welcomed again: the people list already has them.
         const known = members.has(member.id);
         members.add(member);
         if (joinedCall) chat.addNotice(t("notice_joined_call", { name: member.nickname }), "joined");
         else if (!known) chat.addNotice(t("notice_joined", { name: member.nickname }), "joined");
-    };
+    });
     // Left the call but not the room (leaving the room says "left" already).
-    call.onleft = ({ id, nickname }) => {
+    call.on("left", ({ id, nickname }) => {
         if (members.has(id)) chat.addNotice(t("notice_left_call", { name: nickname }), "left");
-    };
-    connection.onbye = ({ room: where, member }) => {
+    });
+    connection.on("bye", ({ room: where, member }) => {
         // Our own previous connection, dropped by the server after we came back: not news.
         if (where !== room || myIds.has(member.id)) return;
         members.remove(member);
         chat.addNotice(t("notice_left", { name: member.nickname }), "left");
-    };
-    connection.onmessage = (message) => {
+    });
+    connection.on("message", (message) => {
         if (message.room === room) chat.addMessage(message, isMine(message));
-    };
-    connection.onnickname = ({ room: where, member, old }) => {
+    });
+    connection.on("nickname", ({ room: where, member, old }) => {
         if (where !== room) return;
         members.rename(member);
         call.rename(member.id, member.nickname);
@@ -126,24 +130,23 @@ function listenToRoom() {
             renameInput.value = member.nickname;
             saveNickname(member.nickname);
         }
-    };
-    connection.onrejoin = (ack) => showRoom(ack, true);
+    });
+    connection.on("rejoin", (ack) => showRoom(ack, true));
     // Back online, the room would not take us back (say its password changed while we were away):
     // the door asks again, as on the way in.
-    connection.onrejoinrefused = (error) => {
-        if (!access.refused(error, (again) => join(connection.nickname ?? "", again))) showError(errorText(error));
-    };
-    // The owner asks us to mute: say so, and let the call (which owns the microphone) do it.
-    connection.onmuterequest = (info) => {
+    connection.on("rejoinrefused", (error) => {
+        if (!access.refused(error, room, (again) => join(connection.nickname ?? "", again))) showError(errorText(error));
+    });
+    // The owner asks us to mute: say so (the call, which owns the microphone, mutes it).
+    connection.on("muterequest", (info) => {
         if (info?.room !== room) return;
         chat.addNotice(t("notice_mute_request", { name: info.by?.nickname ?? "" }), "mute");
-        window.dispatchEvent(new CustomEvent("videochat:mute-request", { detail: info }));
-    };
-    connection.onerror = (error) => showError(errorText(error));
+    });
+    connection.on("error", (error) => showError(errorText(error)));
 }
 
 async function sendMessage() {
-    const result = check("message", messageInput.value, limitOf(messageInput, "message"));
+    const result = check("message", messageInput.value, config.limits);
     if (result.error) return showError(t(...result.error));
     if (!result.value) return;
     // Cleared at once so the user can type on; put back if the server never took it.
@@ -157,7 +160,7 @@ async function sendMessage() {
 }
 
 async function rename() {
-    const result = check("nickname", renameInput.value, limitOf(renameInput, "nickname"));
+    const result = check("nickname", renameInput.value, config.limits);
     if (result.error) return showError(t(...result.error));
     if (result.value === connection.nickname) return;
     try {
@@ -199,7 +202,7 @@ function main() {
         if (event.key === "Enter" && event.isComposing) event.preventDefault();
     });
     onSubmit(joinForm, () => {
-        const result = check("nickname", nicknameInput.value, limitOf(nicknameInput, "nickname"));
+        const result = check("nickname", nicknameInput.value, config.limits);
         if (result.error) return askForNickname(result.error);
         setFormError(joinError, "");
         join(result.value);
@@ -207,7 +210,7 @@ function main() {
 
     const fromUrl = new URLSearchParams(window.location.search).get("name");
     const nickname = fromUrl ?? loadNickname();
-    const result = check("nickname", nickname, limitOf(nicknameInput, "nickname"));
+    const result = check("nickname", nickname, config.limits);
     nicknameInput.value = nickname;
     if (result.value) join(result.value);
     else askForNickname(fromUrl === null ? null : result.error);

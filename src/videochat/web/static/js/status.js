@@ -13,14 +13,12 @@ const TEXT = {
  * Keeps the banner in step with a ChatConnection's status. data-state carries the state itself
  * (connecting, connected, reconnecting, disconnected) for styles and tests.
  * @param {import("./protocol.js").ChatConnection} connection
- * @param {(status: string) => void} [next] called after the banner is updated
  */
-export function showStatus(connection, next) {
+export function showStatus(connection) {
     const banner = byId("status");
-    connection.onstatus = (status, { shutdown }) => {
+    connection.on("status", ({ status, shutdown }) => {
         banner.dataset.state = status;
         const key = status === "reconnecting" && shutdown ? "status_restarting" : TEXT[status];
         banner.textContent = key ? t(key) : "";
-        next?.(status);
-    };
+    });
 }

@@ -131,20 +131,21 @@ export class CallGrid {
         item.dataset.video = String(media.video || media.screen);
         item.dataset.screen = String(media.screen);
         item.dataset.state = state;
+        const part = (/** @type {string} */ selector) => /** @type {HTMLElement} */ (item.querySelector(selector));
         const shown = mine ? t("you_tile", { name }) : name;
-        item.querySelector(".tile-name").textContent = shown;
+        part(".tile-name").textContent = shown;
         const tag = mine ? undefined : this.#tags.get(id);
         if ((item.querySelector(".name-tag")?.textContent ?? undefined) !== tag) {
             item.querySelector(".name-tag")?.remove();
-            item.querySelector(".tile-name").after(...namesakeTag(tag, name));
+            part(".tile-name").after(...namesakeTag(tag, name));
         }
-        const placeholder = item.querySelector(".tile-placeholder");
+        const placeholder = part(".tile-placeholder");
         if (placeholder.dataset.name !== name) {
             placeholder.dataset.name = name;
             placeholder.replaceChildren(avatar(name, "avatar avatar-large"));
         }
         const stateText = { connecting: t("peer_connecting"), retrying: t("peer_retrying"), failed: t("peer_failed") }[state] ?? "";
-        item.querySelector(".tile-state").textContent = mine ? "" : stateText;
+        part(".tile-state").textContent = mine ? "" : stateText;
         const parts = tag ? [shown, tag] : [shown];
         if (!media.audio) parts.push(t("muted_indicator"));
         if (!media.video && !media.screen) parts.push(t("camera_off_indicator"));

@@ -1,8 +1,6 @@
 // The server's input rules (docs/protocol.md, "Errors"), checked before sending so that the user
-// hears about a mistake at once. The server checks again; its answer is what counts.
-
-// The limits come from the inputs' maxlength, which the page sets from the server's settings.
-const DEFAULT_LIMITS = { room: 64, nickname: 32, message: 2000 };
+// hears about a mistake at once. The server checks again; its answer is what counts. No DOM: the
+// limits are the server's (the page config, config.js), handed in by the caller.
 
 // Unicode "Cc": C0 controls, DEL and C1 controls. Python's unicodedata calls exactly these Cc.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
@@ -40,10 +38,11 @@ function nameProblem(name) {
  * Checks a value the way the server will: {value} (trimmed) if it passes, else {error}.
  * @param {"room" | "nickname" | "message"} kind
  * @param {string} raw
- * @param {number} [limit]
+ * @param {{room: number, nickname: number, message: number}} limits the server's (code points)
  * @returns {{value: string, error?: undefined} | {error: ErrorKey, value?: undefined}}
  */
-export function check(kind, raw, limit = DEFAULT_LIMITS[kind]) {
+export function check(kind, raw, limits) {
+    const limit = limits[kind];
     const value = kind === "message" ? raw.trim() : raw.normalize("NFC").trim();
     // An empty message is simply not sent; an empty name or room is a mistake to point out.
     if (!value) return kind === "message" ? { value } : { error: [`error_${kind}_empty`, {}] };
@@ -52,9 +51,4 @@ export function check(kind, raw, limit = DEFAULT_LIMITS[kind]) {
     if (CONTROL.test(value)) return { error: ["error_control_chars", {}] };
     const problem = kind === "message" ? null : nameProblem(value);
     return problem ? { error: problem } : { value };
-}
-
-/** The limit an input states in its maxlength, else the server's default. */
-export function limitOf(input, kind) {
-    return input.maxLength > 0 ? input.maxLength : DEFAULT_LIMITS[kind];
 }
