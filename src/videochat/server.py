@@ -11,7 +11,13 @@ from typing import Any
 import uvicorn
 
 from videochat.app import VideochatApp, create_app
-from videochat.connections import ConnectionGuard, GuardedHttpProtocol, GuardedWebSocketProtocol, raise_descriptor_limit
+from videochat.connections import (
+    ConnectionGuard,
+    GuardedHttpProtocol,
+    GuardedWebSocketProtocol,
+    raise_descriptor_limit,
+    set_guard,
+)
 from videochat.settings import Settings, split_list
 from videochat.tls import ensure_self_signed
 
@@ -101,13 +107,13 @@ def run(settings: Settings) -> int:
             reload_dirs=[os.path.dirname(__file__)],
             **common,
         )
-        config.connection_guard = guard  # type: ignore[attr-defined]  (connections.guard_of)
+        set_guard(config, guard)
         server = VideochatServer(config)
         sock = config.bind_socket()
         uvicorn.supervisors.ChangeReload(config, target=server.run, sockets=[sock]).run()
         return 0
     config = uvicorn.Config(create_app(settings), **common)
-    config.connection_guard = guard  # type: ignore[attr-defined]  (connections.guard_of)
+    set_guard(config, guard)
     server = VideochatServer(config)
     server.run()
     return 0 if server.started else 1
