@@ -27,13 +27,14 @@ protocol it makes, and which a reloading server pickles for its child process.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import resource
 from collections.abc import Iterable
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from videochat.events.identity import address_block, parse_address
@@ -110,15 +111,20 @@ def guard_of(config: Any) -> ConnectionGuard | None:
     return getattr(config, "connection_guard", None)
 
 
+def set_guard(config: Any, guard: ConnectionGuard) -> None:
+    """Put the guard on uvicorn's Config (an attribute uvicorn does not know, so not a typed one)."""
+    config.connection_guard = guard
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
     """uvicorn's HTTP protocol, with the connection cap per address and the request deadline."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.guard = guard_of(self.config)
-        self.deadline = None  # the timer of the request (or the first one) being received
+        self.deadline: asyncio.TimerHandle | None = None  # the timer of the request (or the first one) being received
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         guard = self.guard
         if guard is None:
@@ -170,7 +176,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         client holds a descriptor no longer)."""
         self.deadline = None
         if not self.transport.is_closing():
-            cycle = self.cycle
+            cycle: RequestResponseCycle | None = self.cycle  # uvicorn types it never None; it is, before a request
             if cycle is None or (cycle.scope is not self.scope and cycle.response_complete):
                 # the head of a new request is unfinished, and nothing of its response was sent
                 self.transport.write(b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")

@@ -17,6 +17,7 @@ from videochat.connections import (
     GuardedStockWebSocketProtocol,
     GuardedWebSocketProtocol,
     raise_descriptor_limit,
+    set_guard,
 )
 from videochat.settings import Settings, split_list
 from videochat.tls import ensure_self_signed
@@ -113,13 +114,13 @@ def run(settings: Settings) -> int:
             reload_dirs=[os.path.dirname(__file__)],
             **common,
         )
-        config.connection_guard = guard  # type: ignore[attr-defined]  (connections.guard_of)
+        set_guard(config, guard)
         server = VideochatServer(config)
         sock = config.bind_socket()
         uvicorn.supervisors.ChangeReload(config, target=server.run, sockets=[sock]).run()
         return 0
     config = uvicorn.Config(create_app(settings), **common)
-    config.connection_guard = guard  # type: ignore[attr-defined]  (connections.guard_of)
+    set_guard(config, guard)
     server = VideochatServer(config)
     server.run()
     return 0 if server.started else 1

@@ -77,7 +77,7 @@ def lan_addresses() -> list[str]:
     found = set()
     try:
         for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
-            found.add(info[4][0])
+            found.add(str(info[4][0]))  # (address, port) for AF_INET
     except OSError:
         pass
     return sorted(a for a in found if not a.startswith("127."))

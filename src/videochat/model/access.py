@@ -15,14 +15,24 @@ keep the same access state this way: cluster.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import enum
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, Literal
 
 from videochat.model.passwords import PasswordHash
 
 # ("policy", room, RoomPolicy.to_data() or None) or ("ban", room, client key, until, since)
-AccessChange = tuple
+AccessChange = tuple[Any, ...]
+
+
+class _Keep(enum.Enum):
+    """`configure`'s default: leave the setting as it is (None has a meaning: remove the lock or cap)."""
+
+    KEEP = enum.auto()
+
+
+KEEP: Final = _Keep.KEEP
 
 MOST_MEMBERS = 1000  # the largest member cap an owner may set
 
@@ -180,16 +190,16 @@ class Access:
         self,
         room: str,
         *,
-        password_hash: PasswordHash | None | bool = False,
-        max_members: int | None | bool = False,
+        password_hash: PasswordHash | None | Literal[_Keep.KEEP] = KEEP,
+        max_members: int | None | Literal[_Keep.KEEP] = KEEP,
         private: bool | None = None,
     ) -> RoomPolicy:
-        """Change what is given (False: leave as is; None: remove the lock or the cap)."""
+        """Change what is given (None: remove the lock or the cap)."""
         policy = self._policy_for_change(room)
-        if password_hash is not False:
-            policy.password_hash = password_hash  # type: ignore[assignment]
-        if max_members is not False:
-            policy.max_members = max_members  # type: ignore[assignment]
+        if password_hash is not KEEP:
+            policy.password_hash = password_hash
+        if max_members is not KEEP:
+            policy.max_members = max_members
         if private is not None:
             policy.private = private
         self._changed(room)
@@ -226,8 +236,9 @@ class Access:
 
     # the same state held by several processes
 
-    def apply(self, change: AccessChange) -> None:
-        """Take a change reported by another copy's on_change (this one's on_change is not called)."""
+    def apply(self, change: Sequence[Any]) -> None:
+        """Take a change reported by another copy's on_change (this one's on_change is not called): an
+        AccessChange, or the list it becomes once it has crossed to another process as JSON."""
         if change[0] == "policy":
             _, room, data = change
             if data is None:

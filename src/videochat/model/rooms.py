@@ -17,12 +17,19 @@ import heapq
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 DEFAULT_NICKNAME = "Anon"
 
 
 MEDIA_KINDS = ("audio", "video", "screen")
+
+
+class RoomSummary(TypedDict):
+    """A room as the room list shows it."""
+
+    name: str
+    count: int
 
 
 @dataclass
@@ -202,10 +209,10 @@ class Registry:
     def room_names(self) -> list[str]:
         return list(self._rooms)
 
-    def room_summaries(self) -> list[dict[str, object]]:
+    def room_summaries(self) -> list[RoomSummary]:
         return [{"name": name, "count": len(members)} for name, members in self._rooms.items()]
 
-    def busiest_rooms(self, most: int, listed: Callable[[str], bool]) -> list[dict[str, object]]:
+    def busiest_rooms(self, most: int, listed: Callable[[str], bool]) -> list[RoomSummary]:
         """Summaries of the `most` rooms with the most members among those `listed`; of rooms with
         as many, the one whose longest-present member came first, then by name: the same order in
         every process that holds the same members (arrival stamps travel with them)."""

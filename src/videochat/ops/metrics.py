@@ -15,14 +15,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sized
+from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, ProcessCollector
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from videochat.model.rooms import Registry
 
 log = logging.getLogger(__name__)
 
@@ -94,19 +97,27 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+class Lobby(Protocol):
+    """What is counted of the plain WebSocket lobby (web/lobby.py, a layer above this one)."""
+
+    @property
+    def clients(self) -> Sized: ...
+
+
 class LiveState:
     """Gauges read from the live state at scrape time: connections, rooms, members, calls."""
 
-    def __init__(self, metrics: Metrics, sio, registry, lobby) -> None:
+    # sio: the Socket.IO server (events/, a layer above; python-socketio has no types)
+    def __init__(self, metrics: Metrics, sio: Any, registry: Registry, lobby: Lobby) -> None:
         self.metrics = metrics
         self.sio = sio
         self.registry = registry
         self.lobby = lobby
 
-    def describe(self):
+    def describe(self) -> list[Metric]:
         return []  # not known before a scrape; keeps registration from calling collect()
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         by_transport = {"polling": 0, "websocket": 0}
         for sid in self.registry.member_ids():
             try:
@@ -129,7 +140,7 @@ class LiveState:
         yield GaugeMetricFamily(
             "videochat_rooms", "Rooms that exist (a room exists while it has members).", value=len(summaries)
         )
-        yield from room_size_gauges([int(summary["count"]) for summary in summaries])
+        yield from room_size_gauges([summary["count"] for summary in summaries])
         yield GaugeMetricFamily(
             "videochat_calls_in_progress", "Video calls going on.", value=self.metrics.calls_in_progress()
         )
@@ -139,7 +150,7 @@ class LiveState:
 ROOM_SIZE_RANGES = ((1, 1), (2, 2), (3, 5), (6, 10), (11, 50), (51, None))
 
 
-def room_size_gauges(sizes: list[int]):
+def room_size_gauges(sizes: list[int]) -> Iterator[Metric]:
     """What an operator needs of the rooms without their names: rooms by size, memberships, the
     largest room. Room names are chosen by users and private rooms are secret (issue 16): a label
     per room would publish every name, private ones included, to whoever may scrape."""

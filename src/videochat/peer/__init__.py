@@ -239,7 +239,8 @@ class Peer:
     async def set_media(self, **media: bool) -> dict[str, bool]:
         """Tell the others what this peer sends (`audio=False`, ...); returns the whole state."""
         reply = await self.sio.call("media_state", (self.room, media), timeout=10)
-        return _checked(reply, "media_state")["media"]
+        state: dict[str, bool] = _checked(reply, "media_state")["media"]
+        return state
 
     async def leave_call(self) -> None:
         _checked(await self.sio.call("leave_call", self.room, timeout=10), "leave_call")
@@ -371,12 +372,12 @@ class Peer:
                 if not remote.ignore_offer:
                     log.info("candidate from %s not used: %s", from_id, error)
 
-    async def _on_media_state(self, info: dict, *_: Any) -> None:
+    async def _on_media_state(self, info: object, *_: Any) -> None:
         if isinstance(info, dict) and info.get("id") in self.peers and self._for_us(info):
             self.peers[info["id"]].media = dict(info["media"])
             self._notify()
 
-    async def _on_peer_left(self, info: dict, *_: Any) -> None:
+    async def _on_peer_left(self, info: object, *_: Any) -> None:
         if not isinstance(info, dict) or not self._for_us(info):
             return
         remote = self.peers.pop(info.get("id", ""), None)
@@ -540,8 +541,8 @@ def _ice_credentials(sdp: str) -> set[str]:
 
 def _restarts(pc: RTCPeerConnection, offer: dict) -> bool:
     """Whether an offer changes the ICE credentials or DTLS fingerprint of the current connection."""
-    current = pc.remoteDescription
-    return current is not None and _ice_credentials(current.sdp) != _ice_credentials(offer["sdp"])
+    current = pc.remoteDescription  # None before the first offer, whatever aiortc's annotation says
+    return current is not None and _ice_credentials(current.sdp) != _ice_credentials(offer["sdp"])  # type: ignore[redundant-expr]
 
 
 def _policy(name: str) -> RTCIceTransportPolicy:

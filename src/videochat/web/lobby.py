@@ -15,6 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from videochat.model.errors import UserError
@@ -83,7 +84,7 @@ class Lobby:
             writer.cancel()
             log.info("lobby client disconnected", extra={"nickname": client.nickname, "clients": len(self.clients)})
 
-    def _handle(self, client: LobbyClient, frame: dict) -> None:
+    def _handle(self, client: LobbyClient, frame: Message) -> None:
         try:
             kind, payload = self._parse(frame)
             try:
@@ -103,7 +104,7 @@ class Lobby:
             self._send(client, f"error: {error.message}")
 
     @staticmethod
-    def _parse(frame: dict) -> tuple[str, object]:
+    def _parse(frame: Message) -> tuple[str, object]:
         text = frame.get("text")
         if text is None:
             raise UserError("invalid_frame", "binary frames are not understood; send JSON text")
