@@ -10,12 +10,15 @@ so the rule holds for all of them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import socketio
 
 
 class ConnectedOnly(socketio.AsyncManager):
-    def get_participants(self, namespace, room):
-        participants = super().get_participants(namespace, room)
+    def get_participants(self, namespace: str, room: Any) -> Iterator[tuple[str, str]]:
+        participants: Iterator[tuple[str, str]] = super().get_participants(namespace, room)
         pending = self.pending_connect.get(namespace)
         if not pending:  # nobody is being checked: the library's list as it is
             return participants
