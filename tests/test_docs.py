@@ -27,7 +27,7 @@ def test_every_socket_io_event_the_server_handles_is_documented():
     protocol = (DOCS / "protocol.md").read_text()
     documented = set(re.findall(r"^### `([a-z_]+)`", protocol, flags=re.M))
     package = Path(__file__).parents[1] / "src" / "videochat"
-    source = "".join((package / name).read_text() for name in ("events/chat.py", "events/signaling.py"))
+    source = "".join(path.read_text() for path in sorted((package / "events").glob("*.py")))
     handled = set(re.findall(r'on\("([a-z_]+)"|\("([a-z_]+)", self\.', source))
     handled = {name for pair in handled for name in pair if name} - {"connect", "disconnect"}
     emitted = set(re.findall(r'emit\(\s*"([a-z_]+)"', source))

@@ -21,15 +21,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from videochat.cluster.sync import Cluster
-from videochat.events.chat import Chat
 from videochat.events.ice import IceServers
 from videochat.events.identity import BrowserIds
-from videochat.events.moderation import Moderation
-from videochat.events.realtime import Server, locally
-from videochat.events.signaling import Signaling
+from videochat.events.realtime import Server
+from videochat.events.wiring import EventHandlers
 from videochat.fastpath.manager import LocalManager
 from videochat.model.access import Access
-from videochat.model.attempts import PasswordAttempts
 from videochat.model.ratelimit import Limiter
 from videochat.model.rooms import Registry
 from videochat.model.validation import Limits
@@ -37,6 +34,7 @@ from videochat.ops.health import Health
 from videochat.ops.logs import configure_logging
 from videochat.ops.metrics import HttpMetrics, LiveState, Metrics, MetricsEndpoint, route_template
 from videochat.settings import Settings, split_list
+from videochat.storage.base import History
 from videochat.storage.history import HistoryStore
 from videochat.storage.redis_history import RedisHistory
 from videochat.transport.manager import ConnectedOnly
@@ -60,9 +58,11 @@ class VideochatApp:
             if settings.redis
             else None
         )
+        # one process keeps room policies with its history, in SQLite (_keep_policy)
+        self.sqlite_history: HistoryStore | None = None
         if self.cluster is not None:
             self.registry = Registry(clock=self.cluster.clock)
-            self.history: HistoryStore | RedisHistory = RedisHistory(
+            self.history: History = RedisHistory(
                 self.cluster.bus,
                 size=settings.history_size,
                 retention=settings.history_retention,
@@ -70,7 +70,7 @@ class VideochatApp:
             )
         else:
             self.registry = Registry()
-            self.history = HistoryStore(
+            self.history = self.sqlite_history = HistoryStore(
                 settings.database_path,
                 size=settings.history_size,
                 retention=settings.history_retention,
@@ -108,49 +108,27 @@ class VideochatApp:
         self.identities = BrowserIds()  # its secret is read at start (_lifespan)
         if self.cluster is None:  # one process: policies are kept with the history (several: in Redis)
             self.access.on_change = self._keep_policy
-        self.chat = Chat(
-            self.sio,
-            self.registry,
-            self.history,
-            self.limits,
-            self.limiter,
-            self.access,
-            wrong_password_delay=settings.wrong_password_delay,
-            room_list_rate=settings.room_list_rate,
-            identities=self.identities,
-            max_rooms_per_connection=settings.max_rooms_per_connection,
-            max_rooms_per_address=settings.max_rooms_per_ip,
-            room_list_size=settings.room_list_size,
-            password_attempts=PasswordAttempts(
-                per_room=settings.password_attempts_per_room,
-                per_address=settings.password_attempts_per_ip,
-                window=settings.password_attempt_window,
-            ),
-        )
-        self.chat.register()
-        if self.cluster is not None:
-            self.cluster.attach(self.registry, self.access, self.chat)
-            self.sio.before_ack = self.cluster.bus.flush
-        Moderation(self.chat, ban_seconds=settings.ban_seconds).register()
         # video calls (issue 3): signaling over the same rooms; TURN credentials to call participants only
         self.ice = IceServers.from_settings(settings)
-        self.signaling = Signaling(
+        self.events = EventHandlers(
             self.sio,
-            self.registry,
-            self.chat,
-            self.limits,
-            self.ice,
-            max_call_size=settings.max_call_size,
-            upload_budget_kbps=settings.upload_budget_kbps,
-            max_sdp_bytes=settings.max_sdp_bytes,
-            max_candidate_bytes=settings.max_candidate_bytes,
+            settings,
+            registry=self.registry,
+            access=self.access,
+            history=self.history,
+            limits=self.limits,
+            limiter=self.limiter,
+            identities=self.identities,
+            ice=self.ice,
         )
-        self.signaling.register()
+        if self.cluster is not None:
+            self.cluster.attach(self.registry, self.access, self.history, self.events.room_list, self.events.departures)
+            self.sio.before_ack = self.cluster.bus.flush
         self.metrics.count_calls_with(self.registry.count_calls)
         self.lobby = Lobby(self.limits, self.limiter, self.origins)
         self._init_operations(settings)
         page_config = PageConfig(self.limits, settings.max_call_size, settings.upload_budget_kbps)
-        self.pages = Pages(self.chat.public_rooms, page_config)
+        self.pages = Pages(self.events.room_list.public, page_config)
         self._tasks: set[asyncio.Task] = set()
         self.engineio = socketio.ASGIApp(self.sio, socketio_path="socket.io")
         self.web = Starlette(
@@ -203,7 +181,8 @@ class VideochatApp:
         self.metrics_endpoint = MetricsEndpoint(self.metrics, settings.metrics_secret())
         self.admin = Admin(
             self.sio,
-            self.chat,
+            self.registry,
+            self.events.rooms,
             self.metrics,
             username=settings.admin_username,
             password=settings.admin_secret(),
@@ -234,7 +213,8 @@ class VideochatApp:
                 self._start(self.identities.keep_trying_redis(self.cluster.redis), "videochat-browser-id-secret")
         else:
             await asyncio.to_thread(self.identities.open_file, self.settings.data_dir)
-            for room, policy in (await self.history.policies()).items():
+            assert self.sqlite_history is not None
+            for room, policy in (await self.sqlite_history.policies()).items():
                 self.access.apply(("policy", room, policy))
         self._start(self._expire_history_forever(), "videochat-history-expiry")
         try:
@@ -243,7 +223,7 @@ class VideochatApp:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
-            self.chat.room_list.close()
+            self.events.room_list.close()
             await self.admin.shutdown()
             await self.history.close()
             if self.cluster is not None:
@@ -253,8 +233,8 @@ class VideochatApp:
     async def before_shutdown(self) -> None:
         """Tell every client the server is going away, while their connections are still open."""
         try:
-            with locally():  # this process's clients; the others' stay connected
-                await self.sio.emit("server_shutdown", {"message": "The server is restarting."})
+            # this process's clients (ignore_queue: not through Redis); the others' stay connected
+            await self.sio.emit("server_shutdown", {"message": "The server is restarting."}, ignore_queue=True)
             await self.lobby.close_all("server shutting down")
             await self._drain_outgoing(timeout=1.0)
         except Exception:
@@ -277,9 +257,9 @@ class VideochatApp:
     def _keep_policy(self, change: tuple) -> None:
         """Access changes (one process): a room's policy goes to the database with its history, so
         that a locked room whose history outlives a restart stays locked (bans stay in memory)."""
-        if change[0] == "policy":
+        if change[0] == "policy" and self.sqlite_history is not None:
             _, room, policy = change
-            self.history.save_policy(room, policy)  # type: ignore[union-attr]
+            self.sqlite_history.save_policy(room, policy)
 
     async def _expire_history_forever(self) -> None:
         interval = max(0.2, min(60.0, self.settings.history_retention / 4))
@@ -287,7 +267,7 @@ class VideochatApp:
             await asyncio.sleep(interval)
             try:
                 await self.history.expire(self.registry.has_room)
-                await self.chat.release_unused_rooms()  # a locked room's lock lasts as long as its history
+                await self.events.departures.release_unused_rooms()  # a locked room's lock lasts as long as its history
             except Exception:
                 log.exception("history expiry failed; trying again in %.0f s", interval)
 

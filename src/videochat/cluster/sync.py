@@ -40,9 +40,11 @@ from videochat.model.rooms import Member
 from videochat.storage.bus import RedisBus
 
 if TYPE_CHECKING:
-    from videochat.events.chat import Chat
+    from videochat.events.departures import Departures
+    from videochat.events.roomlist import RoomList
     from videochat.model.access import Access
     from videochat.model.rooms import Registry
+    from videochat.storage.base import History
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +101,9 @@ class Cluster:
         self._beats = 0
         self.registry: Registry
         self.access: Access
-        self.chat: Chat
+        self.history: History
+        self.room_list: RoomList
+        self.departures: Departures
 
     def clock(self) -> float:
         """When a member enters a room (orders members across processes): Unix time, never the
@@ -107,9 +111,14 @@ class Cluster:
         self._stamp = max(time.time(), self._stamp + 1e-6)
         return self._stamp
 
-    def attach(self, registry: Registry, access: Access, chat: Chat) -> None:
-        self.registry, self.access, self.chat = registry, access, chat
-        registry.origin = chat.origin = self.pid
+    def attach(
+        self, registry: Registry, access: Access, history: History, room_list: RoomList, departures: Departures
+    ) -> None:
+        """What the cluster keeps in step with the other processes (the room model, the access
+        policies), and what it tells of their changes (the history, the room list, departures)."""
+        self.registry, self.access, self.history = registry, access, history
+        self.room_list, self.departures = room_list, departures
+        registry.origin = self.pid
         registry.on_change = self._member_changed
         access.on_change = self._access_changed
         self.bus.on_ops = self._apply
@@ -213,7 +222,7 @@ class Cluster:
                 self.access.apply(op)
                 rooms_changed |= kind == "policy"
         if rooms_changed:  # after the events that follow these changes on the channel (bye, welcome)
-            await self.chat.room_list.changed(after=EVENTS_FIRST)
+            await self.room_list.changed(after=EVENTS_FIRST)
 
     def _take(self, state: dict) -> bool:
         """A copy of another process's member; True if rooms or counts changed."""
@@ -237,10 +246,10 @@ class Cluster:
         on two processes, neither process sees its own member leave last: each sees the room empty
         only here, so each starts the history's countdown (idempotent). The room's policy stays: it
         lasts while anything of the room does, and the process where the room emptied, or the
-        periodic sweep (Chat.release_unused_rooms), drops it for everyone."""
+        periodic sweep (Departures.release_unused_rooms), drops it for everyone."""
         for departure in departures:
             if departure.count == 0:
-                self.chat.history.room_emptied(departure.room)
+                self.history.room_emptied(departure.room)
 
     def _leave_room(self, member_id: str, room: str) -> None:
         """An owner on another process removed one of this process's members from a room."""
@@ -261,12 +270,9 @@ class Cluster:
     async def _bury(self, members: list[Member]) -> None:
         """Members whose process cannot tell anyone: each process tells its own clients."""
         for member in members:
-            owners = {room: self.chat.owner_of(room) for room in member.rooms}
-            gone, departures = self.registry.forget(member.id)
-            if gone is not None:
-                await self.chat.departed_elsewhere(gone, departures, owners)
+            await self.departures.gone_elsewhere(member.id)
         if members:
-            await self.chat.broadcast_room_change()
+            await self.room_list.changed()
 
     # heartbeats, the dead, and coming back
 
@@ -375,7 +381,7 @@ class Cluster:
             "in sync with the other processes on Redis",
             extra={"instance": self.pid, "members": len(self.registry.member_ids())},
         )
-        await self.chat.broadcast_room_change()
+        await self.room_list.changed()
 
     async def _read_the_others(self, now: float) -> None:
         deadlines = await self._deadlines()

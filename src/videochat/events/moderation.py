@@ -1,26 +1,38 @@
 """What a room's owner may do: lock it, cap it, make it private, remove a member, ask someone to
-mute, hand the room over. Thin handlers over access.py and chat.py (docs/protocol.md)."""
+mute, hand the room over. Thin handlers over access.py, owners.py and departures.py
+(docs/protocol.md)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from videochat.events.chat import Chat
-from videochat.events.realtime import event_handler
-from videochat.model.access import MOST_MEMBERS
+from videochat.events.departures import Departures
+from videochat.events.owners import Owners
+from videochat.events.realtime import Event, Server, event_handler
+from videochat.events.roomlist import RoomList
+from videochat.model.access import MOST_MEMBERS, Access
 from videochat.model.errors import UserError, ok
 from videochat.model.passwords import LONGEST_PASSWORD, PasswordHash
+from videochat.model.rooms import Registry
+from videochat.model.validation import Limits
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False, repr=False)
 class Moderation:
-    def __init__(self, chat: Chat, *, ban_seconds: float) -> None:
-        self.chat = chat
-        self.ban_seconds = ban_seconds
+    sio: Server
+    registry: Registry
+    limits: Limits
+    access: Access
+    owners: Owners
+    departures: Departures
+    room_list: RoomList
+    ban_seconds: float
 
     def register(self) -> None:
         for event, handler in (
@@ -29,9 +41,10 @@ class Moderation:
             ("ask_mute", self.ask_mute),
             ("transfer_owner", self.transfer_owner),
         ):
-            event_handler(self.chat.sio, event)(handler)
+            event_handler(self.sio, event)(handler)
 
-    async def room_settings(self, sid: str, room: Any = None, changes: Any = None, *_: Any) -> dict:
+    async def room_settings(self, event: Event, room: Any = None, changes: Any = None, *_: Any) -> dict:
+        sid = event.sid
         name = self._owned_room(sid, room)
         if not isinstance(changes, dict) or not changes.keys() <= {"password", "maxMembers", "private"}:
             raise UserError("invalid_settings", "Settings are an object with password, maxMembers and/or private.")
@@ -57,52 +70,60 @@ class Moderation:
             if not isinstance(changes["private"], bool):
                 raise UserError("invalid_settings", "private is true or false.")
             update["private"] = changes["private"]
-        self.chat.access.configure(name, **update)
-        await self.chat.announce_settings(name)
-        await self.chat.broadcast_room_change()  # locked and private show in the room list
+        self.access.configure(name, **update)
+        await self.owners.announce(name)
+        await self.room_list.changed()  # locked and private show in the room list
         log.info("room_settings", extra={"room": name, "sid": sid, "changed": sorted(changes)})
-        return ok(room=name, settings=self.chat.room_settings(name))
+        return ok(room=name, settings=self.owners.settings(name))
 
-    async def remove_member(self, sid: str, room: Any = None, member_id: Any = None, *_: Any) -> dict:
+    async def remove_member(self, event: Event, room: Any = None, member_id: Any = None, *_: Any) -> dict:
+        sid = event.sid
         name = self._owned_room(sid, room)
         target = self._other_member(sid, name, member_id)
-        owner = self.chat._member(sid)
+        owner = self._member(sid)
         now = time.time()  # wall clock: other processes compare it with theirs
-        for key in self.chat.ban_keys(target):  # the browser id and the address (identity.py)
-            self.chat.access.ban(name, key, now + self.ban_seconds, now)
+        for key in self.owners.ban_keys(target):  # the browser id and the address (identity.py)
+            self.access.ban(name, key, now + self.ban_seconds, now)
         # told first, while still in the room; then out, with the usual bye to the others
-        await self.chat.sio.emit("removed", {"room": name, "by": owner, "seconds": self.ban_seconds}, to=target)
-        await self.chat.remove_from_room(target, name)
+        await self.sio.emit("removed", {"room": name, "by": owner, "seconds": self.ban_seconds}, to=target)
+        await self.departures.leave(target, name)
         log.info("remove_member", extra={"room": name, "sid": sid, "target": target})
         return ok(room=name, member=target)
 
-    async def ask_mute(self, sid: str, room: Any = None, member_id: Any = None, *_: Any) -> dict:
+    async def ask_mute(self, event: Event, room: Any = None, member_id: Any = None, *_: Any) -> dict:
+        sid = event.sid
         name = self._owned_room(sid, room)
         target = self._other_member(sid, name, member_id)
         # Only a request: the member's own page mutes the microphone; nobody can unmute anyone else.
-        await self.chat.sio.emit("mute_request", {"room": name, "by": self.chat._member(sid)}, to=target)
+        await self.sio.emit("mute_request", {"room": name, "by": self._member(sid)}, to=target)
         log.info("ask_mute", extra={"room": name, "sid": sid, "target": target})
         return ok(room=name, member=target)
 
-    async def transfer_owner(self, sid: str, room: Any = None, member_id: Any = None, *_: Any) -> dict:
+    async def transfer_owner(self, event: Event, room: Any = None, member_id: Any = None, *_: Any) -> dict:
+        sid = event.sid
         name = self._owned_room(sid, room)
         target = self._other_member(sid, name, member_id)
-        self.chat.access.hand_over(name, target, self.chat.lasting_key(target))
-        await self.chat.announce_settings(name)
+        self.access.hand_over(name, target, self.owners.lasting_key(target))
+        await self.owners.announce(name)
         log.info("transfer_owner", extra={"room": name, "sid": sid, "target": target})
-        return ok(room=name, settings=self.chat.room_settings(name))
+        return ok(room=name, settings=self.owners.settings(name))
 
     def _owned_room(self, sid: str, room: Any) -> str:
-        name = self.chat.limits.room(room)
-        if not self.chat.registry.is_member(sid, name):
+        name = self.limits.room(room)
+        if not self.registry.is_member(sid, name):
             raise UserError("not_in_room", f"You are not in room {name!r}.")
-        if self.chat.owner_of(name) != sid:
+        if self.owners.owner_of(name) != sid:
             raise UserError("not_owner", f"Only the owner of room {name!r} may do that.")
         return name
 
     def _other_member(self, sid: str, room: str, member_id: Any) -> str:
-        if not isinstance(member_id, str) or not self.chat.registry.is_member(member_id, room):
+        if not isinstance(member_id, str) or not self.registry.is_member(member_id, room):
             raise UserError("unknown_member", f"There is no such member in room {room!r}.")
         if member_id == sid:
             raise UserError("unknown_member", "Choose another member than yourself.")
         return member_id
+
+    def _member(self, sid: str) -> dict[str, str]:
+        member = self.registry.member(sid)
+        assert member is not None, sid
+        return member.as_dict()

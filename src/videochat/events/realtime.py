@@ -3,20 +3,21 @@
 python-socketio answers an acknowledgement with whatever the handler returns, and does not tell the
 handler whether the client asked for one. The seed protocol needs both: an ack when there is a
 callback, an `error` event when there is none, and broadcasts that go out *after* the ack
-("joins, calls ack, then emits welcome"). `Server` records, per event, whether an ack was requested
-and runs follow-up work once the ack has been sent.
+("joins, calls ack, then emits welcome"). So a handler registered with `event_handler` is given an
+`Event`: who sent it, whether an ack was requested, and a list of follow-ups that `Server` runs
+once the ack has been sent. The rate limit is checked, and its refusal raised, in the handler's
+wrapper, like any other refusal.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import functools
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import socketio
@@ -49,12 +50,35 @@ class BinaryRefused(ValueError):
     """A client sent binary data (an attachment header or a binary message): a protocol error."""
 
 
-_ack_requested: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_requested", default=False)
-_refusal: contextvars.ContextVar[UserError | None] = contextvars.ContextVar("refusal", default=None)
-_local_only: contextvars.ContextVar[bool] = contextvars.ContextVar("local_only", default=False)
-_after_ack: contextvars.ContextVar[list[Callable[[], Awaitable[None]]] | None] = contextvars.ContextVar(
-    "after_ack", default=None
-)
+Followup = Callable[[], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Event:
+    """One event from a client, as its handler sees it (made by `Server` for each event)."""
+
+    sid: str
+    name: str
+    # whether the client gave a callback: a refusal is then the ack, else an `error` event
+    ack_requested: bool = False
+    # run in order once the ack has been sent (broadcasts the sender must hear after its answer)
+    followups: list[Followup] = field(default_factory=list)
+
+    def after_ack(self, work: Followup) -> None:
+        """Run `work` after this event's ack has been sent."""
+        self.followups.append(work)
+
+    async def run_followups(self) -> None:
+        await run_followups(self.name, self.followups)
+
+
+async def run_followups(name: str, followups: list[Followup]) -> None:
+    """Run the follow-ups of event `name` in order; one that fails is logged and the next runs."""
+    for followup in followups:
+        try:
+            await followup()
+        except Exception:
+            log.exception("follow-up of event %r failed", name)
 
 
 _NONE: dict = {}
@@ -85,7 +109,8 @@ class Server(socketio.AsyncServer):
         # awaited before each ack: with Redis, what the event changed has reached the other
         # processes before its sender hears back (and may tell someone on another process)
         self.before_ack: Callable[[], Awaitable[None]] | None = None
-        # handlers registered through event_handler(): coroutines that never raise, called directly
+        # handlers registered through event_handler() or refuse_unknown_events(): coroutines that
+        # never raise, called directly with an Event
         self.direct_handlers: set[Callable[..., Awaitable[Any]]] = set()
         # of those, the ones that finish without waiting on anything but the event loop (relays):
         # run in the reading task itself, no task of their own (see _handle_event)
@@ -93,11 +118,6 @@ class Server(socketio.AsyncServer):
         # event tasks, referenced until they end, and how many each connection has unfinished
         self._running: set[asyncio.Task] = set()
         self._unfinished: dict[str, int] = {}
-
-    async def emit(self, *args: Any, **kwargs: Any) -> None:
-        if _local_only.get():  # inside `locally()`: this process's connections only
-            kwargs["ignore_queue"] = True
-        await super().emit(*args, **kwargs)
 
     def _engineio_server_class(self):
         # fast: writes each socket's packets straight to its WebSocket (directio.py, docs/internals.md)
@@ -215,24 +235,22 @@ class Server(socketio.AsyncServer):
             self._unfinished[sid] = left
 
     async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
-        # Runs once per incoming event (in its own task when async_handlers is on), so the
-        # context variables below belong to this event alone.
-        _ack_requested.set(id is not None)
-        _refusal.set(self._check_rate(sid, data, namespace))
-        followups: list[Callable[[], Awaitable[None]]] = []
-        _after_ack.set(followups)
-        handler = self.handlers.get(namespace, _NONE).get(data[0])
-        if handler in self.direct_handlers:
-            reply = await handler(sid, *data[1:])  # what the library's _trigger_event does for it
-        else:
+        # Runs once per incoming event (in its own task when async_handlers is on)
+        handlers = self.handlers.get(namespace, _NONE)
+        handler = handlers.get(data[0])
+        if handler is None:  # the library's order: the event's own handler, else the catch-all
+            handler = handlers.get("*")
+        if handler not in self.direct_handlers:
             reply = await server._trigger_event(data[0], namespace, sid, *data[1:])
-        if reply is not self.not_handled and id is not None:
+            if reply is not self.not_handled and id is not None:
+                await self._send_ack(server, eio_sid, namespace, id, reply)
+            return
+        event = Event(sid, data[0], id is not None)
+        reply = await handler(event, *data[1:])  # what the library's _trigger_event does for it
+        if id is not None:
             await self._send_ack(server, eio_sid, namespace, id, reply)
-        for followup in followups:
-            try:
-                await followup()
-            except Exception:
-                log.exception("follow-up of event %r failed", data[0])
+        if event.followups:
+            await event.run_followups()
 
     async def _send_ack(self, server, eio_sid: str, namespace: str | None, id: int, reply: Any) -> None:
         # What python-socketio's _handle_event_internal sends (a tuple is several arguments), with
@@ -247,70 +265,42 @@ class Server(socketio.AsyncServer):
             return
         await server.eio.send_encoded(eio_sid, f"{prefix}{id}".encode() + encoded)
 
-    def _check_rate(self, sid: str, data: list, namespace: str | None) -> UserError | None:
-        if self.limiter is None or (namespace or "/") != "/":
-            return None
+    def check_rate(self, event: Event) -> None:
+        """Raise `rate_limited` if the sender has sent more of this kind of event than allowed."""
+        if self.limiter is None:
+            return
         try:
-            self.limiter.check_event(sid, data[0], time.monotonic())
+            self.limiter.check_event(event.sid, event.name, time.monotonic())
         except Refused as refused:
-            return UserError("rate_limited", str(refused))
-        return None
-
-
-@contextlib.contextmanager
-def locally() -> Iterator[None]:
-    """Emits inside go to this process's connections only, not through Redis to the others."""
-    token = _local_only.set(True)
-    try:
-        yield
-    finally:
-        _local_only.reset(token)
-
-
-def refusal() -> UserError | None:
-    """The rate limiter's verdict on the current event (None: go ahead)."""
-    return _refusal.get()
-
-
-def ack_requested() -> bool:
-    return _ack_requested.get()
-
-
-def after_ack(work: Callable[[], Awaitable[None]]) -> None:
-    """Run `work` after the current event's ack has been sent (at once if there is no event)."""
-    followups = _after_ack.get()
-    if followups is None:
-        raise RuntimeError("after_ack() called outside an event handler")
-    followups.append(work)
+            raise UserError("rate_limited", str(refused)) from None
 
 
 Handler = Callable[..., Awaitable[Any]]
 
 
 def event_handler(sio: Server, event: str, *, inline: bool = False) -> Callable[[Handler], Handler]:
-    """Register `fn(sid, *args)` for `event`, translating errors in one place.
+    """Register `fn(event, *args)` for `event` (an `Event` and the client's arguments), translating
+    errors in one place.
 
     `inline`: `fn` only relays (it awaits nothing but emits), so it may run in the task that reads
     the connection instead of a task of its own (with Redis every event gets its task: its ack
     waits for Redis).
 
-    A UserError becomes `{ok: false, error}` in the ack, or an `error` event when the client gave no
-    callback; anything else is logged with its traceback and reported as `internal_error`. Either
-    way the connection stays up and nobody else notices. The time to answer is measured
-    (`videochat_event_seconds`).
+    The rate limit is checked first. A UserError becomes `{ok: false, error}` in the ack, or an
+    `error` event when the client gave no callback; anything else is logged with its traceback and
+    reported as `internal_error`. Either way the connection stays up and nobody else notices. The
+    time to answer is measured (`videochat_event_seconds`).
     """
 
     def register(fn: Handler) -> Handler:
         timer = sio.metrics.event_seconds.labels(event)
 
         @functools.wraps(fn)
-        async def wrapper(sid: str, *args: Any) -> Any:
+        async def wrapper(received: Event, *args: Any) -> Any:
             with timer.time():
                 try:
-                    refused = refusal()
-                    if refused is not None:
-                        raise refused
-                    result = await fn(sid, *args)
+                    sio.check_rate(received)
+                    result = await fn(received, *args)
                     if sio.before_ack is not None:
                         await sio.before_ack()
                     return result
@@ -318,12 +308,12 @@ def event_handler(sio: Server, event: str, *, inline: bool = False) -> Callable[
                     log.warning(
                         "refused %s",
                         event,
-                        extra={"event": event, "sid": sid, "code": error.code, "reason": error.message},
+                        extra={"event": event, "sid": received.sid, "code": error.code, "reason": error.message},
                     )
-                    return await report_error(sio, sid, event, error)
+                    return await report_error(sio, received, error)
                 except Exception:
-                    log.exception("event %s failed", event, extra={"event": event, "sid": sid})
-                    return await report_error(sio, sid, event, INTERNAL_ERROR)
+                    log.exception("event %s failed", event, extra={"event": event, "sid": received.sid})
+                    return await report_error(sio, received, INTERNAL_ERROR)
 
         sio.on(event, wrapper)
         sio.direct_handlers.add(wrapper)
@@ -334,9 +324,29 @@ def event_handler(sio: Server, event: str, *, inline: bool = False) -> Callable[
     return register
 
 
-async def report_error(sio: Server, sid: str, event: str, error: UserError) -> Any:
+def refuse_unknown_events(sio: Server) -> None:
+    """Answer an event no handler is registered for with `unknown_event` (or `rate_limited`: an
+    unknown event counts against the limits like any other)."""
+
+    async def unknown_event(event: Event, *args: Any) -> Any:
+        name = str(event.name)[:64]
+        try:
+            sio.check_rate(event)
+            error = UserError("unknown_event", f"Unknown event {name!r}.")
+        except UserError as refused:
+            error = refused
+        log.warning("refused event", extra={"sid": event.sid, "event": name, "code": error.code})
+        return await report_error(sio, event, error)
+
+    sio.on("*", unknown_event)
+    sio.direct_handlers.add(unknown_event)
+
+
+async def report_error(sio: Server, event: Event, error: UserError) -> Any:
+    """Tell the sender of `event` why it was refused: in the ack when it asked for one, else as an
+    `error` event naming the event."""
     sio.metrics.rejected(error.code)
-    if ack_requested():
+    if event.ack_requested:
         return failure(error)
-    await sio.emit("error", {**error.as_dict(), "event": event}, to=sid)
+    await sio.emit("error", {**error.as_dict(), "event": event.name}, to=event.sid)
     return None

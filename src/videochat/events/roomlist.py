@@ -14,22 +14,38 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 import socketio
+
+from videochat.model.access import Access
+from videochat.model.rooms import Registry
 
 log = logging.getLogger(__name__)
 
 
 class RoomList:
-    def __init__(self, sio: socketio.AsyncServer, rooms: Callable[[], list[dict[str, object]]], *, rate: float) -> None:
+    def __init__(
+        self, sio: socketio.AsyncServer, registry: Registry, access: Access, *, size: int, rate: float
+    ) -> None:
         self.sio = sio
-        self.rooms = rooms
+        self.registry = registry
+        self.access = access
+        self.size = size
         self.rate = rate
         self.burst = max(1.0, 2 * rate)
         self._tokens = self.burst
         self._updated: float | None = None
         self._later: asyncio.Task | None = None
+
+    def public(self) -> list[dict[str, object]]:
+        """The room list anyone may see (room_change, list_rooms, /api/rooms, the home page): the
+        --room-list-size busiest public rooms, busiest first (rooms.Registry.busiest_rooms).
+        Private rooms are reached by link only. Bounded, because every connection receives it."""
+        busiest = self.registry.busiest_rooms(self.size, lambda room: not self.access.is_private(room))
+        return [
+            {**summary, "locked": self.access.policy(str(summary["name"])).password_hash is not None}
+            for summary in busiest
+        ]
 
     async def changed(self, *, after: float = 0.0) -> None:
         """The list changed: send it now if the rate allows, else once it does; `after` seconds at
@@ -63,7 +79,7 @@ class RoomList:
         self._updated = now
 
     async def _send(self) -> None:
-        rooms = self.rooms()
+        rooms = self.public()
         await self.sio.emit("room_change", ([room["name"] for room in rooms], rooms), ignore_queue=True)
 
     def close(self) -> None:

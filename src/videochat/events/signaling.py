@@ -8,15 +8,18 @@ events keep their arguments; the sender's id and an optional addressee ride in t
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-import socketio
-
-from videochat.events.chat import Chat, chat_room, entry_options
+from videochat.events.admission import Admission
+from videochat.events.calls import Calls
+from videochat.events.channels import call_room
+from videochat.events.entry import Entry
 from videochat.events.ice import IceServers
-from videochat.events.realtime import event_handler
+from videochat.events.realtime import Event, Server, event_handler
+from videochat.events.rooms import entry_options
 from videochat.model.errors import UserError, ok
-from videochat.model.rooms import MEDIA_KINDS, CallFull, Departure, Media, Registry
+from videochat.model.rooms import MEDIA_KINDS, CallFull, Media, Registry
 from videochat.model.validation import Limits
 
 log = logging.getLogger(__name__)
@@ -24,36 +27,19 @@ log = logging.getLogger(__name__)
 DESCRIPTION_EVENTS = ("offer", "answer")
 
 
-def call_room(room: str) -> str:
-    """The Socket.IO room of a room's call participants. Room names cannot contain control
-    characters, so this never collides with a chat room, and it never shows in room lists (those
-    come from the room model)."""
-    return f"\x00call\x00{room}"
-
-
+@dataclass(eq=False, repr=False)
 class Signaling:
-    def __init__(
-        self,
-        sio: socketio.AsyncServer,
-        registry: Registry,
-        chat: Chat,
-        limits: Limits,
-        ice: IceServers,
-        *,
-        max_call_size: int,
-        upload_budget_kbps: int,
-        max_sdp_bytes: int = 65536,
-        max_candidate_bytes: int = 2048,
-    ) -> None:
-        self.sio = sio
-        self.registry = registry
-        self.chat = chat
-        self.limits = limits
-        self.ice = ice
-        self.max_call_size = max_call_size
-        self.upload_budget_kbps = upload_budget_kbps
-        self.max_sdp_bytes = max_sdp_bytes
-        self.max_candidate_bytes = max_candidate_bytes
+    sio: Server
+    registry: Registry
+    limits: Limits
+    admission: Admission
+    entry: Entry
+    calls: Calls
+    ice: IceServers
+    max_call_size: int
+    upload_budget_kbps: int
+    max_sdp_bytes: int = 65536
+    max_candidate_bytes: int = 2048
 
     def register(self) -> None:
         for event, fn in (
@@ -67,16 +53,15 @@ class Signaling:
         ):
             # the relays of descriptions and candidates await nothing but their emit
             event_handler(self.sio, event, inline=event in ("offer", "answer", "ice"))(fn)
-        self.chat.departure_hooks.append(self._departed)
-        self.chat.entry_fields.append(self._call_summary)
 
     # events
 
-    async def join_room(self, sid: str, room: Any = None, options: Any = None, *_: Any) -> dict:
+    async def join_room(self, event: Event, room: Any = None, options: Any = None, *_: Any) -> dict:
+        sid = event.sid
         name = self.limits.room(room)
         password, private = entry_options(room)
         media = _media(options.get("media") if isinstance(options, dict) else None, Media())
-        await self.chat.admit(sid, name, password)  # a locked, full or forbidden room stays closed
+        await self.admission.admit(sid, name, password)  # a locked, full or forbidden room stays closed
         try:
             count, new_member, new_participant = self.registry.join_call(sid, name, media, self.max_call_size)
         except CallFull as full:
@@ -91,32 +76,41 @@ class Signaling:
             log.info(
                 "join_call", extra={"room": name, "sid": sid, "participants": self.registry.count_participants(name)}
             )
-        welcome = {"call": True, "peer": peer} if new_participant else None
         try:
-            reply = await self.chat.entered(sid, name, count, new_member, welcome=welcome, private=private)
+            reply = await self.entry.enter(sid, name, count, new_member, private=private)
         except Exception:
-            if new_participant:  # the entry was taken back (chat.entered): so is the call
+            if new_participant:  # the entry was taken back (Entry.enter): so is the call
                 self.registry.leave_call(sid, name)
                 await self.sio.leave_room(sid, call_room(name))
             raise
+        if new_participant or new_member:
+
+            async def announce() -> None:
+                if new_participant:
+                    await self.entry.welcome(reply["you"], name, count, {"call": True, "peer": peer})
+                if new_member:
+                    await self.entry.arrived(sid, name, count)
+
+            event.after_ack(announce)
         peers = [p.as_dict() for p in self.registry.participants(name) if p.member.id != sid]
         return {**reply, "peers": peers, **self.ice.as_dict(sid), "uploadBudgetKbps": self.upload_budget_kbps}
 
-    async def offer(self, sid: str, description: Any = None, room: Any = None, to_id: Any = None, *_: Any) -> dict:
-        return await self._relay_description("offer", sid, description, room, to_id)
+    async def offer(self, event: Event, description: Any = None, room: Any = None, to_id: Any = None, *_: Any) -> dict:
+        return await self._relay_description("offer", event.sid, description, room, to_id)
 
-    async def answer(self, sid: str, description: Any = None, room: Any = None, to_id: Any = None, *_: Any) -> dict:
-        return await self._relay_description("answer", sid, description, room, to_id)
+    async def answer(self, event: Event, description: Any = None, room: Any = None, to_id: Any = None, *_: Any) -> dict:
+        return await self._relay_description("answer", event.sid, description, room, to_id)
 
     async def ice_candidate(
-        self, sid: str, candidate: Any = None, room: Any = None, to_id: Any = None, *_: Any
+        self, event: Event, candidate: Any = None, room: Any = None, to_id: Any = None, *_: Any
     ) -> dict:
         cleaned = _candidate(candidate, self.max_candidate_bytes)
-        name, to = self._route(sid, room, to_id)
-        await self._relay("ice", sid, name, to, cleaned)
+        name, to = self._route(event.sid, room, to_id)
+        await self._relay("ice", event.sid, name, to, cleaned)
         return ok()
 
-    async def media_state(self, sid: str, room: Any = None, media: Any = None, *_: Any) -> dict:
+    async def media_state(self, event: Event, room: Any = None, media: Any = None, *_: Any) -> dict:
+        sid = event.sid
         name = self._caller_room(sid, room)
         if not isinstance(media, dict):
             raise UserError("invalid_media", "media_state needs {audio, video, screen} booleans.")
@@ -128,44 +122,22 @@ class Signaling:
         self.sio.metrics.signaling_relayed("media_state")
         return ok(media=state.as_dict())
 
-    async def ice_servers(self, sid: str, room: Any = None, *_: Any) -> dict:
+    async def ice_servers(self, event: Event, room: Any = None, *_: Any) -> dict:
         """Fresh TURN credentials for a participant of the room's call, before its own expire: only a
         call's participants get any (a credential lets its holder relay anything through TURN)."""
-        name = self._caller_room(sid, room)
-        return ok(room=name, **self.ice.as_dict(sid))
+        name = self._caller_room(event.sid, room)
+        return ok(room=name, **self.ice.as_dict(event.sid))
 
-    async def leave_call(self, sid: str, room: Any = None, *_: Any) -> dict:
+    async def leave_call(self, event: Event, room: Any = None, *_: Any) -> dict:
+        sid = event.sid
         name = self._caller_room(sid, room)
         self.registry.leave_call(sid, name)
         member = self.registry.member(sid)
         assert member is not None, sid
-        await self._left_call(member.as_dict(), name)
+        await self.calls.left(member.as_dict(), name)
         return ok(room=name)
 
     # helpers
-
-    async def _departed(self, member: dict, departure: Departure) -> None:
-        if departure.left_call:
-            await self._left_call(member, departure.room)
-
-    def _call_summary(self, room: str) -> dict:
-        """Who is in the room's call, for everyone who enters the room: the page shows it before
-        joining, and opens the camera at the size the call will need (docs/protocol.md)."""
-        return {"inCall": [p.member.id for p in self.registry.participants(room)], "maxCallSize": self.max_call_size}
-
-    async def _left_call(self, member: dict, room: str) -> None:
-        await self.sio.leave_room(member["id"], call_room(room))
-        # The whole room hears it: those not in the call keep their view of who is (`inCall`).
-        await self.sio.emit(
-            "peer_left",
-            {"room": room, "id": member["id"], "nickname": member["nickname"]},
-            room=chat_room(room),
-            skip_sid=member["id"],
-        )
-        log.info(
-            "leave_call",
-            extra={"room": room, "sid": member["id"], "participants": self.registry.count_participants(room)},
-        )
 
     async def _relay_description(self, event: str, sid: str, description: Any, room: Any, to_id: Any) -> dict:
         cleaned = _description(event, description, self.max_sdp_bytes)

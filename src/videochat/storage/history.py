@@ -31,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from videochat.storage.base import Message
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -51,7 +53,6 @@ EMPTY_ROOMS = "CREATE TABLE IF NOT EXISTS empty_rooms (room TEXT PRIMARY KEY, si
 # its lock across restarts, as long as the history does
 ROOM_POLICIES = "CREATE TABLE IF NOT EXISTS room_policies (room TEXT PRIMARY KEY, policy TEXT NOT NULL)"
 
-Message = dict[str, Any]
 # seconds new history may wait in memory to be written with what follows it: a busy room's rows
 # share index pages, so larger batches rewrite fewer pages per message
 WRITE_DELAY = 0.2
@@ -107,6 +108,8 @@ class StorageUnavailable(RuntimeError):
 
 
 class HistoryStore:
+    """The chat history of one process, in SQLite (a `base.History`)."""
+
     def __init__(self, path: Path, *, size: int, retention: float, max_bytes: int | None = None) -> None:
         self.path = path
         self.size = size

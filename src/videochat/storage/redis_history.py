@@ -21,13 +21,12 @@ import json
 import logging
 import math
 from collections.abc import Callable
-from typing import Any
 
+from videochat.storage.base import Message
 from videochat.storage.bus import RedisBus
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
 READ_TIMEOUT = 1.0
 HISTORY_PREFIX = "videochat:history:"
 ROOM_BYTES_KEY = "videochat:history-bytes"  # hash: room -> bytes of its list
@@ -101,6 +100,8 @@ def history_key(room: str) -> str:
 
 
 class RedisHistory:
+    """The chat history shared by several processes, in Redis (a `base.History`)."""
+
     def __init__(self, bus: RedisBus, *, size: int, retention: float, max_bytes: int | None = None) -> None:
         self.bus = bus
         self.size = size

@@ -13,7 +13,7 @@
 - The UI's operations go through the same code as the clients' own events, so the room model
   (rooms.Registry: counts, welcome/bye, room_change) stays right:
   disconnect -> the normal disconnect handler (bye + room_change to the others);
-  join -> Chat.enter_room (welcome + room_change); leave -> Chat.leave_room (bye + room_change).
+  join -> Rooms.enter_room (welcome + room_change); leave -> Rooms.leave_room (bye + room_change).
   The socket that is moved is not told (the protocol has no event for it): its page finds out when it
   next sends to the room (`not_in_room`). Only sockets of the main namespace `/` can be moved;
   anything refused is logged.
@@ -42,10 +42,14 @@ from socketio.exceptions import ConnectionRefusedError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
-from videochat.events.chat import Chat, chat_room_name, client_address
+from videochat.events.channels import chat_room_name
+from videochat.events.realtime import Event, Followup, run_followups
+from videochat.events.rooms import Rooms
+from videochat.events.sessions import client_address
 from videochat.model.errors import UserError
 from videochat.model.passwords import LONGEST_PASSWORD, PasswordHash
 from videochat.model.ratelimit import KeyedBuckets, Rate
+from videochat.model.rooms import Registry
 from videochat.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -195,9 +199,10 @@ def _shown(value: object) -> object:
 class AdminOperations:
     """Handlers for what the UI asks (replacing the instrumentation's own, which bypass the room model)."""
 
-    def __init__(self, sio: socketio.AsyncServer, chat: Chat) -> None:
+    def __init__(self, sio: socketio.AsyncServer, registry: Registry, rooms: Rooms) -> None:
         self.sio = sio
-        self.chat = chat
+        self.registry = registry
+        self.rooms = rooms
 
     def register(self) -> None:
         for event, handler in (
@@ -239,15 +244,20 @@ class AdminOperations:
                 f"admin {action} refused: only sockets of the namespace / are in rooms", extra={"admin": admin_sid}
             )
             return
-        # the UI shows the Socket.IO rooms (`#lobby`, chat.chat_room): either that or the room's name
+        # the UI shows the Socket.IO rooms (`#lobby`, channels.chat_room): either that or the room's name
         if isinstance(room, str):
             room = chat_room_name(room) or room
+        # what the moves make the others hear (welcome, room_change) goes out once all are made, as
+        # after the ack of a client's own event
+        followups: list[Followup] = []
         for sid in self._targets(namespace, room_filter):
+            # each move is the member's own event, without an ack: it runs the same handler
+            event = Event(sid, "enter_room" if action == "join" else "leave_room", followups=followups)
             try:
                 if action == "join":
-                    await self.chat.enter_room(sid, room)
+                    await self.rooms.enter_room(event, room)
                 else:
-                    await self.chat.leave_room(sid, room)
+                    await self.rooms.leave_room(event, room)
             except UserError as error:
                 log.warning(
                     f"admin {action} refused",
@@ -260,6 +270,7 @@ class AdminOperations:
                     f"admin {action}",
                     extra={"admin": admin_sid, "sid": sid, "room": room, "nickname": self._nickname(sid)},
                 )
+        await run_followups(f"admin {action}", followups)
 
     async def emit(
         self, admin_sid: str, namespace: Any = None, room_filter: Any = None, event: Any = None, *data: Any
@@ -273,7 +284,7 @@ class AdminOperations:
         await self.sio.emit(event, data, to=room_filter, namespace=namespace)
 
     def _nickname(self, sid: str) -> str | None:
-        member = self.chat.registry.member(sid)
+        member = self.registry.member(sid)
         return member.nickname if member else None
 
 
@@ -283,7 +294,8 @@ class Admin:
     def __init__(
         self,
         sio: socketio.AsyncServer,
-        chat: Chat,
+        registry: Registry,
+        rooms: Rooms,
         metrics: Metrics,
         *,
         username: str,
@@ -304,7 +316,7 @@ class Admin:
             sio, auth=auth.check, mode="development", read_only=read_only, namespace=ADMIN_NAMESPACE
         )
         if not read_only:
-            AdminOperations(sio, chat).register()
+            AdminOperations(sio, registry, rooms).register()
 
     async def shutdown(self) -> None:
         """Stop the instrumentation's stats task at once (its own shutdown waits out a 2 s sleep)."""
