@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import logging
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 import socketio
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
@@ -192,8 +193,8 @@ class VideochatApp:
             login_interval=settings.admin_login_interval,
         )
 
-    def _operations_routes(self) -> list:
-        routes = [
+    def _operations_routes(self) -> list[BaseRoute]:
+        routes: list[BaseRoute] = [
             Route("/healthz", self.health.healthz),
             Route("/readyz", self.health.readyz),
             Route("/metrics", self.metrics_endpoint.serve),
@@ -249,7 +250,7 @@ class VideochatApp:
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.05)  # the last frames taken from the queues are being written
 
-    def _start(self, coroutine, name: str) -> None:
+    def _start(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coroutine, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -32,7 +32,7 @@ import json
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from videochat.fastpath.broadcast import BroadcastManager
 from videochat.fastpath.manager import IndexedRooms
@@ -68,7 +68,12 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-def _ban_data(raw: bytes) -> tuple[float, float]:
+def _text(raw: bytes | str) -> str:
+    """A Redis reply as text (bytes, as the client does not decode replies; redis-py types either)."""
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _ban_data(raw: bytes | str) -> tuple[float, float]:
     """A ban stored in Redis: until, since ([until, since]; a bare until from an older version)."""
     value = json.loads(raw)
     return (float(value[0]), float(value[1])) if isinstance(value, list) else (float(value), 0.0)
@@ -327,7 +332,9 @@ class Cluster:
 
     async def _deadlines(self) -> dict[str, float]:
         """Each registered process and the Redis time its next heartbeat must beat."""
-        return {pid.decode(): score for pid, score in await self.redis.zrange(PROCS, 0, -1, withscores=True)}
+        # (member, score) pairs; bytes, as the client does not decode replies (redis-py types any reply)
+        rows = cast(list[tuple[bytes, float]], await self.redis.zrange(PROCS, 0, -1, withscores=True))
+        return {pid.decode(): score for pid, score in rows}
 
     async def _now(self) -> float:
         seconds, micros = await self.redis.time()
@@ -338,13 +345,14 @@ class Cluster:
             if pid != self.pid and deadline <= now and await self.redis.zrem(PROCS, pid):
                 await self.redis.delete(members_key(pid))
                 log.warning("a videochat process stopped answering; its members are gone", extra={"instance": pid})
-        origins = {m.origin for m in self.registry.members_from_elsewhere(self.pid)}
+        # (every member has an origin here: the registry's own is this process's id)
+        origins = {m.origin for m in self.registry.members_from_elsewhere(self.pid) if m.origin is not None}
         for origin in origins:
-            deadline = deadlines.get(origin)
-            if deadline is not None and deadline > now:
+            due = deadlines.get(origin)
+            if due is not None and due > now:
                 self._missing.pop(origin, None)
                 continue
-            if deadline is None:
+            if due is None:
                 # not registered (Redis restarted empty, say): give it time to register again
                 since = self._missing.setdefault(origin, time.monotonic())
                 if time.monotonic() - since < self.dead_after:
@@ -395,7 +403,7 @@ class Cluster:
             await self._bury([m for m in self.registry.members_from(pid) if m.id not in present])
         for room, raw in (await self.redis.hgetall(POLICIES)).items():
             # every policy, empty rooms' too: a locked room stays locked while its history lasts
-            self.access.apply(["policy", room.decode(), json.loads(raw)])
+            self.access.apply(["policy", _text(room), json.loads(raw)])
         wall = time.time()
         for field, ban in (await self.redis.hgetall(BANS)).items():
             until, since = _ban_data(ban)

@@ -119,7 +119,7 @@ class Server(socketio.AsyncServer):
         self._running: set[asyncio.Task] = set()
         self._unfinished: dict[str, int] = {}
 
-    def _engineio_server_class(self):
+    def _engineio_server_class(self) -> type[GuardedEngineIO]:
         # fast: writes each socket's packets straight to its WebSocket (directio.py, docs/internals.md)
         return DirectEngineIO if self.fast_path else GuardedEngineIO
 
@@ -132,16 +132,16 @@ class Server(socketio.AsyncServer):
             self.manager.sid_from_eio_sid(eio_sid, namespace) is not None for namespace in self.manager.get_namespaces()
         )
 
-    async def _handle_eio_connect(self, eio_sid, environ):
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
         await super()._handle_eio_connect(eio_sid, environ)
         self.eio.expect_namespace(eio_sid)
 
-    async def _handle_disconnect(self, eio_sid, namespace, reason=None):
+    async def _handle_disconnect(self, eio_sid: str, namespace: str | None, reason: str | None = None) -> None:
         await super()._handle_disconnect(eio_sid, namespace, reason)
         if reason == self.reason.CLIENT_DISCONNECT:  # the client left a namespace, not the session
             self.eio.expect_namespace(eio_sid)
 
-    async def disconnect(self, sid, namespace=None, ignore_queue=False):
+    async def disconnect(self, sid: str, namespace: str | None = None, ignore_queue: bool = False) -> None:
         eio_sid = self.manager.eio_sid_from_sid(sid, namespace or "/")
         await super().disconnect(sid, namespace=namespace, ignore_queue=ignore_queue)
         if eio_sid is not None:  # a socket of this process, sent away from a namespace
@@ -150,7 +150,7 @@ class Server(socketio.AsyncServer):
     def _dropped_too_slow(self, eio_sid: str, buffered: int) -> None:
         self.metrics.slow_clients_dropped.inc()
 
-    async def _handle_eio_message(self, eio_sid, data):
+    async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
         # A packet that does not decode is a protocol error, not a user error: like the Node server
         # (and Galène), close that connection, with a warning rather than a traceback in the log.
         try:
@@ -179,7 +179,7 @@ class Server(socketio.AsyncServer):
             # closes the WebSocket, as the library does itself when the reader ends.
             await socket.queue.put(None)
 
-    async def _handle_event(self, eio_sid, namespace, id, data):
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
         # The library trusts the event's shape: it indexes data[0] (failing on a packet without
         # data), looks the name up in a dict (failing on a list), and hands a client event named
         # "connect" or "disconnect" to the connection handlers. Such events are answered here.
@@ -234,7 +234,9 @@ class Server(socketio.AsyncServer):
         if left:
             self._unfinished[sid] = left
 
-    async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
+    async def _handle_event_internal(
+        self, server: socketio.AsyncServer, sid: str, eio_sid: str, data: list[Any], namespace: str, id: int | None
+    ) -> None:
         # Runs once per incoming event (in its own task when async_handlers is on)
         handlers = self.handlers.get(namespace, _NONE)
         handler = handlers.get(data[0])
@@ -252,7 +254,9 @@ class Server(socketio.AsyncServer):
         if event.followups:
             await event.run_followups()
 
-    async def _send_ack(self, server, eio_sid: str, namespace: str | None, id: int, reply: Any) -> None:
+    async def _send_ack(
+        self, server: socketio.AsyncServer, eio_sid: str, namespace: str | None, id: int, reply: Any
+    ) -> None:
         # What python-socketio's _handle_event_internal sends (a tuple is several arguments), with
         # the packet encoded directly: its Packet class first walks the whole reply looking for
         # bytes, which costs more than the encoding. A reply with bytes takes the library's path.

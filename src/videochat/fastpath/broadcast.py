@@ -33,14 +33,26 @@ from videochat.transport.manager import ConnectedOnly
 
 
 class BroadcastManager(ConnectedOnly):
-    async def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None, to=None, **kwargs):
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: Any = None,
+        skip_sid: str | list[str] | None = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
         namespace = namespace or "/"
         room = to or room
         if callback is not None or namespace not in self.rooms:
-            return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
+            await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
+            return
         encoded = self._encode(event, data, namespace)
         if encoded is None:  # binary attachments: the library's packets and path
-            return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, **kwargs)
+            await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, **kwargs)
+            return
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         sockets = self.server.eio.sockets
         now = time.time()

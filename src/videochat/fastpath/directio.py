@@ -35,6 +35,7 @@ import math
 import time
 import weakref
 from collections.abc import Callable
+from types import MethodType
 from typing import Any
 
 from engineio import exceptions, packet
@@ -190,7 +191,8 @@ class DirectWebSocket(asgi.WebSocket):
         wire = (environ.get("asgi.scope") or {}).get("extensions", {}).get(WIRE_EXTENSION)
         socket = self.socket
         if wire is None or socket is None or not isinstance(socket.queue, Outbox):
-            return await super().__call__(environ)  # the library's own handler
+            served: str = await super().__call__(environ)  # the library's own handler
+            return served
         self.asgi_receive = environ["asgi.receive"]
         self.asgi_send = environ["asgi.send"]
         # python-engineio makes a class per request to read its body (a few KB), and the environ
@@ -208,7 +210,7 @@ class DirectWebSocket(asgi.WebSocket):
         event = await self.asgi_receive()
         if event["type"] != "websocket.receive":
             return None
-        data = event.get("text")
+        data: str | bytes | None = event.get("text")
         if data is None:
             data = event.get("bytes")
         if data is not None and len(data) > self.server.max_http_buffer_size:
@@ -360,14 +362,14 @@ class DirectEngineIO(GuardedEngineIO):
         super().__init__(*args, **kwargs)
         self.handshakes = Rounds(self._handshake_over)
         # the driver table is the library's way to choose a WebSocket implementation per server
-        self._async = {**self._async, "websocket": DirectWebSocket}
+        self._async: dict[str, Any] = {**self._async, "websocket": DirectWebSocket}
         self.pings = Rounds(_send_ping)
         self.pong_checks = Rounds(_check_pong)
 
     def start_background_task(self, target: Callable, *args: Any, **kwargs: Any) -> Any:
         # A socket's next ping is a task sleeping a ping interval (one per connection, a couple of KB
         # each); `pings` does the same: at the end of the interval, unless closing, the ping is sent.
-        if getattr(target, "__func__", None) is AsyncSocket._send_ping and not args and not kwargs:
+        if isinstance(target, MethodType) and target.__func__ is AsyncSocket._send_ping and not args and not kwargs:
             self.pings.add(self.ping_interval, target.__self__)
             return None
         return super().start_background_task(target, *args, **kwargs)

@@ -30,11 +30,16 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
 from websockets.protocol import Protocol
 from websockets.speedups import apply_mask
+
+if TYPE_CHECKING:
+    from uvicorn._types import ASGISendEvent
 
 WIRE_EXTENSION = "videochat.wire"
 INCOMING_HIGH_WATER = 64  # messages received and not yet taken by the app before reading pauses
@@ -259,10 +264,14 @@ def app_pings(wire: Wire) -> None:
 class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol that offers a `Wire` to the application."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    # uvicorn's asyncio.Queue and asyncio.Event, replaced by what it uses of them (Inbox, Flag)
+    queue: Inbox  # type: ignore[assignment]
+    writable: Flag  # type: ignore[assignment]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.queue = Inbox(self.loop)  # type: ignore[assignment]
-        self.writable = Flag(self.loop)  # type: ignore[assignment]
+        self.queue = Inbox(self.loop)
+        self.writable = Flag(self.loop)
 
     # parse client frames here while True (see the module); bytes of an incomplete frame wait here
     fast_frames = False
@@ -286,9 +295,10 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
     pending_ping_payload = None
     ping_sent_at = 0.0
     last_ping_rtt = 0.0
-    curr_msg_data_type = "bytes"
-    request = None
-    response = None
+    curr_msg_data_type: Literal["text", "bytes"] = "bytes"
+    # typed never None by uvicorn, which sets them at the handshake; `send` clears them after it
+    request = None  # type: ignore[assignment]
+    response = None  # type: ignore[assignment]
     _SHARED = (
         "config",
         "app",
@@ -305,7 +315,7 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         "ping_timeout",
     )
 
-    def handle_connect(self, event) -> None:
+    def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         # the ASGI task has been created, not started: the scope can still be completed
         scope = getattr(self, "scope", None)
@@ -331,7 +341,8 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         """From here on websockets parses this connection's frames."""
         self.fast_frames = False
         if self.conn.parser is None:  # dropped at the accept (`send`): a new one, past the handshake
-            self.conn.parser = Protocol.parse(self.conn)
+            # (unreachable for the checker only: websockets types the parser as never None)
+            self.conn.parser = Protocol.parse(self.conn)  # type: ignore[unreachable]
             next(self.conn.parser)
 
     def _parse_frames(self, data: bytes) -> int | None:
@@ -379,7 +390,7 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
                 self.transport.pause_reading()
         return None
 
-    async def send(self, message) -> None:
+    async def send(self, message: ASGISendEvent) -> None:
         if self.wire is not None:
             self.wire.flush()  # what the app wrote directly goes first
         await super().send(message)
@@ -390,7 +401,7 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
                 # websockets' parser is a chain of suspended generators, the first of which still
                 # holds the handshake request and its headers (~2.5 KB); frames are parsed here
                 # until one this class does not handle, and only then is a parser made again
-                self.conn.parser = None
+                self.conn.parser = None  # type: ignore[assignment]  # (typed never None by websockets)
             self._compact()
 
     def connection_lost(self, exc: Exception | None) -> None:

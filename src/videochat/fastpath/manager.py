@@ -14,12 +14,19 @@ BroadcastManager (events framed once and written to each WebSocket directly).
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from videochat.fastpath.broadcast import BroadcastManager
 
+if TYPE_CHECKING:
+    # What the mixin is put in front of, for the checker: the library's manager (untyped, so Any).
+    # At run time the mixin has no base of its own; the class that uses it supplies the manager.
+    from socketio import AsyncManager as _Manager
+else:
+    _Manager = object
 
-class IndexedRooms:
+
+class IndexedRooms(_Manager):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # (namespace, sid) -> the rooms it entered. Not the two every socket is in from its connection
@@ -27,13 +34,13 @@ class IndexedRooms:
         # by name: an idle socket then has no entry here at all (memory per connection).
         self._memberships: dict[tuple[str, str], dict[Hashable, None]] = {}
 
-    def basic_enter_room(self, sid, namespace, room, eio_sid=None):
+    def basic_enter_room(self, sid: str, namespace: str, room: Hashable, eio_sid: str | None = None) -> Any:
         result = super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)  # may refuse: then no entry
         if room is not None and room != sid:
             self._memberships.setdefault((namespace, sid), {})[room] = None
         return result
 
-    def basic_leave_room(self, sid, namespace, room):
+    def basic_leave_room(self, sid: str, namespace: str, room: Hashable) -> None:
         super().basic_leave_room(sid, namespace, room)
         rooms = self._memberships.get((namespace, sid))
         if rooms is not None:
@@ -41,7 +48,7 @@ class IndexedRooms:
             if not rooms:
                 del self._memberships[(namespace, sid)]
 
-    def basic_disconnect(self, sid, namespace, **kwargs):
+    def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
         if namespace not in self.rooms:
             return
         for room in list(self._memberships.get((namespace, sid), ())):
@@ -58,7 +65,7 @@ class IndexedRooms:
                 if not sids:
                     del pending[namespace]
 
-    def get_rooms(self, sid, namespace):
+    def get_rooms(self, sid: str, namespace: str) -> list[Hashable]:
         own = [sid] if sid in self.rooms.get(namespace, {}).get(sid, ()) else []
         return own + list(self._memberships.get((namespace, sid), ()))
 

@@ -168,8 +168,8 @@ class Instrumentation(InstrumentedAsyncServer):
         finally:
             _login_address.reset(token)
 
-    def serialize_socket(self, sid: str, namespace: str, eio_sid: str | None = None) -> dict:
-        shown = super().serialize_socket(sid, namespace, eio_sid)
+    def serialize_socket(self, sid: str, namespace: str, eio_sid: str | None = None) -> dict[str, Any]:
+        shown: dict[str, Any] = super().serialize_socket(sid, namespace, eio_sid)
         eio_sid = shown["clientId"]
         alias = hmac.new(self._alias_key, eio_sid.encode(), hashlib.sha256).hexdigest()[:20]
         handshake = shown["handshake"]
@@ -178,7 +178,8 @@ class Instrumentation(InstrumentedAsyncServer):
         }
         handshake["query"].pop("sid", None)
         handshake["address"] = client_address(self.sio.environ.get(eio_sid, {}))
-        return _replaced(shown, eio_sid, alias)
+        aliased: dict[str, Any] = _replaced(shown, eio_sid, alias)
+        return aliased
 
 
 def _replaced(value: Any, secret: str, alias: str) -> Any:
@@ -320,12 +321,13 @@ class Admin:
 
     async def shutdown(self) -> None:
         """Stop the instrumentation's stats task at once (its own shutdown waits out a 2 s sleep)."""
-        task = self.instrumentation.stats_task if self.instrumentation is not None else None
-        if task is not None:
-            self.instrumentation.stop_stats_event.set()
+        instrumentation = self.instrumentation
+        task = instrumentation.stats_task if instrumentation is not None else None
+        if instrumentation is not None and task is not None:
+            instrumentation.stop_stats_event.set()
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            self.instrumentation.stats_task = None
+            instrumentation.stats_task = None
 
     async def index(self, request: Request) -> Response:
         if not self.enabled:
