@@ -25,7 +25,7 @@ import websockets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from videochat.events.realtime import RESERVED_EVENTS
+from videochat.transport.socketio_server import RESERVED_EVENTS
 
 from support import ServerProcess
 

@@ -95,3 +95,30 @@ def test_imports_go_downwards(path):
         elif rank(target) <= rank(importer):
             wrong.append(name)
     assert wrong == [], f"{module_name(path)} (layer {importer}) imports upwards or sideways: {wrong}"
+
+
+# Library internals are touched only in fastpath/ (speed, switched off by --fast-path off) and
+# transport/ (the limits and protocol rules every path keeps). These modules still touch some, each
+# for a reason of its own layer; a new user elsewhere fails the test below.
+INTERNALS_ELSEWHERE = {
+    # uvicorn's HTTP protocol subclassed for the request deadline: it must wrap uvicorn's protocol
+    # classes, which are chosen where the server is configured (the top of the stack)
+    "connections.py",
+    # uvicorn's signal capture, so that a clean shutdown exits 0: the command's own concern
+    "server.py",
+    # python-socketio's pub/sub manager: our ordered outbox is the channel itself
+    "storage/bus.py",
+    # whether the library's manager has started, to open the Redis channel before any connection
+    "cluster/sync.py",
+    # python-socketio's Admin UI server: what admins are shown, the login brake, its stats task
+    "web/admin.py",
+}
+
+
+def test_library_internals_are_touched_in_fastpath_and_transport_only():
+    from videochat.fastpath.selfcheck import INTERNALS
+
+    users = {internal.used_by.split(":")[0] for internal in INTERNALS}
+    assert all((PACKAGE / user).is_file() for user in users), "every user named is a module of the package"
+    elsewhere = {user for user in users if not user.startswith(("fastpath/", "transport/"))}
+    assert elsewhere == INTERNALS_ELSEWHERE

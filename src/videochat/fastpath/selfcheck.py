@@ -54,13 +54,13 @@ _UV_SERVER = "uvicorn.server:Server"
 _WS_PROTOCOL = "websockets.protocol:Protocol"
 
 INTERNALS: tuple[Internal, ...] = (
-    # events/realtime.py: the protocol's acks, errors and refusals (both paths)
-    Internal(_SIO, _SERVER, "_engineio_server_class", "events/realtime.py: picks the Engine.IO server", BOTH),
+    # transport/socketio_server.py: the protocol's acks, errors and refusals (both paths)
+    Internal(_SIO, _SERVER, "_engineio_server_class", "transport/socketio_server.py: picks the Engine.IO server", BOTH),
     Internal(
         _SIO,
         _SERVER,
         "_handle_eio_connect",
-        "events/realtime.py: the handshake deadline starts",
+        "transport/socketio_server.py: the handshake deadline starts",
         BOTH,
         ("eio_sid", "environ"),
     ),
@@ -68,7 +68,7 @@ INTERNALS: tuple[Internal, ...] = (
         _SIO,
         _SERVER,
         "_handle_disconnect",
-        "events/realtime.py: a session left without a namespace",
+        "transport/socketio_server.py: a session left without a namespace",
         BOTH,
         ("eio_sid", "namespace", "reason"),
     ),
@@ -76,7 +76,7 @@ INTERNALS: tuple[Internal, ...] = (
         _SIO,
         _SERVER,
         "_handle_eio_message",
-        "events/realtime.py: binary refused, malformed packets close the connection, events on / decoded once",
+        "transport/socketio_server.py: binary refused, malformed packets close the connection, events on / decoded once",
         BOTH,
         ("eio_sid", "data"),
     ),
@@ -84,7 +84,7 @@ INTERNALS: tuple[Internal, ...] = (
         _SIO,
         _SERVER,
         "_handle_event",
-        "events/realtime.py: reserved event names refused, relays run inline",
+        "transport/socketio_server.py: reserved event names refused, relays run inline",
         BOTH,
         ("eio_sid", "namespace", "id", "data"),
     ),
@@ -92,7 +92,7 @@ INTERNALS: tuple[Internal, ...] = (
         _SIO,
         _SERVER,
         "_handle_event_internal",
-        "events/realtime.py: ack requested or not, follow-ups after the ack, rate limits",
+        "transport/socketio_server.py: ack requested or not, follow-ups after the ack, rate limits",
         BOTH,
         ("server", "sid", "eio_sid", "data", "namespace", "id"),
     ),
@@ -100,12 +100,14 @@ INTERNALS: tuple[Internal, ...] = (
         _SIO,
         _SERVER,
         "_trigger_event",
-        "events/realtime.py: handlers not registered through event_handler",
+        "transport/socketio_server.py: handlers not registered through event_handler",
         BOTH,
         ("event", "namespace"),
     ),
-    Internal(_SIO, _SERVER, "_send_packet", "events/realtime.py: an ack with binary data", BOTH, ("eio_sid", "pkt")),
-    Internal(_SIO, _SERVER, "not_handled", "events/realtime.py: no handler, no ack", BOTH),
+    Internal(
+        _SIO, _SERVER, "_send_packet", "transport/socketio_server.py: an ack with binary data", BOTH, ("eio_sid", "pkt")
+    ),
+    Internal(_SIO, _SERVER, "not_handled", "transport/socketio_server.py: no handler, no ack", BOTH),
     Internal(
         _SIO, _SERVER, "manager_initialized", "cluster/sync.py: the Redis channel before the first connection", BOTH
     ),
