@@ -53,7 +53,7 @@ class VideochatApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.limits = Limits(settings.max_room_name, settings.max_nickname, settings.max_message)
-        # several processes as one (--redis, issue 6): a shared channel, state and history in Redis
+        # several processes as one (--redis, docs/deploy.md): a shared channel, state and history in Redis
         self.cluster = Cluster(settings.redis, heartbeat=settings.redis_heartbeat) if settings.redis else None
         if self.cluster is not None:
             self.registry = Registry(clock=self.cluster.clock)
@@ -93,7 +93,7 @@ class VideochatApp:
             cors_allowed_origins=self.origins.allows_environ,
             max_http_buffer_size=settings.max_packet_bytes,
             # one process: broadcasts framed once and written to each WebSocket directly
-            # (issue 7); several: the same behind python-socketio's Redis manager (issue 6)
+            # (docs/internals.md); several: the same behind python-socketio's Redis manager
             client_manager=self.cluster.bus if self.cluster else LocalManager(),
             max_outgoing_bytes=settings.max_outgoing_bytes,
             handshake_timeout=settings.handshake_timeout,
@@ -126,7 +126,7 @@ class VideochatApp:
             self.cluster.attach(self.registry, self.access, self.chat)
             self.sio.before_ack = self.cluster.bus.flush
         Moderation(self.chat, ban_seconds=settings.ban_seconds).register()
-        # video calls (issue 3): signaling over the same rooms; TURN credentials to call participants only
+        # video calls: signaling over the same rooms; TURN credentials to call participants only
         self.ice = IceServers.from_settings(settings)
         self.signaling = Signaling(
             self.sio,

@@ -1,4 +1,4 @@
-// Room owners and the room's door (issue 5, docs/protocol.md "Room owners"): the password form of a
+// Room owners and the room's door (docs/protocol.md "Room owners"): the password form of a
 // locked room, why we may not enter (full, removed), the owner's badge and settings, and the owner's
 // actions on members (ask to mute, make owner, remove). room.js creates one RoomAccess and tells it
 // when we entered; the rest comes from the server through the ChatConnection's callbacks.
