@@ -22,6 +22,7 @@ from typing import Any
 import socketio
 from socketio import packet as sio_packet
 
+from videochat.events.outgoing import check_outgoing
 from videochat.fastpath import codec
 from videochat.fastpath.directio import DirectEngineIO
 from videochat.model.errors import INTERNAL_ERROR, UserError, failure
@@ -84,10 +85,14 @@ class Server(socketio.AsyncServer):
         self._running: set[asyncio.Task] = set()
         self._unfinished: dict[str, int] = {}
 
-    async def emit(self, *args: Any, **kwargs: Any) -> None:
+    async def emit(self, event: str, *args: Any, undeclared: bool = False, **kwargs: Any) -> None:
+        """python-socketio's emit, refusing an event the protocol does not list (outgoing.py) unless
+        `undeclared`: an operator's own event, sent from the admin UI."""
+        if not undeclared:
+            check_outgoing(event, kwargs.get("namespace", args[4] if len(args) > 4 else None))
         if _local_only.get():  # inside `locally()`: this process's connections only
             kwargs["ignore_queue"] = True
-        await super().emit(*args, **kwargs)
+        await super().emit(event, *args, **kwargs)
 
     def _engineio_server_class(self):
         # writes each socket's packets straight to its WebSocket (directio.py, docs/internals.md)

@@ -36,13 +36,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import socketio
 from socketio.async_admin import InstrumentedAsyncServer
 from socketio.exceptions import ConnectionRefusedError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from videochat.events.chat import Chat, chat_room_name, client_address
+from videochat.events.realtime import Server
 from videochat.model.errors import UserError
 from videochat.model.passwords import LONGEST_PASSWORD, PasswordHash
 from videochat.model.ratelimit import KeyedBuckets, Rate
@@ -195,7 +195,7 @@ def _shown(value: object) -> object:
 class AdminOperations:
     """Handlers for what the UI asks (replacing the instrumentation's own, which bypass the room model)."""
 
-    def __init__(self, sio: socketio.AsyncServer, chat: Chat) -> None:
+    def __init__(self, sio: Server, chat: Chat) -> None:
         self.sio = sio
         self.chat = chat
 
@@ -270,7 +270,8 @@ class AdminOperations:
         if room_filter is not None and not isinstance(room_filter, str):
             return
         log.info("admin emit", extra={"admin": admin_sid, "event": event, "to": room_filter})
-        await self.sio.emit(event, data, to=room_filter, namespace=namespace)
+        # any name the operator chose, not one of the protocol's (events/outgoing.py)
+        await self.sio.emit(event, data, to=room_filter, namespace=namespace, undeclared=True)
 
     def _nickname(self, sid: str) -> str | None:
         member = self.chat.registry.member(sid)
@@ -282,7 +283,7 @@ class Admin:
 
     def __init__(
         self,
-        sio: socketio.AsyncServer,
+        sio: Server,
         chat: Chat,
         metrics: Metrics,
         *,
