@@ -36,7 +36,7 @@ def documented_events(text: str) -> dict[str, set[str]]:
             directions = [d for d in (CLIENT_TO_SERVER, SERVER_TO_CLIENT) if d in line] or [
                 d for d in (CLIENT_TO_SERVER, SERVER_TO_CLIENT) if d in section
             ]
-            assert not names or len(directions) == 1, f"{line!r}: say which way (client → server or server → client)"
+            assert not names or len(directions) == 1, f"{line!r}: say which way (client → server, server → client)"
             for name in names:
                 events[directions[0]].add(name)
     return events

@@ -36,7 +36,8 @@ MAX_CONNECTIONS_PER_IP = DEFAULTS.max_connections_per_ip
 MAX_OUTGOING_BYTES = DEFAULTS.max_outgoing_bytes
 MAX_SDP_BYTES = DEFAULTS.max_sdp_bytes
 ROOM_LIST_RATE = DEFAULTS.room_list_rate
-# the cap per address on every kind of connection (docs/security.md, "Connections and transports"), else the Socket.IO one
+# the cap per address on every kind of connection (docs/security.md, "Connections and
+# transports"), else the Socket.IO one
 TCP_CAP = getattr(DEFAULTS, "max_tcp_connections_per_ip", 0) or MAX_CONNECTIONS_PER_IP
 
 # bounds an attack must not get past (see each attack)
