@@ -87,3 +87,19 @@ def test_the_admin_namespace_handles_the_operations_docs_describe(handlers):
     table = operations[operations.index("| UI operation") :].split("\n\n", 1)[0]
     documented = {name for row in table.splitlines()[2:] for name in re.findall(r"`([a-z_]+)`", row.split(" | ")[0])}
     assert handlers["/admin"] == documented, (handlers["/admin"], documented)
+
+
+REPOSITORY = DOCS.parent
+# a file of the repository named in prose: src/videochat/events/chat.py, tests/test_docs.py, bench/run.py, ...
+WRITTEN_BY_RUNS = {"bench/results"}  # bench/run's reports, not kept in the repository
+REPOSITORY_PATH = re.compile(r"(?<![\w/.-])((?:src|tests|bench|scripts|deploy|docs|requirements)/[\w./@-]*\w)")
+
+
+@pytest.mark.parametrize(
+    "doc", ["README.md", *(f"docs/{p.name}" for p in sorted(DOCS.glob("*.md"))), "bench/README.md"]
+)
+def test_every_repository_path_a_doc_names_exists(doc):
+    """Modules move (the layers); a doc that names a file by its old path sends the reader nowhere."""
+    named = set(REPOSITORY_PATH.findall((REPOSITORY / doc).read_text())) - WRITTEN_BY_RUNS
+    missing = sorted(path for path in named if not (REPOSITORY / path).exists())
+    assert not missing, f"{doc} names paths the repository does not have: {missing}"
