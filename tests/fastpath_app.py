@@ -4,7 +4,8 @@ payloads, and pings often enough to watch them (tests/test_fastpath.py starts it
 Usage: python fastpath_app.py   (prints `listening on http://127.0.0.1:PORT`)
 Events: `join(room)` enters a room; `blob(room, [byte values])` sends those bytes, as binary, to the
 others in the room, and the ack says how many bytes it had. Clients cannot send binary themselves:
-videochat's server refuses it (a protocol error, issue 16), so the byte values come as JSON numbers.
+videochat's server refuses it (a protocol error, docs/security.md "Binary attachments"), so the byte
+values come as JSON numbers.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Several processes on one Redis act as one server (issue 6): real redis-server, real processes.
+"""Several processes on one Redis act as one server (docs/deploy.md): real redis-server, real processes.
 
 The chat, room, moderation and signaling suites also run against two processes (tests/conftest.py,
 BOTH_BACKENDS); here: what only a group of processes can show — one room list, moderation and calls

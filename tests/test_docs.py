@@ -23,12 +23,83 @@ def test_every_setting_is_documented_with_flag_and_variable(name):
     assert row is not None, f"{first_cell.strip('| ')} {env_name(name)} is missing from docs/config.md"
 
 
-def test_every_socket_io_event_the_server_handles_is_documented():
-    protocol = (DOCS / "protocol.md").read_text()
-    documented = set(re.findall(r"^### `([a-z_]+)`", protocol, flags=re.M))
-    package = Path(__file__).parents[1] / "src" / "videochat"
-    source = "".join(path.read_text() for path in sorted((package / "events").glob("*.py")))
-    handled = set(re.findall(r'on\("([a-z_]+)"|\("([a-z_]+)", self\.', source))
-    handled = {name for pair in handled for name in pair if name} - {"connect", "disconnect"}
-    emitted = set(re.findall(r'emit\(\s*"([a-z_]+)"', source))
-    assert handled | emitted <= documented, (handled | emitted) - documented
+def documented_events(text: str) -> dict[str, set[str]]:
+    """The events of docs/protocol.md by direction: the backquoted names of each `###` heading, in
+    the direction its heading names ("(client → server)") or else its `##` section's."""
+    events: dict[str, set[str]] = {CLIENT_TO_SERVER: set(), SERVER_TO_CLIENT: set()}
+    section = ""
+    for line in text.splitlines():
+        if line.startswith("## "):
+            section = line
+        elif line.startswith("### "):
+            names = re.findall(r"`([a-z_]+)`", line)
+            directions = [d for d in (CLIENT_TO_SERVER, SERVER_TO_CLIENT) if d in line] or [
+                d for d in (CLIENT_TO_SERVER, SERVER_TO_CLIENT) if d in section
+            ]
+            assert not names or len(directions) == 1, f"{line!r}: say which way (client → server, server → client)"
+            for name in names:
+                events[directions[0]].add(name)
+    return events
+
+
+CLIENT_TO_SERVER, SERVER_TO_CLIENT = "client → server", "server → client"
+# Socket.IO's own: a connection's start and end (docs/protocol.md, "Connecting with a client id"),
+# and python-socketio's catch-all, which answers an unknown event with `unknown_event`
+LIFECYCLE = {"connect", "disconnect", "*"}
+
+
+@pytest.fixture(scope="module")
+def handlers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+    """The handler table of an app built in this process from Settings (it opens nothing until it
+    serves), with the admin UI on: what the server really answers, per namespace."""
+    from videochat.app import VideochatApp
+    from videochat.settings import Settings
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("docs-app"), admin_password="for the handler table")
+    app = VideochatApp(settings.validate())
+    return {namespace: set(table) - LIFECYCLE for namespace, table in app.sio.handlers.items()}
+
+
+def test_every_event_the_server_handles_is_documented_and_nothing_else(handlers):
+    documented = documented_events((DOCS / "protocol.md").read_text())[CLIENT_TO_SERVER]
+    assert handlers["/"] == documented, {
+        "handled, not in protocol.md": handlers["/"] - documented,
+        "in protocol.md, not handled": documented - handlers["/"],
+    }
+
+
+def test_every_event_the_server_may_send_is_documented_and_nothing_else():
+    """The events the server may send are those of events/outgoing.py (Server.emit refuses others)."""
+    from videochat.events.outgoing import OUTGOING
+
+    documented = documented_events((DOCS / "protocol.md").read_text())[SERVER_TO_CLIENT]
+    assert set(OUTGOING) == documented, {
+        "sent, not in protocol.md": set(OUTGOING) - documented,
+        "in protocol.md, never sent": documented - set(OUTGOING),
+    }
+
+
+def test_the_admin_namespace_handles_the_operations_docs_describe(handlers):
+    """`/admin` speaks the Socket.IO Admin UI's protocol; the operations videochat answers itself are
+    the table of docs/operations.md, "What the operations do"."""
+    assert set(handlers) == {"/", "/admin"}, set(handlers)
+    operations = (DOCS / "operations.md").read_text()
+    table = operations[operations.index("| UI operation") :].split("\n\n", 1)[0]
+    documented = {name for row in table.splitlines()[2:] for name in re.findall(r"`([a-z_]+)`", row.split(" | ")[0])}
+    assert handlers["/admin"] == documented, (handlers["/admin"], documented)
+
+
+REPOSITORY = DOCS.parent
+# a file of the repository named in prose: src/videochat/events/chat.py, tests/test_docs.py, bench/run.py, ...
+WRITTEN_BY_RUNS = {"bench/results"}  # bench/run's reports, not kept in the repository
+REPOSITORY_PATH = re.compile(r"(?<![\w/.-])((?:src|tests|bench|scripts|deploy|docs|requirements)/[\w./@-]*\w)")
+
+
+@pytest.mark.parametrize(
+    "doc", ["README.md", *(f"docs/{p.name}" for p in sorted(DOCS.glob("*.md"))), "bench/README.md"]
+)
+def test_every_repository_path_a_doc_names_exists(doc):
+    """Modules move (the layers); a doc that names a file by its old path sends the reader nowhere."""
+    named = set(REPOSITORY_PATH.findall((REPOSITORY / doc).read_text())) - WRITTEN_BY_RUNS
+    missing = sorted(path for path in named if not (REPOSITORY / path).exists())
+    assert not missing, f"{doc} names paths the repository does not have: {missing}"

@@ -127,7 +127,7 @@ async def test_fastpath_binary_payloads_and_pings(tmp_path):
         assert log["polling"]["blobs"] == [{"bytes": [1, 2, 3, 255], "from": log["ws"]["id"]}]
         assert log["ws"]["blobs"] == [{"bytes": [0, 9], "from": log["polling"]["id"]}]
         assert log["ws"]["after"] == {"ok": True} and log["polling"]["after"] == {"ok": True}
-        # binary from a client is a protocol error (issue 16: attachments filled memory): closed
+        # binary from a client is a protocol error (attachments filled memory: docs/security.md): closed
         assert log["refused"] == {"ws": "transport close", "polling": "transport close"}, log["refused"]
         # and python-socketio's client (WebSocket; long-polling is covered by the Node client above)
         sender = await Recorder(url, transports=["websocket"]).connect()

@@ -371,7 +371,7 @@ def test_malformed_socket_io_packets_harm_nobody(fuzz_server, frames):
 # One valid call of each event the fuzzers know, from the owner of the round's room (the first
 # fuzzer; the second is in the room and its call): every event is reached on its successful path
 # at least once. An event added later and missing here is still sent every shape of SHAPES (one of
-# which names a room after another member's id: issue 16, item 14).
+# which names a room after another member's id: docs/security.md, "A room named after a socket").
 VALID = {
     "nickname": ["Fuzz"],
     "enter_room": [OWN_ROOM],

@@ -175,10 +175,8 @@ async def test_client_address_and_scheme_come_from_nginx_only_when_trusted(serve
 def test_deployment_examples_set_only_real_settings():
     deploy = Path(__file__).parents[1] / "deploy" / "systemd"
     known = {env_name(f.name) for f in setting_fields()}
-    # --redis is being added by issue 6's other half; tolerated until it exists, checked after
-    pending = {"VIDEOCHAT_REDIS"} - known
     names = set(re.findall(r"^#?(VIDEOCHAT_[A-Z_]+)=", (deploy / "videochat.env").read_text(), flags=re.M))
-    assert "VIDEOCHAT_TRUSTED_PROXIES" in names and names <= known | pending, names - known - pending
+    assert "VIDEOCHAT_TRUSTED_PROXIES" in names and names <= known, names - known
     unit = (deploy / "videochat@.service").read_text()
     assert "EnvironmentFile=/etc/videochat/videochat.env" in unit
     assert "SECRET" not in unit and "PASSWORD" not in unit and "TOKEN" not in unit  # secrets: the file only

@@ -80,6 +80,11 @@ async def test_admin_operations_go_through_the_room_model(admin_server, room):
         await alice.wait_for("bye", lambda nickname, count, info: nickname == "Bob" and count == 1)
         assert (await bob.call("new_message", "still here?", room))["error"]["code"] == "not_in_room"
 
+        # the UI's emit: an event of the operator's choosing, which the protocol does not list
+        await admin.emit("emit", "/", alice.sid, "operator_notice", {"text": "maintenance at noon"})
+        assert (await alice.wait_for("operator_notice")) == ({"text": "maintenance at noon"},)
+        assert not bob.received("operator_notice")
+
         await admin.emit("join", "/admin", room, None)  # admin sockets are never members
         await admin.emit("join", "/", "", bob.sid)  # an invalid room name is refused, nothing changes
         await admin.emit("join", "/", room, bob.sid)
@@ -96,7 +101,13 @@ async def test_admin_operations_go_through_the_room_model(admin_server, room):
         members = (await alice.call("enter_room", room))["members"]
         assert members == [{"id": alice.sid, "nickname": "Alice"}]  # the admin is nobody's co-member
         # nothing of the admin namespace reached an ordinary client
-        assert {event for event, _ in alice.events} <= {"welcome", "bye", "room_change", "new_message"}
+        assert {event for event, _ in alice.events} <= {
+            "welcome",
+            "bye",
+            "room_change",
+            "new_message",
+            "operator_notice",
+        }
     finally:
         for client in (alice, bob, admin):
             await client.disconnect()

@@ -109,7 +109,7 @@ class VideochatApp:
         self.identities = BrowserIds()  # its secret is read at start (_lifespan)
         if self.cluster is None:  # one process: policies are kept with the history (several: in Redis)
             self.access.on_change = self._keep_policy
-        # video calls (issue 3): signaling over the same rooms; TURN credentials to call participants only
+        # video calls: signaling over the same rooms; TURN credentials to call participants only
         self.ice = IceServers.from_settings(settings)
         self.events = EventHandlers(
             self.sio,

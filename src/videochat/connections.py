@@ -1,5 +1,5 @@
 """TCP connections: a cap per client address, a deadline for each HTTP request, and the process's
-descriptor limit (issue 16; docs/security.md, "Connections and transports").
+descriptor limit (docs/security.md, "Connections and transports").
 
 uvicorn accepts every connection and waits on it as long as the client likes: it has no timeout for
 a request's head (its keep-alive timeout only starts once a response is over) and nothing bounds how

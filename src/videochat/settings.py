@@ -74,7 +74,7 @@ class Settings:
         default=3600.0, metadata=_meta("Seconds a room may stay empty before its history is deleted.")
     )
 
-    # video calls (issue 3): ICE servers, TURN credentials, call size, bandwidth
+    # video calls (docs/deploy.md): ICE servers, TURN credentials, call size, bandwidth
     stun_urls: str = field(
         default="", metadata=_meta("Comma-separated STUN URLs (stun:host:port) given to browsers; none by default.")
     )
@@ -151,7 +151,7 @@ class Settings:
             "Also log message text, SDP and ICE candidates (debugging only: it exposes what users say).", flag=True
         ),
     )
-    # who may connect, and how much they may send (issue 5)
+    # who may connect, and how much they may send (docs/security.md)
     allowed_origins: str = field(
         default="",
         metadata=_meta("Comma-separated origins (https://host[:port]) whose pages may connect besides the app's own."),
@@ -210,7 +210,7 @@ class Settings:
     wrong_password_delay: float = field(
         default=1.0, metadata=_meta("Seconds a wrong room password waits before it is answered (slows guessing).")
     )
-    # several processes as one (issue 6) and the room list's cost (issue 7)
+    # several processes as one (docs/deploy.md) and the room list's cost
     redis: str | None = field(
         default=None,
         metadata=_meta(

@@ -36,7 +36,8 @@ MAX_CONNECTIONS_PER_IP = DEFAULTS.max_connections_per_ip
 MAX_OUTGOING_BYTES = DEFAULTS.max_outgoing_bytes
 MAX_SDP_BYTES = DEFAULTS.max_sdp_bytes
 ROOM_LIST_RATE = DEFAULTS.room_list_rate
-# the cap per address on every kind of connection (issue 16 item 7), else the Socket.IO one
+# the cap per address on every kind of connection (docs/security.md, "Connections and
+# transports"), else the Socket.IO one
 TCP_CAP = getattr(DEFAULTS, "max_tcp_connections_per_ip", 0) or MAX_CONNECTIONS_PER_IP
 
 # bounds an attack must not get past (see each attack)
@@ -44,7 +45,7 @@ ROOM_LIST_MOST_ENTRIES = 200  # rooms one room_change lists, with ~500 rooms ent
 ROOM_LIST_MOST_BYTES = 64 * 1024
 WRONG_PASSWORDS_MOST = 60  # wrong guesses at one locked room answered during the siege
 # bytes the data folder may grow by while the history flood runs: the server's bound on history
-# in total (issue 16 item 9), else 4 MiB (far less than the flood writes when nothing bounds it)
+# in total (--history-max-mb), else 4 MiB (far less than the flood writes when nothing bounds it)
 HISTORY_DISK_MOST = int(getattr(DEFAULTS, "history_max_mb", 4) * 2**20)
 ANSWER_TIMEOUT = 5.0  # an HTTP request, refused or not, is answered (or closed) within this
 # a half-sent request or a namespace-less session is closed within this (the server's deadlines)
@@ -58,7 +59,7 @@ class Outcome:
     """What one attack did, and each way the server failed it."""
 
     name: str
-    item: str  # the issue-16 item it reproduces, or "beyond"
+    section: str  # the docs/security.md section whose fix it attacks, or "beyond" (found by the siege)
     checks: str  # what it checks, for the report
     actions: int = 0
     failures: list[str] = field(default_factory=list)
@@ -73,7 +74,7 @@ class Outcome:
 
     def line(self) -> str:
         status = "FAILED" if self.failures else "held"
-        head = f"[{status}] {self.name} (item {self.item}; {self.actions} actions): {self.checks}"
+        head = f"[{status}] {self.name} ({self.section}; {self.actions} actions): {self.checks}"
         details = [f"      - {failure}" for failure in self.failures] + [f"      . {n}" for n in self.notes]
         return "\n".join([head, *details])
 
@@ -81,7 +82,7 @@ class Outcome:
 @dataclass(frozen=True)
 class Attack:
     name: str
-    item: str
+    section: str
     checks: str
     run: Callable[[Siege, Outcome], Awaitable[None]]
 
@@ -89,11 +90,11 @@ class Attack:
 ATTACKS: list[Attack] = []
 
 
-def attack(name: str, item: str, checks: str):
+def attack(name: str, section: str, checks: str):
     """Register `fn(siege, outcome)` as one of the siege's attacks."""
 
     def register(fn: Callable[[Siege, Outcome], Awaitable[None]]):
-        ATTACKS.append(Attack(name, item, checks, fn))
+        ATTACKS.append(Attack(name, section, checks, fn))
         return fn
 
     return register
@@ -137,7 +138,7 @@ class Siege:
 
     async def run(self, attacks: list[Attack]) -> list[Outcome]:
         """Every attack at once (start_clock() first); their outcomes."""
-        outcomes = [Outcome(a.name, a.item, a.checks) for a in attacks]
+        outcomes = [Outcome(a.name, a.section, a.checks) for a in attacks]
 
         async def one(spec: Attack, outcome: Outcome) -> None:
             try:

@@ -1,6 +1,7 @@
 """The siege's attacks (tests/attacks/siege.py): each a bounded loop from addresses of its own.
 
-Items of issue 16 first (their number in `item`), then attacks beyond the issue's list. Every attack
+Attacks on the weaknesses docs/security.md describes as fixed first (the section in `section`), then
+attacks the siege found beyond them ("beyond"). Every attack
 checks what a sound server does to it and records each failure in its Outcome; docs/security.md
 ("Attack suite") lists them.
 """
@@ -65,12 +66,12 @@ async def _paced(siege: Siege, call, *, limit: int):
     return replies
 
 
-# -- items of issue 16 --------------------------------------------------------------------------
+# -- the fixes of docs/security.md -----------------------------------------------------------------
 
 
 @attack(
     "room flood",
-    "3",
+    "How many rooms, and the room list",
     "4 addresses x 4 connections enter rooms with 64-character names (every 5th "
     f"private) as fast as allowed; a client's room_change lists at most {ROOM_LIST_MOST_ENTRIES} rooms "
     f"in {ROOM_LIST_MOST_BYTES // 1024} KiB, never a private room, and the watching client is not dropped",
@@ -119,7 +120,7 @@ async def room_flood(siege: Siege, outcome: Outcome) -> None:
 
 @attack(
     "history flood",
-    "9",
+    "History on disk (or in Redis)",
     "2 addresses x 10 connections send 2000-character messages (3 bytes a character) at "
     "the allowed rate, 10 per room over many rooms; the data folder grows by at most "
     f"{HISTORY_DISK_MOST >> 20} MiB",
@@ -171,7 +172,7 @@ def _folder_size(folder: Path) -> int:
 
 @attack(
     "parallel password guessing",
-    "12",
+    "Guessing a room's password",
     "an owner locks a room; 3 addresses x 5 connections guess its "
     f"password 4 at a time each; at most {WRONG_PASSWORDS_MOST} guesses reach the password check",
 )
@@ -215,7 +216,7 @@ async def password_guessing(siege: Siege, outcome: Outcome) -> None:
 
 @attack(
     "binary attachments",
-    "2",
+    "Binary attachments",
     "3 addresses x 2 raw connections announce 1,000,000 binary attachments and "
     "send 64 KiB frames; the server closes each connection instead of buffering the frames",
 )
@@ -244,7 +245,7 @@ async def binary_attachments(siege: Siege, outcome: Outcome) -> None:
 
 @attack(
     "deeply nested JSON",
-    "13",
+    "JSON nested too deeply",
     "2 addresses send events nested 40,000 deep, 5 times each; each is a "
     "protocol error: the connection is closed, and no RecursionError is logged",
 )
@@ -271,7 +272,7 @@ async def nested_json(siege: Siege, outcome: Outcome) -> None:
 
 @attack(
     "long-polling client that never reads",
-    "8",
+    "Connections and transports",
     "a long-polling client joins a call and never polls while "
     f"another participant sends it {MAX_SDP_BYTES // 1024} KiB offers (1.5 MiB); the server drops it rather "
     f"than queue more than --max-outgoing-bytes ({MAX_OUTGOING_BYTES >> 20} MiB) for it",
@@ -311,7 +312,7 @@ async def never_reading_poller(siege: Siege, outcome: Outcome) -> None:
 
 @attack(
     "half-sent requests and namespace-less sessions",
-    "7",
+    "Connections and transports",
     f"one address opens {TCP_CAP + 20} "
     f"half-sent HTTP requests, another {TCP_CAP + 20} Engine.IO WebSockets that never connect a "
     f"namespace; each address is capped (some are refused or closed at once), and all are closed within "
@@ -381,7 +382,7 @@ def _closer(writer: asyncio.StreamWriter):
 
 @attack(
     "oversize long-polling POSTs",
-    "6",
+    "Connections and transports",
     "one address sends 30 long-polling POSTs over --max-packet-bytes; "
     f"each is answered (or closed) within {ANSWER_TIMEOUT:.0f} s, so none stays in CLOSE-WAIT",
 )
@@ -411,7 +412,7 @@ async def oversize_posts(siege: Siege, outcome: Outcome) -> None:
 
 @attack(
     "admin login loop",
-    "1",
+    "While a login is checked",
     "2 addresses log in to /admin with a wrong password in a loop; a socket whose "
     "login is refused (or still being checked) receives nothing of /admin, and no Engine.IO session id",
 )
@@ -449,7 +450,7 @@ async def admin_login_loop(siege: Siege, outcome: Outcome) -> None:
 
 @attack(
     "TURN credential scraping",
-    "10",
+    "TURN credentials",
     "3 addresses GET /api/ice-servers 50 times each without a session; no answer carries a TURN credential",
 )
 async def ice_scraping(siege: Siege, outcome: Outcome) -> None:
@@ -474,7 +475,7 @@ async def ice_scraping(siege: Siege, outcome: Outcome) -> None:
 
 @attack(
     "room-list scraping",
-    "5",
+    "`/metrics`",
     "2 addresses GET /metrics, /api/rooms and the home page in a loop while the "
     "room flood creates private rooms; no answer names a private room, each within "
     f"{ANSWER_TIMEOUT:.0f} s",
@@ -502,7 +503,7 @@ async def listing_scraping(siege: Siege, outcome: Outcome) -> None:
         outcome.fail(f"GET {path} named {len(named)} private rooms (e.g. {sorted(named)[0]!r})")
 
 
-# -- beyond the issue's list --------------------------------------------------------------------
+# -- beyond them: found by the siege ---------------------------------------------------------------
 
 
 @attack(

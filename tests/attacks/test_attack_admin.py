@@ -1,5 +1,6 @@
-"""Attacks on the admin namespace (issue 16, item 1): what a socket gets while its login is checked,
-Engine.IO session ids in what admins see, sessions used from another address, login guessing.
+"""Attacks on the admin namespace (docs/security.md, "While a login is checked"): what a socket gets
+while its login is checked, Engine.IO session ids in what admins see, sessions used from another
+address, login guessing.
 
 The server's own view is what counts: every test records the raw Socket.IO packets its clients
 receive (`Capturing`), not what a client library chooses to pass on.

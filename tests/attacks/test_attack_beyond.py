@@ -1,4 +1,4 @@
-"""Attacks beyond issue 16's list that broke the server, each fixed at its cause (docs/security.md,
+"""Attacks found by the siege that broke the server, each fixed at its cause (docs/security.md,
 "Attack suite"); the siege (test_siege.py) runs them again among the others."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Attacks on connections and transports (issue 16, items 6-8; docs/security.md, "Connections and
+"""Attacks on connections and transports (docs/security.md, "Connections and
 transports"): requests the server never answers, connections that never finish, and long-polling
 clients that never read. Several attackers at once, each from its own loopback address; what the
 server holds is read from /proc of its process (tests/support.py ProcessProbe)."""
@@ -36,7 +36,7 @@ def close_wait(probe: ProcessProbe) -> int:
     return probe.tcp_states().get("CLOSE_WAIT", 0)
 
 
-# item 6: a long-polling POST over the size limit used to be left unanswered for good
+# a long-polling POST over the size limit used to be left unanswered for good
 
 
 async def test_oversized_polling_posts_are_answered_and_leak_no_descriptor(server_factory):
@@ -49,7 +49,7 @@ async def test_oversized_polling_posts_are_answered_and_leak_no_descriptor(serve
     statuses: list[int | str] = []
 
     async def attacker(source: str) -> None:
-        # a client that gives up after a few seconds, as the issue's script did: an unanswered
+        # a client that gives up after a few seconds, as the first report's script did: an unanswered
         # request then leaves the server's side of the connection in CLOSE-WAIT
         limits = httpx.Limits(max_connections=10, max_keepalive_connections=0)
         async with from_address(server, source, timeout=5, limits=limits) as http:
@@ -84,7 +84,7 @@ async def test_oversized_polling_posts_are_answered_and_leak_no_descriptor(serve
     assert time.monotonic() - started < 5, server.log[-2000:]
 
 
-# item 8: what waits for a long-polling client that never fetches it used to grow without bound
+# what waits for a long-polling client that never fetches it used to grow without bound
 
 
 async def polling_member(http: httpx.AsyncClient, room: str) -> str:
@@ -148,7 +148,7 @@ async def test_a_polling_client_that_never_fetches_is_dropped_and_memory_stays_b
             await http.aclose()
 
 
-# item 7: connections that never finish used to be held without limit
+# connections that never finish used to be held without limit
 
 
 async def half_open_request(server, source: str) -> tuple[bytes, float]:

@@ -1,4 +1,4 @@
-"""DNS rebinding (an attack beyond issue 16's list; docs/security.md, "Browsers on other sites").
+"""DNS rebinding (docs/security.md, "Browsers on other sites").
 
 A web site a person visits points its own name at the server's address once its page is loaded;
 its scripts then send `Host: rebind.evil.example:PORT` with the matching `Origin`, which the Origin

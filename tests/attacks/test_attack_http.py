@@ -1,5 +1,5 @@
 """Attacks on what the server exposes besides the chat: /metrics, TURN credentials, the disk
-(issue 16, items 5, 9 and 10; docs/security.md, "Metrics, TURN credentials and disk")."""
+(docs/security.md, "Metrics, TURN credentials and disk")."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import httpx
 from redis_server import ProcessGroup
 from support import SHARED_ADDRESS, Recorder, attacker_addresses, scrape
 
-# item 5: /metrics is open by default; it must name no room, private or public
+# /metrics is open by default; it must name no room, private or public
 
 
 async def test_metrics_name_no_room_private_or_public(fresh_server, connect):
@@ -35,7 +35,7 @@ async def test_metrics_name_no_room_private_or_public(fresh_server, connect):
     assert samples[("videochat_largest_room_members", frozenset())] == 2
 
 
-# item 9: history filled the disk from rooms spread over many names; all rooms together are bounded
+# history filled the disk from rooms spread over many names; all rooms together are bounded
 
 HISTORY_LIMITS = (
     "--history-size",
@@ -166,7 +166,7 @@ def test_fair_share_cuts_the_largest_rooms_first():
     assert fair_share({}, 100) == 0
 
 
-# item 10: TURN credentials went to anyone at GET /api/ice-servers: an open relay for a day
+# TURN credentials went to anyone at GET /api/ice-servers: an open relay for a day
 
 
 async def test_turn_credentials_only_for_call_participants_and_rate_limited(turn_videochat, room):

@@ -1,4 +1,5 @@
-"""Attacks with Socket.IO packets no client library sends (issue 16, items 2 and 13): headers
+"""Attacks with Socket.IO packets no client library sends (docs/security.md, "Binary
+attachments" and "JSON nested too deeply"): headers
 announcing binary attachments by the billion, and JSON nested thousands of levels deep, on both
 transports, several namespaces and the plain WebSocket lobby, from several addresses at once while a
 well-behaved pair chats.

@@ -1,4 +1,4 @@
-"""Attacks on rooms, owners and passwords (issue 16, items 3, 4, 12 and 14; docs/security.md)."""
+"""Attacks on rooms, owners and passwords (docs/security.md, "Rooms, owners and passwords")."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ async def issued_id(url: str) -> str:
 @BOTH
 async def test_a_room_named_after_a_sid_reaches_nobody_else(server_factory):
     """python-socketio gives every socket a room named after its sid: a chat room of that name
-    must not be that room (issue 16, item 14)."""
+    must not be that room (docs/security.md, "A room named after a socket")."""
     server = server_factory()
     victim = await connected(server.url)
     (address,) = attacker_addresses(1)
@@ -80,8 +80,9 @@ async def enter_rooms(client: Recorder, prefix: str, count: int) -> list[dict]:
 
 @BOTH
 async def test_many_long_named_rooms_do_not_disconnect_everyone(server_factory):
-    """Issue 16, item 3: attackers from several addresses enter as many rooms with long names as
-    they can; the room list every connection receives stays bounded, and a pair keeps chatting."""
+    """How many rooms, and the room list (docs/security.md): attackers from several addresses enter as
+    many rooms with long names as they can; the room list every connection receives stays bounded,
+    and a pair keeps chatting."""
     server = server_factory("--max-outgoing-bytes", "262144", "--join-rate", "1000", "--join-burst", "1000")
     processes = len(getattr(server, "processes", [server]))  # each counts its own connections
     alice, bob = await connected(server.url), await connected(server.url)
@@ -144,8 +145,8 @@ async def enter_when(client: Recorder, room, *waiting: str) -> dict:
 
 @BOTH
 async def test_a_locked_room_stays_locked_while_its_history_lasts_and_its_owner_comes_back(server_factory):
-    """Issue 16, item 4: when the last member left, the lock and the ownership went and the history
-    stayed; whoever entered the name next got the conversation and the room."""
+    """A room's protection (docs/security.md): when the last member left, the lock and the ownership
+    went and the history stayed; whoever entered the name next got the conversation and the room."""
     server = server_factory("--history-retention", "2")
     owner_auth = {"clientId": "owner-tab-0001", "browserId": await issued_id(server.url)}
     owner = await connected(server.url, auth=owner_auth)
@@ -204,8 +205,8 @@ async def test_a_locked_room_stays_locked_while_its_history_lasts_and_its_owner_
 
 
 async def test_password_guesses_in_parallel_are_bounded_per_room_and_per_address(server_factory):
-    """Issue 16, item 12: the wrong-password delay did not serialise guesses (200 in 10 s from one
-    address). Now at most so many are checked per room and per address in a window; the rest are
+    """Guessing a password (docs/security.md): the wrong-password delay did not serialise guesses (200
+    in 10 s from one address). Now at most so many are checked per room and per address in a window; the rest are
     refused before any hashing, with the time to wait."""
     server = server_factory(
         "--password-attempts-per-room",
@@ -258,7 +259,7 @@ async def test_password_guesses_in_parallel_are_bounded_per_room_and_per_address
 
 
 async def test_a_locked_room_stays_locked_across_a_restart_while_its_history_lasts(server_factory):
-    """Issue 16, item 4, one process: the history is on disk, so the lock must be too."""
+    """A room's protection (docs/security.md), one process: the history is on disk, so the lock must be too."""
     server = server_factory()
     owner_auth = {"browserId": await issued_id(server.url)}
     owner = await connected(server.url, auth=owner_auth)
@@ -282,7 +283,8 @@ async def test_a_locked_room_stays_locked_across_a_restart_while_its_history_las
 
 
 def test_settings_refuse_a_room_list_that_could_outgrow_a_client_buffer():
-    """The largest room list possible stays under an eighth of --max-outgoing-bytes (item 3)."""
+    """The largest room list possible stays under an eighth of --max-outgoing-bytes (docs/security.md,
+    "How many rooms, and the room list")."""
     from videochat.model.rooms import largest_list_bytes
     from videochat.settings import Settings, SettingsError
 

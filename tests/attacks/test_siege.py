@@ -34,7 +34,7 @@ def chosen_attacks():
 
 def log_failures(log: str) -> list[str]:
     """The log's ERROR/CRITICAL lines and tracebacks, each once with how often, a traceback by its
-    exception (RecursionError: issue 16 item 13), so that the report says what failed."""
+    exception (RecursionError: deeply nested JSON), so that the report says what failed."""
     counts: dict[str, int] = {}
     lines = log.splitlines()
     for index, line in enumerate(lines):
@@ -163,7 +163,7 @@ async def test_siege_leaves_the_well_behaved_served_and_the_server_as_it_was(sie
     )
     print(report)
     assert not (failed or pair_problems or resources or log_errors), (
-        f"the siege broke {', '.join(o.name + ' (item ' + o.item + ')' for o in failed) or 'no attack'}"
+        f"the siege broke {', '.join(o.name + ' (' + o.section + ')' for o in failed) or 'no attack'}"
         f"{'; the pair' if pair_problems else ''}{'; resources' if resources else ''}"
         f"{'; the log' if log_errors else ''}\n{report}"
     )

@@ -1,4 +1,4 @@
-"""A call whose people are connected to different processes sharing Redis (issue 6): real Chromium
+"""A call whose people are connected to different processes sharing Redis (docs/deploy.md): real Chromium
 pages, a real redis-server, two videochat processes."""
 
 from __future__ import annotations

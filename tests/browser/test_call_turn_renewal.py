@@ -1,4 +1,4 @@
-"""A call that outlasts its TURN credentials (issue 16, item 10): the page renews them half way
+"""A call that outlasts its TURN credentials (docs/security.md, "TURN credentials"): the page renews them half way
 through --turn-ttl (`ice_servers`), and an ICE restart after the first ones expired makes new relay
 allocations with the fresh ones."""
 

@@ -1,4 +1,4 @@
-"""Room owners in the browser (issue 5): lock and cap, password form, removal, mute requests,
+"""Room owners in the browser (docs/protocol.md "Room owners"): lock and cap, password form, removal, mute requests,
 handing over, private rooms. Real server, real Chromium; every step waits on what the pages show."""
 
 from __future__ import annotations

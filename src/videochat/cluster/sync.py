@@ -1,4 +1,4 @@
-"""Several videochat processes act as one, on Redis (issue 6; docs/deploy.md).
+"""Several videochat processes act as one, on Redis (docs/deploy.md).
 
 Every process holds the whole room model (rooms.Registry) and access state (access.Access): its own
 members, which only it changes, and copies of the other processes' members. The handlers read the

@@ -7,7 +7,7 @@ environment or a file, is kept here only, and is never logged or put in a repr.
 
 Credentials go only to participants of a call (the `join_room` ack, and `ice_servers` to renew them,
 signaling.py), never over plain HTTP: `GET /api/ice-servers` handed one to anyone, which made the TURN
-server an open relay (issue 16).
+server an open relay (docs/security.md, "TURN credentials").
 """
 
 from __future__ import annotations

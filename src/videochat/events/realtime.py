@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from videochat.events.outgoing import check_outgoing
 from videochat.fastpath import codec
 from videochat.fastpath.directio import DirectEngineIO
 from videochat.model.errors import INTERNAL_ERROR, UserError, failure
@@ -61,6 +62,13 @@ class Server(ProtocolServer):
 
     def rejected(self, reason: str) -> None:
         self.metrics.rejected(reason)
+
+    async def emit(self, event: str, *args: Any, undeclared: bool = False, **kwargs: Any) -> None:
+        """python-socketio's emit, refusing an event the protocol does not list (outgoing.py) unless
+        `undeclared`: an operator's own event, sent from the admin UI."""
+        if not undeclared:
+            check_outgoing(event, kwargs.get("namespace", args[4] if len(args) > 4 else None))
+        await super().emit(event, *args, **kwargs)
 
     def _dropped_too_slow(self, eio_sid: str, buffered: int) -> None:
         self.metrics.slow_clients_dropped.inc()

@@ -1,4 +1,5 @@
-"""Room password attempts, bounded per room and per address (issue 16, item 12).
+"""Room password attempts, bounded per room and per address (docs/security.md,
+"Guessing a room's password").
 
 `--wrong-password-delay` slows one guess down, but a guesser may send many at once: the delay does
 not serialise anything. Here every attempt takes a token from two buckets, its room's and its

@@ -6,7 +6,7 @@ each membership has a stamp from the registry's clock). Every room is also a cal
 participants are a subset of its members, each with a media state (what they send), capped at a
 maximum call size.
 
-Several processes (issue 6, cluster.py) each hold one registry with *every* member: their own
+Several processes (cluster/, docs/deploy.md) each hold one registry with *every* member: their own
 connections, which they change, and the others' as copies. A member's `snapshot()` is what travels;
 `put()` lays a newer snapshot over the copy. Changes to members are reported to `on_change`.
 """

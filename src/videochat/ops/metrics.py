@@ -4,7 +4,7 @@ Counters are incremented where things happen (through the methods below); gauges
 live state at each scrape (LiveState), so they cannot drift from the room model. docs/operations.md
 lists every metric.
 
-Hooks for code that arrives later (issue 3, calls):
+Hooks for the code of calls, which counts what only it knows:
 - `metrics.signaling_relayed(kind)` once per relayed signaling message, `kind` one of a fixed set
   ("offer", "answer", "ice", ...) — never a value taken from the client;
 - `metrics.count_calls_with(fn)`: `fn()` returns how many calls are in progress; read at each scrape.
@@ -152,7 +152,7 @@ ROOM_SIZE_RANGES = ((1, 1), (2, 2), (3, 5), (6, 10), (11, 50), (51, None))
 
 def room_size_gauges(sizes: list[int]) -> Iterator[Metric]:
     """What an operator needs of the rooms without their names: rooms by size, memberships, the
-    largest room. Room names are chosen by users and private rooms are secret (issue 16): a label
+    largest room. Room names are chosen by users and private rooms are secret (docs/security.md, "`/metrics`"): a label
     per room would publish every name, private ones included, to whoever may scrape."""
     by_size = GaugeMetricFamily(
         "videochat_rooms_by_size",

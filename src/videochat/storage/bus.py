@@ -1,4 +1,4 @@
-"""The Redis channel several videochat processes talk over.
+"""The Redis channel several videochat processes talk over (docs/deploy.md, "Several processes on Redis").
 
 It is python-socketio's Redis client manager (emits, disconnects and room changes for sockets held
 by other processes travel over the channel as that library does it), with two changes:

@@ -5,7 +5,7 @@ Rows are kept in insertion order with an index by room and time and no other (an
 message id tripled the cost of a write); a room's rows beyond the last --history-size are deleted
 in bulk once it has many more, so a room that never empties does not grow the file forever.
 All rooms together are held to --history-max-mb (`max_bytes`): many rooms filled at the allowed rate
-filled the disk (issue 16). The writer thread keeps each room's size; over the bound it deletes, down
+filled the disk (docs/security.md). The writer thread keeps each room's size; over the bound it deletes, down
 to LOW_WATER of it: the rows nobody reads (beyond the last --history-size), then the history of the
 rooms empty the longest, then the oldest messages of the largest rooms (each room keeps its newest
 messages up to an equal share), never the newest messages of a room in use first.

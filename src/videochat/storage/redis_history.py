@@ -4,7 +4,7 @@ Each room's recent messages are a Redis list (`videochat:history:<room>`, newest
 --history-size). While a room has members its list stays; once it empties the list expires after
 --history-retention seconds, unless someone enters again first (Redis does the expiry).
 
-All rooms together are held to --history-max-mb (issue 16: many rooms filled at the allowed rate
+All rooms together are held to --history-max-mb (docs/security.md: many rooms filled at the allowed rate
 filled Redis's memory). A message is added by one Lua script (APPEND), atomic among the processes,
 which keeps each room's bytes in a hash and the total in a counter; over the bound it deletes, down
 to LOW_WATER of it, the lists of the rooms empty the longest (those with the least time to live

@@ -36,14 +36,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import socketio
 from socketio.async_admin import InstrumentedAsyncServer
 from socketio.exceptions import ConnectionRefusedError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from videochat.events.channels import chat_room_name
-from videochat.events.realtime import Event, Followup, run_followups
+from videochat.events.realtime import Event, Followup, Server, run_followups
 from videochat.events.rooms import Rooms
 from videochat.events.sessions import client_address
 from videochat.model.errors import UserError
@@ -200,7 +199,7 @@ def _shown(value: object) -> object:
 class AdminOperations:
     """Handlers for what the UI asks (replacing the instrumentation's own, which bypass the room model)."""
 
-    def __init__(self, sio: socketio.AsyncServer, registry: Registry, rooms: Rooms) -> None:
+    def __init__(self, sio: Server, registry: Registry, rooms: Rooms) -> None:
         self.sio = sio
         self.registry = registry
         self.rooms = rooms
@@ -282,7 +281,8 @@ class AdminOperations:
         if room_filter is not None and not isinstance(room_filter, str):
             return
         log.info("admin emit", extra={"admin": admin_sid, "event": event, "to": room_filter})
-        await self.sio.emit(event, data, to=room_filter, namespace=namespace)
+        # any name the operator chose, not one of the protocol's (events/outgoing.py)
+        await self.sio.emit(event, data, to=room_filter, namespace=namespace, undeclared=True)
 
     def _nickname(self, sid: str) -> str | None:
         member = self.registry.member(sid)
@@ -294,7 +294,7 @@ class Admin:
 
     def __init__(
         self,
-        sio: socketio.AsyncServer,
+        sio: Server,
         registry: Registry,
         rooms: Rooms,
         metrics: Metrics,

@@ -137,7 +137,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "error_timeout": "The server did not answer in time. Please try again.",
         "error_disconnected": "The connection was lost before the server answered.",
         "error_unknown": "Something went wrong.",
-        # room owners and access (issue 5)
+        # room owners and access (docs/protocol.md, "Room owners")
         "private_room_label": "Private room (only people with the link can find it)",
         "room_locked_list": "locked",
         "join_room_link_locked": "Join {room}, locked, {count} in the room",
@@ -311,7 +311,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "error_timeout": "서버가 제때 응답하지 않았습니다. 다시 시도해 주세요.",
         "error_disconnected": "서버가 응답하기 전에 연결이 끊겼습니다.",
         "error_unknown": "문제가 생겼습니다.",
-        # room owners and access (issue 5)
+        # room owners and access (docs/protocol.md, "Room owners")
         "private_room_label": "비공개 방 (링크가 있는 사람만 찾을 수 있음)",
         "room_locked_list": "잠김",
         "join_room_link_locked": "{room} 방에 참여하기, 잠김, 현재 {count}명",

@@ -329,7 +329,7 @@ export class LocalMedia {
  * audio levels (the mesh: the level each received packet carries, and our sender's statistics)
  * rather than from Web Audio. An AudioContext runs an audio render thread (and an output stream in
  * the browser's audio service) for as long as it lives, in every page of the call: about a tenth
- * of a core for a call of three on the benchmark's machine (docs/protocol.md, "Call set-up").
+ * of a core for a call of three on the benchmark's machine (bench/HISTORY.md).
  */
 export class AudioLevels {
     /** @type {((id: string, speaking: boolean) => void) | null} */

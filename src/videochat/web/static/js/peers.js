@@ -172,7 +172,7 @@ export class Mesh extends Emitter {
         this.closeAll();
         this.myId = ack.you.id;
         // No candidate pool (iceCandidatePoolSize): with one, about one answering connection in
-        // twenty never gathered a candidate and waited for RECREATE_AFTER_MS (docs/protocol.md).
+        // twenty never gathered a candidate and waited for RECREATE_AFTER_MS (bench/HISTORY.md).
         this.config = { ...BASE_CONFIG, iceServers: ack.iceServers ?? [], iceTransportPolicy: ack.iceTransportPolicy ?? "all" };
         this.budgetKbps = ack.uploadBudgetKbps ?? this.budgetKbps;
         this.maxCallSize = ack.maxCallSize ?? this.maxCallSize;
