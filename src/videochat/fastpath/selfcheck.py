@@ -20,6 +20,7 @@ import importlib
 import importlib.metadata
 import inspect
 from dataclasses import dataclass
+from typing import Any
 
 FAST = "fast"  # needed with --fast-path on only
 BOTH = "both"  # needed on both paths
@@ -243,6 +244,17 @@ def _has(owner: object, name: str) -> bool:
     return False
 
 
+def _original(owner: object, name: str) -> Any:
+    """The attribute as the library defines it. python-socketio's Admin UI instrumentation replaces
+    some of python-engineio's methods on their class while it runs, keeping the original under a
+    name-mangled attribute (`_<Class>__<name>`): that original is what the fast path relies on."""
+    if isinstance(owner, type):
+        for attribute, value in vars(owner).items():
+            if attribute.endswith("__" + name.lstrip("_")) and attribute != name:
+                return value
+    return getattr(owner, name)
+
+
 def problem(internal: Internal, owner: object) -> str | None:
     """What is wrong with `internal` on `owner` (the class or module it belongs to); None: all there."""
     name, key = internal.name, None
@@ -255,7 +267,7 @@ def problem(internal: Internal, owner: object) -> str | None:
         return None if isinstance(table, dict) and key in table else f"has no {key!r} entry"
     if internal.params:
         try:
-            parameters = list(inspect.signature(getattr(owner, name)).parameters)
+            parameters = list(inspect.signature(_original(owner, name)).parameters)
         except (TypeError, ValueError):
             return "is not a function"
         if parameters[:1] == ["self"]:
