@@ -40,7 +40,8 @@ def create_app():
     @sio.on("blob")
     async def blob(sid, room, values):
         data = bytes(values)
-        await sio.emit("blob", (data, {"from": sid}), room=room, skip_sid=sid)
+        # this app's own event, not one of the protocol's (events/outgoing.py)
+        await sio.emit("blob", (data, {"from": sid}), room=room, skip_sid=sid, undeclared=True)
         return {"ok": True, "bytes": len(data)}
 
     return socketio.ASGIApp(sio)
