@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ LIFECYCLE = {"connect", "disconnect", "*"}
 
 
 @pytest.fixture(scope="module")
-def handlers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+def handlers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, set[str]]]:
     """The handler table of an app built in this process from Settings (it opens nothing until it
     serves), with the admin UI on: what the server really answers, per namespace."""
     from videochat.app import VideochatApp
@@ -57,7 +58,11 @@ def handlers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("docs-app"), admin_password="for the handler table")
     app = VideochatApp(settings.validate())
-    return {namespace: set(table) - LIFECYCLE for namespace, table in app.sio.handlers.items()}
+    yield {namespace: set(table) - LIFECYCLE for namespace, table in app.sio.handlers.items()}
+    # python-socketio's Admin UI instrumentation patches python-engineio's classes for the whole
+    # process (e.g. AsyncSocket._websocket_handler): put them back, or the in-process servers of later
+    # tests (test_fastpath.py) run with an instrumentation that keeps every closed connection
+    app.admin.instrumentation.uninstrument()
 
 
 def test_every_event_the_server_handles_is_documented_and_nothing_else(handlers):
