@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from pathlib import Path
 
@@ -17,6 +18,23 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(Watchdog(), "videochat-watchdog")
 
 
+# Tests whose media goes through Janus run in a network namespace of their own (tests/sfu/netns,
+# which sets VIDEOCHAT_NETNS to the namespace's address); the test command runs them there after the
+# rest. Elsewhere they are left out, and in the namespace only they run.
+NETNS_TESTS = ("tests/sfu/media/", "tests/browser/test_call_sfu.py")
+NETNS = os.environ.get("VIDEOCHAT_NETNS")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    keep, drop = [], []
+    for item in items:
+        in_netns = any(part in item.nodeid or item.nodeid.startswith(part) for part in NETNS_TESTS)
+        (keep if in_netns == bool(NETNS) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session", autouse=True)
 async def _watchdog_knows_the_loop(pytestconfig: pytest.Config):
     """The watchdog (tests/watchdog.py) cancels a hung test's tasks on the session's event loop."""
@@ -26,7 +44,7 @@ async def _watchdog_knows_the_loop(pytestconfig: pytest.Config):
 
 # The chat, room, moderation and call-signaling suites run twice: against one process, and against
 # two processes sharing rooms through a real Redis, with the clients spread over both (docs/deploy.md).
-BOTH_BACKENDS = {"test_chat", "test_moderation", "test_signaling"}
+BOTH_BACKENDS = {"test_chat", "test_hands", "test_moderation", "test_reactions", "test_signaling"}
 # These run with the fast path on and off (--fast-path, docs/internals.md): a library upgrade that
 # breaks an internal fails the fast runs only, and the stock path keeps every promise the tests check.
 BOTH_PATHS = {"test_chat", "test_signaling", "test_fastpath", "test_attack_packets"}

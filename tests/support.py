@@ -6,6 +6,7 @@ Nothing here imitates the server: tests talk to `python -m videochat serve` over
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -60,7 +61,8 @@ class ServerProcess:
             str(self.data_dir),
             *self.args,
         ]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        # the SFU is off unless a test turns it on (tests/sfu/): a local Janus per server would be heavy
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "VIDEOCHAT_JANUS": "off", **self.env}
         self._listening.clear()
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         self._reader = threading.Thread(target=self._read, args=(self.process,), daemon=True)
@@ -90,6 +92,9 @@ class ServerProcess:
         try:
             return process.wait(timeout)
         except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGUSR1)  # it prints its threads' and tasks' stacks (server.py)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(2)
             process.kill()
             process.wait()
             raise RuntimeError(f"videochat did not stop within {timeout}s:\n{self.log}") from None

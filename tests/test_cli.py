@@ -63,6 +63,13 @@ def test_bad_options_are_refused_with_a_clear_message(args, env, expected):
     assert "Traceback" not in result.stderr
 
 
+def test_a_peer_cannot_both_only_send_and_receive_audio():
+    result = videochat("peer", "http://127.0.0.1:1", "room", "--send-only", "--receive-audio-only")
+    assert result.returncode == 2
+    assert "choose either --send-only or --receive-audio-only" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_serve_is_the_default_command_and_binds_loopback(server_factory, tmp_path):
     server = server_factory()
     assert "listening on http://127.0.0.1:" in server.log

@@ -173,3 +173,36 @@ async def test_joining_a_call_goes_through_the_same_door(fresh_server):
         assert joined["ok"] and joined["settings"]["locked"] is True and len(joined["peers"]) == 1
     finally:
         await disconnect_all(clients)
+
+
+async def test_a_ban_outlives_a_restart_until_it_ends(server_factory):
+    """Bans are kept with the history (SQLite) until they end: a restart does not let a removed
+    member back in, nor a newcomer from its address; the owner still gets in."""
+    server = server_factory("--ban-seconds", "600")
+    owner_auth, bob_auth = {"clientId": "owner-browser-0001"}, {"clientId": "bob-browser-0001"}
+
+    async def connect(auth):
+        client = Recorder(server.url)
+        await client.sio.connect(server.url, transports=["websocket"], auth=auth, wait_timeout=5)
+        return client
+
+    owner, bob = await connect(owner_auth), await connect(bob_auth)
+    try:
+        # the owner's browser keeps its signed id (as the page does): issued before the ban, it is
+        # not a newcomer from the banned address
+        owner_auth["browserId"] = (await owner.call("browser_id"))["browserId"]
+        for client in (owner, bob):
+            assert (await client.call("enter_room", "club"))["ok"]
+        assert (await owner.call("remove_member", "club", bob.sid))["ok"]
+        assert (await bob.call("enter_room", "club"))["error"]["code"] == "banned"
+    finally:
+        await disconnect_all([owner, bob])
+    server.restart()
+    owner, bob, newcomer = await connect(owner_auth), await connect(bob_auth), await Recorder(server.url).connect()
+    try:
+        assert (await bob.call("enter_room", "club"))["error"]["code"] == "banned"
+        assert (await newcomer.call("enter_room", "club"))["error"]["code"] == "banned"  # the address ban
+        assert (await owner.call("enter_room", "club"))["ok"]
+        assert (await bob.call("enter_room", "elsewhere"))["ok"]  # a ban is for one room
+    finally:
+        await disconnect_all([owner, bob, newcomer])

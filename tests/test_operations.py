@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -163,6 +164,18 @@ async def test_readyz_follows_the_database(fresh_server):
         assert (await http.get("/readyz")).status_code == 200
 
     await wait_until(lambda: "not ready" in fresh_server.log, what="the 'not ready' log line")
+
+
+async def test_sigusr1_prints_where_the_server_is_and_it_goes_on(fresh_server):
+    """What a hung process is asked before it is killed (tests/support.py does on a stop that
+    times out): every thread's stack and every asyncio task's, and the server keeps serving."""
+    os.kill(fresh_server.process.pid, signal.SIGUSR1)
+    await wait_until(lambda: "--- task videochat-history-writer" in fresh_server.log, what="the tasks' stacks")
+    assert "Current thread" in fresh_server.log or "Thread 0x" in fresh_server.log  # faulthandler's
+    async with httpx.AsyncClient(base_url=fresh_server.url) as http:
+        assert (await http.get("/healthz")).status_code == 200
+    assert fresh_server.stop() == 0
+    assert "stopping" in fresh_server.log and "stopped" in fresh_server.log
 
 
 # metrics

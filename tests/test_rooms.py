@@ -76,6 +76,7 @@ def test_joining_a_call_enters_the_room_and_shares_its_count():
         "id": "call",
         "nickname": "Anon",
         "media": {"audio": True, "video": False, "screen": False},
+        "hand": None,
     }
     assert registry.count_members("r") == 2 and registry.count_participants("r") == 2
 

@@ -56,7 +56,12 @@ async def test_join_room_acks_the_call_and_welcomes_the_others_as_a_call_peer(co
         "room": room,
         "member": {"id": bob.sid, "nickname": "Bob"},
         "call": True,
-        "peer": {"id": bob.sid, "nickname": "Bob", "media": {"audio": True, "video": False, "screen": False}},
+        "peer": {
+            "id": bob.sid,
+            "nickname": "Bob",
+            "media": {"audio": True, "video": False, "screen": False},
+            "hand": None,
+        },
     }
     await alice.wait_for("room_change", lambda names, rooms: {"name": room, "count": 2, "locked": False} in rooms)
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import urllib.parse
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Coroutine
 from typing import Any
 
 import socketio
@@ -33,8 +34,10 @@ from videochat.model.rooms import Registry
 from videochat.model.validation import Limits
 from videochat.ops.health import Health
 from videochat.ops.logs import configure_logging
-from videochat.ops.metrics import HttpMetrics, LiveState, Metrics, MetricsEndpoint, route_template
+from videochat.ops.metrics import HttpMetrics, LiveState, Metrics, MetricsEndpoint, SfuState, route_template
 from videochat.settings import Settings, split_list
+from videochat.sfu.instances import Instances
+from videochat.sfu.local import LocalConfig, LocalJanus
 from videochat.storage.base import History
 from videochat.storage.history import HistoryStore
 from videochat.storage.redis_history import RedisHistory
@@ -111,6 +114,7 @@ class VideochatApp:
             self.access.on_change = self._keep_policy
         # video calls: signaling over the same rooms; TURN credentials to call participants only
         self.ice = IceServers.from_settings(settings)
+        self.instances = self._janus_instances(settings)
         self.events = EventHandlers(
             self.sio,
             settings,
@@ -121,6 +125,7 @@ class VideochatApp:
             limiter=self.limiter,
             identities=self.identities,
             ice=self.ice,
+            instances=self.instances,
         )
         if self.cluster is not None:
             self.cluster.attach(self.registry, self.access, self.history, self.events.room_list, self.events.departures)
@@ -128,7 +133,9 @@ class VideochatApp:
         self.metrics.count_calls_with(self.registry.count_calls)
         self.lobby = Lobby(self.limits, self.limiter, self.origins)
         self._init_operations(settings)
-        page_config = PageConfig(self.limits, settings.max_call_size, settings.upload_budget_kbps)
+        page_config = PageConfig(
+            self.limits, self.events.policy.cap(self.instances is not None), settings.upload_budget_kbps
+        )
         self.pages = Pages(self.events.room_list.public, page_config)
         self._tasks: set[asyncio.Task] = set()
         self.engineio = socketio.ASGIApp(self.sio, socketio_path="socket.io")
@@ -178,6 +185,9 @@ class VideochatApp:
             self.health.add_check("redis", self.cluster.check)  # history lives there too
         else:
             self.health.add_check("storage", self.history.ping)
+        if self.instances is not None:
+            self.health.add_check("sfu", self.instances.check)
+            self.metrics.registry.register(SfuState(self.instances.snapshot))
         self.metrics.watch(LiveState(self.metrics, self.sio, self.registry, self.lobby))
         self.metrics_endpoint = MetricsEndpoint(self.metrics, settings.metrics_secret())
         self.admin = Admin(
@@ -192,6 +202,21 @@ class VideochatApp:
             login_failures=settings.admin_login_failures,
             login_interval=settings.admin_login_interval,
         )
+
+    def _janus_instances(self, settings: Settings) -> Instances | None:
+        """The Janus instances calls may move to (docs/sfu.md), or None: calls stay peer to peer."""
+        if settings.janus == "off" or settings.sfu_from == 0:
+            return None
+        if self.cluster is not None:
+            log.warning("the SFU is not used with --redis yet (docs/sfu.md): calls stay peer to peer")
+            return None
+        if settings.janus_urls:
+            return Instances.remote(settings.janus_urls, settings.janus_remote_secret())
+        if not LocalJanus.available():
+            log.warning("the janus program is not installed (bash scripts/setup installs it): calls stay peer to peer")
+            return None
+        folder = settings.data_dir / "janus" / "local"
+        return Instances.of_local(LocalJanus(LocalConfig(folder, settings.janus_rtp_range, settings.janus_public_ip)))
 
     def _operations_routes(self) -> list[BaseRoute]:
         routes: list[BaseRoute] = [
@@ -217,18 +242,24 @@ class VideochatApp:
             assert self.sqlite_history is not None
             for room, policy in (await self.sqlite_history.policies()).items():
                 self.access.apply(("policy", room, policy))
+            for room, key, until, since in await self.sqlite_history.bans(time.time()):
+                self.access.apply(("ban", room, key, until, since))
         self._start(self._expire_history_forever(), "videochat-history-expiry")
+        if self.instances is not None:
+            await self.instances.start()
         try:
             yield
         finally:
+            if self.instances is not None:
+                await _step("Janus", self.instances.stop())
             for task in self._tasks:
                 task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await _step("background tasks", asyncio.gather(*self._tasks, return_exceptions=True))
             self.events.room_list.close()
-            await self.admin.shutdown()
-            await self.history.close()
+            await _step("Admin UI", self.admin.shutdown())
+            await _step("history", self.history.close())
             if self.cluster is not None:
-                await self.cluster.stop()
+                await _step("cluster", self.cluster.stop())
             log.info("history flushed; stopped")
 
     async def before_shutdown(self) -> None:
@@ -257,10 +288,16 @@ class VideochatApp:
 
     def _keep_policy(self, change: tuple) -> None:
         """Access changes (one process): a room's policy goes to the database with its history, so
-        that a locked room whose history outlives a restart stays locked (bans stay in memory)."""
-        if change[0] == "policy" and self.sqlite_history is not None:
+        that a locked room whose history outlives a restart stays locked; bans are kept until they
+        end, so that a restart does not let a removed member back in."""
+        if self.sqlite_history is None:
+            return
+        if change[0] == "policy":
             _, room, policy = change
             self.sqlite_history.save_policy(room, policy)
+        elif change[0] == "ban":
+            _, room, key, until, since = change
+            self.sqlite_history.save_ban(room, key, until, since)
 
     async def _expire_history_forever(self) -> None:
         interval = max(0.2, min(60.0, self.settings.history_retention / 4))
@@ -271,6 +308,20 @@ class VideochatApp:
                 await self.events.departures.release_unused_rooms()  # a locked room's lock lasts as long as its history
             except Exception:
                 log.exception("history expiry failed; trying again in %.0f s", interval)
+
+
+STOP_STEP_SECONDS = 5.0  # each step of the shutdown; a stuck one is named in the log and skipped
+
+
+async def _step(name: str, step: Awaitable[Any]) -> None:
+    """One step of the shutdown, bounded: a process that hangs while stopping is worse than one
+    that leaves something undone (a supervisor would kill it, with nothing in the log)."""
+    try:
+        await asyncio.wait_for(step, STOP_STEP_SECONDS)
+    except TimeoutError:
+        log.warning("stopping: %s did not finish within %.0f s; going on without it", name, STOP_STEP_SECONDS)
+    except Exception:
+        log.exception("stopping: %s failed", name)
 
 
 HOST_NOT_ALLOWED = "host_not_allowed"  # the route label of requests refused for their Host

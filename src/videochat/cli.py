@@ -118,6 +118,19 @@ def serve(**values: Any) -> None:
 @click.option("--no-audio", is_flag=True, help="Send no audio.")
 @click.option("--relay", is_flag=True, help="Connect only through TURN (ICE transport policy relay).")
 @click.option("--insecure", is_flag=True, help="Accept the server's certificate unchecked (self-signed).")
+@click.option(
+    "--receive-audio-only",
+    is_flag=True,
+    help="On the SFU, receive the others' audio only (no video to decode: a light listener).",
+)
+@click.option(
+    "--send-only",
+    is_flag=True,
+    help="On the SFU, receive nothing, only send (a load generator: the lightest participant).",
+)
+@click.option(
+    "--no-sfu", is_flag=True, help="Speak only the classic (mesh) events, as the seed's client: the call stays a mesh."
+)
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
 def peer(
     url: str,
@@ -128,6 +141,9 @@ def peer(
     no_audio: bool,
     relay: bool,
     insecure: bool,
+    receive_audio_only: bool,
+    send_only: bool,
+    no_sfu: bool,
     log_level: str,
 ) -> None:
     """Join ROOM's video call on the videochat server at URL as a Python peer (aiortc).
@@ -137,6 +153,8 @@ def peer(
     """
     if video_file is not None and pattern:
         raise click.UsageError("choose either --video FILE or --pattern")
+    if send_only and receive_audio_only:
+        raise click.UsageError("choose either --send-only or --receive-audio-only")
     configure_logging(log_level)
     try:
         from videochat.peer import run_peer  # aiortc loads only for this command
@@ -151,6 +169,9 @@ def peer(
         send_audio=not no_audio,
         ssl_verify=not insecure,
         ice_transport_policy="relay" if relay else None,
+        sfu=not no_sfu,
+        receive_video=not (receive_audio_only or send_only),
+        receive_audio=not send_only,
     )
     sys.exit(asyncio.run(run_peer(url, room, **options)))
 

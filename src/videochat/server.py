@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import faulthandler
 import gc
 import logging
 import os
+import signal
 import socket
+import sys
 from typing import Any
 
 import uvicorn
@@ -35,6 +39,7 @@ GC_THRESHOLDS = (50_000, 50, 100)
 
 class VideochatServer(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        _dump_stacks_on_sigusr1()  # before "listening", which tells a test or supervisor it may ask
         await super().startup(sockets)
         if self.started and self.servers:
             host, port = self.servers[0].sockets[0].getsockname()[:2]
@@ -51,6 +56,7 @@ class VideochatServer(uvicorn.Server):
         gc.set_threshold(*GC_THRESHOLDS)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        log.info("stopping")
         app = _find_app(self.config.loaded_app)
         if app is not None:
             await app.before_shutdown()
@@ -58,6 +64,24 @@ class VideochatServer(uvicorn.Server):
         # uvicorn re-raises the signal that stopped it once it is done; we have shut down cleanly
         # already, so the process exits 0 instead of dying of SIGTERM or a KeyboardInterrupt.
         getattr(self, "_captured_signals", []).clear()
+
+
+def _dump_stacks_on_sigusr1() -> None:
+    """`kill -USR1` prints where the process is: every thread's stack (even with the event loop
+    blocked) and every asyncio task's (when the loop runs), on stderr. For a process that hangs."""
+    if not hasattr(signal, "SIGUSR1"):
+        return
+    loop = asyncio.get_running_loop()
+
+    def tasks() -> None:
+        for task in asyncio.all_tasks(loop):
+            print(f"--- task {task.get_name()}", file=sys.stderr)
+            task.print_stack(limit=12, file=sys.stderr)
+        sys.stderr.flush()
+
+    loop.add_signal_handler(signal.SIGUSR1, tasks)
+    # after the loop's handler, which it then calls (chain): threads first, tasks when the loop runs
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True, chain=True)
 
 
 def _find_app(app: Any) -> VideochatApp | None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from videochat.model.ratelimit import Rate
@@ -113,6 +114,41 @@ class Settings:
     upload_budget_kbps: int = field(
         default=2500, metadata=_meta("Upload budget of each browser in a call, in kbit/s, shared among its peers.")
     )
+    # the SFU (docs/sfu.md): Janus, run by videochat or elsewhere
+    janus: str = field(
+        default="auto",
+        metadata=_meta(
+            "The SFU for group calls: auto (videochat runs a local Janus, if the janus program is "
+            "installed), off (calls stay peer to peer), or comma-separated ws:// URLs of Janus "
+            "instances run elsewhere (their secret in VIDEOCHAT_JANUS_SECRET or --janus-secret-file)."
+        ),
+    )
+    janus_secret: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_meta(
+            "Secret of the remote Janus instances of --janus: their api_secret and the VideoRoom's admin_key.",
+            env_only=True,
+        ),
+    )
+    janus_secret_file: Path | None = field(
+        default=None, metadata=_meta("A file holding the secret of the remote Janus instances (first line).")
+    )
+    janus_rtp_ports: str = field(
+        default="20000-20999",
+        metadata=_meta("UDP ports (low-high) the local Janus uses for media, one per connection: open them."),
+    )
+    janus_public_ip: str | None = field(
+        default=None,
+        metadata=_meta("The public address of the local Janus behind a 1:1 NAT (a cloud host): put in its candidates."),
+    )
+    sfu_from: int = field(
+        default=3,
+        metadata=_meta("A call moves to the SFU when it reaches this many people; 0 keeps every call peer to peer."),
+    )
+    max_sfu_call_size: int = field(
+        default=50, metadata=_meta("Most participants of a call on the SFU; the next one is refused (and may chat).")
+    )
     # Operations: the admin UI, metrics, logs (docs/operations.md)
     admin_username: str = field(
         default="admin", metadata=_meta("User name the Socket.IO Admin UI at /admin/ logs in with.")
@@ -174,7 +210,7 @@ class Settings:
         ),
     )
     message_rate: float = field(
-        default=5.0, metadata=_meta("Chat messages per second one connection may send, on average.")
+        default=5.0, metadata=_meta("Chat messages (and reactions) per second one connection may send, on average.")
     )
     message_burst: float = field(
         default=20.0, metadata=_meta("Chat messages one connection may send at once before the rate applies.")
@@ -475,7 +511,6 @@ class Settings:
     def _validate_redis(self) -> None:
         if self.redis is None:
             return
-        from urllib.parse import urlsplit
 
         parts = urlsplit(self.redis)
         if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
@@ -486,6 +521,7 @@ class Settings:
             raise SettingsError(f"redis-heartbeat must be between 0.2 and 10 seconds, got {self.redis_heartbeat}")
 
     def _validate_calls(self) -> None:
+        self._validate_sfu()
         for url in self.stun_url_list:
             if not url.startswith(("stun:", "stuns:")):
                 raise SettingsError(f"stun-urls: expected stun: or stuns: URLs, got {url!r}")
@@ -505,6 +541,38 @@ class Settings:
         for name in ("turn_ttl", "max_call_size", "upload_budget_kbps"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{option_name(name)} must be at least 1, got {getattr(self, name)}")
+
+    def _validate_sfu(self) -> None:
+        if self.janus not in ("auto", "off"):
+            for url in split_list(self.janus):
+                if urlsplit(url).scheme not in ("ws", "wss") or not urlsplit(url).hostname:
+                    raise SettingsError(f"janus: expected auto, off or ws://host:port URLs, got {url!r}")
+            if not split_list(self.janus):
+                raise SettingsError("janus: expected auto, off or ws://host:port URLs, got nothing")
+        match = re.fullmatch(r"(\d+)-(\d+)", self.janus_rtp_ports)
+        if not match or not 1024 <= int(match[1]) < int(match[2]) <= 65535:
+            raise SettingsError(f"janus-rtp-ports must be low-high within 1024-65535, got {self.janus_rtp_ports!r}")
+        if self.janus_public_ip is not None:
+            try:
+                ipaddress.ip_address(self.janus_public_ip)
+            except ValueError:
+                raise SettingsError(f"janus-public-ip must be an IP address, got {self.janus_public_ip!r}") from None
+        if self.sfu_from < 0 or self.sfu_from == 1:
+            raise SettingsError(f"sfu-from must be 0 (never) or 2 or more, got {self.sfu_from}")
+        if self.max_sfu_call_size < 2:
+            raise SettingsError(f"max-sfu-call-size must be at least 2, got {self.max_sfu_call_size}")
+
+    @property
+    def janus_rtp_range(self) -> tuple[int, int]:
+        low, high = self.janus_rtp_ports.split("-")
+        return int(low), int(high)
+
+    @property
+    def janus_urls(self) -> list[str]:
+        return [] if self.janus in ("auto", "off") else split_list(self.janus)
+
+    def janus_remote_secret(self) -> str | None:
+        return _secret(self.janus_secret, self.janus_secret_file, "janus-secret")
 
     def _validate_history(self) -> None:
         """The bound on all history together (docs/security.md)."""

@@ -87,7 +87,7 @@ END_CAMERA_AS_IF_UNPLUGGED = END_SCREEN_SHARE_AS_THE_BROWSER_DOES.replace(
 
 async def choose_camera(page: Page, index: int) -> str:
     """Opens the call settings and picks the index-th camera; returns its label."""
-    menu = page.locator(".call-menu")
+    menu = page.locator(".call-menu:not(.reactions-menu)")
     if await menu.get_attribute("open") is None:
         await menu.locator("summary").click()
     select = page.locator("#camera-select")
@@ -178,6 +178,18 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
     await expect(mute).to_have_text("Mute")
     await expect(tile_of(bob, "Alice")).to_have_attribute("data-audio", "true")
     assert [track["enabled"] for track in await sender_track(alice, "audio")] == [True, True]
+    # Push to talk: muted, holding the space bar talks; letting go mutes again.
+    await alice.locator("body").press("m")
+    await expect(tile_of(bob, "Alice")).to_have_attribute("data-audio", "false")
+    await alice.evaluate("() => document.activeElement?.blur()")  # a focused button takes the space bar
+    await alice.keyboard.down("Space")
+    await expect(tile_of(bob, "Alice")).to_have_attribute("data-audio", "true")
+    assert [track["enabled"] for track in await sender_track(alice, "audio")] == [True, True]
+    await alice.keyboard.up("Space")
+    await expect(tile_of(bob, "Alice")).to_have_attribute("data-audio", "false")
+    await expect(mute).to_have_text("Unmute")
+    await alice.locator("body").press("m")
+    await expect(mute).to_have_text("Mute")
 
     # Camera off: the camera is released and nothing is sent; the others see the avatar.
     camera = bob.locator("#camera-button")

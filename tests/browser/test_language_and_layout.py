@@ -54,10 +54,16 @@ async def test_layout_phone_room_page_is_usable(live_server, new_user, room_name
     for hook in ("#preview-video", "#call-join"):
         await expect(page.locator(hook)).to_be_in_viewport()
     await page.locator("#call-join").click()
-    for hook in ("#tiles .call-tile.mine", "#mute-button", "#camera-button", "#leave-call", "#message-input"):
+    hooks = ("#tiles .call-tile.mine", "#mute-button", "#camera-button", "#reactions-button", "#leave-call")
+    for hook in (*hooks, "#message-input"):
         await expect(page.locator(hook)).to_be_in_viewport()
     overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"in the call, the page is {overflow}px wider than the screen"
+    # the reactions open on the screen, every one of them (44 px targets) within it
+    await page.locator("#reactions-button").click()
+    for button in await page.locator("#reactions [data-emoji]").all():
+        await expect(button).to_be_in_viewport(ratio=1)
+    await page.locator("#reactions-button").click()
 
     for number in range(12):  # more than the screen holds: the log scrolls, the input stays
         await send(page, f"message {number}")

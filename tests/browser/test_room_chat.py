@@ -100,3 +100,60 @@ async def test_room_with_an_invalid_name_says_so(live_server, new_user, room_url
     await page.goto(room_url(live_server.url, "x" * 65))
     await expect(page.locator("#errors")).to_contain_text("That room name is not valid.")
     await expect(page.locator("#errors a")).to_have_attribute("href", "/")
+
+
+async def test_links_in_messages_are_clickable_and_nothing_else_is(live_server, new_user, room_name, room_url):
+    url = room_url(live_server.url, room_name)
+    alice, bob = await new_user("Alice"), await new_user("Bob")
+    for page, name in ((alice, "Alice"), (bob, "Bob")):
+        await enter_room(page, url, name)
+    await send(alice, "notes at https://example.org/notes?a=1, and javascript:alert(1) <a href=x>no</a>")
+    text = bob.locator("#messages .message").last.locator(".message-text")
+    await expect(text).to_have_text("notes at https://example.org/notes?a=1, and javascript:alert(1) <a href=x>no</a>")
+    link = text.locator("a")
+    await expect(link).to_have_count(1)
+    await expect(link).to_have_attribute("href", "https://example.org/notes?a=1")
+    await expect(link).to_have_attribute("target", "_blank")
+    await expect(link).to_have_attribute("rel", "noopener noreferrer nofollow")
+    await expect(link).to_have_text("https://example.org/notes?a=1")
+
+
+HIDE_PAGE = """() => {
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+    document.dispatchEvent(new Event("visibilitychange"));
+}"""
+PLAYED = """(kind) => { const a = document.querySelector(`#sounds audio[data-sound="${kind}"]`); return a ? a.played.length : 0; }"""
+
+
+async def test_sounds_while_the_page_is_hidden_and_a_remembered_toggle(live_server, new_user, room_name, room_url):
+    """Someone joining and a message make a sound while the page is not looked at (an audio element
+    plays), not while it is; the toggle turns them off and is remembered."""
+    url = room_url(live_server.url, room_name)
+    alice = await new_user("Alice")
+    await enter_room(alice, url, "Alice")
+    bob = await new_user("Bob")
+    await enter_room(bob, url, "Bob")
+    await send(bob, "seen while looking")  # the page is visible: no sound
+    await expect(alice.locator("#messages .message-text").last).to_have_text("seen while looking")
+    assert await alice.evaluate(PLAYED, "message") == 0
+
+    await alice.evaluate(HIDE_PAGE)
+    await send(bob, "while away")
+    await alice.wait_for_function(f"() => ({PLAYED})('message') > 0")
+    carol = await new_user("Carol")
+    await enter_room(carol, url, "Carol")
+    await alice.wait_for_function(f"() => ({PLAYED})('join') > 0")
+
+    toggle = alice.locator("#sounds-toggle")
+    await expect(toggle).to_have_attribute("aria-pressed", "true")
+    await toggle.click()
+    await expect(toggle).to_have_attribute("aria-pressed", "false")
+    await expect(toggle).to_have_text("Sounds off")
+    await alice.reload()
+    await expect(alice.locator("#sounds-toggle")).to_have_attribute("aria-pressed", "false")  # remembered
+    await expect(alice.locator("#members .member-name")).to_have_count(3)
+    await alice.evaluate(HIDE_PAGE)
+    await send(bob, "quietly")
+    await expect(alice.locator("#messages .message-text").last).to_have_text("quietly")
+    assert await alice.evaluate(PLAYED, "message") == 0

@@ -112,6 +112,35 @@ describe("ChatConnection against the server", () => {
         await assert.rejects(alice.setNickname(tooLong), { code: "invalid_nickname" });
     });
 
+    serverTest("raised hands: in the order they went up, for the whole room, gone with their caller", async (t) => {
+        const room = newRoom();
+        const alice = await person(t, "Alice");
+        const bob = await person(t, "Bob");
+        const carol = await person(t, "Carol");
+        const aliceId = (await alice.joinCall(room, media)).you.id;
+        const bobId = (await bob.joinCall(room, media)).you.id;
+        await carol.enterRoom(room); // in the room, not in its call
+        const bobUp = next(carol, "hands");
+        const raised = await bob.raiseHand(true);
+        assert.deepEqual(await bobUp, { hands: [{ id: bobId, hand: raised.hand }], changed: bobId, by: null });
+        const aliceUp = next(carol, "hands");
+        await alice.raiseHand(true);
+        assert.deepEqual((await aliceUp).hands.map((hand) => hand.id), [bobId, aliceId]);
+        // the owner (Alice, first in) lowers Bob's; Bob hears who did
+        const lowered = next(bob, "hands");
+        await alice.lowerHand(room, bobId);
+        const change = await lowered;
+        assert.equal(change.changed, bobId);
+        assert.equal(change.by?.id, aliceId);
+        assert.deepEqual(bob.hands.map((hand) => hand.id), [aliceId]);
+        await assert.rejects(bob.lowerHand(room, aliceId), { code: "not_owner" });
+        // a hand goes with its caller
+        const gone = next(carol, "hands");
+        await alice.leaveCall();
+        assert.deepEqual((await gone).hands, []);
+        await assert.rejects(carol.raiseHand(true), { code: "not_in_call" });
+    });
+
     serverTest("the call: callers, welcome, signaling, media state, leaving; the limits the page is given", async (t) => {
         const { limits } = await pageConfig();
         const room = newRoom();
@@ -126,8 +155,8 @@ describe("ChatConnection against the server", () => {
         const welcomed = next(alice, "callwelcome");
         const bobJoined = await bob.joinCall(room, media);
         const bobId = bobJoined.you.id;
-        assert.deepEqual(bobJoined.peers, [{ id: joined.you.id, nickname: "Alice", media }]);
-        assert.deepEqual((await welcomed).peer, { id: bobId, nickname: "Bob", media });
+        assert.deepEqual(bobJoined.peers, [{ id: joined.you.id, nickname: "Alice", media, hand: null }]);
+        assert.deepEqual((await welcomed).peer, { id: bobId, nickname: "Bob", media, hand: null });
         // (told before the welcome: a page that draws the newcomer knows the call's size already)
         assert.deepEqual(callers, [{ callers: [joined.you, bobJoined.you], max: limits.callSize }]);
 

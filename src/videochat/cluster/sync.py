@@ -187,6 +187,8 @@ class Cluster:
             # process applies the change and sends the member's new state
             if what == "leave":
                 self.bus.send_ops(["leave", member_id, room])
+            elif what == "hand" and room is not None:  # an owner lowered it
+                self.bus.send_ops(["lower_hand", member_id, room])
             return
         snapshot = self.registry.snapshot(member_id)
         self.bus.command("HSET", members_key(self.pid), member_id, _dumps(snapshot))
@@ -219,6 +221,8 @@ class Cluster:
                 rooms_changed |= await self._hello(op[1], op[2])
             elif kind == "leave":
                 self._leave_room(op[1], op[2])
+            elif kind == "lower_hand":
+                self._lower_hand(op[1], op[2])
             elif kind == "policy" and op[2] is None and self.registry.has_room(op[1]) and self.access.has_policy(op[1]):
                 # another process dropped a policy it took for unused while a member entered the
                 # room here: the room lives, and so does its policy, for everyone
@@ -261,6 +265,12 @@ class Cluster:
         member = self.registry.member(member_id)
         if member is not None and member.origin == self.pid and room in member.rooms:
             self.registry.leave(member_id, room)  # and its new state goes out (on_change)
+
+    def _lower_hand(self, member_id: str, room: str) -> None:
+        """An owner on another process lowered the hand of one of this process's members."""
+        member = self.registry.member(member_id)
+        if member is not None and member.origin == self.pid and self.registry.in_call(member_id, room):
+            self.registry.set_hand(member_id, room, False, 0.0)  # and its new state goes out (on_change)
 
     async def _hello(self, origin: str, states: list[dict]) -> bool:
         """A process (re)joined with all its members: take them; the ones it no longer has left

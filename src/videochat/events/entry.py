@@ -69,6 +69,7 @@ class Entry:
             # who is in the room's call: the page shows it before joining, and opens the camera at
             # the size the call will need (docs/protocol.md)
             inCall=[p.member.id for p in self.registry.participants(name)],
+            hands=[{"id": p.member.id, "hand": p.hand} for p in self.registry.raised_hands(name)],
             maxCallSize=self.max_call_size,
         )
 

@@ -30,7 +30,12 @@ OUTGOING: Mapping[str, str] = MappingProxyType(
         "answer": "a call participant's answer, relayed",
         "ice": "a call participant's ICE candidate, relayed",
         "media_state": "what a call participant now sends (audio, video, screen)",
+        "reaction": "a call participant's emoji, floated over their tile",
+        "hand": "a call participant's hand went up or down",
         "peer_left": "someone left the call of one of the client's rooms",
+        # calls through the SFU (docs/protocol.md, "Calls through the SFU")
+        "call_mode": "the call moved between peer to peer and the SFU (or to another SFU instance)",
+        "sfu_offer": "the SFU's offer of the streams the client receives; answered with sfu_answer",
     }
 )
 

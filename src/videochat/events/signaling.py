@@ -18,8 +18,11 @@ from videochat.events.entry import Entry
 from videochat.events.ice import IceServers
 from videochat.events.realtime import Event, Server, event_handler
 from videochat.events.rooms import entry_options
+from videochat.events.sdp import candidate_init, session_description
+from videochat.events.sfu import SfuSignaling
+from videochat.model.callmode import MESH, SFU, CallPolicy, JoinVerdict
 from videochat.model.errors import UserError, ok
-from videochat.model.rooms import MEDIA_KINDS, CallFull, Media, Registry
+from videochat.model.rooms import MEDIA_KINDS, Media, Registry
 from videochat.model.validation import Limits
 
 log = logging.getLogger(__name__)
@@ -36,10 +39,11 @@ class Signaling:
     entry: Entry
     calls: Calls
     ice: IceServers
-    max_call_size: int
+    policy: CallPolicy
     upload_budget_kbps: int
     max_sdp_bytes: int = 65536
     max_candidate_bytes: int = 2048
+    sfu: SfuSignaling | None = None  # None: --janus off (or several processes): calls stay peer to peer
 
     def register(self) -> None:
         for event, fn in (
@@ -60,16 +64,25 @@ class Signaling:
         sid = event.sid
         name = self.limits.room(room)
         password, private = entry_options(room)
-        media = _media(options.get("media") if isinstance(options, dict) else None, Media())
+        options = options if isinstance(options, dict) else {}
+        media = _media(options.get("media"), Media())
+        speaks_sfu = options.get("sfu") is True and self.sfu is not None
         await self.admission.admit(sid, name, password)  # a locked, full or forbidden room stays closed
-        try:
-            count, new_member, new_participant = self.registry.join_call(sid, name, media, self.max_call_size)
-        except CallFull as full:
-            raise UserError(
-                "call_full",
-                f"The call in room {name!r} is full: it has {full.size} participants "
-                f"already, the most allowed. You can still chat.",
-            ) from None
+        # the verdict and the join without an await between them: no other join slips in
+        mode = self.registry.call_mode(name)
+        sfu_available = self.sfu is not None and self.sfu.available(name)
+        verdict = (
+            JoinVerdict(True)
+            if self.registry.in_call(sid, name)
+            else self.policy.join(mode, self.registry.call_sizes(name), speaks_sfu, sfu_available)
+        )
+        if not verdict.allowed:
+            raise self._refusal(verdict.code, name, mode)
+        count, new_member, new_participant = self.registry.join_call(
+            sid, name, media, self.policy.max_sfu_call_size, sfu=speaks_sfu
+        )
+        if verdict.move_to_sfu:
+            self.registry.set_call_mode(name, SFU)
         peer = self._peer(sid, name)
         if new_participant:
             await self.sio.enter_room(sid, call_room(name))
@@ -82,7 +95,13 @@ class Signaling:
             if new_participant:  # the entry was taken back (Entry.enter): so is the call
                 self.registry.leave_call(sid, name)
                 await self.sio.leave_room(sid, call_room(name))
+            if verdict.move_to_sfu:
+                self.registry.set_call_mode(name, MESH)
             raise
+        if verdict.move_to_sfu and self.sfu is not None:
+            await self.sfu.to_sfu(name)  # tells the others before they hear of the newcomer
+        elif new_participant and self.sfu is not None and self.registry.call_mode(name) == SFU:
+            self.sfu.joined(name, sid)
         if new_participant or new_member:
 
             async def announce() -> None:
@@ -93,7 +112,13 @@ class Signaling:
 
             event.after_ack(announce)
         peers = [p.as_dict() for p in self.registry.participants(name) if p.member.id != sid]
-        return {**reply, "peers": peers, **self.ice.as_dict(sid), "uploadBudgetKbps": self.upload_budget_kbps}
+        return {
+            **reply,
+            "peers": peers,
+            **self.ice.as_dict(sid),
+            "uploadBudgetKbps": self.upload_budget_kbps,
+            "mode": self.registry.call_mode(name),
+        }
 
     async def offer(self, event: Event, description: Any = None, room: Any = None, to_id: Any = None, *_: Any) -> dict:
         return await self._relay_description("offer", event.sid, description, room, to_id)
@@ -104,7 +129,7 @@ class Signaling:
     async def ice_candidate(
         self, event: Event, candidate: Any = None, room: Any = None, to_id: Any = None, *_: Any
     ) -> dict:
-        cleaned = _candidate(candidate, self.max_candidate_bytes)
+        cleaned = candidate_init(candidate, self.max_candidate_bytes)
         name, to = self._route(event.sid, room, to_id)
         await self._relay("ice", event.sid, name, to, cleaned)
         return ok()
@@ -140,7 +165,7 @@ class Signaling:
     # helpers
 
     async def _relay_description(self, event: str, sid: str, description: Any, room: Any, to_id: Any) -> dict:
-        cleaned = _description(event, description, self.max_sdp_bytes)
+        cleaned = session_description(event, description, self.max_sdp_bytes)
         name, to = self._route(sid, room, to_id)
         await self._relay(event, sid, name, to, cleaned)
         return ok()
@@ -169,6 +194,19 @@ class Signaling:
             await self.sio.emit(event, args, to=to)
         self.sio.metrics.signaling_relayed(event)
 
+    def _refusal(self, code: str, name: str, mode: str) -> UserError:
+        if code == "sfu_required":
+            return UserError(
+                "sfu_required",
+                f"The call in room {name!r} runs through the media server, which this client does not "
+                "support (join_room's sfu option). You can still chat.",
+            )
+        size = self.policy.max_sfu_call_size if mode == SFU else self.policy.max_call_size
+        return UserError(
+            "call_full",
+            f"The call in room {name!r} is full: it has {size} participants already, the most allowed. You can still chat.",
+        )
+
     def _peer(self, sid: str, room: str) -> dict:
         participant = next(p for p in self.registry.participants(room) if p.member.id == sid)
         return participant.as_dict()
@@ -189,39 +227,3 @@ def _media(value: Any, current: Media) -> Media:
             raise UserError("invalid_media", f"media.{kind} must be true or false.")
         fields[kind] = flag
     return Media(**fields)
-
-
-def _description(event: str, value: Any, max_bytes: int) -> dict:
-    if not isinstance(value, dict) or value.get("type") != event:
-        raise UserError("invalid_description", f"An {event} needs a description {{type: {event!r}, sdp}}.")
-    sdp = value.get("sdp")
-    if not isinstance(sdp, str) or not sdp:
-        raise UserError("invalid_description", "description.sdp must be a non-empty string.")
-    if len(sdp.encode()) > max_bytes:
-        raise UserError("invalid_description", f"description.sdp is too long: at most {max_bytes} bytes.")
-    return {"type": event, "sdp": sdp}
-
-
-def _candidate(value: Any, max_bytes: int) -> dict | None:
-    """An RTCIceCandidateInit, or None (end of candidates); only the known fields are relayed."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise UserError("invalid_candidate", "An ice candidate must be an object {candidate, sdpMid, sdpMLineIndex}.")
-    candidate = value.get("candidate")
-    if not isinstance(candidate, str):
-        raise UserError("invalid_candidate", "candidate.candidate must be a string.")
-    if len(candidate.encode()) > max_bytes:
-        raise UserError("invalid_candidate", f"candidate.candidate is too long: at most {max_bytes} bytes.")
-    cleaned: dict[str, Any] = {"candidate": candidate}
-    mid, index, fragment = value.get("sdpMid"), value.get("sdpMLineIndex"), value.get("usernameFragment")
-    if mid is not None and not (isinstance(mid, str) and len(mid) <= 64):
-        raise UserError("invalid_candidate", "candidate.sdpMid must be a short string or null.")
-    if index is not None and not (isinstance(index, int) and not isinstance(index, bool) and 0 <= index < 1024):
-        raise UserError("invalid_candidate", "candidate.sdpMLineIndex must be a small whole number or null.")
-    if fragment is not None and not (isinstance(fragment, str) and len(fragment) <= 256):
-        raise UserError("invalid_candidate", "candidate.usernameFragment must be a short string or null.")
-    cleaned.update(sdpMid=mid, sdpMLineIndex=index)
-    if fragment is not None:
-        cleaned["usernameFragment"] = fragment
-    return cleaned

@@ -8,8 +8,10 @@ Services, each given what it uses:
     Departures  leaving rooms, and rooms that empty                    (Owners, Calls, RoomList, history)
     Admission   who may enter a room                                   (Owners, limiter)
     Entry       what follows a join, and the entry's ack               (Owners, Departures, RoomList, history)
-Handler groups: Sessions (Departures), Rooms (Admission, Entry, Departures), Chat (history),
-Moderation (Owners, Departures), Signaling (Admission, Entry, Calls).
+Handler groups: Sessions (Departures), Rooms (Admission, Entry, Departures), Chat (history), Reactions,
+Hands (Owners),
+Moderation (Owners, Departures), Signaling (Admission, Entry, Calls, SfuSignaling), SfuSignaling
+(the Janus instances and the calls on them; only when the SFU is on).
 """
 
 from __future__ import annotations
@@ -19,21 +21,27 @@ from videochat.events.calls import Calls
 from videochat.events.chat import Chat
 from videochat.events.departures import Departures
 from videochat.events.entry import Entry
+from videochat.events.hands import Hands
 from videochat.events.ice import IceServers
 from videochat.events.identity import BrowserIds
 from videochat.events.moderation import Moderation
 from videochat.events.owners import Owners
+from videochat.events.reactions import Reactions
 from videochat.events.realtime import Server, refuse_unknown_events
 from videochat.events.roomlist import RoomList
 from videochat.events.rooms import Rooms
 from videochat.events.sessions import Sessions
+from videochat.events.sfu import SfuSignaling
 from videochat.events.signaling import Signaling
 from videochat.model.access import Access
 from videochat.model.attempts import PasswordAttempts
+from videochat.model.callmode import CallPolicy
 from videochat.model.ratelimit import Limiter
 from videochat.model.rooms import Registry
 from videochat.model.validation import Limits
 from videochat.settings import Settings
+from videochat.sfu.calls import SfuCalls
+from videochat.sfu.instances import Instances
 from videochat.storage.base import History
 
 
@@ -53,10 +61,37 @@ class EventHandlers:
         limiter: Limiter,
         identities: BrowserIds,
         ice: IceServers,
+        instances: Instances | None = None,
     ) -> None:
         self.owners = Owners(sio, registry, access)
         self.room_list = RoomList(sio, registry, access, size=settings.room_list_size, rate=settings.room_list_rate)
-        self.calls = Calls(sio, registry)
+        self.policy = CallPolicy(
+            sfu_from=settings.sfu_from if instances is not None else 0,
+            max_call_size=settings.max_call_size,
+            max_sfu_call_size=settings.max_sfu_call_size,
+        )
+        self.sfu: SfuSignaling | None = None
+        if instances is not None:
+
+            async def send(sid: str, event: str, payload: dict) -> None:
+                await sio.emit(event, payload, to=sid)
+
+            self.sfu = SfuSignaling(
+                sio,
+                registry,
+                limits,
+                self.policy,
+                instances,
+                SfuCalls(
+                    instances,
+                    send,
+                    bitrate_bps=settings.upload_budget_kbps * 1000,
+                    max_publishers=2 * settings.max_sfu_call_size,
+                ),
+                max_sdp_bytes=settings.max_sdp_bytes,
+                max_candidate_bytes=settings.max_candidate_bytes,
+            )
+        self.calls = Calls(sio, registry, self.sfu)
         self.departures = Departures(sio, registry, access, history, self.owners, self.calls, self.room_list)
         self.admission = Admission(
             registry,
@@ -80,11 +115,13 @@ class EventHandlers:
             self.owners,
             self.departures,
             self.room_list,
-            max_call_size=settings.max_call_size,
+            max_call_size=self.policy.cap(instances is not None),
         )
         self.sessions = Sessions(sio, registry, limiter, identities, self.departures)
         self.rooms = Rooms(sio, registry, limits, self.admission, self.entry, self.departures, self.room_list)
         self.chat = Chat(sio, registry, limits, history)
+        self.reactions = Reactions(sio, registry, limits)
+        self.hands = Hands(sio, registry, limits, self.owners)
         self.moderation = Moderation(
             sio,
             registry,
@@ -103,11 +140,16 @@ class EventHandlers:
             self.entry,
             self.calls,
             ice,
-            max_call_size=settings.max_call_size,
+            policy=self.policy,
             upload_budget_kbps=settings.upload_budget_kbps,
             max_sdp_bytes=settings.max_sdp_bytes,
             max_candidate_bytes=settings.max_candidate_bytes,
+            sfu=self.sfu,
         )
-        for group in (self.sessions, self.rooms, self.chat, self.moderation, self.signaling):
-            group.register()
+        groups = (self.sessions, self.rooms, self.chat, self.reactions, self.hands, self.moderation, self.signaling)
+        for group in (*groups, self.sfu):
+            if group is not None:
+                group.register()
+        if self.sfu is None:
+            SfuSignaling.register_off(sio)
         refuse_unknown_events(sio)

@@ -35,12 +35,20 @@ CODES: dict[str, str] = {
     "invalid_settings": "room settings not as described",
     "invalid_password": f"a password is not text of 1 to {LONGEST_PASSWORD} characters",
     # Calls: signaling.
-    "call_full": "the call has --max-call-size participants already",
+    "call_full": "the call has --max-call-size participants already (--max-sfu-call-size on the SFU)",
     "not_in_call": "the socket is not a participant of that room's call",
     "unknown_peer": "toId is not another participant of the same call",
     "invalid_description": "an offer or answer that is not a description of its type, or too long",
     "invalid_candidate": "an ICE candidate that is not one, or too long",
     "invalid_media": "a media state that is not {audio, video, screen} booleans",
+    "invalid_reaction": "a reaction that is not one of the server's emoji (model/reactions.py)",
+    "invalid_hand": "raise_hand's second argument is not true or false",
+    # Calls through the SFU (docs/sfu.md).
+    "sfu_required": "the call is on the SFU, and this client did not say it speaks the SFU events (join_room's sfu)",
+    "not_on_sfu": "an SFU event for a call that is peer to peer",
+    "sfu_failed": "the SFU (Janus) refused or did not answer; the message says what happened",
+    "sfu_reachable": "sfu_status from someone whose media does reach the SFU: the call stays on it",
+    "invalid_sfu_request": "an SFU event whose arguments are not as described",
 }
 
 PASSWORD_REFUSALS = frozenset({"password_required", "wrong_password", "too_many_attempts"})

@@ -20,10 +20,19 @@ EVENT_KINDS = {
     "answer": "signal",
     "ice": "signal",
     "media_state": "signal",
+    "reaction": "message",  # shown to everyone in the call, as a message is
+    "raise_hand": "message",  # shown to everyone in the room
+    "lower_hand": "message",
+    "sfu_publish": "join",  # three Janus requests: it costs what a join does
+    "sfu_unpublish": "join",
+    "sfu_answer": "signal",
+    "sfu_candidate": "signal",
+    "sfu_layers": "other",
+    "sfu_status": "join",
 }
 KINDS = ("message", "join", "nickname", "signal", "other")
 DESCRIPTIONS = {
-    "message": "chat messages",
+    "message": "chat messages and reactions",
     "join": "room joins",
     "nickname": "nickname changes",
     "signal": "call signaling messages",

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
+from videochat.model.callmode import MESH
+
 DEFAULT_NICKNAME = "Anon"
 
 
@@ -65,9 +67,11 @@ class Media:
 class Participant:
     member: Member
     media: Media
+    sfu: bool = False  # its client speaks the SFU events (model/callmode.py)
+    hand: float | None = None  # when its hand went up (the server's clock), None while down
 
     def as_dict(self) -> dict[str, object]:
-        return {**self.member.as_dict(), "media": self.media.as_dict()}
+        return {**self.member.as_dict(), "media": self.media.as_dict(), "hand": self.hand}
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ class CallFull(Exception):
 
 
 # What changed, for on_change: ("connect" | "join" | "leave" | "rename" | "call" | "uncall" | "media"
-# | "disconnect", member id, room or None).
+# | "hand" | "disconnect", member id, room or None).
 ChangeListener = Callable[[str, str, "str | None"], None]
 
 
@@ -110,6 +114,7 @@ class Registry:
         # its call has participants
         self._calls: dict[str, dict[str, Participant]] = {}
         self._client_ids: dict[str, str] = {}  # client id -> member id
+        self._modes: dict[str, str] = {}  # room -> "sfu" while its call is on the SFU (else a mesh)
 
     # connections
 
@@ -228,7 +233,9 @@ class Registry:
 
     # calls
 
-    def join_call(self, member_id: str, room: str, media: Media, max_size: int) -> tuple[int, bool, bool]:
+    def join_call(
+        self, member_id: str, room: str, media: Media, max_size: int, sfu: bool = False
+    ) -> tuple[int, bool, bool]:
         """Enter a room if needed and join its call, all at once (no other join can slip between).
 
         Returns (room members now, whether new in the room, whether new in the call). Raises
@@ -240,7 +247,7 @@ class Registry:
         if len(participants) >= max_size:
             raise CallFull(room, max_size)
         count, new_member = self.join(member_id, room)
-        self._calls.setdefault(room, {})[member_id] = Participant(self._members[member_id], media)
+        self._calls.setdefault(room, {})[member_id] = Participant(self._members[member_id], media, sfu)
         self._changed(self._members[member_id], "call", room)
         return count, new_member, True
 
@@ -258,6 +265,7 @@ class Registry:
         del participants[member_id]
         if not participants:
             del self._calls[room]
+            self._modes.pop(room, None)  # the next call in this room starts as a mesh
         return True
 
     def in_call(self, member_id: str, room: str) -> bool:
@@ -268,6 +276,22 @@ class Registry:
 
     def count_participants(self, room: str) -> int:
         return len(self._calls.get(room, ()))
+
+    def call_mode(self, room: str) -> str:
+        return self._modes.get(room, MESH)
+
+    def set_call_mode(self, room: str, mode: str) -> None:
+        if room not in self._calls:
+            return  # the call ended meanwhile
+        if mode == MESH:
+            self._modes.pop(room, None)
+        else:
+            self._modes[room] = mode
+
+    def call_sizes(self, room: str) -> tuple[int, int]:
+        """(participants, of which speak the SFU events), for CallPolicy.join."""
+        participants = self._calls.get(room, {}).values()
+        return len(participants), sum(1 for p in participants if p.sfu)
 
     def count_calls(self) -> int:
         """Calls in progress: rooms whose call has two participants or more."""
@@ -281,6 +305,24 @@ class Registry:
 
     def media(self, member_id: str, room: str) -> Media:
         return self._calls[room][member_id].media
+
+    def set_hand(self, member_id: str, room: str, raised: bool, now: float) -> float | None:
+        """Raise (a hand already up keeps its place in the queue) or lower a participant's hand;
+        returns when it went up, or None."""
+        participant = self._calls[room][member_id]
+        hand = (participant.hand or now) if raised else None
+        if participant.hand != hand:
+            participant.hand = hand
+            self._changed(participant.member, "hand", room)
+        return hand
+
+    def hand(self, member_id: str, room: str) -> float | None:
+        return self._calls[room][member_id].hand
+
+    def raised_hands(self, room: str) -> list[Participant]:
+        """The call's raised hands, the first raised first."""
+        hands = [p for p in self._calls.get(room, {}).values() if p.hand is not None]
+        return sorted(hands, key=lambda p: (p.hand, p.member.id))
 
     def _remove(self, member: Member, room: str) -> Departure:
         del member.rooms[room]
@@ -307,6 +349,7 @@ class Registry:
             for room in member.rooms
             if member_id in self._calls.get(room, ())
         }
+        hands = {room: self._calls[room][member_id].hand for room in calls if self._calls[room][member_id].hand}
         return {
             "id": member.id,
             "nickname": member.nickname,
@@ -318,6 +361,7 @@ class Registry:
             "version": member.version,
             "rooms": dict(member.rooms),
             "calls": calls,
+            "hands": hands,
         }
 
     def put(self, state: dict[str, Any]) -> list[Departure] | None:
@@ -346,14 +390,16 @@ class Registry:
         for room, stamp in rooms.items():
             if room not in member.rooms:
                 self._insert(member, room, stamp)
+        hands = state.get("hands", {})
         for room in rooms:
             media = state["calls"].get(room)
             if media is None:
                 self._drop_participant(member_id, room)
             elif member_id in self._calls.get(room, ()):
                 self._calls[room][member_id].media = Media(**media)
+                self._calls[room][member_id].hand = hands.get(room)
             else:
-                self._calls.setdefault(room, {})[member_id] = Participant(member, Media(**media))
+                self._calls.setdefault(room, {})[member_id] = Participant(member, Media(**media), hand=hands.get(room))
         return departures
 
     def forget(self, member_id: str) -> tuple[Member | None, list[Departure]]:

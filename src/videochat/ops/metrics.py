@@ -146,6 +146,34 @@ class LiveState:
         )
 
 
+class SfuState:
+    """Gauges of the Janus instances (sfu/instances.py's snapshot), per instance: up, calls,
+    publishers, subscribers. The instance label is "local" or host:port, never a secret."""
+
+    def __init__(self, snapshot: Callable[[], list[dict]]) -> None:
+        self.snapshot = snapshot
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        families = {
+            "up": GaugeMetricFamily("videochat_janus_up", "1 while the Janus instance answers.", labels=["instance"]),
+            "calls": GaugeMetricFamily("videochat_janus_calls", "Calls placed on the instance.", labels=["instance"]),
+            "publishers": GaugeMetricFamily(
+                "videochat_janus_publishers", "Streams sent to the instance (camera, screen).", labels=["instance"]
+            ),
+            "subscribers": GaugeMetricFamily(
+                "videochat_janus_subscribers", "People receiving from the instance.", labels=["instance"]
+            ),
+        }
+        for instance in self.snapshot():
+            families["up"].add_metric([instance["name"]], 1 if instance["healthy"] else 0)
+            for key in ("calls", "publishers", "subscribers"):
+                families[key].add_metric([instance["name"]], instance[key])
+        yield from families.values()
+
+
 # Rooms are counted by how many members they have, in these ranges (the label values, fixed).
 ROOM_SIZE_RANGES = ((1, 1), (2, 2), (3, 5), (6, 10), (11, 50), (51, None))
 

@@ -40,10 +40,12 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
 from videochat.peer.patterns import PatternVideoTrack, ToneAudioTrack
+from videochat.peer.sfu import SfuSession
 
 log = logging.getLogger(__name__)
 
 KINDS = ("audio", "video")
+SFU_FRAMES_BEFORE_CLOSING_MESH = 5
 MAX_RETRIES = 2  # fresh connections tried after one to a peer failed, before giving up on it
 
 
@@ -62,6 +64,7 @@ class RemotePeer:
     frames: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     tracks: dict[str, MediaStreamTrack] = field(default_factory=dict)
     failures: int = 0  # connections to this peer that failed since the last one that connected
+    sfu_frames: int = 0  # frames received from this peer through the SFU
     making_offer: bool = False
     ignore_offer: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
@@ -93,6 +96,9 @@ class Peer:
         client_id: str | None = None,
         ssl_verify: bool = True,
         reconnection: bool = True,
+        sfu: bool = True,
+        receive_video: bool = True,
+        receive_audio: bool = True,
     ) -> None:
         self.url = url
         self.room = room
@@ -104,6 +110,12 @@ class Peer:
         self.ice_transport_policy_override = ice_transport_policy
         self.client_id = client_id or uuid.uuid4().hex
         self.peers: dict[str, RemotePeer] = {}
+        self.sfu = sfu  # say that we speak the SFU events: the call may move to the SFU
+        self.receive_video = receive_video  # on the SFU, False receives audio only (no video to decode)
+        self.receive_audio = receive_audio  # on the SFU, False with receive_video=False: a sender only
+        self.mode = "mesh"  # the call's mode, as the server says: "mesh" or "sfu"
+        self.sfu_moves = 0  # how many times the call (re)started on the SFU
+        self._sfu: SfuSession | None = None
         self.ice_servers: list[dict[str, Any]] = []
         self.ice_transport_policy = "all"
         self._ice_renew_at: float | None = None  # loop time after which new connections want fresh TURN credentials
@@ -140,6 +152,8 @@ class Peer:
             ("ice", self._on_ice),
             ("media_state", self._on_media_state),
             ("peer_left", self._on_peer_left),
+            ("call_mode", self._on_call_mode),
+            ("sfu_offer", self._on_sfu_offer),
         ):
             self.sio.on(event, handler)
         try:
@@ -261,7 +275,8 @@ class Peer:
         try:
             _checked(await self.sio.call("nickname", self.name, timeout=10), "nickname")
             media = {"audio": self._sends("audio"), "video": self._sends("video"), "screen": False}
-            reply = _checked(await self.sio.call("join_room", (self.room, {"media": media}), timeout=10), "join_room")
+            options = {"media": media, "sfu": self.sfu}
+            reply = _checked(await self.sio.call("join_room", (self.room, options), timeout=10), "join_room")
         except PeerError as error:
             self._join_error = error
             self._notify()
@@ -274,6 +289,9 @@ class Peer:
         for peer in reply["peers"]:
             self._remote(peer["id"], peer["nickname"]).media = dict(peer["media"])
         self.joins += 1
+        self.mode = reply.get("mode", "mesh")
+        if self.mode == "sfu":
+            self._spawn(self._sfu_start(), "sfu-start")
         self._joined.set()
         log.info("joined call room=%s id=%s peers=%d", self.room, self.id, len(reply["peers"]))
         self._notify()
@@ -301,6 +319,8 @@ class Peer:
         peer = info["peer"]
         remote = self._remote(peer["id"], peer["nickname"])
         remote.media = dict(peer["media"])
+        if self.mode == "sfu":
+            return  # its streams come through the SFU
         # the classic direction: those already in the call offer to the newcomer
         async with remote.lock:
             await self._replace_connection(remote)
@@ -386,7 +406,92 @@ class Peer:
             await self._close(remote)
         self._notify()
 
+    # the SFU
+
+    async def _on_call_mode(self, info: object, *_: Any) -> None:
+        if not isinstance(info, dict) or not self._for_us(info) or not self._joined.is_set():
+            return
+        self.mode = info.get("mode", "mesh")
+        log.info("call mode: %s %s", self.mode, info.get("reason", ""))
+        if self.mode == "sfu":
+            self._spawn(self._sfu_start(), "sfu-start")
+            return
+        if self._sfu is not None:
+            await self._sfu.close()
+            self._sfu = None
+        for remote in list(self.peers.values()):  # back to a mesh: the lower id offers
+            if remote.pc is None and (self.id or "") < remote.id:
+                self._spawn(self.call(remote.id), f"remesh-{remote.id}")
+
+    async def _on_sfu_offer(self, info: object, *_: Any) -> None:
+        if not isinstance(info, dict) or not self._for_us(info):
+            return
+        if self._sfu is None:
+            self._sfu = self._new_sfu_session()
+        try:
+            await self._sfu.offered(info)
+        except Exception as error:
+            log.warning("SFU offer not taken: %r", error)
+
+    async def _sfu_start(self) -> None:
+        """Publish to the SFU (again, after a move); what others send arrives with sfu_offer."""
+        if self._sfu is not None:
+            await self._sfu.close()
+        session = self._sfu = self._new_sfu_session()
+        tracks = [track for track in (self._track("audio"), self._track("video")) if track is not None]
+        self.sfu_moves += 1
+        try:
+            if tracks:
+                await session.publish(tracks)
+        except (PeerError, TimeoutError, socketio.exceptions.SocketIOError) as error:
+            log.warning("could not publish to the SFU: %s", error)
+        if not (self.receive_audio or self.receive_video):
+            # a sender only: no SFU frames will say the SFU carries the others; the mesh goes now
+            for remote in list(self.peers.values()):
+                if remote.pc is not None:
+                    self._spawn(self._close(remote), f"close-mesh-{remote.id}")
+        self._notify()
+
+    def _new_sfu_session(self) -> SfuSession:
+        async def call(event: str, request: dict) -> dict:
+            return _checked(await self.sio.call(event, request, timeout=15), event)
+
+        for remote in self.peers.values():
+            remote.sfu_frames = 0
+
+        async def failed() -> None:
+            log.warning("media cannot reach the SFU; telling the server")
+            try:
+                await call("sfu_status", {"room": self.room, "ok": False})
+            except (PeerError, TimeoutError, socketio.exceptions.SocketIOError) as error:
+                log.warning("the call cannot go back to peer to peer: %s", error)
+
+        return SfuSession(
+            self.room, self._new_pc, call, self._sfu_frame, failed, self.receive_video, self.receive_audio
+        )
+
+    def _sfu_frame(self, peer_id: str, kind: str) -> None:
+        remote = self.peers.get(peer_id)
+        if remote is None:
+            return
+        remote.frames[kind] += 1
+        remote.sfu_frames += 1
+        if remote.sfu_frames == SFU_FRAMES_BEFORE_CLOSING_MESH and remote.pc is not None:
+            # make before break: the mesh connection goes once the SFU's frames arrive
+            self._spawn(self._close(remote), f"close-mesh-{peer_id}")
+        self._notify()
+
     # connections and media
+
+    async def _new_pc(self) -> RTCPeerConnection:
+        await self._renew_ice_servers()
+        servers = [
+            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in self.ice_servers
+        ]
+        return RTCPeerConnection(
+            RTCConfiguration(iceServers=servers, iceTransportPolicy=_policy(self.ice_transport_policy))
+        )
 
     def _remote(self, peer_id: str, nickname: str) -> RemotePeer:
         remote = self.peers.get(peer_id)
@@ -399,14 +504,7 @@ class Peer:
         await self._close(remote)
         if self._stopping:
             raise asyncio.CancelledError  # an event handled while stopping makes no new connection
-        await self._renew_ice_servers()
-        servers = [
-            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
-            for s in self.ice_servers
-        ]
-        pc = RTCPeerConnection(
-            RTCConfiguration(iceServers=servers, iceTransportPolicy=_policy(self.ice_transport_policy))
-        )
+        pc = await self._new_pc()
         remote.pc = pc
         remote.ignore_offer = False
 
@@ -496,6 +594,9 @@ class Peer:
             await pc.close()
 
     async def _close_all(self) -> None:
+        if self._sfu is not None:
+            await self._sfu.close()
+            self._sfu = None
         peers = list(self.peers.values())
         self.peers.clear()
         for remote in peers:
@@ -575,10 +676,22 @@ async def run_peer(url: str, room: str, **options: Any) -> int:
         await peer.stop()
         return 1
     log.info("in the call of %r as %s (%s); Ctrl-C leaves", room, peer.name, peer.id)
+    seen: dict[tuple[str, str], int] = {}
     try:
         while not stop.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), STATUS_INTERVAL)
+            # whose media arrived since the last status
+            now = {(r.id, kind): r.frames[kind] for r in peer.peers.values() for kind in KINDS}
+            grew = [key for key, count in now.items() if count > seen.get(key, 0)]
+            seen = now
+            log.info(
+                "receiving video from %d and audio from %d of %d others (call: %s)",
+                sum(1 for _, kind in grew if kind == "video"),
+                sum(1 for _, kind in grew if kind == "audio"),
+                len(peer.peers),
+                peer.mode,
+            )
             for remote in list(peer.peers.values()):
                 log.info(
                     "from %s (%s): %s, %d video and %d audio frames received",

@@ -52,6 +52,13 @@ EMPTY_ROOMS = "CREATE TABLE IF NOT EXISTS empty_rooms (room TEXT PRIMARY KEY, si
 # each room's access policy (access.RoomPolicy.to_data(), JSON): a locked room's history stays behind
 # its lock across restarts, as long as the history does
 ROOM_POLICIES = "CREATE TABLE IF NOT EXISTS room_policies (room TEXT PRIMARY KEY, policy TEXT NOT NULL)"
+# the bans of room owners (access.Ban, until and since: wall-clock seconds), kept until they end so
+# that a restart does not let a removed member straight back in; the key is a browser id's or an
+# address block's (identity.py), never more of a person
+ROOM_BANS = (
+    "CREATE TABLE IF NOT EXISTS room_bans (room TEXT NOT NULL, key TEXT NOT NULL, until REAL NOT NULL, "
+    "since REAL NOT NULL, PRIMARY KEY (room, key))"
+)
 
 # seconds new history may wait in memory to be written with what follows it: a busy room's rows
 # share index pages, so larger batches rewrite fewer pages per message
@@ -146,7 +153,7 @@ class HistoryStore:
         db.execute("PRAGMA synchronous=NORMAL")
         if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             self._migrate(db)
-        for statement in (MESSAGES, MESSAGES_INDEX, EMPTY_ROOMS, ROOM_POLICIES):
+        for statement in (MESSAGES, MESSAGES_INDEX, EMPTY_ROOMS, ROOM_POLICIES, ROOM_BANS):
             db.execute(statement)
         # Nobody is in any room when the server starts: every room with history starts its
         # countdown now, unless it was already counting.
@@ -281,6 +288,22 @@ class HistoryStore:
                 "INSERT OR REPLACE INTO room_policies (room, policy) VALUES (?, ?)",
                 (room, json.dumps(policy, separators=(",", ":"))),
             )
+
+    def save_ban(self, room: str, key: str, until: float, since: float) -> None:
+        """Keep a ban until it ends (those that ended go at the same time)."""
+        self._queue("DELETE FROM room_bans WHERE until <= ?", (since,))
+        self._queue(
+            "INSERT OR REPLACE INTO room_bans (room, key, until, since) VALUES (?, ?, ?, ?)", (room, key, until, since)
+        )
+
+    async def bans(self, now: float) -> list[tuple[str, str, float, float]]:
+        """The kept bans that have not ended: (room, key, until, since)."""
+        rows = await self._run(
+            lambda: self._db.execute(  # type: ignore[union-attr]
+                "SELECT room, key, until, since FROM room_bans WHERE until > ?", (now,)
+            ).fetchall()
+        )
+        return [(room, key, float(until), float(since)) for room, key, until, since in rows]
 
     async def policies(self) -> dict[str, dict[str, Any]]:
         """Every kept policy (at start: rooms are empty then, their policies wait for the sweep)."""

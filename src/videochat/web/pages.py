@@ -13,6 +13,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainT
 from videochat.model.access import MOST_MEMBERS
 from videochat.model.errors import ENTRY_REFUSALS, PASSWORD_REFUSALS
 from videochat.model.passwords import LONGEST_PASSWORD
+from videochat.model.reactions import REACTIONS
 from videochat.model.validation import Limits
 from videochat.web import i18n
 
@@ -54,6 +55,7 @@ class PageConfig:
                 "uploadBudgetKbps": self.upload_budget_kbps,
             },
             "errors": {"password": sorted(PASSWORD_REFUSALS), "entry": sorted(ENTRY_REFUSALS)},
+            "reactions": list(REACTIONS),
         }
 
 

@@ -2,13 +2,14 @@
 // (protocol.js) to the views (prejoin.js, tiles.js, controls.js). The only module that knows them all.
 
 import { config } from "./config.js";
-import { CallControls, controlState, listenToShortcuts } from "./controls.js";
+import { CallControls, controlState, listenToPushToTalk, listenToShortcuts } from "./controls.js";
 import { byId, whenIdle } from "./dom.js";
 import { Emitter } from "./events.js";
 import { errorText, t } from "./i18n.js";
 import { AudioLevels, LocalMedia } from "./media.js";
 import { Mesh } from "./peers.js";
 import { PreJoin } from "./prejoin.js";
+import { SfuLink } from "./sfu.js";
 import { loadDevices, saveDevices } from "./storage.js";
 import { CallGrid, SELF } from "./tiles.js";
 
@@ -19,6 +20,10 @@ const PROBLEM_TEXT = {
     in_use: "media_in_use",
     failed: "media_failed",
 };
+
+/** Speaking this long gets a person the big tile on the SFU, which stays theirs at least FEATURE_HOLD_MS. */
+const FEATURE_AFTER_MS = 1200;
+const FEATURE_HOLD_MS = 4000;
 
 const input = (id) => /** @type {HTMLInputElement & HTMLSelectElement & HTMLButtonElement & HTMLVideoElement} */ (byId(id));
 
@@ -36,6 +41,15 @@ export class Call extends Emitter {
     #name = "";
     /** When our TURN credentials are renewed (#renewIceServersIn). */
     #renewTimer = 0;
+    /** @type {import("./protocol.js").CallMode} the call's mode, as the server says */
+    #mode = "mesh";
+    /** Our connections with the SFU while the call is on it. @type {SfuLink | null} */
+    #sfu = null;
+    /** The screen we publish to the SFU. @type {MediaStreamTrack | null} */
+    #sharing = null;
+    #uploadBudgetKbps = 0;
+    /** Tiles' sizes, for the simulcast layer each needs. */
+    #tileSizes = new ResizeObserver(() => this.#fitLayers());
 
     /**
      * @param {import("./protocol.js").ChatConnection} connection
@@ -62,7 +76,7 @@ export class Call extends Emitter {
         this.controls = new CallControls({
             mic: input("mute-button"), camera: input("camera-button"), share: input("share-button"),
             leave: input("leave-call"), cameraSelect: input("camera-select"), micSelect: input("mic-select"),
-            speakerSelect: input("speaker-select"), speakerField: byId("speaker-field"),
+            speakerSelect: input("speaker-select"), speakerField: byId("speaker-field"), reactions: byId("reactions"),
         }, Boolean(navigator.mediaDevices?.getDisplayMedia), LocalMedia.canChooseSpeaker);
         byId("call-message-dismiss").addEventListener("click", () => this.#say(""));
         this.#wireMedia();
@@ -150,6 +164,115 @@ export class Call extends Emitter {
         }
         this.#sizeChanged(); // before the offers come: the connections start at the call's size
         this.#render();
+        this.#uploadBudgetKbps = ack.uploadBudgetKbps;
+        this.#mode = "mesh";
+        if (ack.mode === "sfu") this.#toSfu(false);
+    }
+
+    /**
+     * The call is on the SFU (docs/sfu.md): publish there, receive everyone from there. The mesh
+     * goes on until each person's media arrives through the SFU (make before break).
+     * @param {boolean | string} announce say that the call is moving (true), or why (an i18n key)
+     */
+    #toSfu(announce) {
+        this.#sfu?.close();
+        this.#mode = "sfu";
+        this.#sharing = null;
+        this.#published = false;
+        const link = (this.#sfu = new SfuLink((event, request) => this.connection.sfu(event, request), this.mesh.config, this.#uploadBudgetKbps));
+        if (announce) this.#say(t(announce === true ? "sfu_moving" : announce), "info");
+        link.on("stream", ({ key, id, source, stream }) => {
+            if (this.#sfu !== link) return;
+            if (source === "screen") {
+                this.grid.upsert(key, t("screen_of", { name: this.grid.nameOf(id) }), { audio: false, video: true, screen: true });
+                this.grid.setStream(key, stream);
+                this.grid.setState(key, "connected");
+            } else {
+                // make before break: the tile changes to the SFU's stream once it has a picture,
+                // then the mesh connection goes
+                this.grid.replaceStream(id, stream).then(() => {
+                    if (this.#sfu !== link || !this.grid.has(id)) return;
+                    this.grid.setState(id, "connected");
+                    this.levels.watch(id, () => link.audioLevel(id)); // the speaking ring, from the SFU's audio
+                    this.mesh.remove(id); // its media comes through the SFU now
+                    if (this.message.box.dataset.kind === "info") this.#say("");
+                });
+            }
+            for (const item of this.grid.list.children) this.#tileSizes.observe(item);
+            this.#fitLayers();
+        });
+        link.on("gone", ({ key }) => {
+            if (key.endsWith(":screen")) this.grid.remove(key);
+        });
+        link.on("failed", () => this.#sfuUnreachable(link));
+        link.on("connected", () => {
+            if (this.#sfu === link && this.message.box.dataset.sfu) this.#say("");
+        });
+        this.#syncSfu();
+    }
+
+    /** Our media cannot reach the SFU: the server takes the call back to a mesh if it fits. @param {SfuLink} link */
+    async #sfuUnreachable(link) {
+        if (this.#sfu !== link) return;
+        try {
+            await this.connection.sfu("sfu_status", { ok: false });
+        } catch (error) {
+            // sfu_reachable: Janus saw our connection come up; a slow one is still connecting
+            if (error?.code === "sfu_reachable") return;
+            this.#say(error?.code === "sfu_failed" ? t("sfu_too_big") : errorText(error), "error");
+            this.message.box.dataset.sfu = "failed"; // cleared when the SFU's connections come up
+        }
+    }
+
+    /** The call is back to peer to peer: SFU connections go, a mesh is made again. @param {string} [reason] */
+    #toMesh(reason) {
+        this.grid.feature("");
+        this.#sfu?.close();
+        this.#sfu = null;
+        this.#sharing = null;
+        this.#mode = "mesh";
+        if (reason) this.#say(t(reason === "sfu_unreachable" ? "sfu_unreachable" : "sfu_lost"), "warning");
+        const you = this.connection.you?.id ?? "";
+        for (const member of this.#othersInCall()) {
+            if (this.grid.has(`${member.id}:screen`)) this.grid.remove(`${member.id}:screen`);
+            if (you < member.id) this.mesh.connect(member.id); // of each pair, the lower id offers
+        }
+    }
+
+    /** What we send to the SFU follows our media: camera and microphone, and the screen apart. */
+    #syncSfu() {
+        const link = this.#sfu;
+        if (!link) return;
+        const media = this.media;
+        const camera = media.cameraOff ? null : media.camera;
+        if (!this.#published) {
+            this.#published = true;
+            link.publish("camera", { audio: media.audio, video: camera }).catch((error) => this.#say(errorText(error), "warning"));
+        } else {
+            link.setTrack("audio", media.audio);
+            link.setTrack("video", camera);
+        }
+        if (media.screen && this.#sharing !== media.screen) {
+            this.#sharing = media.screen;
+            link.publish("screen", { video: media.screen }).catch((error) => this.#say(errorText(error), "warning"));
+        } else if (!media.screen && this.#sharing) {
+            this.#sharing = null;
+            link.unpublish("screen");
+        }
+    }
+
+    #published = false;
+
+    /** Each received video at the layer its tile needs. */
+    #fitLayers() {
+        if (!this.#sfu) return;
+        /** @type {Map<string, number>} */
+        const heights = new Map();
+        for (const item of /** @type {HTMLElement[]} */ ([...this.grid.list.children])) {
+            const key = item.dataset.peerId;
+            if (key) heights.set(key, item.clientHeight);
+        }
+        this.#sfu.fit(heights);
     }
 
     /**
@@ -191,6 +314,10 @@ export class Call extends Emitter {
 
     #exit() {
         this.#inCall = false;
+        this.#sfu?.close();
+        this.#sfu = null;
+        this.#mode = "mesh";
+        this.#tileSizes.disconnect();
         clearTimeout(this.#renewTimer);
         this.mesh.closeAll();
         this.grid.clear();
@@ -205,6 +332,7 @@ export class Call extends Emitter {
         const media = this.media;
         media.ontrack = (kind, track) => {
             this.mesh.setTrack(kind, track);
+            this.#syncSfu();
             this.#mediaChanged();
         };
         media.ondevices = (devices) => {
@@ -216,7 +344,30 @@ export class Call extends Emitter {
             this.#render();
         };
         media.onscreenended = () => this.#mediaChanged();
-        this.levels.onspeaking = (id, speaking) => this.grid.setSpeaking(id || SELF, speaking);
+        /** @type {Map<string, number>} who speaks now, since when (ms) */
+        const speakingSince = new Map();
+        let featured = "";
+        let featuredAt = 0;
+        this.levels.onspeaking = (id, speaking) => {
+            this.grid.setSpeaking(id || SELF, speaking);
+            if (!id || id === SELF) return;
+            if (!speaking) {
+                speakingSince.delete(id);
+                return;
+            }
+            const now = performance.now();
+            speakingSince.set(id, now);
+            // On the SFU, the person speaking gets the big tile (Google Meet's "auto" layout), once
+            // they have spoken for a moment and the last change is a few seconds old: a tile that
+            // jumped at every cough would change everyone's received layers all the time.
+            window.setTimeout(() => {
+                if (this.#mode !== "sfu" || speakingSince.get(id) !== now || id === featured) return;
+                if (performance.now() - featuredAt < FEATURE_HOLD_MS && featured) return;
+                featured = id;
+                featuredAt = performance.now();
+                this.grid.feature(id);
+            }, FEATURE_AFTER_MS);
+        };
     }
 
     #wireViews() {
@@ -262,6 +413,14 @@ export class Call extends Emitter {
         this.controls.oncamera = toggleCamera;
         this.controls.onchoose = choose;
         this.controls.onleave = () => this.leave();
+        this.controls.onreact = async (emoji) => {
+            try {
+                await this.connection.sendReaction(emoji);
+                this.grid.react(SELF, emoji);
+            } catch (error) {
+                this.#say(errorText(error), "warning");
+            }
+        };
         this.controls.onshare = async () => {
             if (this.media.screen) {
                 this.media.stopScreen();
@@ -282,6 +441,13 @@ export class Call extends Emitter {
             m: () => (this.#inCall || this.prejoin.visible) && toggleMute(),
             v: () => (this.#inCall || this.prejoin.visible) && toggleCamera(),
         });
+        listenToPushToTalk(
+            () => this.#inCall && Boolean(this.media.audio) && this.media.muted,
+            (talking) => {
+                this.media.setMuted(!talking);
+                this.#mediaChanged();
+            },
+        );
     }
 
     #wireSignaling() {
@@ -296,7 +462,7 @@ export class Call extends Emitter {
         connection.on("callwelcome", ({ peer }) => {
             if (!this.#inCall || peer.id === connection.you?.id) return;
             const known = this.grid.has(peer.id);
-            mesh.connect(peer.id); // the newcomer waits for our offer
+            if (this.#mode === "mesh") mesh.connect(peer.id); // the newcomer waits for our offer (on the SFU: its streams come from there)
             this.grid.upsert(peer.id, peer.nickname, peer.media);
             if (!known) this.#sizeChanged();
         });
@@ -311,14 +477,30 @@ export class Call extends Emitter {
         connection.on("answer", ({ description, sender }) => this.#inCall && mesh.handleAnswer(description, sender.from));
         connection.on("ice", ({ candidate, sender }) => this.#inCall && mesh.handleIce(candidate, sender.from));
         connection.on("mediastate", ({ id, media }) => this.grid.setMedia(id, media));
+        connection.on("reaction", ({ id, emoji }) => this.grid.react(id, emoji));
         connection.on("peerleft", ({ id, nickname }) => {
             mesh.remove(id);
+            if (this.grid.has(`${id}:screen`)) this.grid.remove(`${id}:screen`);
             this.levels.unwatch(id);
             this.grid.remove(id);
             this.#sizeChanged();
             this.dispatch("left", { id, nickname });
         });
         connection.on("callrejoin", (ack) => this.#enter(ack));
+        connection.on("callmode", ({ mode, reason, moved }) => {
+            if (!this.#inCall) return;
+            if (mode === "sfu") {
+                if (reason) this.#say(t("sfu_too_big"), "error");
+                else if (moved || this.#mode !== "sfu") this.#toSfu(moved ? "sfu_moved" : true);
+            } else if (this.#mode === "sfu") {
+                this.#toMesh(reason);
+            }
+        });
+        connection.on("sfuoffer", (info) => {
+            if (!this.#inCall) return;
+            if (!this.#sfu) this.#toSfu(false);
+            this.#sfu?.offered(info);
+        });
         connection.on("callrejoinfailed", (error) => {
             this.#exit();
             this.#say(errorText(error), "error");
@@ -361,6 +543,7 @@ export class Call extends Emitter {
         this.message.text.textContent = text;
         box.dataset.kind = kind;
         box.hidden = !text;
+        delete box.dataset.sfu;
         if (!text) delete box.dataset.peer;
     }
 }

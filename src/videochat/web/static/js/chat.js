@@ -1,6 +1,7 @@
 // The chat log (#messages): messages and notices, in time order, each message shown once.
 
 import { el, formatTime, namesakeTag, userText } from "./dom.js";
+import { splitLinks } from "./links.js";
 
 export class ChatLog {
     /** @type {Map<string, HTMLElement>} message id -> its element */
@@ -35,7 +36,7 @@ export class ChatLog {
                 ...namesakeTag(this.#tags.get(message.author.id), message.author.nickname),
                 el("time", { className: "message-time", text: formatTime(message.time), attrs: { datetime: time.toISOString() } }),
             ]),
-            userText("p", "message-text", message.text),
+            linkedText(message.text),
         ]);
         this.#shown.set(message.id, item);
         this.#insert(item, message.time);
@@ -94,4 +95,21 @@ export class ChatLog {
         this.empty.hidden = true;
         if (atBottom || item.classList.contains("mine")) this.list.scrollTop = this.list.scrollHeight;
     }
+}
+
+/**
+ * A message's text, its web addresses clickable (opened in a new tab, telling the site nothing of
+ * where it came from); the rest plain text, never HTML.
+ * @param {string} text
+ */
+function linkedText(text) {
+    const paragraph = userText("p", "message-text", "");
+    for (const part of splitLinks(text)) {
+        paragraph.append(
+            part.href
+                ? el("a", { text: part.text, attrs: { href: part.href, target: "_blank", rel: "noopener noreferrer nofollow" } })
+                : part.text,
+        );
+    }
+    return paragraph;
 }

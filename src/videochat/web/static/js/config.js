@@ -16,7 +16,10 @@ import { byId } from "./dom.js";
  * room itself refuses us (those, and a full room or a ban).
  * @typedef {{password: string[], entry: string[]}} ErrorGroups
  */
-/** @typedef {{limits: Limits, errors: ErrorGroups, room?: string}} PageConfig room: on a room's page, its name */
+/**
+ * @typedef {{limits: Limits, errors: ErrorGroups, reactions: string[], room?: string}} PageConfig
+ *     room: on a room's page, its name; reactions: the emoji a call participant may send
+ */
 
 /** @type {PageConfig} */
 export const config = JSON.parse(byId("page-config").textContent ?? "");

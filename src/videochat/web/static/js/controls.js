@@ -64,13 +64,14 @@ export class CallControls {
     oncamera = /** @type {(() => void) | null} */ (null);
     onshare = /** @type {(() => void) | null} */ (null);
     onleave = /** @type {(() => void) | null} */ (null);
+    onreact = /** @type {((emoji: string) => void) | null} */ (null);
     /** @type {((kind: "audioinput" | "videoinput" | "audiooutput", deviceId: string) => void) | null} */
     onchoose = null;
 
     /**
      * @param {{mic: HTMLButtonElement, camera: HTMLButtonElement, share: HTMLButtonElement, leave: HTMLButtonElement,
      *          cameraSelect: HTMLSelectElement, micSelect: HTMLSelectElement, speakerSelect: HTMLSelectElement,
-     *          speakerField: HTMLElement}} elements
+     *          speakerField: HTMLElement, reactions: HTMLElement}} elements
      * @param {boolean} canShare
      * @param {boolean} canChooseSpeaker
      */
@@ -82,9 +83,10 @@ export class CallControls {
         elements.leave.addEventListener("click", () => this.onleave?.());
         elements.share.hidden = !canShare;
         elements.speakerField.hidden = !canChooseSpeaker;
-        // The settings menu closes on Escape and on a click elsewhere, as menus do.
-        const menu = elements.cameraSelect.closest("details");
-        if (menu) {
+        // The menus (settings, reactions) close on Escape and on a click elsewhere, as menus do.
+        for (const menu of /** @type {HTMLDetailsElement[]} */ ([elements.cameraSelect.closest("details"), elements.reactions.closest("details")])) {
+            if (!menu) continue;
+            menu.addEventListener("toggle", () => menu.open && keepOnScreen(/** @type {HTMLElement} */ (menu.querySelector(".call-menu-body"))));
             document.addEventListener("click", (event) => {
                 if (menu.open && !menu.contains(/** @type {Node} */ (event.target))) menu.open = false;
             });
@@ -94,6 +96,17 @@ export class CallControls {
                 menu.querySelector("summary")?.focus();
             });
         }
+        // a reaction is sent, and its menu closes (focus back on its button)
+        elements.reactions.addEventListener("click", (event) => {
+            const button = /** @type {HTMLElement} */ (event.target).closest("[data-emoji]");
+            if (!(button instanceof HTMLElement) || !button.dataset.emoji) return;
+            const menu = elements.reactions.closest("details");
+            if (menu) {
+                menu.open = false;
+                menu.querySelector("summary")?.focus();
+            }
+            this.onreact?.(button.dataset.emoji);
+        });
         for (const [select, kind] of /** @type {const} */ ([[elements.cameraSelect, "videoinput"], [elements.micSelect, "audioinput"], [elements.speakerSelect, "audiooutput"]])) {
             select.addEventListener("change", () => this.onchoose?.(kind, select.value));
         }
@@ -118,9 +131,23 @@ export class CallControls {
 }
 
 /**
- * Keyboard shortcuts for the call: M mutes or unmutes, V turns the camera off or on — unless the
- * person is typing (a chat message, a name).
- * @param {{m: () => void, v: () => void}} actions
+ * A menu that opens centred over its button stays on the screen: near an edge (a phone, a call bar
+ * that wrapped) it moves sideways by what would be cut off.
+ * @param {HTMLElement | null} body
+ */
+function keepOnScreen(body) {
+    if (!body) return;
+    body.style.translate = "";
+    const margin = 8;
+    const { left, right } = body.getBoundingClientRect();
+    const shift = Math.max(0, margin - left) - Math.max(0, right - (document.documentElement.clientWidth - margin));
+    if (shift) body.style.translate = `${shift}px 0`;
+}
+
+/**
+ * Keyboard shortcuts for the call (M mutes or unmutes, V turns the camera off or on, H raises or
+ * lowers the hand) — unless the person is typing (a chat message, a name).
+ * @param {Record<string, () => void>} actions by key
  */
 export function listenToShortcuts(actions) {
     document.addEventListener("keydown", (event) => {
@@ -132,4 +159,30 @@ export function listenToShortcuts(actions) {
         event.preventDefault();
         action();
     });
+}
+
+/**
+ * Push to talk: while the microphone is muted, holding the space bar talks; letting go mutes again.
+ * Not while typing, nor while a button or link has the focus (the space bar presses those).
+ * @param {() => boolean} muted whether the microphone is muted now (and push to talk may start)
+ * @param {(talking: boolean) => void} talk unmute (true) or mute again (false)
+ */
+export function listenToPushToTalk(muted, talk) {
+    let talking = false;
+    const stop = () => {
+        if (!talking) return;
+        talking = false;
+        talk(false);
+    };
+    document.addEventListener("keydown", (event) => {
+        if (event.code !== "Space" || event.repeat || event.ctrlKey || event.metaKey || event.altKey) return;
+        const target = /** @type {HTMLElement | null} */ (event.target);
+        if (target?.closest("input, textarea, select, button, a, summary, [contenteditable]")) return;
+        if (talking || !muted()) return;
+        event.preventDefault();
+        talking = true;
+        talk(true);
+    });
+    document.addEventListener("keyup", (event) => event.code === "Space" && stop());
+    window.addEventListener("blur", stop); // the key's release may never come to a page left meanwhile
 }

@@ -10,13 +10,16 @@ import { browserId, saveBrowserId } from "./storage.js";
 /** @typedef {{id: string, room: string, author: Member, text: string, time: number}} Message */
 /** @typedef {{name: string, count: number, locked?: boolean}} RoomSummary */
 /** @typedef {{owner: string | null, locked: boolean, private: boolean, maxMembers: number | null}} RoomSettings */
-/** @typedef {{ok: true, room: string, you: Member, count: number, members: Member[], history: Message[], inCall?: string[], maxCallSize?: number}} EnterAck inCall: ids of the call's participants */
+/** @typedef {{id: string, hand: number}} Hand a raised hand: whose, and when it went up (the server's clock, seconds) */
+/** @typedef {{ok: true, room: string, you: Member, count: number, members: Member[], history: Message[], inCall?: string[], hands?: Hand[], maxCallSize?: number}} EnterAck inCall: ids of the call's participants; hands: their raised hands */
 /** @typedef {{room: string, member: Member, count: number, call: boolean}} Presence call: they joined the call */
 /** @typedef {"connecting" | "connected" | "reconnecting" | "disconnected"} Status */
 /** @typedef {{audio: boolean, video: boolean, screen: boolean}} MediaState */
 /** @typedef {{id: string, nickname: string, media: MediaState}} Peer */
 /** @typedef {{iceServers: RTCIceServer[], iceTransportPolicy: RTCIceTransportPolicy, iceTtl: number | null}} IceAck iceTtl: seconds the TURN credentials last (null: none) */
-/** @typedef {EnterAck & IceAck & {peers: Peer[], uploadBudgetKbps: number}} JoinAck */
+/** @typedef {"mesh" | "sfu"} CallMode peer to peer, or through the SFU (docs/sfu.md) */
+/** @typedef {EnterAck & IceAck & {peers: Peer[], uploadBudgetKbps: number, mode?: CallMode}} JoinAck */
+/** @typedef {{mid: string, kind: "audio" | "video", id: string, source: "camera" | "screen"}} SfuStream */
 /** @typedef {{room: string, from: string, member: Member | null}} Sender */
 
 /** An error the server answered with (`{code, message}`), or one of ours: offline, timeout, disconnected. */
@@ -61,6 +64,9 @@ export class ProtocolError extends Error {
  * @property {{candidate: RTCIceCandidateInit | null, sender: Sender}} ice
  * @property {{room: string, id: string, media: MediaState}} mediastate a peer of our call changed
  *     what it sends
+ * @property {{room: string, id: string, emoji: string}} reaction someone in our call reacted
+ * @property {{hands: Hand[], changed?: string, by?: Member | null}} hands the raised hands of our
+ *     room's call changed (the first raised first); changed: whose, by: the owner who lowered it
  * @property {{room: string, id: string, nickname: string}} peerleft someone left our call (the room
  *     or only the call)
  * @property {{callers: Member[], max: number}} callers who is in our room's call changed (we are
@@ -70,6 +76,10 @@ export class ProtocolError extends Error {
  * @property {{room: string, by: Member, seconds: number}} removed the owner removed us from our
  *     room (we stay connected, and do not go back in by ourselves)
  * @property {{room: string, by: Member}} muterequest the owner asks us to mute our microphone
+ * @property {{room: string, mode: CallMode, reason?: string, moved?: boolean}} callmode our call
+ *     moved between peer to peer and the SFU (moved: to another SFU instance: publish again)
+ * @property {{room: string, seq: number, offer: RTCSessionDescriptionInit, streams: SfuStream[], fresh?: boolean}} sfuoffer
+ *     what we receive from the SFU changed: answer with sfu("sfu_answer", ...)
  */
 
 /** @extends {Emitter<ChatEvents>} */
@@ -93,6 +103,8 @@ export class ChatConnection extends Emitter {
     #entry = {};
     /** @type {Map<string, Member>} who is in #room's call */
     #callers = new Map();
+    /** @type {Map<string, number>} the raised hands of our room's call: id -> when */
+    #hands = new Map();
     #maxCallSize = 0;
     /** @type {Set<string>} the codes of a room refusing us, which end a rejoin (the page config's) */
     #entryRefusals;
@@ -128,6 +140,11 @@ export class ChatConnection extends Emitter {
     get you() { return this.#you; }
     /** Who is in our room's call. @returns {Member[]} */
     get callers() { return [...this.#callers.values()]; }
+
+    /** The raised hands of our room's call, the first raised first. @returns {Hand[]} */
+    get hands() {
+        return [...this.#hands].map(([id, hand]) => ({ id, hand })).sort((a, b) => a.hand - b.hand || (a.id < b.id ? -1 : 1));
+    }
 
     /** Opens the connection; resolves once connected (and our nickname and room are restored). */
     connect() {
@@ -228,7 +245,8 @@ export class ChatConnection extends Emitter {
      * @returns {Promise<JoinAck>}
      */
     async joinCall(room, media) {
-        const ack = await this.#requestOnceConnected("join_room", room, { media });
+        // sfu: we speak the SFU events (docs/protocol.md, "Calls through the SFU")
+        const ack = await this.#requestOnceConnected("join_room", room, { media, sfu: true });
         this.#call = { room: ack.room, media: { ...media } };
         this.#inRoom(ack);
         return ack;
@@ -266,6 +284,35 @@ export class ChatConnection extends Emitter {
     }
 
     /**
+     * A reaction to everyone in our call (one of the page configuration's `reactions`).
+     * @param {string} emoji
+     * @returns {Promise<{room: string, emoji: string}>}
+     */
+    async sendReaction(emoji) {
+        if (!this.#call) throw new ProtocolError("not_in_call", "You are not in a call.");
+        return this.#request("reaction", this.#call.room, emoji);
+    }
+
+    /**
+     * Raises (true) or lowers (false) our hand in our call.
+     * @param {boolean} raised
+     * @returns {Promise<{room: string, hand: number | null}>}
+     */
+    async raiseHand(raised) {
+        if (!this.#call) throw new ProtocolError("not_in_call", "You are not in a call.");
+        return this.#request("raise_hand", this.#call.room, raised);
+    }
+
+    /**
+     * The owner lowers someone's hand.
+     * @param {string} room
+     * @param {string} id
+     */
+    async lowerHand(room, id) {
+        return this.#request("lower_hand", room, id);
+    }
+
+    /**
      * Signaling messages to one peer of our call. Fire and forget: a lost message is repaired by an
      * ICE restart or, after a reconnect, by a new connection.
      * @param {"offer" | "answer" | "ice"} event
@@ -277,6 +324,18 @@ export class ChatConnection extends Emitter {
         // Refusals come back in the ack and are dropped: a candidate for someone who just left
         // (unknown_peer) is expected, and the page hears of their leaving from peer_left.
         this.socket.emit(event, payload, this.#call.room, toId, ignoreAck);
+    }
+
+    /**
+     * An SFU event of our call (sfu_publish, sfu_answer, ...): `request` without the room, which
+     * is added. Rejects with the server's refusal.
+     * @param {string} event
+     * @param {object} request
+     * @returns {Promise<any>}
+     */
+    sfu(event, request) {
+        if (!this.#call) return Promise.reject(new ProtocolError("not_in_call", "Not in a call."));
+        return this.#request(event, { room: this.#call.room, ...request });
     }
 
     /** @returns {Promise<RoomSummary[]>} */
@@ -320,6 +379,15 @@ export class ChatConnection extends Emitter {
         socket.on("media_state", (info) => {
             if (this.#call && info?.room === this.#call.room) this.dispatch("mediastate", info);
         });
+        socket.on("hand", (info) => {
+            if (!info || info.room !== this.#room || typeof info.id !== "string") return;
+            if (typeof info.hand === "number") this.#hands.set(info.id, info.hand);
+            else this.#hands.delete(info.id);
+            this.#handsChanged({ changed: info.id, by: info.by ?? null });
+        });
+        socket.on("reaction", (info) => {
+            if (this.#call && info?.room === this.#call.room && typeof info.emoji === "string") this.dispatch("reaction", info);
+        });
         socket.on("peer_left", (info) => {
             if (info?.room === this.#room) this.#dropCaller(info.id);
             if (this.#call && info?.room === this.#call.room) this.dispatch("peerleft", info);
@@ -352,6 +420,12 @@ export class ChatConnection extends Emitter {
             this.dispatch("removed", info);
         });
         socket.on("mute_request", (info) => this.dispatch("muterequest", info));
+        socket.on("call_mode", (info) => {
+            if (this.#call && info?.room === this.#call.room) this.dispatch("callmode", info);
+        });
+        socket.on("sfu_offer", (info) => {
+            if (this.#call && info?.room === this.#call.room) this.dispatch("sfuoffer", info);
+        });
         socket.on("server_shutdown", (info) => {
             this.#shutdown = true;
             this.dispatch("shutdown", { message: info?.message ?? "" });
@@ -405,7 +479,7 @@ export class ChatConnection extends Emitter {
     /** Back into the call we were in, with the media we had; the page builds new peer connections. */
     async #rejoinCall(call) {
         try {
-            const ack = await this.#request("join_room", call.room, { media: call.media });
+            const ack = await this.#request("join_room", call.room, { media: call.media, sfu: true });
             this.#inRoom(ack);
             this.dispatch("callrejoin", ack);
         } catch (error) {
@@ -424,6 +498,8 @@ export class ChatConnection extends Emitter {
         this.#callers = new Map((ack.inCall ?? []).filter((id) => members.has(id)).map((id) => [id, members.get(id)]));
         this.#maxCallSize = ack.maxCallSize ?? this.#maxCallSize;
         this.#callersChanged();
+        this.#hands = new Map((ack.hands ?? []).map(({ id, hand }) => [id, hand]));
+        this.#handsChanged();
     }
 
     /** Out of the room (left, removed, or refused on the way back): nothing of it is ours any more. */
@@ -433,6 +509,8 @@ export class ChatConnection extends Emitter {
         this.#entry = {};
         this.#callers = new Map();
         this.#callersChanged();
+        this.#hands = new Map();
+        this.#handsChanged();
     }
 
     /** @param {Member} member */
@@ -443,6 +521,12 @@ export class ChatConnection extends Emitter {
 
     #dropCaller(id) {
         if (this.#callers.delete(id)) this.#callersChanged();
+        if (this.#hands.delete(id)) this.#handsChanged({ changed: id });
+    }
+
+    /** @param {{changed?: string, by?: Member | null}} [change] */
+    #handsChanged(change = {}) {
+        this.dispatch("hands", { hands: this.hands, ...change });
     }
 
     #callersChanged() {

@@ -5,9 +5,11 @@ import { ChatLog } from "./chat.js";
 import { config } from "./config.js";
 import { byId, el, setFormError, showError } from "./dom.js";
 import { errorText, t } from "./i18n.js";
+import { HandsView } from "./hands.js";
 import { MemberList } from "./members.js";
 import { RoomAccess, takeEntryOptions } from "./moderation.js";
 import { ChatConnection } from "./protocol.js";
+import { Sounds } from "./sounds.js";
 import { showStatus } from "./status.js";
 import { clientId, loadNickname, saveNickname } from "./storage.js";
 import { check } from "./validate.js";
@@ -23,12 +25,17 @@ const messageInput = /** @type {HTMLInputElement} */ (byId("message-input"));
 const renameForm = byId("rename-form");
 const renameInput = /** @type {HTMLInputElement} */ (byId("rename-input"));
 const leaveButton = /** @type {HTMLButtonElement} */ (byId("leave"));
+const sounds = new Sounds(byId("sounds"), /** @type {HTMLButtonElement} */ (byId("sounds-toggle")), (on) => t(on ? "sounds_on" : "sounds_off"));
 
 const connection = new ChatConnection({ clientId: clientId(), entryRefusals: config.errors.entry });
 const chat = new ChatLog(byId("messages"), byId("no-messages"));
 const members = new MemberList({ list: byId("members"), count: byId("member-count") });
 const call = new Call(connection, () => room);
 const access = new RoomAccess(connection, { chat, members });
+new HandsView(connection, {
+    button: /** @type {HTMLButtonElement} */ (byId("hand-button")), members, grid: call.grid, chat,
+    isOwner: () => access.isOwner, inCall: () => call.inCall, room: () => room,
+});
 // People of the same name are told apart by a tag, in the list, the chat and the call (names.js).
 members.on("tags", (tags) => {
     chat.tag(tags);
@@ -107,6 +114,7 @@ function listenToRoom() {
         members.add(member);
         if (joinedCall) chat.addNotice(t("notice_joined_call", { name: member.nickname }), "joined");
         else if (!known) chat.addNotice(t("notice_joined", { name: member.nickname }), "joined");
+        if (!known) sounds.play("join");
     });
     // Left the call but not the room (leaving the room says "left" already).
     call.on("left", ({ id, nickname }) => {
@@ -119,7 +127,9 @@ function listenToRoom() {
         chat.addNotice(t("notice_left", { name: member.nickname }), "left");
     });
     connection.on("message", (message) => {
-        if (message.room === room) chat.addMessage(message, isMine(message));
+        if (message.room !== room) return;
+        chat.addMessage(message, isMine(message));
+        if (!isMine(message)) sounds.play("message");
     });
     connection.on("nickname", ({ room: where, member, old }) => {
         if (where !== room) return;

@@ -7,12 +7,17 @@ import { t } from "./i18n.js";
 /** The id of our own tile. */
 export const SELF = "self";
 
+/** How long a reaction shows over a tile (its animation in call.css lasts as long). */
+const REACTION_MS = 4000;
+
 /** @typedef {import("./protocol.js").MediaState} MediaState */
 
 export class CallGrid {
     /** @type {Map<string, {item: HTMLElement, video: HTMLVideoElement, name: string, media: MediaState, state: string}>} */
     #tiles = new Map();
     #sinkId = "";
+    /** @type {Map<string, number>} raised hands: tile id -> place in the line */
+    #hands = new Map();
     /** @type {Map<string, string>} tags of namesakes (names.js): id -> tag */
     #tags = new Map();
 
@@ -37,6 +42,7 @@ export class CallGrid {
                     el("span", { className: "tile-muted", text: "", attrs: { role: "img", "aria-label": t("muted_indicator"), title: t("muted_indicator") } }),
                     el("span", { className: "tile-name", attrs: { dir: "auto" } }),
                     el("span", { className: "tile-screen", text: t("screen_indicator") }),
+                    el("span", { className: "tile-hand", text: "✋", attrs: { role: "img", "aria-label": t("hand_raised"), title: t("hand_raised") } }),
                 ]),
             ]);
             tile = { item, video, name, media, state: mine ? "connected" : "connecting" };
@@ -47,6 +53,7 @@ export class CallGrid {
         }
         tile.name = name;
         tile.media = { ...media };
+        this.#showHand(id);
         this.#render(id);
         this.#layout();
     }
@@ -66,6 +73,39 @@ export class CallGrid {
         tile.video.play().catch(() => {});
     }
 
+    /**
+     * Shows `stream` in the tile once it has a picture to show; until then the tile keeps what it
+     * shows (a call moving to the SFU: the mesh's video goes on meanwhile, no frozen tile).
+     * @param {string} id
+     * @param {MediaStream} stream
+     * @returns {Promise<void>} settled once the tile shows it
+     */
+    replaceStream(id, stream) {
+        return new Promise((resolve) => {
+            if (!stream.getVideoTracks().length) {
+                this.setStream(id, stream);
+                return resolve();
+            }
+            const probe = /** @type {HTMLVideoElement} */ (el("video"));
+            probe.muted = true;
+            probe.playsInline = true;
+            probe.srcObject = stream;
+            let done = false;
+            const show = () => {
+                if (done) return;
+                done = true;
+                probe.srcObject = null;
+                this.setStream(id, stream);
+                resolve();
+            };
+            // the first frame painted (where the browser tells), else the start of playing
+            const frames = /** @type {{requestVideoFrameCallback?: Function}} */ (/** @type {unknown} */ (probe));
+            if (frames.requestVideoFrameCallback) probe.requestVideoFrameCallback(show);
+            else probe.addEventListener("playing", show, { once: true });
+            probe.play().catch(show);
+        });
+    }
+
     /** @param {string} id @param {MediaState} media */
     setMedia(id, media) {
         const tile = this.#tiles.get(id);
@@ -82,8 +122,51 @@ export class CallGrid {
         this.#render(id);
     }
 
+    /**
+     * A reaction floats over the tile for REACTION_MS (call.css), then goes; the name of who
+     * reacted is read out to screen readers with it.
+     * @param {string} id
+     * @param {string} emoji
+     */
+    react(id, emoji) {
+        const tile = this.#tiles.get(id);
+        if (!tile) return;
+        const text = t("reacted", { name: tile.name, first: emoji });
+        const bubble = el("span", { className: "tile-reaction", text: emoji, attrs: { role: "status", "aria-label": text } });
+        tile.item.append(bubble);
+        setTimeout(() => bubble.remove(), REACTION_MS);
+    }
+
+    /**
+     * The raised hands: each one's place in the line (1 for the first raised), by tile id. Kept,
+     * so that a tile made later (someone whose hand was up before we joined) shows it too.
+     * @param {Map<string, number>} places
+     */
+    setHands(places) {
+        this.#hands = places;
+        for (const id of this.#tiles.keys()) this.#showHand(id);
+    }
+
+    /** @param {string} id */
+    #showHand(id) {
+        const tile = this.#tiles.get(id);
+        const place = this.#hands.get(id);
+        if (!tile) return;
+        if (place) tile.item.dataset.hand = String(place);
+        else delete tile.item.dataset.hand;
+    }
+
     setSpeaking(id, speaking) {
         this.#tiles.get(id)?.item.toggleAttribute("data-speaking", speaking);
+    }
+
+    /**
+     * The tile of the person speaking now gets the big place (call.css: on the SFU, from five
+     * tiles on); "" gives it to nobody. It keeps it until someone else speaks.
+     * @param {string} id
+     */
+    feature(id) {
+        for (const [key, tile] of this.#tiles) tile.item.toggleAttribute("data-featured", key === id);
     }
 
     /** How many tiles (ours included): the call's size as this page knows it. */

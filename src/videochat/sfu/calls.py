@@ -1,0 +1,418 @@
+"""Calls on Janus: one VideoRoom per call, a publisher handle per source a person sends (camera,
+screen), one subscriber handle per person receiving everybody else's.
+
+Nothing of Janus reaches a browser but SDP: room numbers, pins, secrets and feed ids stay here. A
+person's subscription is reconciled by one task at a time: it wants every feed of the call but its
+own, and each change (join, subscribe, unsubscribe) gives a new offer that goes to the browser
+(`send`) and waits for its answer before the next change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from videochat.sfu.instances import Instance, Instances
+from videochat.sfu.janus import Handle, JanusError
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("camera", "screen")
+# A browser that has not answered an offer by then (a page starved of CPU, an answer that failed)
+# gets its subscription afresh: a new Janus handle and a `fresh` offer for a new connection. Janus
+# waits for that answer before it starts DTLS: the old connection would never come up.
+ANSWER_SECONDS = 20.0
+# A feed is offered to subscribers once Janus receives its video (its SSRCs are then in their
+# offers, which stacks that route RTP by SSRC need), or this long after its connection is up
+# (Janus refuses subscriptions to a publisher whose connection is not: "No such feed").
+FLOWING_AFTER_SECONDS = 1.5
+RETRY_SECONDS = (1.0, 2.0, 5.0)  # a subscription Janus refused is tried again, then given up
+EARLY_CANDIDATES = 64  # candidates kept for a handle that does not exist yet
+
+Send = Callable[[str, str, dict], Awaitable[None]]  # (sid, event, payload)
+
+
+class SfuFailed(Exception):
+    """The SFU could not do it; the message is for the person (Janus's own words stay in the log)."""
+
+
+@dataclass(eq=False)
+class Publisher:
+    sid: str
+    source: str
+    handle: Handle | None = None
+    feed: int | None = None
+    flowing: bool = False  # Janus receives its media: subscribers' offers then describe it fully
+    up: bool = False  # Janus said "webrtcup": this person's network reaches Janus
+    early: list[dict | None] = field(default_factory=list)
+    timer: asyncio.TimerHandle | None = None
+
+
+@dataclass(eq=False)
+class Subscriber:
+    sid: str
+    handle: Handle | None = None
+    feeds: set[int] = field(default_factory=set)  # what the browser has answered for
+    mids: dict[str, tuple[str, str]] = field(default_factory=dict)  # mid -> (sid, source)
+    seq: int = 0
+    answer: asyncio.Future[dict] | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task | None = None
+    early: list[dict | None] = field(default_factory=list)
+    failures: int = 0  # Janus refusals in a row
+
+
+@dataclass(eq=False)
+class SfuCall:
+    room: str
+    instance: Instance
+    number: int
+    pin: str
+    secret: str
+    publishers: dict[tuple[str, str], Publisher] = field(default_factory=dict)
+    subscribers: dict[str, Subscriber] = field(default_factory=dict)
+
+    def feeds(self) -> dict[int, tuple[str, str]]:
+        return {p.feed: (p.sid, p.source) for p in self.publishers.values() if p.feed is not None and p.flowing}
+
+
+class SfuCalls:
+    def __init__(self, instances: Instances, send: Send, *, bitrate_bps: int, max_publishers: int) -> None:
+        self.instances = instances
+        self.send = send
+        self.bitrate_bps = bitrate_bps
+        self.max_publishers = max_publishers
+        self.calls: dict[str, SfuCall] = {}
+
+    def on(self, room: str) -> SfuCall | None:
+        return self.calls.get(room)
+
+    def where(self) -> dict[str, str]:
+        """Which instance each call lives on (the Admin UI's and the logs' view)."""
+        return {room: call.instance.name for room, call in self.calls.items()}
+
+    async def open(self, room: str, instance: Instance | None = None) -> SfuCall:
+        """A Janus room for the call, on the least loaded healthy instance."""
+        instance = instance or self.instances.pick()
+        if instance is None or instance.control is None:
+            raise SfuFailed("No SFU is available.")
+        number = secrets.randbelow(2**52) + 1
+        call = SfuCall(room, instance, number, secrets.token_urlsafe(18), secrets.token_urlsafe(18))
+        try:
+            await instance.control.message(
+                {
+                    "request": "create",
+                    "room": number,
+                    "admin_key": instance.admin_key(),
+                    "pin": call.pin,
+                    "secret": call.secret,
+                    "is_private": True,
+                    "publishers": self.max_publishers,
+                    "bitrate": self.bitrate_bps,
+                    "bitrate_cap": True,
+                    "audiocodec": "opus",
+                    "videocodec": "vp8",
+                    "notify_joining": False,
+                    "permanent": False,
+                }
+            )
+        except JanusError as error:
+            log.warning("Janus %s would not create a room: %s", instance.name, error.reason, extra={"room": room})
+            raise SfuFailed("The SFU would not open a room for this call.") from None
+        instance.calls += 1
+        self.calls[room] = call
+        log.info("call on Janus", extra={"room": room, "janus": instance.name})
+        return call
+
+    async def close(self, room: str) -> None:
+        call = self.calls.pop(room, None)
+        if call is None:
+            return
+        await self._drop(call)
+        control = call.instance.control
+        if control is not None and call.instance.healthy:
+            with contextlib.suppress(JanusError):
+                await control.message({"request": "destroy", "room": call.number, "secret": call.secret})
+        log.info("call off Janus", extra={"room": room, "janus": call.instance.name})
+
+    def forget(self, room: str) -> SfuCall | None:
+        """The call's instance is gone: nothing to undo there."""
+        call = self.calls.pop(room, None)
+        if call is not None:
+            for sub in call.subscribers.values():
+                self._stop_reconciling(sub)
+        return call
+
+    async def _drop(self, call: SfuCall) -> None:
+        call.instance.calls = max(0, call.instance.calls - 1)
+        for sid in {s for s, _ in call.publishers} | set(call.subscribers):
+            await self._leave(call, sid)
+
+    # publishing
+
+    async def publish(self, room: str, sid: str, source: str, offer: dict) -> dict:
+        """Send `offer` (the browser's) to Janus as the sid's `source` stream; returns Janus's answer."""
+        call = self._call(room)
+        key = (sid, source)
+        if key in call.publishers:
+            await self.unpublish(room, sid, source)
+        publisher = Publisher(sid, source)
+        call.publishers[key] = publisher
+        janus = call.instance.janus
+        try:
+            assert janus is not None
+            publisher.handle = handle = await janus.attach()
+            handle.listen(lambda message: self._publisher_event(call, publisher, message))
+            await self._flush_early(handle, publisher)
+            joined, _ = await handle.message(
+                {"request": "join", "ptype": "publisher", "room": call.number, "pin": call.pin}
+            )
+            publisher.feed = int(joined["id"])
+            call.instance.publishers += 1
+            _, answer = await handle.message({"request": "publish", "audio": True, "video": True}, offer)
+            if not answer or answer.get("type") != "answer":
+                raise JanusError(0, "no answer to the offer")
+        except (JanusError, AssertionError, KeyError, ValueError) as error:
+            reason = error.reason if isinstance(error, JanusError) else str(error)
+            log.warning("Janus refused a publisher: %s", reason, extra={"room": room, "sid": sid})
+            await self.unpublish(room, sid, source)
+            raise SfuFailed("The SFU did not take your stream.") from None
+        return {"type": "answer", "sdp": str(answer.get("sdp", ""))}
+
+    def _flowing(self, call: SfuCall, publisher: Publisher) -> None:
+        if not publisher.flowing and call.publishers.get((publisher.sid, publisher.source)) is publisher:
+            publisher.flowing = True
+            self._want_changed(call)
+
+    def _publisher_event(self, call: SfuCall, publisher: Publisher, message: dict) -> None:
+        kind = message.get("janus")
+        if kind == "media" and message.get("type") == "video" and message.get("receiving"):
+            self._flowing(call, publisher)
+        elif kind == "webrtcup" and publisher.timer is None:  # up; a video may never come (audio only)
+            publisher.up = True
+            publisher.timer = asyncio.get_running_loop().call_later(
+                FLOWING_AFTER_SECONDS, self._flowing, call, publisher
+            )
+        elif kind == "hangup":
+            log.info(
+                "publisher hung up", extra={"room": call.room, "sid": publisher.sid, "reason": message.get("reason")}
+            )
+
+    def reaches(self, room: str, sid: str) -> bool:
+        """Whether a connection of this participant to Janus came up (its network lets media through)."""
+        call = self.calls.get(room)
+        return call is not None and any(p.up for p in call.publishers.values() if p.sid == sid)
+
+    async def unpublish(self, room: str, sid: str, source: str) -> None:
+        call = self.calls.get(room)
+        if call is None:
+            return
+        publisher = call.publishers.pop((sid, source), None)
+        if publisher is None:
+            return
+        if publisher.timer is not None:
+            publisher.timer.cancel()
+        if publisher.feed is not None:
+            call.instance.publishers = max(0, call.instance.publishers - 1)
+            self._want_changed(call)
+        if publisher.handle is not None:
+            await publisher.handle.detach()
+
+    # subscribing
+
+    def subscribe(self, room: str, sid: str) -> None:
+        """The sid receives every feed of the call but its own, now and as they come and go."""
+        call = self._call(room)
+        if sid not in call.subscribers:
+            call.subscribers[sid] = sub = Subscriber(sid)
+            sub.task = asyncio.create_task(self._reconcile_forever(call, sub), name=f"videochat-sfu-sub-{sid}")
+        call.subscribers[sid].wake.set()
+
+    def _want_changed(self, call: SfuCall) -> None:
+        for sub in call.subscribers.values():
+            sub.wake.set()
+
+    async def answer(self, room: str, sid: str, seq: int, answer: dict) -> None:
+        call = self._call(room)
+        sub = call.subscribers.get(sid)
+        if sub is None or sub.answer is None or sub.answer.done() or seq != sub.seq:
+            raise SfuFailed("No offer of that number is waiting for an answer.")
+        sub.answer.set_result(answer)
+
+    async def _reconcile_forever(self, call: SfuCall, sub: Subscriber) -> None:
+        while True:
+            await sub.wake.wait()
+            sub.wake.clear()
+            try:
+                await self._reconcile(call, sub)
+                sub.failures = 0
+            except asyncio.CancelledError:
+                raise
+            except JanusError as error:
+                log.warning("subscription failed: %s", error.reason, extra={"room": call.room, "sid": sub.sid})
+                if not call.instance.healthy:
+                    return
+                if sub.failures < len(RETRY_SECONDS):
+                    await asyncio.sleep(RETRY_SECONDS[sub.failures])
+                    sub.failures += 1
+                    sub.wake.set()
+            except TimeoutError:
+                log.warning("no answer to an SFU offer: subscribing afresh", extra={"room": call.room, "sid": sub.sid})
+                try:
+                    await self._unsubscribe_all(call, sub)
+                except Exception:
+                    log.exception("detaching an unanswered subscription failed", extra={"room": call.room})
+                sub.wake.set()
+            except Exception:
+                log.exception("subscription failed", extra={"room": call.room, "sid": sub.sid})
+
+    @staticmethod
+    async def _unsubscribe_all(call: SfuCall, sub: Subscriber) -> None:
+        """The subscriber's Janus handle goes; the next reconciliation starts a new one."""
+        handle, sub.handle = sub.handle, None
+        sub.feeds, sub.mids, sub.answer, sub.early = set(), {}, None, []
+        if handle is not None:
+            call.instance.subscribers = max(0, call.instance.subscribers - 1)
+            await handle.detach()
+
+    async def _reconcile(self, call: SfuCall, sub: Subscriber) -> None:
+        feeds = call.feeds()
+        want = {feed for feed, (owner, _) in feeds.items() if owner != sub.sid}
+        add, remove = sorted(want - sub.feeds), sorted(sub.feeds - want)
+        if not add and not remove:
+            return
+        janus = call.instance.janus
+        assert janus is not None
+        fresh = sub.handle is None  # a new handle: its offer is for a new connection
+        if sub.handle is None:
+            if not add:
+                return
+            sub.handle = await janus.attach()
+            call.instance.subscribers += 1
+            await self._flush_early(sub.handle, sub)
+            body = {
+                "request": "join",
+                "ptype": "subscriber",
+                "room": call.number,
+                "pin": call.pin,
+                "streams": [{"feed": f} for f in add],
+                "autoupdate": False,
+                "use_msid": False,
+            }
+        elif add:
+            body = {"request": "subscribe", "streams": [{"feed": f} for f in add]}
+            if remove:  # one change at a time: the removal follows at once
+                sub.wake.set()
+        else:
+            body = {"request": "unsubscribe", "streams": [{"feed": f} for f in remove]}
+        data, offer = await sub.handle.message(body)
+        target = sub.feeds | set(add) if add else sub.feeds - set(remove)
+        streams = self._streams(data, feeds)
+        if offer is None:  # nothing to renegotiate (a feed that went away meanwhile)
+            sub.feeds = target
+            return
+        sub.seq += 1
+        sub.answer = asyncio.get_running_loop().create_future()
+        # the browser may ask for layers as soon as it has the offer
+        sub.mids.update({s["mid"]: (s["id"], s["source"]) for s in streams})
+        await self.send(
+            sub.sid,
+            "sfu_offer",
+            {"room": call.room, "seq": sub.seq, "offer": offer, "streams": streams, "fresh": fresh},
+        )
+        answer = await asyncio.wait_for(sub.answer, ANSWER_SECONDS)
+        await sub.handle.message({"request": "start"}, answer)
+        sub.feeds = target
+        sub.mids = {s["mid"]: (s["id"], s["source"]) for s in streams}
+        sub.wake.set()  # anything that changed while the browser answered
+
+    @staticmethod
+    def _streams(data: dict, feeds: dict[int, tuple[str, str]]) -> list[dict]:
+        """Janus's stream list, told in people's ids: {mid, kind, id, source}."""
+        streams = []
+        for stream in data.get("streams") or []:
+            owner = feeds.get(stream.get("feed_id"))
+            if owner is None or not stream.get("active", True) or stream.get("type") not in ("audio", "video"):
+                continue
+            streams.append({"mid": str(stream["mid"]), "kind": stream["type"], "id": owner[0], "source": owner[1]})
+        return streams
+
+    async def layers(self, room: str, sid: str, choices: list[tuple[str, int]]) -> None:
+        """The simulcast layer (0 the smallest) the sid receives on each of its video mids."""
+        call = self._call(room)
+        sub = call.subscribers.get(sid)
+        if sub is None or sub.handle is None:
+            raise SfuFailed("You receive nothing from the SFU yet.")
+        unknown = [mid for mid, _ in choices if mid not in sub.mids]
+        if unknown:
+            raise SfuFailed(f"No stream {unknown[0]!r} is sent to you.")
+        try:
+            await sub.handle.message(
+                {"request": "configure", "streams": [{"mid": mid, "substream": layer} for mid, layer in choices]}
+            )
+        except JanusError as error:
+            log.warning("configure refused: %s", error.reason, extra={"room": room, "sid": sid})
+            raise SfuFailed("The SFU did not change the layers.") from None
+
+    # candidates
+
+    async def candidate(self, room: str, sid: str, target: str, candidate: dict | None) -> None:
+        """A browser's candidate for its `target` connection: "subscriber", "camera" or "screen"."""
+        call = self._call(room)
+        holder: Publisher | Subscriber | None = (
+            call.subscribers.get(sid) if target == "subscriber" else call.publishers.get((sid, target))
+        )
+        if holder is None:
+            raise SfuFailed(
+                "You receive nothing from the SFU yet." if target == "subscriber" else f"You do not send {target}."
+            )
+        if holder.handle is None:  # Janus keeps candidates that come before the SDP; the handle must exist
+            if len(holder.early) >= EARLY_CANDIDATES:
+                raise SfuFailed("Too many candidates before the connection was set up.")
+            holder.early.append(candidate)
+            return
+        await self._trickle(holder.handle, candidate)
+
+    async def _flush_early(self, handle: Handle, holder: Publisher | Subscriber) -> None:
+        early, holder.early = holder.early, []
+        for candidate in early:
+            await self._trickle(handle, candidate)
+
+    @staticmethod
+    async def _trickle(handle: Handle, candidate: dict | None) -> None:
+        with contextlib.suppress(JanusError):
+            await handle.trickle(candidate)
+
+    # leaving
+
+    async def leave(self, room: str, sid: str) -> None:
+        call = self.calls.get(room)
+        if call is not None:
+            await self._leave(call, sid)
+
+    async def _leave(self, call: SfuCall, sid: str) -> None:
+        sub = call.subscribers.pop(sid, None)
+        if sub is not None:
+            self._stop_reconciling(sub)
+            if sub.handle is not None:
+                call.instance.subscribers = max(0, call.instance.subscribers - 1)
+                await sub.handle.detach()
+        for source in SOURCES:
+            await self.unpublish(call.room, sid, source)
+
+    @staticmethod
+    def _stop_reconciling(sub: Subscriber) -> None:
+        if sub.task is not None:
+            sub.task.cancel()
+        if sub.answer is not None and not sub.answer.done():
+            sub.answer.cancel()
+
+    def _call(self, room: str) -> SfuCall:
+        call = self.calls.get(room)
+        if call is None:
+            raise SfuFailed("This call is not on the SFU.")
+        return call

@@ -1,0 +1,309 @@
+// The page's side of a call on the SFU (docs/protocol.md, "Calls through the SFU"): our camera and
+// microphone go up once on a publishing connection (three simulcast layers), the screen on a second
+// one while we share, and everybody else comes down on one receiving connection that the server
+// renegotiates (sfu_offer). Every offer, answer and candidate goes through our Socket.IO connection:
+// the browser never talks to Janus. No DOM here: call.js shows what this tells.
+
+import { Emitter } from "./events.js";
+
+/** @typedef {import("./protocol.js").SfuStream} SfuStream */
+
+/** A connection to the SFU not up by then counts as failed. */
+// ICE that has not connected by then is taken for a firewall (ICE itself gives up after about 30 s);
+// a slower start on a busy machine is not: ICE up and DTLS late is left to finish (or to the
+// server's fresh subscription)
+const CONNECT_MS = 20_000;
+/** @typedef {(event: string, request: object) => Promise<any>} SfuRequest */
+
+/**
+ * Simulcast: the full size, half and a quarter. Janus numbers the layers by size (substream 0 is
+ * the smallest) whatever their order here; Chrome sends fewer of them for a small camera (two at
+ * 640×360). The bitrates stay inside the upload budget (--upload-budget-kbps): a call on the SFU
+ * uploads each layer once, whatever its size.
+ * @param {number} budgetKbps
+ * @returns {RTCRtpEncodingParameters[]}
+ */
+export function simulcastEncodings(budgetKbps) {
+    const video = Math.max(300, budgetKbps - 100) * 1000; // audio's share off
+    return [
+        { rid: "h", maxBitrate: Math.round(video * 0.65), scaleResolutionDownBy: 1 },
+        { rid: "m", maxBitrate: Math.round(video * 0.25), scaleResolutionDownBy: 2 },
+        { rid: "l", maxBitrate: Math.round(video * 0.1), scaleResolutionDownBy: 4 },
+    ];
+}
+
+/**
+ * While we share a screen on the SFU, the upload budget is split: half for the screen, half for the
+ * camera's layers, so that what we send stays inside --upload-budget-kbps.
+ * @param {number} budgetKbps
+ * @param {boolean} sharing
+ * @returns {{camera: RTCRtpEncodingParameters[], screen: number}} the camera's layers, the screen's bit/s
+ */
+export function budgetShares(budgetKbps, sharing) {
+    if (!sharing) return { camera: simulcastEncodings(budgetKbps), screen: 0 };
+    const half = budgetKbps / 2;
+    return { camera: simulcastEncodings(half), screen: Math.max(300, half - 50) * 1000 };
+}
+
+/**
+ * The simulcast layer that fits a tile `height` CSS pixels high (device pixels count): 0 the
+ * smallest, 2 the full size.
+ * @param {number} height
+ * @param {number} [pixelRatio]
+ */
+export function layerFor(height, pixelRatio = 1) {
+    const pixels = height * pixelRatio;
+    if (pixels >= 300) return 2;
+    if (pixels >= 150) return 1;
+    return 0;
+}
+
+/**
+ * The streams of a receiving connection, by who sends them: `${id}` for a camera, `${id}:screen` for
+ * a screen. @param {SfuStream} stream
+ */
+export function streamKey(stream) {
+    return stream.source === "screen" ? `${stream.id}:screen` : stream.id;
+}
+
+/**
+ * What an SfuLink tells:
+ * @typedef {object} SfuEvents
+ * @property {{key: string, id: string, source: string, stream: MediaStream}} stream someone's
+ *     camera (key: their id) or screen (key: id + ":screen") arrived or changed
+ * @property {{key: string}} gone that stream ended (they stopped sharing, or left)
+ * @property {{what: string}} failed a connection to the SFU failed: media cannot reach it
+ * @property {{what: string}} connected every connection to the SFU is up (after a failure too)
+ */
+
+/** @extends {Emitter<SfuEvents>} */
+export class SfuLink extends Emitter {
+    /** @type {Map<string, RTCPeerConnection>} source -> publishing connection */
+    #publishers = new Map();
+    /** @type {RTCPeerConnection | null} */
+    #subscriber = null;
+    /** @type {Map<string, SfuStream>} mid -> what it carries */
+    #mids = new Map();
+    /** @type {Map<string, MediaStream>} key -> stream */
+    #streams = new Map();
+    /** @type {Map<string, number>} mid -> layer asked for */
+    #layers = new Map();
+    #closed = false;
+    #failed = false;
+    #queued = 0; // offers waiting for their turn
+    /** The receiving connection's offers, one at a time. */
+    #offers = Promise.resolve();
+
+    /**
+     * @param {SfuRequest} request an SFU event with its ack (ChatConnection.sfu)
+     * @param {RTCConfiguration} config ICE servers and policy, as for the mesh
+     * @param {number} budgetKbps
+     */
+    constructor(request, config, budgetKbps) {
+        super();
+        this.request = request;
+        this.config = config;
+        this.budgetKbps = budgetKbps;
+    }
+
+    /**
+     * Sends `tracks` as our `source`: "camera" (audio and video, simulcast) or "screen".
+     * @param {"camera" | "screen"} source
+     * @param {{audio?: MediaStreamTrack | null, video?: MediaStreamTrack | null}} tracks
+     */
+    async publish(source, tracks) {
+        this.#publishers.get(source)?.close();
+        const pc = new RTCPeerConnection(this.config);
+        this.#publishers.set(source, pc);
+        this.#watch(pc, source);
+        pc.onicecandidate = ({ candidate }) => {
+            this.request("sfu_candidate", { target: source, candidate: candidate?.toJSON() ?? null }).catch(() => {});
+        };
+        if (source === "camera") {
+            pc.addTransceiver(tracks.audio ?? "audio", { direction: "sendonly" });
+            const { camera } = budgetShares(this.budgetKbps, this.#publishers.has("screen"));
+            pc.addTransceiver(tracks.video ?? "video", { direction: "sendonly", sendEncodings: camera });
+        } else {
+            const { screen } = budgetShares(this.budgetKbps, true);
+            pc.addTransceiver(tracks.video ?? "video", { direction: "sendonly", sendEncodings: [{ maxBitrate: screen }] });
+            await this.#fitCamera(true);
+        }
+        await pc.setLocalDescription();
+        const ack = await this.request("sfu_publish", { source, offer: pc.localDescription?.toJSON() });
+        if (this.#publishers.get(source) !== pc) return; // replaced or closed meanwhile
+        await pc.setRemoteDescription(ack.answer);
+    }
+
+    /** Stops sending `source` (the screen share ended). @param {"camera" | "screen"} source */
+    async unpublish(source) {
+        const pc = this.#publishers.get(source);
+        if (!pc) return;
+        this.#publishers.delete(source);
+        pc.close();
+        if (source === "screen") await this.#fitCamera(false);
+        await this.request("sfu_unpublish", { source }).catch(() => {});
+    }
+
+    /**
+     * The camera's layers get their share of the budget: half of it while we share a screen.
+     * @param {boolean} sharing
+     */
+    async #fitCamera(sharing) {
+        const sender = this.#publishers.get("camera")?.getTransceivers().find((t) => t.receiver.track.kind === "video")?.sender;
+        if (!sender) return;
+        const parameters = sender.getParameters();
+        const shares = new Map(budgetShares(this.budgetKbps, sharing).camera.map((e) => [e.rid, e.maxBitrate]));
+        for (const encoding of parameters.encodings ?? []) {
+            const bitrate = shares.get(encoding.rid);
+            if (bitrate) encoding.maxBitrate = bitrate;
+        }
+        await sender.setParameters(parameters).catch(() => {});
+    }
+
+    /**
+     * A track of ours changed (a new device, camera off/on): the camera's senders take it.
+     * @param {"audio" | "video"} kind
+     * @param {MediaStreamTrack | null} track
+     */
+    async setTrack(kind, track) {
+        const pc = this.#publishers.get("camera");
+        const sender = pc?.getTransceivers().find((t) => t.receiver.track.kind === kind)?.sender;
+        if (sender) await sender.replaceTrack(track);
+    }
+
+    /** The server's sfu_offer: what we receive now. @param {{seq: number, offer: RTCSessionDescriptionInit, streams: SfuStream[], fresh?: boolean}} info */
+    offered(info) {
+        // the server sends the next offer only once this one is answered or given up (then it
+        // subscribes us afresh): an offer with a later one queued behind it is stale, skipped
+        this.#queued += 1;
+        this.#offers = this.#offers.then(() => (--this.#queued === 0 ? this.#answer(info) : undefined)).catch(() => {});
+        return this.#offers;
+    }
+
+    /** @param {{seq: number, offer: RTCSessionDescriptionInit, streams: SfuStream[], fresh?: boolean}} info */
+    async #answer(info) {
+        if (this.#closed) return;
+        let pc = this.#subscriber;
+        if (pc && info.fresh) {
+            // the server subscribed us afresh (our answer came too late): a new connection; the
+            // streams keep their MediaStreams, whose tracks the new one replaces
+            pc.close();
+            pc = this.#subscriber = null;
+            this.#layers.clear();
+        }
+        if (!pc) {
+            pc = this.#subscriber = new RTCPeerConnection(this.config);
+            this.#watch(pc, "subscriber");
+            pc.onicecandidate = ({ candidate }) => {
+                this.request("sfu_candidate", { target: "subscriber", candidate: candidate?.toJSON() ?? null }).catch(() => {});
+            };
+            pc.ontrack = ({ transceiver, track }) => this.#received(transceiver.mid, track);
+        }
+        this.#mids = new Map(info.streams.map((stream) => [stream.mid, stream]));
+        await pc.setRemoteDescription(info.offer);
+        await pc.setLocalDescription();
+        await this.request("sfu_answer", { seq: info.seq, answer: pc.localDescription?.toJSON() });
+        this.#regroup(pc);
+    }
+
+    /** @param {string | null} mid @param {MediaStreamTrack} track */
+    #received(mid, track) {
+        const stream = mid ? this.#mids.get(mid) : undefined;
+        if (!stream) return;
+        const key = streamKey(stream);
+        let media = this.#streams.get(key);
+        if (!media) {
+            media = new MediaStream();
+            this.#streams.set(key, media);
+        }
+        for (const old of media.getTracks()) if (old.kind === track.kind && old !== track) media.removeTrack(old);
+        if (!media.getTracks().includes(track)) media.addTrack(track);
+        this.dispatch("stream", { key, id: stream.id, source: stream.source, stream: media });
+    }
+
+    /** After a renegotiation: streams whose m-lines went are gone. @param {RTCPeerConnection} pc */
+    #regroup(pc) {
+        const live = new Set([...this.#mids.values()].map(streamKey));
+        for (const key of [...this.#streams.keys()]) {
+            if (!live.has(key)) {
+                this.#streams.delete(key);
+                this.dispatch("gone", { key });
+            }
+        }
+        for (const transceiver of pc.getTransceivers()) {
+            if (transceiver.mid && this.#mids.has(transceiver.mid) && transceiver.receiver.track) {
+                this.#received(transceiver.mid, transceiver.receiver.track);
+            }
+        }
+        for (const mid of [...this.#layers.keys()]) if (!this.#mids.has(mid)) this.#layers.delete(mid);
+    }
+
+    /**
+     * The size each stream is shown at: the layer that fits it is asked for (changes only).
+     * @param {Map<string, number>} heights key -> CSS pixels of its tile's height
+     */
+    async fit(heights) {
+        const changes = [];
+        for (const [mid, stream] of this.#mids) {
+            if (stream.kind !== "video") continue;
+            const height = heights.get(streamKey(stream));
+            if (height === undefined) continue;
+            const layer = layerFor(height, globalThis.devicePixelRatio ?? 1);
+            if (this.#layers.get(mid) !== layer) {
+                this.#layers.set(mid, layer);
+                changes.push({ mid, substream: layer });
+            }
+        }
+        if (changes.length) await this.request("sfu_layers", { layers: changes }).catch(() => {});
+    }
+
+    /**
+     * How loud someone's microphone is as we receive it (0 to 1; null if we receive none).
+     * @param {string} id
+     */
+    audioLevel(id) {
+        const mid = [...this.#mids.values()].find((s) => s.id === id && s.kind === "audio" && s.source === "camera")?.mid;
+        const receiver = this.#subscriber?.getTransceivers().find((t) => t.mid === mid)?.receiver;
+        if (!receiver) return null;
+        const [source] = receiver.getSynchronizationSources();
+        return source?.audioLevel ?? 0;
+    }
+
+    /**
+     * A connection to the SFU that fails, or whose ICE has not connected CONNECT_MS after it was
+     * made (a firewall that drops UDP silently: ICE would take half a minute to give up), is told
+     * once, until one comes up (a slow one, or the server's fresh subscription).
+     * @param {RTCPeerConnection} pc
+     * @param {string} what
+     */
+    #watch(pc, what) {
+        const report = () => {
+            if (this.#closed || this.#failed || pc.connectionState === "closed") return;
+            this.#failed = true;
+            this.dispatch("failed", { what });
+        };
+        pc.addEventListener("connectionstatechange", () => {
+            if (pc.connectionState === "failed") report();
+            else if (pc.connectionState === "connected" && !this.#closed && this.#allUp()) {
+                this.#failed = false; // a later failure is told again
+                this.dispatch("connected", { what });
+            }
+        });
+        setTimeout(() => ["new", "checking"].includes(pc.iceConnectionState) && report(), CONNECT_MS);
+    }
+
+    #allUp() {
+        const open = [...this.#publishers.values(), this.#subscriber].filter((pc) => pc && pc.connectionState !== "closed");
+        return open.every((pc) => pc?.connectionState === "connected");
+    }
+
+    close() {
+        this.#closed = true;
+        for (const pc of this.#publishers.values()) pc.close();
+        this.#publishers.clear();
+        this.#subscriber?.close();
+        this.#subscriber = null;
+        this.#streams.clear();
+        this.#mids.clear();
+    }
+}
