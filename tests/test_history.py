@@ -6,6 +6,8 @@ import asyncio
 import signal
 import sqlite3
 
+from videochat.storage.history import SCHEMA_VERSION
+
 from support import Recorder, ServerProcess
 
 
@@ -122,9 +124,48 @@ async def test_a_database_of_the_first_schema_is_upgraded_with_its_messages(serv
     assert (await enter(server.url, "lounge"))["history"][-1] == sent[0]
     server.stop()
     with sqlite3.connect(data_dir / "videochat.sqlite3") as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert not [row for row in db.execute("PRAGMA table_info(messages)") if row[5]], "no primary key left"
         assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 4
+
+
+SECOND_SCHEMA = """
+CREATE TABLE messages (id TEXT NOT NULL, room TEXT NOT NULL, author_id TEXT NOT NULL,
+                       nickname TEXT NOT NULL, text TEXT NOT NULL, time INTEGER NOT NULL);
+CREATE INDEX messages_by_room ON messages (room, time);
+CREATE TABLE empty_rooms (room TEXT PRIMARY KEY, since REAL NOT NULL);
+PRAGMA user_version = 1;
+"""
+
+
+async def test_a_database_of_the_second_schema_gets_direct_messages_and_keeps_its_own(server_factory, tmp_path):
+    """Schema 1 had no column for direct messages: its rows stay room messages, and direct messages
+    written after the upgrade are kept for their two people across a restart."""
+    data_dir = tmp_path / "v1-data"
+    data_dir.mkdir()
+    with sqlite3.connect(data_dir / "videochat.sqlite3") as db:
+        db.executescript(SECOND_SCHEMA)
+        db.execute("INSERT INTO messages VALUES ('v1', 'lounge', 'someone', 'Old', 'from schema 1', 1700000000000)")
+    server = server_factory(data_dir=data_dir)
+    ana, ben = Recorder(server.url), Recorder(server.url)
+    try:
+        for client in (ana, ben):
+            await client.connect()
+            assert (await client.call("enter_room", "lounge"))["history"][0]["text"] == "from schema 1"
+        ana_id = (await ana.call("browser_id"))["browserId"]
+        sent = (await ana.call("direct_message", "lounge", ben.sid, "just for Ben"))["message"]
+    finally:
+        for client in (ana, ben):
+            await client.disconnect()
+    server.restart()
+    assert [m["text"] for m in (await enter(server.url, "lounge"))["history"]] == ["from schema 1"]
+    back = await Recorder(server.url, auth={"browserId": ana_id}).connect()
+    try:
+        assert (await back.call("enter_room", "lounge"))["history"][-1] == sent
+    finally:
+        await back.disconnect()
+    with sqlite3.connect(data_dir / "videochat.sqlite3") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 async def test_a_busy_room_keeps_a_bounded_number_of_rows(server_factory):

@@ -22,6 +22,7 @@ async def test_every_listed_event_is_sent_by_the_running_server(fresh_server):
         assert (await guest.call("enter_room", "all-events"))["ok"]  # welcome to the owner
         assert (await owner.call("nickname", "Owner"))["ok"]  # nickname_change
         assert (await guest.call("new_message", "hello", "all-events"))["ok"]  # new_message
+        assert (await guest.call("direct_message", "all-events", owner.sid, "psst"))["ok"]  # direct_message
         assert (await owner.call("room_settings", "all-events", {"maxMembers": 5}))["ok"]  # room_update
         assert (await owner.call("join_room", "all-events"))["ok"]
         assert (await guest.call("join_room", "all-events"))["ok"]

@@ -157,3 +157,61 @@ async def test_sounds_while_the_page_is_hidden_and_a_remembered_toggle(live_serv
     await send(bob, "quietly")
     await expect(alice.locator("#messages .message-text").last).to_have_text("quietly")
     assert await alice.evaluate(PLAYED, "message") == 0
+
+
+async def test_direct_messages_are_seen_by_their_two_people_only_and_kept_for_them(
+    live_server, new_user, room_name, room_url
+):
+    url = room_url(live_server.url, room_name)
+    alice, bob, cho = await new_user("Alice"), await new_user("Bob"), await new_user("Cho")
+    for page, name in ((alice, "Alice"), (bob, "Bob"), (cho, "Cho")):
+        await enter_room(page, url, name)
+    await expect(alice.locator("#member-count")).to_have_text("3 members")
+
+    # Alice picks Bob in the people list: the bar above the box says to whom she writes
+    await alice.get_by_role("button", name="Message Bob privately").click()
+    bar = alice.locator("#direct-bar")
+    await expect(bar).to_be_visible()
+    await expect(bar.locator(".direct-name")).to_have_text("Bob")
+    await expect(alice.locator("#message-input")).to_be_focused()
+    await expect(alice.locator("#message-input")).to_have_attribute("placeholder", "Private message to Bob")
+    await send(alice, "just between us")
+    mine = alice.locator("#messages .message.direct").last
+    await expect(mine.locator(".message-direct")).to_contain_text("Private, to Bob")
+
+    received = bob.locator("#messages .message.direct").last
+    await expect(received.locator(".message-text")).to_have_text("just between us")
+    await expect(received.locator(".message-direct")).to_contain_text("Private, to you")
+    # Bob answers with the message's own button, then goes back to everyone with Escape
+    await received.get_by_role("button", name="Reply privately").click()
+    await expect(bob.locator("#direct-bar .direct-name")).to_have_text("Alice")
+    await send(bob, "got it")
+    await expect(alice.locator("#messages .message.direct .message-text")).to_have_text(["just between us", "got it"])
+    await bob.locator("#message-input").press("Escape")
+    await expect(bob.locator("#direct-bar")).to_be_hidden()
+    await send(bob, "hello everyone")
+
+    # Cho sees the message for everyone, never the two private ones
+    await expect(cho.locator("#messages .message .message-text")).to_have_text(["hello everyone"])
+    await expect(cho.locator("#messages .message.direct")).to_have_count(0)
+
+    # after a reload, each sees what they saw before: Alice both private messages, Cho none
+    await alice.reload()
+    await expect(alice.locator("#members li.you .member-name")).to_have_text("Alice")
+    await expect(alice.locator("#messages .message .message-text")).to_have_text(
+        ["just between us", "got it", "hello everyone"]
+    )
+    await expect(alice.locator("#messages .message.direct")).to_have_count(2)
+    await cho.reload()
+    await expect(cho.locator("#members li.you .member-name")).to_have_text("Cho")
+    await expect(cho.locator("#messages .message .message-text")).to_have_text(["hello everyone"])
+
+    # the person written to leaves: the page says so, and the next message goes to everyone
+    await alice.get_by_role("button", name="Message Cho privately").click()
+    await expect(alice.locator("#direct-bar .direct-name")).to_have_text("Cho")
+    await cho.locator("#leave").click()
+    await expect(alice.locator("#messages .notice").last).to_have_text(
+        re.compile(r"Cho left: your next message goes to everyone\.")
+    )
+    await expect(alice.locator("#direct-bar")).to_be_hidden()
+    await expect(alice.locator("#message-input")).to_have_attribute("placeholder", "Send a message to everyone")

@@ -100,6 +100,28 @@ describe("ChatConnection against the server", () => {
         assert.equal(sent.author.nickname, "Bob");
     });
 
+    serverTest("a direct message is the one reader's alone, and a refused one says why", async (t) => {
+        const room = newRoom();
+        const alice = await person(t, "Alice");
+        const bob = await person(t, "Bob");
+        const carol = await person(t, "Carol");
+        await alice.enterRoom(room);
+        const bobId = (await bob.enterRoom(room)).you.id;
+        await carol.enterRoom(room);
+        const carolHeard = record(carol, "direct");
+        const received = next(bob, "direct");
+        const sent = await alice.sendDirect(bobId, "psst", room);
+        assert.deepEqual(await received, sent);
+        assert.deepEqual(sent.to, { id: bobId, nickname: "Bob" });
+        assert.equal(sent.text, "psst");
+        // Carol's message after it reaches her; the direct one never does
+        const after = next(carol, "message");
+        await bob.sendMessage("after", room);
+        await after;
+        assert.deepEqual(carolHeard, []);
+        await assert.rejects(alice.sendDirect("nobody", "psst", room), { code: "unknown_member", event: "direct_message" });
+    });
+
     serverTest("a refused request rejects with the server's code", async (t) => {
         const alice = await person(t, "Alice");
         await assert.rejects(alice.sendMessage("hello", newRoom()), (error) => {

@@ -1,5 +1,5 @@
-"""Socket.IO chat events: `nickname` and `new_message` (docs/protocol.md). Kept thin on purpose:
-validate, update the room model, store, emit."""
+"""Socket.IO chat events: `nickname`, `new_message` and `direct_message` (docs/protocol.md). Kept
+thin on purpose: validate, update the room model, store, emit."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from videochat.events.channels import chat_room
 from videochat.events.realtime import Event, Server, event_handler
+from videochat.model.directs import AUDIENCE, reader_key
 from videochat.model.errors import UserError, ok
 from videochat.model.rooms import Registry
 from videochat.model.validation import Limits
@@ -37,6 +38,7 @@ class Chat:
         for event, handler, inline in (
             ("nickname", self.nickname, False),
             ("new_message", self.new_message, True),  # a relay: it awaits nothing but its emit
+            ("direct_message", self.direct_message, True),
         ):
             event_handler(self.sio, event, inline=inline)(handler)
 
@@ -60,13 +62,7 @@ class Chat:
         if not self.registry.is_member(sid, name):
             raise UserError("not_in_room", f"You are not in room {name!r}; enter it first.")
         author = self._member(sid)
-        message = {
-            "id": f"{self._message_ids_prefix}{next(self._message_ids):016x}",
-            "room": name,
-            "author": author,
-            "text": body,
-            "time": int(time.time() * 1000),
-        }
+        message = self._message(name, author, body)
         self.history.append(message)
         await self.sio.emit(
             "new_message", (f"{author['nickname']}: {body}", message), room=chat_room(name), skip_sid=sid
@@ -79,6 +75,36 @@ class Chat:
                 extra={"room": name, "sid": sid, "nickname": author["nickname"], "id": message["id"], "text": body},
             )
         return ok(message=message)
+
+    async def direct_message(
+        self, event: Event, room: Any = None, member_id: Any = None, text: Any = None, *_: Any
+    ) -> dict:
+        """A message to one other member of the room: only the two see it, now and in the history."""
+        sid = event.sid
+        name = self.limits.room(room)
+        if not self.registry.is_member(sid, name):
+            raise UserError("not_in_room", f"You are not in room {name!r}; enter it first.")
+        if not isinstance(member_id, str) or member_id == sid or not self.registry.is_member(member_id, name):
+            raise UserError("unknown_member", f"There is no such other member in room {name!r}.")
+        body = self.limits.message(text)
+        sender, recipient = self.registry.member(sid), self.registry.member(member_id)
+        assert sender is not None and recipient is not None
+        message = {**self._message(name, sender.as_dict(), body), "to": recipient.as_dict()}
+        audience = [reader_key(sid, sender.key), reader_key(member_id, recipient.key)]
+        self.history.append({**message, AUDIENCE: audience})
+        await self.sio.emit("direct_message", message, to=member_id)
+        self.sio.metrics.chat_relayed()
+        log.debug("direct_message", extra={"room": name, "sid": sid, "target": member_id, "id": message["id"]})
+        return ok(message=message)
+
+    def _message(self, room: str, author: dict[str, str], text: str) -> dict[str, Any]:
+        return {
+            "id": f"{self._message_ids_prefix}{next(self._message_ids):016x}",
+            "room": room,
+            "author": author,
+            "text": text,
+            "time": int(time.time() * 1000),
+        }
 
     def _member(self, sid: str) -> dict[str, str]:
         member = self.registry.member(sid)

@@ -18,6 +18,7 @@ from videochat.events.departures import Departures
 from videochat.events.owners import Owners
 from videochat.events.roomlist import RoomList
 from videochat.model.access import Access
+from videochat.model.directs import reader_key, visible_to
 from videochat.model.errors import ok
 from videochat.model.rooms import Registry
 from videochat.storage.base import History
@@ -51,7 +52,7 @@ class Entry:
                     self.access.created(name, private=private, owner_key=self.owners.lasting_key(sid))
                     self.history.room_occupied(name)
                 await self.sio.enter_room(sid, chat_room(name))
-            history = await self.history.recent(name)
+            history = visible_to(await self.history.recent(name), reader_key(sid, member.key))
             members = [m.as_dict() for m in self.registry.members(name)]
         except Exception:
             if is_new:

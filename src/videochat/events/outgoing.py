@@ -18,6 +18,7 @@ OUTGOING: Mapping[str, str] = MappingProxyType(
         "welcome": "someone entered a room the client is in (or joined its call)",
         "bye": "someone left a room the client is in",
         "new_message": "another member's message in one of the client's rooms",
+        "direct_message": "a message another member of a room wrote to this client alone",
         "room_change": "the list of public rooms changed",
         "nickname_change": "a member of one of the client's rooms renamed itself",
         "room_update": "a room's owner or settings changed",

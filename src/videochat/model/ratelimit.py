@@ -12,6 +12,7 @@ from dataclasses import dataclass
 # What each Socket.IO event costs, by kind. Events not listed (unknown ones included) are "other".
 EVENT_KINDS = {
     "new_message": "message",
+    "direct_message": "message",
     "enter_room": "join",
     "join_room": "join",
     "ice_servers": "join",  # a TURN credential costs what a join does

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-# A chat message as stored and sent: {id, room, author, text, time} (docs/protocol.md)
+# A chat message as stored and sent: {id, room, author, text, time} (docs/protocol.md); a direct
+# message also has `to` and, stored only, `audience` (model/directs.py), which `recent` gives back as kept
 Message = dict[str, Any]
 
 

@@ -31,12 +31,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from videochat.model.directs import AUDIENCE
 from videochat.storage.base import Message
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1  # 0: messages.id was a PRIMARY KEY (an index of its own)
+# 0: messages.id was a PRIMARY KEY (an index of its own); 1: no `direct` column
+SCHEMA_VERSION = 2
+# `direct`: NULL for a room's message; for a direct message (model/directs.py) JSON of its `to` and
+# `audience`
 MESSAGES = """
 CREATE TABLE IF NOT EXISTS messages (
     id TEXT NOT NULL,
@@ -44,7 +48,8 @@ CREATE TABLE IF NOT EXISTS messages (
     author_id TEXT NOT NULL,
     nickname TEXT NOT NULL,
     text TEXT NOT NULL,
-    time INTEGER NOT NULL
+    time INTEGER NOT NULL,
+    direct TEXT
 )"""
 MESSAGES_INDEX = "CREATE INDEX IF NOT EXISTS messages_by_room ON messages (room, time)"
 # rooms whose history is waiting to expire: empty since that Unix time
@@ -70,9 +75,10 @@ LOW_WATER = 0.9  # over max_bytes, rows are deleted down to this share of it (no
 ROW_OVERHEAD = 48
 ROW_BYTES = (
     "length(CAST(id AS BLOB)) + 2 * length(CAST(room AS BLOB)) + length(CAST(author_id AS BLOB))"
-    f" + length(CAST(nickname AS BLOB)) + length(CAST(text AS BLOB)) + {ROW_OVERHEAD}"
+    f" + length(CAST(nickname AS BLOB)) + length(CAST(text AS BLOB))"
+    f" + coalesce(length(CAST(direct AS BLOB)), 0) + {ROW_OVERHEAD}"
 )
-INSERT = "INSERT INTO messages (id, room, author_id, nickname, text, time) VALUES (?, ?, ?, ?, ?, ?)"
+INSERT = "INSERT INTO messages (id, room, author_id, nickname, text, time, direct) VALUES (?, ?, ?, ?, ?, ?, ?)"
 # keeps a room's last `size` rows (what `_load` reads)
 TRIM = (
     "DELETE FROM messages WHERE room = ?1 AND rowid NOT IN (SELECT rowid FROM messages"
@@ -87,16 +93,23 @@ DELETE_ROOM = "DELETE FROM messages WHERE room = ?"
 
 
 def _row_bytes(params: tuple) -> int:
-    """ROW_BYTES of an INSERT's parameters (id, room, author_id, nickname, text, time)."""
-    id_, room, author, nickname, text, _ = params
+    """ROW_BYTES of an INSERT's parameters (id, room, author_id, nickname, text, time, direct)."""
+    id_, room, author, nickname, text, _, direct = params
     return (
         len(id_.encode())
         + 2 * len(room.encode())
         + len(author.encode())
         + len(nickname.encode())
         + len(text.encode())
+        + (len(direct.encode()) if direct is not None else 0)
         + ROW_OVERHEAD
     )
+
+
+def _direct_column(message: Message) -> str | None:
+    if AUDIENCE not in message:
+        return None
+    return json.dumps({"to": message["to"], AUDIENCE: message[AUDIENCE]}, separators=(",", ":"))
 
 
 def fair_share(sizes: dict[str, int], total: int) -> int:
@@ -166,10 +179,13 @@ class HistoryStore:
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
-        """Version 0 -> 1: the same rows in a table without the index on `id`."""
+        """Version 0 -> 2: the same rows in a table without the index on `id`; 1 -> 2: the
+        `direct` column added (NULL: every message before it was a room's)."""
         columns = {row[1]: row[5] for row in db.execute("PRAGMA table_info(messages)")}
         db.execute("BEGIN")
         try:
+            if columns and "direct" not in columns and not columns.get("id"):
+                db.execute("ALTER TABLE messages ADD COLUMN direct TEXT")
             if columns.get("id"):  # a primary key: rebuild the table without it
                 db.execute("ALTER TABLE messages RENAME TO messages_v0")
                 db.execute("DROP INDEX IF EXISTS messages_by_room")
@@ -234,13 +250,20 @@ class HistoryStore:
     def _load(self, room: str) -> list[Message]:
         assert self._db is not None
         rows = self._db.execute(
-            "SELECT id, author_id, nickname, text, time FROM messages WHERE room = ?"
+            "SELECT id, author_id, nickname, text, time, direct FROM messages WHERE room = ?"
             " ORDER BY time DESC, rowid DESC LIMIT ?",
             (room, self.size),
         ).fetchall()
         return [
-            {"id": id_, "room": room, "author": {"id": author, "nickname": nick}, "text": text, "time": t}
-            for id_, author, nick, text, t in reversed(rows)
+            {
+                "id": id_,
+                "room": room,
+                "author": {"id": author, "nickname": nick},
+                "text": text,
+                "time": t,
+                **(json.loads(direct) if direct is not None else {}),
+            }
+            for id_, author, nick, text, t, direct in reversed(rows)
         ]
 
     async def holds(self, room: str) -> bool:
@@ -263,14 +286,24 @@ class HistoryStore:
         if cached is not None:
             cached.append(message)
         author = message["author"]
+        direct = _direct_column(message)
         self._queue(
-            INSERT, (message["id"], message["room"], author["id"], author["nickname"], message["text"], message["time"])
+            INSERT,
+            (
+                message["id"],
+                message["room"],
+                author["id"],
+                author["nickname"],
+                message["text"],
+                message["time"],
+                direct,
+            ),
         )
         room = message["room"]
         if self.max_bytes is not None:
             # a flood is written (and held to the bound) in batches of a share of it, not of WRITE_DELAY:
             # the file grows to the bound plus one batch
-            self._pending_bytes += len(message["text"]) + ROW_OVERHEAD
+            self._pending_bytes += len(message["text"]) + len(direct or "") + ROW_OVERHEAD
             if self._pending_bytes > self.max_bytes * (1 - LOW_WATER):
                 self._urgent.set()
         self._written_since_trim[room] += 1

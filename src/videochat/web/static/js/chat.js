@@ -1,6 +1,7 @@
 // The chat log (#messages): messages and notices, in time order, each message shown once.
 
 import { el, formatTime, namesakeTag, userText } from "./dom.js";
+import { t } from "./i18n.js";
 import { splitLinks } from "./links.js";
 
 export class ChatLog {
@@ -16,6 +17,12 @@ export class ChatLog {
     constructor(list, empty) {
         this.list = list;
         this.empty = empty;
+        /**
+         * What a direct message's Reply button does (directs.js writes back to its author); none
+         * while unset.
+         * @type {((author: import("./protocol.js").Member) => void) | null}
+         */
+        this.onReply = null;
     }
 
     /**
@@ -27,7 +34,7 @@ export class ChatLog {
         if (this.#shown.has(message.id)) return;
         const time = new Date(message.time);
         const item = el("li", {
-            className: mine ? "message mine" : "message",
+            className: `message${mine ? " mine" : ""}${message.to ? " direct" : ""}`,
             attrs: { "data-id": message.id, "data-time": String(message.time), "data-author": message.author.nickname,
                 "data-author-id": message.author.id },
         }, [
@@ -36,10 +43,36 @@ export class ChatLog {
                 ...namesakeTag(this.#tags.get(message.author.id), message.author.nickname),
                 el("time", { className: "message-time", text: formatTime(message.time), attrs: { datetime: time.toISOString() } }),
             ]),
+            ...(message.to ? [this.#directLine(message, mine)] : []),
             linkedText(message.text),
         ]);
         this.#shown.set(message.id, item);
         this.#insert(item, message.time);
+    }
+
+    /**
+     * The line that marks a direct message as the two people's alone: whom it went to, and a way
+     * to write back.
+     * @param {import("./protocol.js").Message} message
+     * @param {boolean} mine
+     */
+    #directLine(message, mine) {
+        const line = el("div", { className: "message-direct" }, [
+            mine
+                ? el("span", { text: t("direct_sent_to", { name: message.to?.nickname ?? "" }) })
+                : el("span", { text: t("direct_received") }),
+        ]);
+        if (!mine && this.onReply) {
+            const reply = this.onReply;
+            const button = el("button", {
+                className: "link-button direct-reply",
+                text: t("direct_reply"),
+                attrs: { type: "button" },
+            });
+            button.addEventListener("click", () => reply(message.author));
+            line.append(button);
+        }
+        return line;
     }
 
     /**

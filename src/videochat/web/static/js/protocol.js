@@ -7,7 +7,7 @@ import { Emitter } from "./events.js";
 import { browserId, saveBrowserId } from "./storage.js";
 
 /** @typedef {{id: string, nickname: string}} Member */
-/** @typedef {{id: string, room: string, author: Member, text: string, time: number}} Message */
+/** @typedef {{id: string, room: string, author: Member, text: string, time: number, to?: Member}} Message to: a direct message's one reader */
 /** @typedef {{name: string, count: number, locked?: boolean}} RoomSummary */
 /** @typedef {{owner: string | null, locked: boolean, private: boolean, maxMembers: number | null}} RoomSettings */
 /** @typedef {{id: string, hand: number}} Hand a raised hand: whose, and when it went up (the server's clock, seconds) */
@@ -47,6 +47,8 @@ export class ProtocolError extends Error {
  * @property {Presence} welcome someone else entered our room (or joined its call: `call`)
  * @property {Presence} bye someone else left our room
  * @property {Message} message a message from someone else (our own come back in sendMessage's ack)
+ * @property {Message} direct a direct message someone wrote to us alone (ours come back in
+ *     sendDirect's ack)
  * @property {RoomSummary[]} rooms the list of open rooms changed
  * @property {{room: string, member: Member, old: string}} nickname someone in one of our rooms,
  *     maybe us, changed name
@@ -220,6 +222,19 @@ export class ChatConnection extends Emitter {
      */
     async sendMessage(text, room = this.#room ?? "") {
         const ack = await this.#request("new_message", text, room);
+        return ack.message;
+    }
+
+    /**
+     * Sends a direct message to one other member of the room: only the two of us see it. Resolves
+     * with the stored Message (its `to` the member). Fails at once when offline, as sendMessage.
+     * @param {string} to the member's id
+     * @param {string} text
+     * @param {string} [room] defaults to the room we are in
+     * @returns {Promise<Message>}
+     */
+    async sendDirect(to, text, room = this.#room ?? "") {
+        const ack = await this.#request("direct_message", room, to, text);
         return ack.message;
     }
 
@@ -399,6 +414,9 @@ export class ChatConnection extends Emitter {
         });
         socket.on("new_message", (line, message) => {
             if (message) this.dispatch("message", message);
+        });
+        socket.on("direct_message", (message) => {
+            if (message?.to) this.dispatch("direct", message);
         });
         socket.on("room_change", (names, rooms) => {
             this.dispatch("rooms", rooms ?? names.map((/** @type {string} */ name) => ({ name, count: 0 })));

@@ -3,6 +3,7 @@
 import { Call } from "./call.js";
 import { ChatLog } from "./chat.js";
 import { config } from "./config.js";
+import { DirectMessages } from "./directs.js";
 import { byId, el, setFormError, showError } from "./dom.js";
 import { errorText, t } from "./i18n.js";
 import { HandsView } from "./hands.js";
@@ -31,6 +32,8 @@ const connection = new ChatConnection({ clientId: clientId(), entryRefusals: con
 const chat = new ChatLog(byId("messages"), byId("no-messages"));
 const members = new MemberList({ list: byId("members"), count: byId("member-count") });
 const call = new Call(connection, () => room);
+const directs = new DirectMessages({ members, bar: byId("direct-bar"), input: messageInput, you: () => connection.you?.id ?? "" });
+chat.onReply = (author) => directs.choose(members.get(author.id) ?? null);
 const access = new RoomAccess(connection, { chat, members });
 new HandsView(connection, {
     button: /** @type {HTMLButtonElement} */ (byId("hand-button")), members, grid: call.grid, chat,
@@ -65,6 +68,7 @@ function showRoom(ack, rejoined) {
     joinPanel.hidden = true;
     roomView.hidden = false;
     members.reset(ack.members, ack.you);
+    followDirect();
     access.entered(ack);
     renameInput.value = ack.you.nickname;
     chat.addHistory(ack.history, isMine);
@@ -73,6 +77,12 @@ function showRoom(ack, rejoined) {
         messageInput.focus();
         call.prepare(ack.you.nickname);
     }
+}
+
+/** Whom we write to left (or is renamed): say so, and write to everyone again. */
+function followDirect() {
+    const gone = directs.follow((id) => members.get(id));
+    if (gone) chat.addNotice(t("notice_direct_gone", { name: gone.nickname }), "info");
 }
 
 /** @param {import("./validate.js").ErrorKey | null | undefined} errorKey why the name was refused */
@@ -125,15 +135,22 @@ function listenToRoom() {
         if (where !== room || myIds.has(member.id)) return;
         members.remove(member);
         chat.addNotice(t("notice_left", { name: member.nickname }), "left");
+        followDirect();
     });
     connection.on("message", (message) => {
         if (message.room !== room) return;
         chat.addMessage(message, isMine(message));
         if (!isMine(message)) sounds.play("message");
     });
+    connection.on("direct", (message) => {
+        if (message.room !== room) return;
+        chat.addMessage(message, false);
+        sounds.play("message");
+    });
     connection.on("nickname", ({ room: where, member, old }) => {
         if (where !== room) return;
         members.rename(member);
+        followDirect();
         call.rename(member.id, member.nickname);
         chat.addNotice(t("notice_renamed", { old, name: member.nickname }), "renamed");
         if (myIds.has(member.id)) {
@@ -161,8 +178,9 @@ async function sendMessage() {
     if (!result.value) return;
     // Cleared at once so the user can type on; put back if the server never took it.
     messageInput.value = "";
+    const to = directs.target;
     try {
-        chat.addMessage(await connection.sendMessage(result.value, room), true);
+        chat.addMessage(await (to ? connection.sendDirect(to.id, result.value, room) : connection.sendMessage(result.value, room)), true);
     } catch (error) {
         if (!messageInput.value) messageInput.value = result.value;
         showError(errorText(error));
