@@ -17,7 +17,7 @@ import httpx
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
-from support import ProcessProbe, Recorder, attacker_addresses, scrape
+from support import ProcessProbe, Recorder, attacker_addresses, eventually, scrape
 
 MB = 1 << 20
 # a BINARY_EVENT on / announcing 9,999,999,999 attachments (the most python-socketio parses), and a
@@ -168,6 +168,9 @@ async def test_binary_attachments_are_refused_before_anything_is_buffered(server
             metrics = scrape((await http.get("/metrics")).text)
         assert metrics[("videochat_rejected_inputs_total", frozenset({("reason", "malformed_packet")}))] >= 10
         assert "Traceback" not in server.log
+        await eventually(
+            lambda: len(re.findall(r"malformed Socket.IO packet.*binary data", server.log)) >= 10, what="the warnings"
+        )
         assert len(re.findall(r"malformed Socket.IO packet.*binary data", server.log)) == 10
     finally:
         await alice.disconnect()
@@ -218,8 +221,13 @@ async def test_deeply_nested_json_closes_the_connection_with_one_warning(server_
         assert results == [True, True, True, True, True, 1008], results
         await chat(alice, bob, room, [f"after {i}" for i in range(5)])
         assert "Traceback" not in server.log and "RecursionError" not in server.log
-        # one warning for each connection, and nothing else about them
+        # one warning for each connection, and nothing else about them (the log is read from the
+        # server's output as it comes: on a loaded machine, after the closes were seen)
+        await eventually(
+            lambda: len(re.findall("malformed Socket.IO packet", server.log)) >= 5, what="the five warnings"
+        )
         assert len(re.findall("malformed Socket.IO packet", server.log)) == 5, server.log
+        await eventually(lambda: "nested too deeply" in server.log, what="the lobby's warning")
         assert len(re.findall("nested too deeply", server.log)) == 1
     finally:
         await alice.disconnect()
