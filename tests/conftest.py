@@ -44,7 +44,15 @@ async def _watchdog_knows_the_loop(pytestconfig: pytest.Config):
 
 # The chat, room, moderation and call-signaling suites run twice: against one process, and against
 # two processes sharing rooms through a real Redis, with the clients spread over both (docs/deploy.md).
-BOTH_BACKENDS = {"test_chat", "test_direct", "test_hands", "test_moderation", "test_reactions", "test_signaling"}
+BOTH_BACKENDS = {
+    "test_chat",
+    "test_direct",
+    "test_hands",
+    "test_knocks",
+    "test_moderation",
+    "test_reactions",
+    "test_signaling",
+}
 # These run with the fast path on and off (--fast-path, docs/internals.md): a library upgrade that
 # breaks an internal fails the fast runs only, and the stock path keeps every promise the tests check.
 BOTH_PATHS = {"test_chat", "test_signaling", "test_fastpath", "test_attack_packets"}

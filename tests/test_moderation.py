@@ -22,7 +22,13 @@ async def test_first_member_owns_and_ownership_passes_to_the_longest_present(fre
     alice, bob, carol = clients = await connect_all(fresh_server.url, 3)
     try:
         first = await alice.call("enter_room", "den")
-        assert first["settings"] == {"owner": alice.sid, "locked": False, "private": False, "maxMembers": None}
+        assert first["settings"] == {
+            "owner": alice.sid,
+            "locked": False,
+            "private": False,
+            "maxMembers": None,
+            "knock": False,
+        }
         await bob.call("enter_room", "den")
         assert (await carol.call("enter_room", "den"))["settings"]["owner"] == alice.sid
         await alice.call("leave_room", "den")

@@ -24,6 +24,17 @@ async def test_every_listed_event_is_sent_by_the_running_server(fresh_server):
         assert (await guest.call("new_message", "hello", "all-events"))["ok"]  # new_message
         assert (await guest.call("direct_message", "all-events", owner.sid, "psst"))["ok"]  # direct_message
         assert (await owner.call("room_settings", "all-events", {"maxMembers": 5}))["ok"]  # room_update
+        assert (await owner.call("room_settings", "all-events", {"knock": True}))["ok"]
+        knocker = await Recorder(fresh_server.url).connect()
+        for turn, admit in enumerate((False, True)):  # declined, then admitted
+            assert (await knocker.call("enter_room", "all-events"))["error"]["code"] == "waiting"  # knock
+            await owner.wait_for(
+                "knock", lambda info, n=2 * turn + 1: bool(info["waiting"]) and len(owner.received("knock")) >= n
+            )
+            assert (await owner.call("knock_answer", "all-events", knocker.sid, admit))["ok"]
+            await knocker.wait_for("admitted" if admit else "declined")
+        knocked = {name for name, _ in knocker.events}
+        await knocker.disconnect()
         assert (await owner.call("join_room", "all-events"))["ok"]
         assert (await guest.call("join_room", "all-events"))["ok"]
         assert (await guest.call("offer", SDP, "all-events", owner.sid))["ok"]  # offer
@@ -40,7 +51,7 @@ async def test_every_listed_event_is_sent_by_the_running_server(fresh_server):
         await owner.wait_for("bye")
         assert await asyncio.to_thread(fresh_server.stop) == 0  # server_shutdown
         await owner.wait_for("server_shutdown")
-        received = {name for client in (owner, guest) for name, _ in client.events}
+        received = knocked | {name for client in (owner, guest) for name, _ in client.events}
         # the SFU's events need a Janus: tests/sfu/test_sfu_control.py makes the server send them
         expected = set(OUTGOING) - {"call_mode", "sfu_offer"}
         assert received == expected, {

@@ -175,6 +175,7 @@ async def test_a_locked_room_stays_locked_while_its_history_lasts_and_its_owner_
             "locked": True,
             "private": False,
             "maxMembers": None,
+            "knock": False,
         }
         assert [m["text"] for m in back["history"]] == ["the plan"]
 
@@ -198,6 +199,7 @@ async def test_a_locked_room_stays_locked_while_its_history_lasts_and_its_owner_
             "locked": False,
             "private": False,
             "maxMembers": None,
+            "knock": False,
         }
     finally:
         for client in clients:
@@ -276,7 +278,13 @@ async def test_a_locked_room_stays_locked_across_a_restart_while_its_history_las
         assert not refused["ok"] and refused["error"]["code"] == "password_required"
         back = await owner.call("enter_room", "vault")
         assert back["ok"] and [m["text"] for m in back["history"]] == ["the plan"]
-        assert back["settings"] == {"owner": owner.sid, "locked": True, "private": False, "maxMembers": 3}
+        assert back["settings"] == {
+            "owner": owner.sid,
+            "locked": True,
+            "private": False,
+            "maxMembers": 3,
+            "knock": False,
+        }
     finally:
         for client in (stranger, owner):
             await client.disconnect()

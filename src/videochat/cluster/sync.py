@@ -189,6 +189,8 @@ class Cluster:
                 self.bus.send_ops(["leave", member_id, room])
             elif what == "hand" and room is not None:  # an owner lowered it
                 self.bus.send_ops(["lower_hand", member_id, room])
+            elif what == "knock" and room is not None:  # an owner answered its knock
+                self.bus.send_ops(["knock_answer", member_id, room, room in member.admitted])
             return
         snapshot = self.registry.snapshot(member_id)
         self.bus.command("HSET", members_key(self.pid), member_id, _dumps(snapshot))
@@ -210,12 +212,16 @@ class Cluster:
 
     async def _apply(self, ops: list) -> None:
         rooms_changed = False
+        waiting_changed: set[str] = set()  # rooms whose waiting list changed: their owner hears, here
         for op in ops:
             kind = op[0]
             if kind == "member":
+                waiting_changed |= self._knocks_changed(op[1])
                 rooms_changed |= self._take(op[1])
             elif kind == "gone":
                 self._gone[op[1]] = time.monotonic()
+                member = self.registry.member(op[1])
+                waiting_changed |= set(member.knocks) if member is not None else set()
                 rooms_changed |= self._drop(op[1])
             elif kind == "hello":
                 rooms_changed |= await self._hello(op[1], op[2])
@@ -223,6 +229,8 @@ class Cluster:
                 self._leave_room(op[1], op[2])
             elif kind == "lower_hand":
                 self._lower_hand(op[1], op[2])
+            elif kind == "knock_answer":
+                self._knock_answer(op[1], op[2], bool(op[3]))
             elif kind == "policy" and op[2] is None and self.registry.has_room(op[1]) and self.access.has_policy(op[1]):
                 # another process dropped a policy it took for unused while a member entered the
                 # room here: the room lives, and so does its policy, for everyone
@@ -230,8 +238,20 @@ class Cluster:
             elif kind in ("policy", "ban"):
                 self.access.apply(op)
                 rooms_changed |= kind == "policy"
+        for room in waiting_changed:
+            await self.departures.owners.tell_waiting(room, local=True)
         if rooms_changed:  # after the events that follow these changes on the channel (bye, welcome)
             await self.room_list.changed(after=EVENTS_FIRST)
+
+    def _knocks_changed(self, state: dict) -> set[str]:
+        """The rooms whose waiting list a member's new snapshot changes (as this copy has it)."""
+        if state.get("origin") == self.pid or state["id"] in self._gone:
+            return set()
+        member = self.registry.member(state["id"])
+        if member is not None and state["version"] <= member.version:
+            return set()
+        before = set(member.knocks) if member is not None else set()
+        return before ^ set(state.get("knocks", {}))
 
     def _take(self, state: dict) -> bool:
         """A copy of another process's member; True if rooms or counts changed."""
@@ -271,6 +291,14 @@ class Cluster:
         member = self.registry.member(member_id)
         if member is not None and member.origin == self.pid and self.registry.in_call(member_id, room):
             self.registry.set_hand(member_id, room, False, 0.0)  # and its new state goes out (on_change)
+
+    def _knock_answer(self, member_id: str, room: str, admit: bool) -> None:
+        """An owner on another process answered the knock of one of this process's members."""
+        member = self.registry.member(member_id)
+        if member is not None and member.origin == self.pid:
+            # its copy there changed already; here the member itself does, and its new state goes
+            # out (a member that gave up meanwhile stays out)
+            self.registry.end_knock(member_id, room, admit)
 
     async def _hello(self, origin: str, states: list[dict]) -> bool:
         """A process (re)joined with all its members: take them; the ones it no longer has left

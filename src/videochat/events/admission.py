@@ -1,7 +1,8 @@
 """Who may enter a room: `enter_room` (rooms.py) and `join_room` (signaling.py) both ask here first.
 
 Refused: a member removed from the room, a full room, a locked one without its password, and a
-connection (or address) in as many rooms as allowed already (docs/security.md).
+connection (or address) in as many rooms as allowed already (docs/security.md). Past all that, a
+room that asks people to wait holds newcomers at its door until its owner lets them in (knocks.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from videochat.events.knocks import WaitingRoom
 from videochat.events.owners import Owners
 from videochat.model.access import Access, Refusal
 from videochat.model.attempts import PasswordAttempts
@@ -26,6 +28,7 @@ class Admission:
     limiter: Limiter
     # password guesses per room and per address (attempts.py)
     password_attempts: PasswordAttempts
+    waiting_room: WaitingRoom
     wrong_password_delay: float = 1.0
     # how many rooms one connection, and the connections of one address together (0: any), may be in
     max_rooms_per_connection: int = 10
@@ -38,6 +41,7 @@ class Admission:
         if self.registry.is_member(sid, room):
             return
         await self._admit(sid, room, password)
+        await self.waiting_room.door(sid, room)
 
     async def _admit(self, sid: str, room: str, password: str | None) -> None:
         """Refuse entry to a banned member, a full room, or without the room's password.

@@ -55,6 +55,8 @@ class Departures:
             return None, []
         for departure in departures:
             await self._announce(member.as_dict(), departure, owner_before=owners[departure.room])
+        for room in member.knocks:  # it was waiting to enter: its owner's list is shorter
+            await self.owners.tell_waiting(room, local=True)
         if departures:
             await self.room_list.changed()
         return member, departures
@@ -69,6 +71,8 @@ class Departures:
             return False
         for departure in departures:
             await self._announce(member.as_dict(), departure, owner_before=owners.get(departure.room), local=True)
+        for room in member.knocks:
+            await self.owners.tell_waiting(room, local=True)
         return True
 
     async def _announce(

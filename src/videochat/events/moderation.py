@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from videochat.events.departures import Departures
+from videochat.events.knocks import WaitingRoom
 from videochat.events.owners import Owners
 from videochat.events.realtime import Event, Server, event_handler
 from videochat.events.roomlist import RoomList
@@ -32,6 +33,7 @@ class Moderation:
     owners: Owners
     departures: Departures
     room_list: RoomList
+    waiting_room: WaitingRoom
     ban_seconds: float
 
     def register(self) -> None:
@@ -46,8 +48,10 @@ class Moderation:
     async def room_settings(self, event: Event, room: Any = None, changes: Any = None, *_: Any) -> dict:
         sid = event.sid
         name = self._owned_room(sid, room)
-        if not isinstance(changes, dict) or not changes.keys() <= {"password", "maxMembers", "private"}:
-            raise UserError("invalid_settings", "Settings are an object with password, maxMembers and/or private.")
+        if not isinstance(changes, dict) or not changes.keys() <= {"password", "maxMembers", "private", "knock"}:
+            raise UserError(
+                "invalid_settings", "Settings are an object with password, maxMembers, private and/or knock."
+            )
         update: dict[str, Any] = {}
         if "password" in changes:
             password = changes["password"]
@@ -70,7 +74,16 @@ class Moderation:
             if not isinstance(changes["private"], bool):
                 raise UserError("invalid_settings", "private is true or false.")
             update["private"] = changes["private"]
+        if "knock" in changes:
+            if not isinstance(changes["knock"], bool):
+                raise UserError("invalid_settings", "knock is true or false.")
+            update["knock"] = changes["knock"]
+            if changes["knock"]:
+                self.waiting_room.let_in_members(name)
         self.access.configure(name, **update)
+        if update.get("knock") is False:  # nobody waits any more: everyone waiting is let in
+            waiting = [member.id for member, _ in self.registry.waiting(name)]
+            await self.waiting_room.answer(name, waiting, True, self._member(sid))
         await self.owners.announce(name)
         await self.room_list.changed()  # locked and private show in the room list
         log.info("room_settings", extra={"room": name, "sid": sid, "changed": sorted(changes)})

@@ -24,6 +24,9 @@ OUTGOING: Mapping[str, str] = MappingProxyType(
         "room_update": "a room's owner or settings changed",
         "removed": "the room's owner took the client out of the room",
         "mute_request": "the room's owner asks the client to mute its microphone",
+        "knock": "to a room's owner: who waits to enter it now (the whole list)",
+        "admitted": "the room's owner let the client in: its next entry passes",
+        "declined": "the room's owner did not let the client in",
         "error": "an event the client sent without an acknowledgement was refused",
         "server_shutdown": "the server is stopping; the connection closes next",
         # calls (docs/protocol.md, "Video calls: signaling")

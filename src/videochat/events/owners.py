@@ -54,7 +54,21 @@ class Owners:
 
     async def announce(self, room: str, *, local: bool = False) -> None:
         """Everyone in the room learns who owns it and how it is set (`room_update`); `local`: this
-        process's connections only."""
+        process's connections only. The owner (a new one too) learns who is waiting to enter."""
         await self.sio.emit(
             "room_update", {"room": room, **self.settings(room)}, room=chat_room(room), ignore_queue=local
         )
+        if self.registry.count_waiting(room):
+            await self.tell_waiting(room, local=local)
+
+    def waiting(self, room: str) -> list[dict[str, object]]:
+        """Who asks to enter the room, the first first, as its owner sees them."""
+        return [{**member.as_dict(), "since": since} for member, since in self.registry.waiting(room)]
+
+    async def tell_waiting(self, room: str, *, local: bool = False) -> None:
+        """The room's owner learns who is waiting to enter now (`knock`, the whole list). With
+        several processes each change is told `local`ly by every process that learns of it
+        (cluster/sync.py): only the owner's own process, whose list has every knock, reaches it."""
+        owner = self.owner_of(room)
+        if owner is not None:
+            await self.sio.emit("knock", {"room": room, "waiting": self.waiting(room)}, to=owner, ignore_queue=local)

@@ -56,6 +56,8 @@ class Rooms:
 
     async def leave_room(self, event: Event, room: Any = None, *_: Any) -> dict:
         name = self.limits.room(room)
+        if not self.registry.is_member(event.sid, name) and await self.admission.waiting_room.give_up(event.sid, name):
+            return ok(room=name)  # it was waiting at the door: it no longer does
         await self.departures.leave(event.sid, name)
         return ok(room=name)
 

@@ -8,8 +8,9 @@ Services, each given what it uses:
     Departures  leaving rooms, and rooms that empty                    (Owners, Calls, RoomList, history)
     Admission   who may enter a room                                   (Owners, limiter)
     Entry       what follows a join, and the entry's ack               (Owners, Departures, RoomList, history)
+    WaitingRoom the door of a room that asks people to wait, `knock_answer` (Owners)
 Handler groups: Sessions (Departures), Rooms (Admission, Entry, Departures), Chat (history), Reactions,
-Hands (Owners),
+Hands (Owners), WaitingRoom,
 Moderation (Owners, Departures), Signaling (Admission, Entry, Calls, SfuSignaling), SfuSignaling
 (the Janus instances and the calls on them; only when the SFU is on).
 """
@@ -24,6 +25,7 @@ from videochat.events.entry import Entry
 from videochat.events.hands import Hands
 from videochat.events.ice import IceServers
 from videochat.events.identity import BrowserIds
+from videochat.events.knocks import WaitingRoom
 from videochat.events.moderation import Moderation
 from videochat.events.owners import Owners
 from videochat.events.reactions import Reactions
@@ -64,6 +66,9 @@ class EventHandlers:
         instances: Instances | None = None,
     ) -> None:
         self.owners = Owners(sio, registry, access)
+        self.waiting_room = WaitingRoom(
+            sio, registry, limits, access, self.owners, max_knocks_per_connection=settings.max_rooms_per_connection
+        )
         self.room_list = RoomList(sio, registry, access, size=settings.room_list_size, rate=settings.room_list_rate)
         self.policy = CallPolicy(
             sfu_from=settings.sfu_from if instances is not None else 0,
@@ -103,6 +108,7 @@ class EventHandlers:
                 per_address=settings.password_attempts_per_ip,
                 window=settings.password_attempt_window,
             ),
+            waiting_room=self.waiting_room,
             wrong_password_delay=settings.wrong_password_delay,
             max_rooms_per_connection=settings.max_rooms_per_connection,
             max_rooms_per_address=settings.max_rooms_per_ip,
@@ -130,6 +136,7 @@ class EventHandlers:
             self.owners,
             self.departures,
             self.room_list,
+            self.waiting_room,
             ban_seconds=settings.ban_seconds,
         )
         self.signaling = Signaling(
@@ -146,7 +153,16 @@ class EventHandlers:
             max_candidate_bytes=settings.max_candidate_bytes,
             sfu=self.sfu,
         )
-        groups = (self.sessions, self.rooms, self.chat, self.reactions, self.hands, self.moderation, self.signaling)
+        groups = (
+            self.sessions,
+            self.rooms,
+            self.chat,
+            self.reactions,
+            self.hands,
+            self.moderation,
+            self.waiting_room,
+            self.signaling,
+        )
         for group in (*groups, self.sfu):
             if group is not None:
                 group.register()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from videochat.model.passwords import PasswordHash
@@ -52,6 +52,11 @@ class RoomPolicy:
     # who owns the room across connections: the lasting key (a browser's) of its creator, or of the
     # member it was handed to; None when they had none (then ownership goes by presence alone)
     owner_key: str | None = None
+    # "ask to join": newcomers wait until the owner lets them in (the waiting room, events/knocks.py)
+    knock: bool = False
+    # lasting keys (browser ids) of those let in while it asks: back on a new connection (a reload,
+    # a reconnect), they do not wait again; the latest MOST_MEMBERS
+    let_in: list[str] = field(default_factory=list)
 
     def as_dict(self, owner: str | None) -> dict[str, object]:
         return {
@@ -59,6 +64,7 @@ class RoomPolicy:
             "locked": self.password_hash is not None,
             "private": self.private,
             "maxMembers": self.max_members,
+            "knock": self.knock,
         }
 
     def to_data(self) -> dict[str, Any]:
@@ -68,6 +74,8 @@ class RoomPolicy:
             "private": self.private,
             "password": self.password_hash.to_data() if self.password_hash else None,
             "ownerKey": self.owner_key,
+            "knock": self.knock,
+            "letIn": list(self.let_in),
         }
 
     @classmethod
@@ -79,6 +87,8 @@ class RoomPolicy:
             private=bool(data.get("private")),
             password_hash=PasswordHash.from_data(password) if password else None,
             owner_key=data.get("ownerKey"),
+            knock=bool(data.get("knock")),
+            let_in=[key for key in data.get("letIn", ()) if isinstance(key, str)][-MOST_MEMBERS:],
         )
 
 
@@ -193,6 +203,7 @@ class Access:
         password_hash: PasswordHash | None | Literal[_Keep.KEEP] = KEEP,
         max_members: int | None | Literal[_Keep.KEEP] = KEEP,
         private: bool | None = None,
+        knock: bool | None = None,
     ) -> RoomPolicy:
         """Change what is given (None: remove the lock or the cap)."""
         policy = self._policy_for_change(room)
@@ -202,8 +213,21 @@ class Access:
             policy.max_members = max_members
         if private is not None:
             policy.private = private
+        if knock is not None:
+            policy.knock = knock
         self._changed(room)
         return policy
+
+    def let_in(self, room: str, keys: Sequence[str]) -> None:
+        """Those lasting keys need not wait at the room's door again (the latest MOST_MEMBERS)."""
+        policy = self._policy_for_change(room)
+        new = [key for key in dict.fromkeys(keys) if key not in policy.let_in]
+        if new:
+            policy.let_in = [*policy.let_in, *new][-MOST_MEMBERS:]
+            self._changed(room)
+
+    def was_let_in(self, room: str, key: str | None) -> bool:
+        return key is not None and key in self.policy(room).let_in
 
     def ban(self, room: str, client_key: str, until: float, now: float) -> None:
         self.forget_expired_bans(now)  # bans would otherwise pile up for as long as the server runs

@@ -30,6 +30,8 @@ CODES: dict[str, str] = {
     "too_many_attempts": "a password attempt refused before it was checked; retryAfter says when to try again",
     "room_full": "the room has as many members as its owner allowed",
     "banned": "the room's owner removed this browser (or its address) a short while ago",
+    "waiting": "the room asks people to wait: its owner was asked, and `admitted` or `declined` follows",
+    "too_many_waiting": "so many people wait at the room's door already that no more may knock for now",
     "not_owner": "only the room's owner may do that",
     "unknown_member": "no such other member in the room",
     "invalid_settings": "room settings not as described",
@@ -54,7 +56,7 @@ CODES: dict[str, str] = {
 PASSWORD_REFUSALS = frozenset({"password_required", "wrong_password", "too_many_attempts"})
 """The room's door refuses us for its password: a page asks for it (again)."""
 
-ENTRY_REFUSALS = PASSWORD_REFUSALS | {"room_full", "banned"}
+ENTRY_REFUSALS = PASSWORD_REFUSALS | {"room_full", "banned", "waiting", "too_many_waiting"}
 """The room itself refuses us (not the request): a page that was in it, back after a reconnect, is
 out of it and its call."""
 

@@ -24,6 +24,7 @@ EVENT_KINDS = {
     "reaction": "message",  # shown to everyone in the call, as a message is
     "raise_hand": "message",  # shown to everyone in the room
     "lower_hand": "message",
+    "knock_answer": "message",
     "sfu_publish": "join",  # three Janus requests: it costs what a join does
     "sfu_unpublish": "join",
     "sfu_answer": "signal",

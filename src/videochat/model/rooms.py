@@ -45,6 +45,10 @@ class Member:
     address: str | None = None  # the address a removal holds too (identity.address_key)
     known_since: float | None = None  # when its browser id was issued (Unix time)
     origin: str | None = None  # the process holding the connection (None: this one, alone)
+    # the waiting room: rooms it asks to enter (room -> since when, Unix time), and rooms whose
+    # owner let it in (its next entry there passes the knock)
+    knocks: dict[str, float] = field(default_factory=dict)
+    admitted: set[str] = field(default_factory=set)
     version: int = 0  # counts the changes of this member (the newest snapshot wins)
 
     def as_dict(self) -> dict[str, str]:
@@ -97,7 +101,7 @@ class CallFull(Exception):
 
 
 # What changed, for on_change: ("connect" | "join" | "leave" | "rename" | "call" | "uncall" | "media"
-# | "hand" | "disconnect", member id, room or None).
+# | "hand" | "knock" | "disconnect", member id, room or None).
 ChangeListener = Callable[[str, str, "str | None"], None]
 
 
@@ -115,6 +119,7 @@ class Registry:
         self._calls: dict[str, dict[str, Participant]] = {}
         self._client_ids: dict[str, str] = {}  # client id -> member id
         self._modes: dict[str, str] = {}  # room -> "sfu" while its call is on the SFU (else a mesh)
+        self._knocks: dict[str, dict[str, Member]] = {}  # room -> {member id: member} asking to enter
 
     # connections
 
@@ -151,6 +156,8 @@ class Registry:
         if member.client_id is not None and self._client_ids.get(member.client_id) == member_id:
             del self._client_ids[member.client_id]
         departures = [self._remove(member, room) for room in list(member.rooms)]
+        for room in member.knocks:  # (the member keeps them: the caller tells those rooms' owners)
+            self._unindex_knock(member.id, room)
         self._changed(member, "disconnect")
         return member, departures
 
@@ -168,6 +175,9 @@ class Registry:
         if room in member.rooms:
             return len(self._rooms[room]), False
         count = self._insert(member, room, self._clock())
+        member.admitted.discard(room)
+        if member.knocks.pop(room, None) is not None:
+            self._unindex_knock(member_id, room)
         self._changed(member, "join", room)
         return count, True
 
@@ -324,6 +334,49 @@ class Registry:
         hands = [p for p in self._calls.get(room, {}).values() if p.hand is not None]
         return sorted(hands, key=lambda p: (p.hand, p.member.id))
 
+    # the waiting room
+
+    def knock(self, member_id: str, room: str, now: float) -> bool:
+        """The member asks to enter `room`; False if it was asking already."""
+        member = self._members[member_id]
+        if room in member.knocks:
+            return False
+        member.knocks[room] = now
+        self._knocks.setdefault(room, {})[member_id] = member
+        self._changed(member, "knock", room)
+        return True
+
+    def end_knock(self, member_id: str, room: str, admit: bool) -> bool:
+        """The owner's answer (`admit`: its next entry passes), or the member gave up; False if it
+        was not asking."""
+        member = self._members.get(member_id)
+        if member is None or member.knocks.pop(room, None) is None:
+            return False
+        self._unindex_knock(member_id, room)
+        if admit:
+            member.admitted.add(room)
+        self._changed(member, "knock", room)
+        return True
+
+    def is_admitted(self, member_id: str, room: str) -> bool:
+        member = self._members.get(member_id)
+        return member is not None and room in member.admitted
+
+    def waiting(self, room: str) -> list[tuple[Member, float]]:
+        """Who asks to enter `room`, the first to ask first."""
+        knocks = [(member, member.knocks[room]) for member in self._knocks.get(room, {}).values()]
+        return sorted(knocks, key=lambda knock: (knock[1], knock[0].id))
+
+    def count_waiting(self, room: str) -> int:
+        return len(self._knocks.get(room, ()))
+
+    def _unindex_knock(self, member_id: str, room: str) -> None:
+        knocks = self._knocks.get(room)
+        if knocks is not None:
+            knocks.pop(member_id, None)
+            if not knocks:
+                del self._knocks[room]
+
     def _remove(self, member: Member, room: str) -> Departure:
         del member.rooms[room]
         members = self._rooms[room]
@@ -362,6 +415,8 @@ class Registry:
             "rooms": dict(member.rooms),
             "calls": calls,
             "hands": hands,
+            "knocks": dict(member.knocks),
+            "admitted": sorted(member.admitted),
         }
 
     def put(self, state: dict[str, Any]) -> list[Departure] | None:
@@ -390,6 +445,12 @@ class Registry:
         for room, stamp in rooms.items():
             if room not in member.rooms:
                 self._insert(member, room, stamp)
+        knocks: dict[str, float] = state.get("knocks", {})
+        for room in member.knocks.keys() - knocks.keys():
+            self._unindex_knock(member_id, room)
+        for room in knocks.keys() - member.knocks.keys():
+            self._knocks.setdefault(room, {})[member_id] = member
+        member.knocks, member.admitted = dict(knocks), set(state.get("admitted", ()))
         hands = state.get("hands", {})
         for room in rooms:
             media = state["calls"].get(room)

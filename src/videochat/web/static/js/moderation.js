@@ -50,6 +50,8 @@ export class RoomAccess extends Emitter {
     #confirming = null;
     /** @type {((password?: string) => unknown) | null} enters again (with a password) */
     #retry = null;
+    /** @type {string | null} the room whose door we wait at (it asks people to wait) */
+    #waitingAt = null;
     /** @type {Map<string, HTMLElement>} member id -> the actions we last drew on its item */
     #tools = new Map();
 
@@ -67,10 +69,20 @@ export class RoomAccess extends Emitter {
         this.passwordInput = /** @type {HTMLInputElement} */ (byId("password-input"));
         this.capInput = /** @type {HTMLInputElement} */ (byId("cap-input"));
         this.privateInput = /** @type {HTMLInputElement} */ (byId("private-input"));
+        this.knockInput = /** @type {HTMLInputElement} */ (byId("knock-input"));
         this.lockPassword = /** @type {HTMLInputElement} */ (byId("lock-password"));
 
         connection.on("roomupdate", (update) => this.#updated(update));
         connection.on("removed", (info) => this.#removed(info));
+        // at the door of a room that asks people to wait: its owner's answer
+        connection.on("admitted", (info) => {
+            if (this.#waitingAt === info?.room) this.#retry?.();
+        });
+        connection.on("declined", (info) => this.#declined(info));
+        // the server forgets a knock whose connection dropped: back online, we knock again
+        connection.on("status", ({ status }) => {
+            if (status === "connected" && this.#waitingAt !== null) this.#retry?.();
+        });
         // The list asks at each redraw (someone came, went, was renamed): badges and actions go on.
         members.addPart((member) => this.#memberPart(member));
         this.#listenToForms();
@@ -85,6 +97,8 @@ export class RoomAccess extends Emitter {
      * @param {import("./protocol.js").EnterAck & {settings?: import("./protocol.js").RoomSettings}} ack
      */
     entered(ack) {
+        this.#waitingAt = null;
+        byId("access-cancel").hidden = true;
         this.#room = ack.room;
         this.#you = ack.you.id;
         this.#settings = ack.settings ?? null;
@@ -105,6 +119,14 @@ export class RoomAccess extends Emitter {
         const code = error?.code ?? "";
         if (!PASSWORD_CODES.has(code) && !REFUSAL_CODES.has(code)) return false;
         this.#retry = retry;
+        this.#waitingAt = code === "waiting" ? room : null;
+        byId("access-cancel").hidden = code !== "waiting";
+        if (code === "waiting") {
+            this.#showPanel(code, t("waiting_heading"), t("waiting_text", { room }));
+            this.passwordForm.hidden = true;
+            byId("access-retry").hidden = true;
+            return true;
+        }
         const asksPassword = PASSWORD_CODES.has(code);
         this.#showPanel(code, t(asksPassword ? "password_heading" : "refused_heading", { room }),
             !asksPassword || code === "too_many_attempts" ? errorText(error)
@@ -146,6 +168,18 @@ export class RoomAccess extends Emitter {
         byId("access-heading").focus();
     }
 
+    /** The owner did not let us in: say so; we may ask again. */
+    #declined(info) {
+        if (!info || info.room !== this.#waitingAt) return;
+        this.#waitingAt = null;
+        this.#showPanel("declined", t("declined_heading"), t("declined_text", { room: info.room }));
+        byId("access-cancel").hidden = true;
+        const again = byId("access-retry");
+        again.hidden = false;
+        again.textContent = t("declined_again");
+        byId("access-heading").focus();
+    }
+
     #updated(update) {
         if (!update || update.room !== this.#room || !this.#settings) return;
         const before = this.#settings.owner;
@@ -169,12 +203,14 @@ export class RoomAccess extends Emitter {
             // the settings as the server has them, for styles and tests
             panel.dataset.locked = String(settings.locked);
             panel.dataset.private = String(settings.private);
+            panel.dataset.knock = String(Boolean(settings.knock));
             panel.dataset.maxMembers = settings.maxMembers == null ? "" : String(settings.maxMembers);
             byId("lock-state").textContent = t(settings.locked ? "settings_locked_state" : "settings_unlocked_state");
             byId("unlock-button").hidden = !settings.locked;
             byId("lock-button").textContent = t(settings.locked ? "settings_change_password" : "settings_lock");
             if (document.activeElement !== this.capInput) this.capInput.value = settings.maxMembers == null ? "" : String(settings.maxMembers);
             this.privateInput.checked = settings.private;
+            this.knockInput.checked = Boolean(settings.knock);
         }
         if (!this.isOwner) {
             this.#openMenu = null;
@@ -303,7 +339,17 @@ export class RoomAccess extends Emitter {
             button.setAttribute("disabled", "");
             Promise.resolve(this.#retry(password)).finally(() => button.removeAttribute("disabled"));
         });
-        byId("access-retry").addEventListener("click", () => this.#retry?.());
+        byId("access-retry").addEventListener("click", () => {
+            byId("access-retry").textContent = t("try_again");
+            this.#retry?.();
+        });
+        // no longer waiting at the door: the server forgets us there, and we go home
+        byId("access-cancel").addEventListener("click", async () => {
+            const room = this.#waitingAt;
+            this.#waitingAt = null;
+            if (room !== null) await this.connection.leaveRoom(room).catch(() => {});
+            window.location.assign("/");
+        });
         byId("lock-form").addEventListener("submit", (event) => {
             event.preventDefault();
             const password = this.lockPassword.value;
@@ -320,5 +366,6 @@ export class RoomAccess extends Emitter {
             this.#change({ maxMembers: text ? (Number.isInteger(cap) ? cap : text) : null });
         });
         this.privateInput.addEventListener("change", () => this.#change({ private: this.privateInput.checked }));
+        this.knockInput.addEventListener("change", () => this.#change({ knock: this.knockInput.checked }));
     }
 }

@@ -9,7 +9,8 @@ import { browserId, saveBrowserId } from "./storage.js";
 /** @typedef {{id: string, nickname: string}} Member */
 /** @typedef {{id: string, room: string, author: Member, text: string, time: number, to?: Member}} Message to: a direct message's one reader */
 /** @typedef {{name: string, count: number, locked?: boolean}} RoomSummary */
-/** @typedef {{owner: string | null, locked: boolean, private: boolean, maxMembers: number | null}} RoomSettings */
+/** @typedef {{owner: string | null, locked: boolean, private: boolean, maxMembers: number | null, knock?: boolean}} RoomSettings knock: newcomers wait until the owner lets them in */
+/** @typedef {{id: string, nickname: string, since: number}} Knock someone waiting to enter, since when (the server's clock, seconds) */
 /** @typedef {{id: string, hand: number}} Hand a raised hand: whose, and when it went up (the server's clock, seconds) */
 /** @typedef {{ok: true, room: string, you: Member, count: number, members: Member[], history: Message[], inCall?: string[], hands?: Hand[], maxCallSize?: number}} EnterAck inCall: ids of the call's participants; hands: their raised hands */
 /** @typedef {{room: string, member: Member, count: number, call: boolean}} Presence call: they joined the call */
@@ -78,6 +79,10 @@ export class ProtocolError extends Error {
  * @property {{room: string, by: Member, seconds: number}} removed the owner removed us from our
  *     room (we stay connected, and do not go back in by ourselves)
  * @property {{room: string, by: Member}} muterequest the owner asks us to mute our microphone
+ * @property {{room: string, waiting: Knock[]}} knock to the room's owner: who waits to enter now
+ *     (the whole list, the first to ask first)
+ * @property {{room: string, by: Member | null}} admitted the owner let us in: enter again
+ * @property {{room: string, by: Member | null}} declined the owner did not let us in
  * @property {{room: string, mode: CallMode, reason?: string, moved?: boolean}} callmode our call
  *     moved between peer to peer and the SFU (moved: to another SFU instance: publish again)
  * @property {{room: string, seq: number, offer: RTCSessionDescriptionInit, streams: SfuStream[], fresh?: boolean}} sfuoffer
@@ -189,7 +194,8 @@ export class ChatConnection extends Emitter {
     }
 
     /**
-     * The owner changes the room: `{password: string | null, maxMembers: number | null, private: boolean}`, any of them.
+     * The owner changes the room: `{password: string | null, maxMembers: number | null, private: boolean,
+     * knock: boolean}`, any of them.
      * @returns {Promise<{ok: true, room: string, settings: RoomSettings}>}
      */
     async roomSettings(room, changes) {
@@ -223,6 +229,17 @@ export class ChatConnection extends Emitter {
     async sendMessage(text, room = this.#room ?? "") {
         const ack = await this.#request("new_message", text, room);
         return ack.message;
+    }
+
+    /**
+     * The owner lets someone waiting in (admit: true) or not; id "*": everyone waiting.
+     * @param {string} room
+     * @param {string} id
+     * @param {boolean} admit
+     * @returns {Promise<{ok: true, room: string, admit: boolean, members: string[]}>}
+     */
+    answerKnock(room, id, admit) {
+        return this.#request("knock_answer", room, id, admit);
     }
 
     /**
@@ -438,6 +455,9 @@ export class ChatConnection extends Emitter {
             this.dispatch("removed", info);
         });
         socket.on("mute_request", (info) => this.dispatch("muterequest", info));
+        socket.on("knock", (info) => this.dispatch("knock", info));
+        socket.on("admitted", (info) => this.dispatch("admitted", info));
+        socket.on("declined", (info) => this.dispatch("declined", info));
         socket.on("call_mode", (info) => {
             if (this.#call && info?.room === this.#call.room) this.dispatch("callmode", info);
         });

@@ -14,6 +14,7 @@ import { Sounds } from "./sounds.js";
 import { showStatus } from "./status.js";
 import { clientId, loadNickname, saveNickname } from "./storage.js";
 import { check } from "./validate.js";
+import { WaitingList } from "./waiting.js";
 
 const joinPanel = byId("join-panel");
 const joinForm = byId("join-form");
@@ -35,6 +36,10 @@ const call = new Call(connection, () => room);
 const directs = new DirectMessages({ members, bar: byId("direct-bar"), input: messageInput, you: () => connection.you?.id ?? "" });
 chat.onReply = (author) => directs.choose(members.get(author.id) ?? null);
 const access = new RoomAccess(connection, { chat, members });
+new WaitingList(connection, {
+    section: byId("waiting-section"), list: byId("waiting-list"), admitAll: /** @type {HTMLButtonElement} */ (byId("admit-all")),
+    chat, sounds, room: () => room,
+});
 new HandsView(connection, {
     button: /** @type {HTMLButtonElement} */ (byId("hand-button")), members, grid: call.grid, chat,
     isOwner: () => access.isOwner, inCall: () => call.inCall, room: () => room,
