@@ -175,7 +175,7 @@ async def test_bad_descriptions_candidates_and_media_are_refused_clearly(connect
         reply = await alice.call(event, payload, room, bob.sid)
         assert reply["ok"] is False and reply["error"]["code"] == code, (event, payload, reply)
         assert reply["error"]["message"]
-    for media in ("muted", {"audio": "no"}, {"smell": True}):
+    for media in ("muted", {"audio": "no"}, {"smell": True}, {"quality": "great"}, {"quality": 1}, {"quality": None}):
         reply = await alice.call("media_state", room, media)
         assert reply["error"]["code"] == "invalid_media", (media, reply)
     reply = await alice.call("join_room", f"{room}-2", {"media": {"video": 1}})
@@ -204,6 +204,20 @@ async def test_media_state_is_relayed_and_stored_for_newcomers(connect, room):
     assert {p["id"]: p["media"] for p in joined["peers"]}[alice.sid] == state["media"]
     await alice.barrier()
     assert alice.received("media_state") == []
+    # the connection's quality as the page measured it: relayed, kept, and other keys keep theirs
+    reply = await bob.call("media_state", room, {"quality": "poor"})
+    assert reply == {"ok": True, "media": {"audio": True, "video": True, "screen": False, "quality": "poor"}}
+    (info,) = await alice.wait_for("media_state", lambda info: info["id"] == bob.sid)
+    assert info["media"]["quality"] == "poor"
+    assert (await bob.call("media_state", room, {"audio": False}))["media"]["quality"] == "poor"
+    late = await connect()
+    joined = await late.call("join_room", room)
+    assert {p["id"]: p["media"] for p in joined["peers"]}[bob.sid] == {
+        "audio": False,
+        "video": True,
+        "screen": False,
+        "quality": "poor",
+    }
 
 
 async def test_peer_left_on_leave_call_leave_room_and_disconnect(connect, room):

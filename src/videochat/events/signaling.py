@@ -22,7 +22,7 @@ from videochat.events.sdp import candidate_init, session_description
 from videochat.events.sfu import SfuSignaling
 from videochat.model.callmode import MESH, SFU, CallPolicy, JoinVerdict
 from videochat.model.errors import UserError, ok
-from videochat.model.rooms import MEDIA_KINDS, Media, Registry
+from videochat.model.rooms import MEDIA_KINDS, QUALITIES, Media, Registry
 from videochat.model.validation import Limits
 
 log = logging.getLogger(__name__)
@@ -213,17 +213,22 @@ class Signaling:
 
 
 def _media(value: Any, current: Media) -> Media:
-    """A media state from `{audio, video, screen}` booleans; keys left out keep `current`."""
+    """A media state from `{audio, video, screen}` booleans and `quality`; keys left out keep `current`."""
     if value is None:
         return current
     if not isinstance(value, dict):
-        raise UserError("invalid_media", "The media state must be an object {audio, video, screen}.")
-    unknown = set(value) - set(MEDIA_KINDS)
+        raise UserError("invalid_media", "The media state must be an object {audio, video, screen, quality}.")
+    unknown = set(value) - {*MEDIA_KINDS, "quality"}
     if unknown:
-        raise UserError("invalid_media", f"Unknown media kinds {sorted(unknown)}; expected audio, video, screen.")
-    fields = current.as_dict()
+        raise UserError(
+            "invalid_media", f"Unknown media kinds {sorted(unknown)}; expected audio, video, screen, quality."
+        )
+    fields: dict[str, Any] = {**current.as_dict(), "quality": current.quality}
     for kind, flag in value.items():
-        if not isinstance(flag, bool):
+        if kind == "quality":
+            if flag not in QUALITIES:
+                raise UserError("invalid_media", f"media.quality is one of {', '.join(QUALITIES)}.")
+        elif not isinstance(flag, bool):
             raise UserError("invalid_media", f"media.{kind} must be true or false.")
         fields[kind] = flag
     return Media(**fields)

@@ -25,6 +25,8 @@ DEFAULT_NICKNAME = "Anon"
 
 
 MEDIA_KINDS = ("audio", "video", "screen")
+# how a participant's page grades its own connection (getStats: round-trip time, loss, frames dropped)
+QUALITIES = ("good", "fair", "poor")
 
 
 class RoomSummary(TypedDict):
@@ -62,9 +64,13 @@ class Media:
     audio: bool = True
     video: bool = True
     screen: bool = False
+    quality: str | None = None  # one of QUALITIES, once the page has measured
 
-    def as_dict(self) -> dict[str, bool]:
-        return {"audio": self.audio, "video": self.video, "screen": self.screen}
+    def as_dict(self) -> dict[str, bool | str]:
+        state: dict[str, bool | str] = {"audio": self.audio, "video": self.video, "screen": self.screen}
+        if self.quality is not None:
+            state["quality"] = self.quality
+        return state
 
 
 @dataclass

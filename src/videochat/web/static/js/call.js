@@ -9,6 +9,7 @@ import { errorText, t } from "./i18n.js";
 import { AudioLevels, LocalMedia } from "./media.js";
 import { Mesh } from "./peers.js";
 import { PreJoin } from "./prejoin.js";
+import { QualityMeter } from "./quality.js";
 import { SfuLink } from "./sfu.js";
 import { loadDevices, saveDevices } from "./storage.js";
 import { CallGrid, SELF } from "./tiles.js";
@@ -24,6 +25,8 @@ const PROBLEM_TEXT = {
 /** Speaking this long gets a person the big tile on the SFU, which stays theirs at least FEATURE_HOLD_MS. */
 const FEATURE_AFTER_MS = 1200;
 const FEATURE_HOLD_MS = 4000;
+/** How often our connections' quality is looked at (quality.js: a change is told after two looks). */
+const QUALITY_MS = 2000;
 
 const input = (id) => /** @type {HTMLInputElement & HTMLSelectElement & HTMLButtonElement & HTMLVideoElement} */ (byId(id));
 
@@ -48,6 +51,9 @@ export class Call extends Emitter {
     /** The screen we publish to the SFU. @type {MediaStreamTrack | null} */
     #sharing = null;
     #uploadBudgetKbps = 0;
+    /** Our connections' quality, looked at every QUALITY_MS while in the call (quality.js). */
+    #quality = new QualityMeter();
+    #qualityTimer = 0;
     /** Tiles' sizes, for the simulcast layer each needs. */
     #tileSizes = new ResizeObserver(() => this.#fitLayers());
 
@@ -167,6 +173,20 @@ export class Call extends Emitter {
         this.#uploadBudgetKbps = ack.uploadBudgetKbps;
         this.#mode = "mesh";
         if (ack.mode === "sfu") this.#toSfu(false);
+        this.#quality = new QualityMeter();
+        clearInterval(this.#qualityTimer);
+        this.#qualityTimer = window.setInterval(() => this.#lookAtQuality(), QUALITY_MS);
+    }
+
+    /** Grades our connections (mesh and SFU) and tells the others when the grade changes. */
+    async #lookAtQuality() {
+        const connections = [...this.mesh.connections(), ...(this.#sfu?.connections() ?? [])];
+        const reports = await Promise.all(connections.map((pc) => pc.getStats().then((r) => [...r.values()], () => [])));
+        if (!this.#inCall) return;
+        const quality = this.#quality.look(reports);
+        if (!quality) return;
+        this.grid.setQuality(SELF, quality);
+        this.connection.sendMediaState({ ...this.media.state, quality });
     }
 
     /**
@@ -319,6 +339,7 @@ export class Call extends Emitter {
         this.#mode = "mesh";
         this.#tileSizes.disconnect();
         clearTimeout(this.#renewTimer);
+        clearInterval(this.#qualityTimer);
         this.mesh.closeAll();
         this.grid.clear();
         this.levels.close();
@@ -523,7 +544,7 @@ export class Call extends Emitter {
 
     /** Our media changed: the others hear of it, and every view shows it. */
     #mediaChanged() {
-        if (this.#inCall) this.connection.sendMediaState(this.media.state);
+        if (this.#inCall) this.connection.sendMediaState({ ...this.media.state, ...(this.#quality.quality && { quality: this.#quality.quality }) });
         this.#render();
     }
 

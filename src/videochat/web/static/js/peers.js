@@ -136,6 +136,11 @@ export class Mesh extends Emitter {
 
     /** @type {Map<string, PeerLink>} */
     #links = new Map();
+
+    /** The connections with the call's peers (for their statistics: quality.js). */
+    connections() {
+        return [...this.#links.values()].filter((link) => !link.closed).map((link) => link.pc);
+    }
     /**
      * The connection the next newcomer gets: made, offered and gathered while nobody waits, so that
      * a join costs the people in the call no offer to make (docs/protocol.md, "Call set-up").

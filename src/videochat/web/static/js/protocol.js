@@ -15,7 +15,7 @@ import { browserId, saveBrowserId } from "./storage.js";
 /** @typedef {{ok: true, room: string, you: Member, count: number, members: Member[], history: Message[], inCall?: string[], hands?: Hand[], maxCallSize?: number}} EnterAck inCall: ids of the call's participants; hands: their raised hands */
 /** @typedef {{room: string, member: Member, count: number, call: boolean}} Presence call: they joined the call */
 /** @typedef {"connecting" | "connected" | "reconnecting" | "disconnected"} Status */
-/** @typedef {{audio: boolean, video: boolean, screen: boolean}} MediaState */
+/** @typedef {{audio: boolean, video: boolean, screen: boolean, quality?: import("./quality.js").Quality}} MediaState quality: how the participant's page grades its connection */
 /** @typedef {{id: string, nickname: string, media: MediaState}} Peer */
 /** @typedef {{iceServers: RTCIceServer[], iceTransportPolicy: RTCIceTransportPolicy, iceTtl: number | null}} IceAck iceTtl: seconds the TURN credentials last (null: none) */
 /** @typedef {"mesh" | "sfu"} CallMode peer to peer, or through the SFU (docs/sfu.md) */

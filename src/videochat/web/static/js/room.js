@@ -1,6 +1,7 @@
 // The room page /r/<room>: ask for a name if we have none, enter the room, then chat.
 
 import { Call } from "./call.js";
+import { CallStateView } from "./callstate.js";
 import { ChatLog } from "./chat.js";
 import { config } from "./config.js";
 import { DirectMessages } from "./directs.js";
@@ -36,6 +37,7 @@ const call = new Call(connection, () => room);
 const directs = new DirectMessages({ members, bar: byId("direct-bar"), input: messageInput, you: () => connection.you?.id ?? "" });
 chat.onReply = (author) => directs.choose(members.get(author.id) ?? null);
 const access = new RoomAccess(connection, { chat, members });
+new CallStateView(connection, { members, grid: call.grid });
 new WaitingList(connection, {
     section: byId("waiting-section"), list: byId("waiting-list"), admitAll: /** @type {HTMLButtonElement} */ (byId("admit-all")),
     chat, sounds, room: () => room,

@@ -82,6 +82,11 @@ export class SfuLink extends Emitter {
     #publishers = new Map();
     /** @type {RTCPeerConnection | null} */
     #subscriber = null;
+
+    /** Our connections with the SFU (for their statistics: quality.js). */
+    connections() {
+        return [...this.#publishers.values(), ...(this.#subscriber ? [this.#subscriber] : [])];
+    }
     /** @type {Map<string, SfuStream>} mid -> what it carries */
     #mids = new Map();
     /** @type {Map<string, MediaStream>} key -> stream */

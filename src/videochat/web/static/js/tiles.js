@@ -2,6 +2,7 @@
 // indicators, the speaking ring and the state of the connection. Rendering only.
 
 import { avatar, el, namesakeTag } from "./dom.js";
+import { Emitter } from "./events.js";
 import { t } from "./i18n.js";
 
 /** The id of our own tile. */
@@ -11,8 +12,19 @@ export const SELF = "self";
 const REACTION_MS = 4000;
 
 /** @typedef {import("./protocol.js").MediaState} MediaState */
+/**
+ * What a tile shows of its participant: what they send, whether they speak now.
+ * @typedef {{media: MediaState, speaking: boolean}} TileState
+ */
+/**
+ * What a CallGrid tells (Emitter): a tile's state changed, or it came or went (others show the
+ * same state elsewhere: the people list, callstate.js).
+ * @typedef {object} GridEvents
+ * @property {{id: string}} changed
+ */
 
-export class CallGrid {
+/** @extends {Emitter<GridEvents>} */
+export class CallGrid extends Emitter {
     /** @type {Map<string, {item: HTMLElement, video: HTMLVideoElement, name: string, media: MediaState, state: string}>} */
     #tiles = new Map();
     #sinkId = "";
@@ -23,7 +35,14 @@ export class CallGrid {
 
     /** @param {HTMLElement} list the #tiles list */
     constructor(list) {
+        super();
         this.list = list;
+    }
+
+    /** What the tile of `id` shows, if there is one. @param {string} id @returns {TileState | undefined} */
+    stateOf(id) {
+        const tile = this.#tiles.get(id);
+        return tile && { media: { ...tile.media }, speaking: tile.item.hasAttribute("data-speaking") };
     }
 
     /** Adds a tile (or renames it). @param {string} id @param {string} name @param {MediaState} media */
@@ -43,6 +62,7 @@ export class CallGrid {
                     el("span", { className: "tile-name", attrs: { dir: "auto" } }),
                     el("span", { className: "tile-screen", text: t("screen_indicator") }),
                     el("span", { className: "tile-hand", text: "✋", attrs: { role: "img", "aria-label": t("hand_raised"), title: t("hand_raised") } }),
+                    el("span", { className: "tile-quality quality-bars", attrs: { role: "img" } }, [el("i"), el("i"), el("i")]),
                 ]),
             ]);
             tile = { item, video, name, media, state: mine ? "connected" : "connecting" };
@@ -56,6 +76,7 @@ export class CallGrid {
         this.#showHand(id);
         this.#render(id);
         this.#layout();
+        this.dispatch("changed", { id });
     }
 
     /** Namesakes among the participants get their tag (names.js). @param {Map<string, string>} tags */
@@ -110,8 +131,19 @@ export class CallGrid {
     setMedia(id, media) {
         const tile = this.#tiles.get(id);
         if (!tile) return;
-        tile.media = { audio: Boolean(media?.audio), video: Boolean(media?.video), screen: Boolean(media?.screen) };
+        tile.media = { audio: Boolean(media?.audio), video: Boolean(media?.video), screen: Boolean(media?.screen),
+            quality: media?.quality ?? tile.media.quality };
         this.#render(id);
+        this.dispatch("changed", { id });
+    }
+
+    /** How good a participant's connection is (quality.js). @param {string} id @param {import("./quality.js").Quality} quality */
+    setQuality(id, quality) {
+        const tile = this.#tiles.get(id);
+        if (!tile || tile.media.quality === quality) return;
+        tile.media = { ...tile.media, quality };
+        this.#render(id);
+        this.dispatch("changed", { id });
     }
 
     /** @param {string} id @param {string} state connecting, connected, retrying, failed */
@@ -157,7 +189,10 @@ export class CallGrid {
     }
 
     setSpeaking(id, speaking) {
-        this.#tiles.get(id)?.item.toggleAttribute("data-speaking", speaking);
+        const item = this.#tiles.get(id)?.item;
+        if (!item || item.hasAttribute("data-speaking") === speaking) return;
+        item.toggleAttribute("data-speaking", speaking);
+        this.dispatch("changed", { id });
     }
 
     /**
@@ -189,6 +224,7 @@ export class CallGrid {
         tile.item.remove();
         this.#tiles.delete(id);
         this.#layout();
+        this.dispatch("changed", { id });
     }
 
     clear() {
@@ -214,7 +250,13 @@ export class CallGrid {
         item.dataset.video = String(media.video || media.screen);
         item.dataset.screen = String(media.screen);
         item.dataset.state = state;
+        item.dataset.quality = media.quality ?? "";
         const part = (/** @type {string} */ selector) => /** @type {HTMLElement} */ (item.querySelector(selector));
+        const quality = part(".tile-quality");
+        quality.dataset.quality = media.quality ?? "";
+        const qualityText = media.quality ? t(`quality_${media.quality}`) : "";
+        quality.setAttribute("aria-label", qualityText);
+        quality.title = qualityText;
         const shown = mine ? t("you_tile", { name }) : name;
         part(".tile-name").textContent = shown;
         const tag = mine ? undefined : this.#tags.get(id);
@@ -234,6 +276,7 @@ export class CallGrid {
         if (!media.video && !media.screen) parts.push(t("camera_off_indicator"));
         if (media.screen) parts.push(t("screen_indicator"));
         if (stateText && !mine) parts.push(stateText);
+        if (qualityText) parts.push(qualityText);
         item.setAttribute("aria-label", parts.join(", "));
     }
 
