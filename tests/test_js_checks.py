@@ -33,7 +33,9 @@ def test_the_js_unit_tests_pass_against_a_real_server(fresh_server):
         env={**os.environ, "VIDEOCHAT_URL": fresh_server.url},
         check=False,
     )
-    report = result.stdout + result.stderr + fresh_server.log
+    # the failed subtests first (a long TAP output gets cut in pytest's report), then everything
+    failed = re.findall(r"^\s*not ok .*?^\s*\.\.\.$", result.stdout, flags=re.M | re.S)
+    report = "FAILED:\n" + "\n".join(failed) + "\n\nALL:\n" + result.stdout + result.stderr + fresh_server.log
     assert result.returncode == 0, report
     totals = dict(re.findall(r"^# (tests|pass|fail|skipped|cancelled) (\d+)$", result.stdout, flags=re.M))
     assert int(totals["tests"]) > 0 and int(totals["pass"]) == int(totals["tests"]), report
