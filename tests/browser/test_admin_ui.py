@@ -7,7 +7,7 @@ import re
 from actions import enter_room
 from playwright.async_api import expect
 
-from support import ADMIN_PASSWORD
+from support import ADMIN_PASSWORD, AdminClient, eventually
 
 
 async def test_admin_ui_logs_in_lists_clients_and_rooms_and_disconnects_a_client(
@@ -20,6 +20,17 @@ async def test_admin_ui_logs_in_lists_clients_and_rooms_and_disconnects_a_client
     await expect(members).to_have_count(2)
     alice_sid = await alice.locator('#members li[data-nickname="Alice"]').get_attribute("data-id")
     bob_sid = await alice.locator('#members li[data-nickname="Bob"]').get_attribute("data-id")
+
+    # python-socketio's instrumentation queues `room_joined` and sends the queue after each
+    # `server_stats`; a snapshot taken before that flush already holds the rooms, and the Admin UI
+    # adds a joined room again without looking: wait until the pages' joins have been reported
+    watcher = await AdminClient(admin_server.url).connect({"username": "admin", "password": ADMIN_PASSWORD})
+    try:
+        await eventually(
+            lambda: sum(1 for name, _ in watcher.events if name == "server_stats") >= 2, what="two server_stats"
+        )
+    finally:
+        await watcher.disconnect()
 
     admin = await new_user()
     requested: list[str] = []
