@@ -149,7 +149,8 @@ describe("ChatConnection against the server", () => {
         await alice.raiseHand(true);
         assert.deepEqual((await aliceUp).hands.map((hand) => hand.id), [bobId, aliceId]);
         // the owner (Alice, first in) lowers Bob's; Bob hears who did
-        const lowered = next(bob, "hands");
+        // (Alice's raise may reach Bob after it reached Carol: wait for the change to his own)
+        const lowered = next(bob, "hands", (detail) => detail.changed === bobId);
         await alice.lowerHand(room, bobId);
         const change = await lowered;
         assert.equal(change.changed, bobId);
@@ -157,7 +158,7 @@ describe("ChatConnection against the server", () => {
         assert.deepEqual(bob.hands.map((hand) => hand.id), [aliceId]);
         await assert.rejects(bob.lowerHand(room, aliceId), { code: "not_owner" });
         // a hand goes with its caller
-        const gone = next(carol, "hands");
+        const gone = next(carol, "hands", (detail) => detail.changed === aliceId && detail.hands.length === 0);
         await alice.leaveCall();
         assert.deepEqual((await gone).hands, []);
         await assert.rejects(carol.raiseHand(true), { code: "not_in_call" });
