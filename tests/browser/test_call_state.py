@@ -8,7 +8,6 @@ from actions import enter_room
 from call_actions import CALL_TIMEOUT_MS, enter_and_join_call, open_call_page, tile_of
 from playwright.async_api import Page, expect
 
-
 # true once the people list has shown `nickname` speaking, since the first call (it watches from then)
 SPOKE = """(nickname) => {
     if (window.__spoke?.has(nickname)) return true;
