@@ -47,6 +47,7 @@ async def _watchdog_knows_the_loop(pytestconfig: pytest.Config):
 BOTH_BACKENDS = {
     "test_chat",
     "test_direct",
+    "test_files",
     "test_hands",
     "test_knocks",
     "test_moderation",

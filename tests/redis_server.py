@@ -87,8 +87,11 @@ class ProcessGroup:
         self, work_dir: Path, redis: RedisServer, *args: str, count: int = 2, env: dict[str, str] | None = None
     ) -> None:
         self.redis = redis
+        # the chat's files in one folder all processes share, as docs/deploy.md says
+        shared = ("--uploads-dir", str(Path(work_dir) / "uploads"))
         self.processes = [
-            ServerProcess(Path(work_dir) / f"process{n}", "--redis", redis.url, *args, env=env) for n in range(count)
+            ServerProcess(Path(work_dir) / f"process{n}", "--redis", redis.url, *shared, *args, env=env)
+            for n in range(count)
         ]
         self._next = itertools.cycle(range(count))
 

@@ -184,6 +184,17 @@ class Recorder:
         assert reply["ok"], reply
 
 
+async def members(connect, room: str, *names: str) -> list[Recorder]:
+    """Clients (from the `connect` fixture) named `names`, each in `room`."""
+    clients = []
+    for name in names:
+        client = await connect()
+        assert (await client.call("nickname", name))["ok"]
+        assert (await client.call("enter_room", room))["ok"]
+        clients.append(client)
+    return clients
+
+
 def source_session(source: str):
     """An aiohttp session whose connections leave from the loopback address `source` (any of
     127.0.0.0/8 works on Linux with no set-up): python-socketio's client takes it as `http_session`."""

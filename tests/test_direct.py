@@ -7,17 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from support import Recorder
-
-
-async def members(connect, room: str, *names: str) -> list[Recorder]:
-    clients = []
-    for name in names:
-        client = await connect()
-        assert (await client.call("nickname", name))["ok"]
-        assert (await client.call("enter_room", room))["ok"]
-        clients.append(client)
-    return clients
+from support import Recorder, members
 
 
 async def test_a_direct_message_reaches_its_one_reader_and_only_the_two_read_it_back(connect, room):

@@ -6,6 +6,8 @@ import asyncio
 import signal
 import sqlite3
 
+import aiohttp
+
 from videochat.storage.history import SCHEMA_VERSION
 
 from support import Recorder, ServerProcess
@@ -166,6 +168,51 @@ async def test_a_database_of_the_second_schema_gets_direct_messages_and_keeps_it
         await back.disconnect()
     with sqlite3.connect(data_dir / "videochat.sqlite3") as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+THIRD_SCHEMA = """
+CREATE TABLE messages (id TEXT NOT NULL, room TEXT NOT NULL, author_id TEXT NOT NULL,
+                       nickname TEXT NOT NULL, text TEXT NOT NULL, time INTEGER NOT NULL, direct TEXT);
+CREATE INDEX messages_by_room ON messages (room, time);
+CREATE TABLE empty_rooms (room TEXT PRIMARY KEY, since REAL NOT NULL);
+PRAGMA user_version = 2;
+"""
+
+
+async def test_a_database_of_the_third_schema_keeps_its_direct_messages_in_the_renamed_column(server_factory, tmp_path):
+    """Schema 2 called the column of a message's extra fields `direct`: renamed `extra`, its direct
+    messages stay for their two people alone, and files' messages are kept in it after the upgrade."""
+    data_dir = tmp_path / "v2-data"
+    data_dir.mkdir()
+    with sqlite3.connect(data_dir / "videochat.sqlite3") as db:
+        db.executescript(THIRD_SCHEMA)
+        db.execute("INSERT INTO messages VALUES ('v2', 'lounge', 'someone', 'Old', 'for all', 1700000000000, NULL)")
+        db.execute(
+            "INSERT INTO messages VALUES ('v2d', 'lounge', 'someone', 'Old', 'for two', 1700000000001, ?)",
+            ('{"to":{"id":"x","nickname":"Two"},"audience":["browser:nobody-here","browser:nor-here"]}',),
+        )
+    server = server_factory(data_dir=data_dir)
+    assert [m["text"] for m in (await enter(server.url, "lounge"))["history"]] == ["for all"]
+    ana = await Recorder(server.url).connect()
+    try:
+        assert (await ana.call("enter_room", "lounge"))["ok"]
+        upload = (await ana.call("upload_file", "lounge", {"name": "note.txt", "size": 2}))["upload"]
+        async with aiohttp.ClientSession() as session:
+            async with session.put(
+                server.url + upload["url"], data=b"hi", headers={"X-Upload-Ticket": upload["ticket"]}
+            ) as r:
+                assert r.status == 201
+                sent = (await r.json())["message"]
+    finally:
+        await ana.disconnect()
+    server.restart()
+    assert [m["text"] for m in (await enter(server.url, "lounge"))["history"]] == ["for all", "note.txt"]
+    assert (await enter(server.url, "lounge"))["history"][-1] == sent
+    server.stop()
+    with sqlite3.connect(data_dir / "videochat.sqlite3") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert [row[1] for row in db.execute("PRAGMA table_info(messages)")][-1] == "extra"
+        assert db.execute("SELECT extra FROM messages WHERE id = 'v2d'").fetchone()[0].startswith('{"to"')
 
 
 async def test_a_busy_room_keeps_a_bounded_number_of_rows(server_factory):

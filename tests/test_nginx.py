@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 from pathlib import Path
 
@@ -212,6 +213,17 @@ async def test_two_processes_on_redis_behind_nginx_are_one_server(tmp_path, ngin
         assert [m["nickname"] for m in entered["members"]] == ["Alice", "Anon"]
         await bob.call("new_message", "hello across", "through-nginx")
         assert (await alice.wait_for("new_message"))[0] == "Anon: hello across"
+        # a file of 3 MB (past the 128k that holds other bodies) goes up through nginx to one process,
+        # and comes down to a member on the other, from the folder they share
+        body = os.urandom(3 * 1024 * 1024)
+        upload = (await alice.call("upload_file", "through-nginx", {"name": "big.bin", "size": len(body)}))["upload"]
+        bob_id = (await bob.call("browser_id"))["browserId"]
+        async with httpx.AsyncClient(base_url=proxy.plain_url, timeout=30) as http:
+            stored = await http.put(upload["url"], content=body, headers={"X-Upload-Ticket": upload["ticket"]})
+            assert stored.status_code == 201, stored.text
+            (line, message) = await bob.wait_for("new_message", lambda line, message: "file" in message)
+            got = await http.get(message["file"]["url"], headers={"Cookie": f"videochat_browser={bob_id}"})
+            assert (got.status_code, got.content) == (200, body)
         await alice.disconnect()
         await bob.disconnect()
     finally:

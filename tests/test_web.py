@@ -42,6 +42,16 @@ async def test_pages_render_and_escape_room_names(http):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in room.text
 
 
+async def test_a_room_page_is_not_served_for_a_name_no_room_can_have(http):
+    """A name a little over --max-room-name (64) gets its page, where the server's refusal shows; a
+    path of hundreds of characters gets a short 404, not a page that repeats it (the siege's
+    "oversized HTTP": a request answered with many times its size)."""
+    page = await http.get("/r/" + "c" * 100)
+    assert page.status_code == 200 and "c" * 100 in page.text
+    refused = await http.get("/r/" + "c" * 10_000)
+    assert refused.status_code == 404 and "c" * 100 not in refused.text and len(refused.content) < 200
+
+
 async def test_language_follows_the_browser_and_can_be_switched(http):
     korean = await http.get("/", headers={"Accept-Language": "ko-KR,ko;q=0.9,en;q=0.5"})
     assert 'lang="ko"' in korean.text

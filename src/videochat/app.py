@@ -41,8 +41,10 @@ from videochat.sfu.local import LocalConfig, LocalJanus
 from videochat.storage.base import History
 from videochat.storage.history import HistoryStore
 from videochat.storage.redis_history import RedisHistory
+from videochat.storage.uploads import Uploads
 from videochat.transport.manager import ConnectedOnly
 from videochat.web.admin import Admin
+from videochat.web.files import FileRoutes
 from videochat.web.lobby import Lobby
 from videochat.web.pages import SOCKET_IO_CLIENT_FILES, STATIC_DIR, VENDOR_DIR, PageConfig, Pages, socket_io_client
 from videochat.web.security import HostPolicy, OriginPolicy, SecurityHeaders, TrustedHosts, machine_names
@@ -115,6 +117,10 @@ class VideochatApp:
         # video calls: signaling over the same rooms; TURN credentials to call participants only
         self.ice = IceServers.from_settings(settings)
         self.instances = self._janus_instances(settings)
+        # the chat's files: a file lives as long as its message is in the history (storage/uploads.py)
+        self.uploads = Uploads(
+            settings.uploads_path, max_bytes=settings.uploads_max_bytes, grace=min(60.0, settings.history_retention)
+        )
         self.events = EventHandlers(
             self.sio,
             settings,
@@ -125,6 +131,7 @@ class VideochatApp:
             limiter=self.limiter,
             identities=self.identities,
             ice=self.ice,
+            uploads=self.uploads,
             instances=self.instances,
         )
         if self.cluster is not None:
@@ -134,9 +141,13 @@ class VideochatApp:
         self.lobby = Lobby(self.limits, self.limiter, self.origins)
         self._init_operations(settings)
         page_config = PageConfig(
-            self.limits, self.events.policy.cap(self.instances is not None), settings.upload_budget_kbps
+            self.limits,
+            self.events.policy.cap(self.instances is not None),
+            settings.upload_budget_kbps,
+            settings.max_upload_bytes,
         )
         self.pages = Pages(self.events.room_list.public, page_config)
+        self.files = FileRoutes(self.events.files, self.events.chat, self.uploads, self.identities, self.registry)
         self._tasks: set[asyncio.Task] = set()
         self.engineio = socketio.ASGIApp(self.sio, socketio_path="socket.io")
         self.web = Starlette(
@@ -145,6 +156,7 @@ class VideochatApp:
                 WebSocketRoute("/", self.lobby.serve),
                 Route("/r/{room:path}", self.pages.room),
                 Route("/api/rooms", self.pages.api_rooms),
+                *self.files.routes(),
                 *[Route(path, socket_io_client) for path in SOCKET_IO_CLIENT_FILES],
                 Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
                 *self._operations_routes(),
@@ -244,7 +256,10 @@ class VideochatApp:
                 self.access.apply(("policy", room, policy))
             for room, key, until, since in await self.sqlite_history.bans(time.time()):
                 self.access.apply(("ban", room, key, until, since))
-        self._start(self._expire_history_forever(), "videochat-history-expiry")
+        takes_files = self.settings.max_upload_bytes > 0
+        if takes_files:
+            await self.uploads.open()
+        self._start(self._expire_history_forever(takes_files), "videochat-history-expiry")
         if self.instances is not None:
             await self.instances.start()
         try:
@@ -299,15 +314,20 @@ class VideochatApp:
             _, room, key, until, since = change
             self.sqlite_history.save_ban(room, key, until, since)
 
-    async def _expire_history_forever(self) -> None:
+    async def _expire_history_forever(self, files: bool) -> None:
         interval = max(0.2, min(60.0, self.settings.history_retention / 4))
         while True:
             await asyncio.sleep(interval)
             try:
                 await self.history.expire(self.registry.has_room)
                 await self.events.departures.release_unused_rooms()  # a locked room's lock lasts as long as its history
+                if files:  # a file goes with its message
+                    await self.uploads.sweep(self._message_ids)
             except Exception:
                 log.exception("history expiry failed; trying again in %.0f s", interval)
+
+    async def _message_ids(self, room: str) -> set[str]:
+        return {message["id"] for message in await self.history.recent(room)}
 
 
 STOP_STEP_SECONDS = 5.0  # each step of the shutdown; a stuck one is named in the log and skipped

@@ -371,6 +371,26 @@ class Settings:
         ),
     )
 
+    # files in the chat (docs/protocol.md, "Files")
+    max_upload_mb: float = field(
+        default=25.0,
+        metadata=_meta("Largest file a member may put into a room's chat, in MiB; 0 turns files off."),
+    )
+    uploads_max_gb: float = field(
+        default=5.0,
+        metadata=_meta(
+            "Most disk the chat's files take together, in GiB: over it, uploads are refused until files "
+            "leave the rooms' history (a file lives as long as its message is in the history)."
+        ),
+    )
+    uploads_dir: Path | None = field(
+        default=None,
+        metadata=_meta(
+            "Folder of the chat's files (default: uploads in the data folder). With --redis, one folder "
+            "every process reads and writes (docs/deploy.md)."
+        ),
+    )
+
     # the admin namespace
     admin_login_failures: int = field(
         default=10,
@@ -575,9 +595,27 @@ class Settings:
         return _secret(self.janus_secret, self.janus_secret_file, "janus-secret")
 
     def _validate_history(self) -> None:
-        """The bound on all history together (docs/security.md)."""
+        """The bounds on all history together and on the chat's files (docs/security.md)."""
         if not self.history_max_mb > 0:
             raise SettingsError(f"history-max-mb must be more than 0, got {self.history_max_mb}")
+        if not 0 <= self.max_upload_mb <= 4096:
+            raise SettingsError(f"max-upload-mb must be between 0 (no files) and 4096, got {self.max_upload_mb}")
+        if not self.max_upload_mb <= self.uploads_max_gb * 1024 <= 1024**3:
+            raise SettingsError(
+                f"uploads-max-gb must hold one file of --max-upload-mb at least, got {self.uploads_max_gb}"
+            )
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def uploads_max_bytes(self) -> int:
+        return int(self.uploads_max_gb * 1024 * 1024 * 1024)
+
+    @property
+    def uploads_path(self) -> Path:
+        return self.uploads_dir if self.uploads_dir is not None else self.data_dir / "uploads"
 
     @property
     def history_max_bytes(self) -> int:

@@ -122,6 +122,28 @@ describe("ChatConnection against the server", () => {
         await assert.rejects(alice.sendDirect("nobody", "psst", room), { code: "unknown_member", event: "direct_message" });
     });
 
+    serverTest("a file goes up with requestUpload's ticket and reaches the room as a message", async (t) => {
+        const room = newRoom();
+        const alice = await person(t, "Alice");
+        const bob = await person(t, "Bob");
+        await alice.enterRoom(room);
+        await bob.enterRoom(room);
+        const received = next(bob, "message", (message) => Boolean(message.file));
+        const upload = await alice.requestUpload("notes.txt", 5, room);
+        assert.equal(upload.name, "notes.txt");
+        const response = await fetch(`${URL}${upload.url}`, {
+            method: "PUT", body: "hello", headers: { "X-Upload-Ticket": upload.ticket },
+        });
+        assert.equal(response.status, 201);
+        const sent = (await response.json()).message;
+        assert.deepEqual(await received, sent);
+        assert.deepEqual(sent.file, { id: upload.id, name: "notes.txt", size: 5, type: "application/octet-stream", url: upload.url });
+        // the page knows the largest file, and the server refuses one byte more
+        const largest = (await pageConfig()).limits.fileBytes;
+        assert.equal(largest, 25 * 1024 * 1024);
+        await assert.rejects(alice.requestUpload("big.bin", largest + 1, room), { code: "file_too_large", event: "upload_file" });
+    });
+
     serverTest("a refused request rejects with the server's code", async (t) => {
         const alice = await person(t, "Alice");
         await assert.rejects(alice.sendMessage("hello", newRoom()), (error) => {

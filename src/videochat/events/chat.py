@@ -1,5 +1,6 @@
-"""Socket.IO chat events: `nickname`, `new_message` and `direct_message` (docs/protocol.md). Kept
-thin on purpose: validate, update the room model, store, emit."""
+"""Socket.IO chat events: `nickname`, `new_message` and `direct_message` (docs/protocol.md), and the
+message that shows a file (events/files.py). Kept thin on purpose: validate, update the room model,
+store, emit."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from videochat.events.channels import chat_room
 from videochat.events.realtime import Event, Server, event_handler
 from videochat.model.directs import AUDIENCE, reader_key
 from videochat.model.errors import UserError, ok
+from videochat.model.files import FILE
 from videochat.model.rooms import Registry
 from videochat.model.validation import Limits
 from videochat.storage.base import History
+from videochat.storage.uploads import StoredFile
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,32 @@ class Chat:
         self.sio.metrics.chat_relayed()
         log.debug("direct_message", extra={"room": name, "sid": sid, "target": member_id, "id": message["id"]})
         return ok(message=message)
+
+    async def file_message(self, sid: str, stored: StoredFile) -> dict[str, Any]:
+        """Put a file just stored into its room's chat, as `sid`'s message (its id is the file's);
+        the others get it as `new_message`, the uploader in the PUT's answer."""
+        author = self._member(sid)
+        message = {
+            "id": stored.id,
+            "room": stored.room,
+            "author": author,
+            "text": stored.name,
+            "time": int(stored.time * 1000),
+            FILE: {
+                "id": stored.id,
+                "name": stored.name,
+                "size": stored.size,
+                "type": stored.type,
+                "url": f"/files/{stored.id}",
+            },
+        }
+        self.history.append(message)
+        await self.sio.emit(
+            "new_message", (f"{author['nickname']}: {stored.name}", message), room=chat_room(stored.room), skip_sid=sid
+        )
+        self.sio.metrics.chat_relayed()
+        log.info("file", extra={"room": stored.room, "sid": sid, "id": stored.id, "bytes": stored.size})
+        return message
 
     def _message(self, room: str, author: dict[str, str], text: str) -> dict[str, Any]:
         return {

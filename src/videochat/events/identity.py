@@ -93,6 +93,11 @@ class BrowserIds:
         mac = hmac.new(self._secret, _CONTEXT + body.encode(), hashlib.sha256).digest()[:16]
         return BrowserId(browser_id, issued_ms / 1000, f"{body}.{_b64(mac)}")
 
+    def mac(self, data: bytes) -> bytes:
+        """HMAC-SHA256 of `data` under the same secret, for other tokens every process must check
+        (upload tickets, model/files.py); `data` starts with what the token is, as _CONTEXT here."""
+        return hmac.new(self._secret, data, hashlib.sha256).digest()
+
     # the secret
 
     def open_file(self, data_dir: Path) -> None:

@@ -9,7 +9,8 @@ Services, each given what it uses:
     Admission   who may enter a room                                   (Owners, limiter)
     Entry       what follows a join, and the entry's ack               (Owners, Departures, RoomList, history)
     WaitingRoom the door of a room that asks people to wait, `knock_answer` (Owners)
-Handler groups: Sessions (Departures), Rooms (Admission, Entry, Departures), Chat (history), Reactions,
+Handler groups: Sessions (Departures), Rooms (Admission, Entry, Departures), Chat (history), Files
+(the uploads folder; the HTTP side is web/files.py), Reactions,
 Hands (Owners), WaitingRoom,
 Moderation (Owners, Departures), Signaling (Admission, Entry, Calls, SfuSignaling), SfuSignaling
 (the Janus instances and the calls on them; only when the SFU is on).
@@ -22,6 +23,7 @@ from videochat.events.calls import Calls
 from videochat.events.chat import Chat
 from videochat.events.departures import Departures
 from videochat.events.entry import Entry
+from videochat.events.files import Files
 from videochat.events.hands import Hands
 from videochat.events.ice import IceServers
 from videochat.events.identity import BrowserIds
@@ -38,6 +40,7 @@ from videochat.events.signaling import Signaling
 from videochat.model.access import Access
 from videochat.model.attempts import PasswordAttempts
 from videochat.model.callmode import CallPolicy
+from videochat.model.files import Tickets
 from videochat.model.ratelimit import Limiter
 from videochat.model.rooms import Registry
 from videochat.model.validation import Limits
@@ -45,6 +48,7 @@ from videochat.settings import Settings
 from videochat.sfu.calls import SfuCalls
 from videochat.sfu.instances import Instances
 from videochat.storage.base import History
+from videochat.storage.uploads import Uploads
 
 
 class EventHandlers:
@@ -63,6 +67,7 @@ class EventHandlers:
         limiter: Limiter,
         identities: BrowserIds,
         ice: IceServers,
+        uploads: Uploads,
         instances: Instances | None = None,
     ) -> None:
         self.owners = Owners(sio, registry, access)
@@ -126,6 +131,7 @@ class EventHandlers:
         self.sessions = Sessions(sio, registry, limiter, identities, self.departures)
         self.rooms = Rooms(sio, registry, limits, self.admission, self.entry, self.departures, self.room_list)
         self.chat = Chat(sio, registry, limits, history)
+        self.files = Files(sio, registry, limits, uploads, Tickets(identities.mac), settings.max_upload_bytes)
         self.reactions = Reactions(sio, registry, limits)
         self.hands = Hands(sio, registry, limits, self.owners)
         self.moderation = Moderation(
@@ -157,6 +163,7 @@ class EventHandlers:
             self.sessions,
             self.rooms,
             self.chat,
+            self.files,
             self.reactions,
             self.hands,
             self.moderation,

@@ -36,6 +36,14 @@ CODES: dict[str, str] = {
     "unknown_member": "no such other member in the room",
     "invalid_settings": "room settings not as described",
     "invalid_password": f"a password is not text of 1 to {LONGEST_PASSWORD} characters",
+    # Files in the chat (docs/protocol.md, "Files").
+    "files_off": "the server takes no files (--max-upload-mb 0)",
+    "invalid_file": "upload_file's {name, size} not as described",
+    "file_too_large": "the file is larger than --max-upload-mb, or more bytes came than its ticket announced",
+    "too_many_uploads": "too many uploads under way at once, or too many bytes from one address lately",
+    "uploads_full": "the server's room for files (--uploads-max-gb, or the disk) is taken",
+    "invalid_ticket": "an upload's ticket that is forged, expired, for another file, or used already",
+    "upload_incomplete": "an upload that ended before every byte its ticket announced came",
     # Calls: signaling.
     "call_full": "the call has --max-call-size participants already (--max-sfu-call-size on the SFU)",
     "not_in_call": "the socket is not a participant of that room's call",

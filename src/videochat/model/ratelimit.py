@@ -13,6 +13,7 @@ from dataclasses import dataclass
 EVENT_KINDS = {
     "new_message": "message",
     "direct_message": "message",
+    "upload_file": "message",  # a file in the chat is a message (and its bytes have budgets of their own)
     "enter_room": "join",
     "join_room": "join",
     "ice_servers": "join",  # a TURN credential costs what a join does

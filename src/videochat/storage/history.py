@@ -32,15 +32,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from videochat.model.directs import AUDIENCE
+from videochat.model.files import FILE
 from videochat.storage.base import Message
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# 0: messages.id was a PRIMARY KEY (an index of its own); 1: no `direct` column
-SCHEMA_VERSION = 2
-# `direct`: NULL for a room's message; for a direct message (model/directs.py) JSON of its `to` and
-# `audience`
+# 0: messages.id was a PRIMARY KEY (an index of its own); 1: no `direct` column; 2: `extra` was
+# named `direct` (it held direct messages' fields alone)
+SCHEMA_VERSION = 3
+# `extra`: NULL for a room's plain message; else JSON of the fields beyond the columns: a direct
+# message's `to` and `audience` (model/directs.py), a file's `file` (model/files.py)
 MESSAGES = """
 CREATE TABLE IF NOT EXISTS messages (
     id TEXT NOT NULL,
@@ -49,7 +51,7 @@ CREATE TABLE IF NOT EXISTS messages (
     nickname TEXT NOT NULL,
     text TEXT NOT NULL,
     time INTEGER NOT NULL,
-    direct TEXT
+    extra TEXT
 )"""
 MESSAGES_INDEX = "CREATE INDEX IF NOT EXISTS messages_by_room ON messages (room, time)"
 # rooms whose history is waiting to expire: empty since that Unix time
@@ -76,9 +78,9 @@ ROW_OVERHEAD = 48
 ROW_BYTES = (
     "length(CAST(id AS BLOB)) + 2 * length(CAST(room AS BLOB)) + length(CAST(author_id AS BLOB))"
     f" + length(CAST(nickname AS BLOB)) + length(CAST(text AS BLOB))"
-    f" + coalesce(length(CAST(direct AS BLOB)), 0) + {ROW_OVERHEAD}"
+    f" + coalesce(length(CAST(extra AS BLOB)), 0) + {ROW_OVERHEAD}"
 )
-INSERT = "INSERT INTO messages (id, room, author_id, nickname, text, time, direct) VALUES (?, ?, ?, ?, ?, ?, ?)"
+INSERT = "INSERT INTO messages (id, room, author_id, nickname, text, time, extra) VALUES (?, ?, ?, ?, ?, ?, ?)"
 # keeps a room's last `size` rows (what `_load` reads)
 TRIM = (
     "DELETE FROM messages WHERE room = ?1 AND rowid NOT IN (SELECT rowid FROM messages"
@@ -93,23 +95,25 @@ DELETE_ROOM = "DELETE FROM messages WHERE room = ?"
 
 
 def _row_bytes(params: tuple) -> int:
-    """ROW_BYTES of an INSERT's parameters (id, room, author_id, nickname, text, time, direct)."""
-    id_, room, author, nickname, text, _, direct = params
+    """ROW_BYTES of an INSERT's parameters (id, room, author_id, nickname, text, time, extra)."""
+    id_, room, author, nickname, text, _, extra = params
     return (
         len(id_.encode())
         + 2 * len(room.encode())
         + len(author.encode())
         + len(nickname.encode())
         + len(text.encode())
-        + (len(direct.encode()) if direct is not None else 0)
+        + (len(extra.encode()) if extra is not None else 0)
         + ROW_OVERHEAD
     )
 
 
-def _direct_column(message: Message) -> str | None:
-    if AUDIENCE not in message:
-        return None
-    return json.dumps({"to": message["to"], AUDIENCE: message[AUDIENCE]}, separators=(",", ":"))
+EXTRA_FIELDS = ("to", AUDIENCE, FILE)
+
+
+def _extra_column(message: Message) -> str | None:
+    extra = {name: message[name] for name in EXTRA_FIELDS if name in message}
+    return json.dumps(extra, ensure_ascii=False, separators=(",", ":")) if extra else None
 
 
 def fair_share(sizes: dict[str, int], total: int) -> int:
@@ -179,13 +183,16 @@ class HistoryStore:
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
-        """Version 0 -> 2: the same rows in a table without the index on `id`; 1 -> 2: the
-        `direct` column added (NULL: every message before it was a room's)."""
+        """Version 0 -> 3: the same rows in a table without the index on `id`; 1 -> 3: the `extra`
+        column added (NULL: every message before it was a room's plain one); 2 -> 3: `direct`
+        renamed `extra`."""
         columns = {row[1]: row[5] for row in db.execute("PRAGMA table_info(messages)")}
         db.execute("BEGIN")
         try:
-            if columns and "direct" not in columns and not columns.get("id"):
-                db.execute("ALTER TABLE messages ADD COLUMN direct TEXT")
+            if "direct" in columns:
+                db.execute("ALTER TABLE messages RENAME COLUMN direct TO extra")
+            elif columns and "extra" not in columns and not columns.get("id"):
+                db.execute("ALTER TABLE messages ADD COLUMN extra TEXT")
             if columns.get("id"):  # a primary key: rebuild the table without it
                 db.execute("ALTER TABLE messages RENAME TO messages_v0")
                 db.execute("DROP INDEX IF EXISTS messages_by_room")
@@ -250,7 +257,7 @@ class HistoryStore:
     def _load(self, room: str) -> list[Message]:
         assert self._db is not None
         rows = self._db.execute(
-            "SELECT id, author_id, nickname, text, time, direct FROM messages WHERE room = ?"
+            "SELECT id, author_id, nickname, text, time, extra FROM messages WHERE room = ?"
             " ORDER BY time DESC, rowid DESC LIMIT ?",
             (room, self.size),
         ).fetchall()
@@ -261,9 +268,9 @@ class HistoryStore:
                 "author": {"id": author, "nickname": nick},
                 "text": text,
                 "time": t,
-                **(json.loads(direct) if direct is not None else {}),
+                **(json.loads(extra) if extra is not None else {}),
             }
-            for id_, author, nick, text, t, direct in reversed(rows)
+            for id_, author, nick, text, t, extra in reversed(rows)
         ]
 
     async def holds(self, room: str) -> bool:
@@ -286,7 +293,7 @@ class HistoryStore:
         if cached is not None:
             cached.append(message)
         author = message["author"]
-        direct = _direct_column(message)
+        extra = _extra_column(message)
         self._queue(
             INSERT,
             (
@@ -296,14 +303,14 @@ class HistoryStore:
                 author["nickname"],
                 message["text"],
                 message["time"],
-                direct,
+                extra,
             ),
         )
         room = message["room"]
         if self.max_bytes is not None:
             # a flood is written (and held to the bound) in batches of a share of it, not of WRITE_DELAY:
             # the file grows to the bound plus one batch
-            self._pending_bytes += len(message["text"]) + len(direct or "") + ROW_OVERHEAD
+            self._pending_bytes += len(message["text"]) + len(extra or "") + ROW_OVERHEAD
             if self._pending_bytes > self.max_bytes * (1 - LOW_WATER):
                 self._urgent.set()
         self._written_since_trim[room] += 1

@@ -42,6 +42,7 @@ class PageConfig:
     limits: Limits
     max_call_size: int
     upload_budget_kbps: int
+    max_upload_bytes: int = 0  # the largest file in the chat (0: files are off)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -53,6 +54,7 @@ class PageConfig:
                 "members": MOST_MEMBERS,
                 "callSize": self.max_call_size,
                 "uploadBudgetKbps": self.upload_budget_kbps,
+                "fileBytes": self.max_upload_bytes,
             },
             "errors": {"password": sorted(PASSWORD_REFUSALS), "entry": sorted(ENTRY_REFUSALS)},
             "reactions": list(REACTIONS),
@@ -94,10 +96,19 @@ class Pages:
 
     async def room(self, request: Request) -> Response:
         room = request.path_params["room"]
+        longest = self.config["limits"]["room"]  # type: ignore[index]
+        if len(room) > ROOM_PATH_SLACK * longest:
+            # no page that repeats a name it could never enter (the page embeds it four times)
+            return PlainTextResponse(f"No such room: room names have at most {longest} characters.\n", status_code=404)
         return self._render(request, "room.html", {**self.config, "room": room}, page="room", room=room)
 
     async def api_rooms(self, request: Request) -> Response:
         return JSONResponse({"rooms": self.public_rooms()})
+
+
+# a room's page is served for names up to this many times --max-room-name (white space around a
+# name, or letters NFC joins, make a longer path name a valid room); the server refuses the rest
+ROOM_PATH_SLACK = 4
 
 
 def _translator(strings: dict[str, str]) -> Callable[..., str]:

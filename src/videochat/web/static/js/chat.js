@@ -1,6 +1,7 @@
 // The chat log (#messages): messages and notices, in time order, each message shown once.
 
 import { el, formatTime, namesakeTag, userText } from "./dom.js";
+import { fileCard } from "./files.js";
 import { t } from "./i18n.js";
 import { splitLinks } from "./links.js";
 
@@ -34,7 +35,7 @@ export class ChatLog {
         if (this.#shown.has(message.id)) return;
         const time = new Date(message.time);
         const item = el("li", {
-            className: `message${mine ? " mine" : ""}${message.to ? " direct" : ""}`,
+            className: `message${mine ? " mine" : ""}${message.to ? " direct" : ""}${message.file ? " file-message" : ""}`,
             attrs: { "data-id": message.id, "data-time": String(message.time), "data-author": message.author.nickname,
                 "data-author-id": message.author.id },
         }, [
@@ -44,7 +45,7 @@ export class ChatLog {
                 el("time", { className: "message-time", text: formatTime(message.time), attrs: { datetime: time.toISOString() } }),
             ]),
             ...(message.to ? [this.#directLine(message, mine)] : []),
-            linkedText(message.text),
+            message.file ? fileCard(message.file) : linkedText(message.text),
         ]);
         this.#shown.set(message.id, item);
         this.#insert(item, message.time);

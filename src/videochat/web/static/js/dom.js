@@ -41,6 +41,16 @@ export function formatTime(time) {
 }
 
 /**
+ * A file's size as people read it: "830 bytes", "48 KB", "3.2 MB" (1024-based, as the server's limits).
+ * @param {number} bytes
+ */
+export function formatSize(bytes) {
+    if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1).replace(/\.0$/, "")} MB`;
+    if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
+    return `${bytes} bytes`;
+}
+
+/**
  * An element showing a string someone else chose (a name, a message): `dir="auto"` takes its
  * direction from its own first strong letter, and isolates it (unicode-bidi: isolate, base.css), so
  * that right-to-left text or a bidi control in it cannot reorder anything outside the element.

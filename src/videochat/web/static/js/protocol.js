@@ -7,7 +7,8 @@ import { Emitter } from "./events.js";
 import { browserId, saveBrowserId } from "./storage.js";
 
 /** @typedef {{id: string, nickname: string}} Member */
-/** @typedef {{id: string, room: string, author: Member, text: string, time: number, to?: Member}} Message to: a direct message's one reader */
+/** @typedef {{id: string, name: string, size: number, type: string, url: string}} SharedFile a file in the chat: type is an image's, or application/octet-stream */
+/** @typedef {{id: string, room: string, author: Member, text: string, time: number, to?: Member, file?: SharedFile}} Message to: a direct message's one reader; file: the file it shows (text: its name) */
 /** @typedef {{name: string, count: number, locked?: boolean}} RoomSummary */
 /** @typedef {{owner: string | null, locked: boolean, private: boolean, maxMembers: number | null, knock?: boolean}} RoomSettings knock: newcomers wait until the owner lets them in */
 /** @typedef {{id: string, nickname: string, since: number}} Knock someone waiting to enter, since when (the server's clock, seconds) */
@@ -18,6 +19,7 @@ import { browserId, saveBrowserId } from "./storage.js";
 /** @typedef {{audio: boolean, video: boolean, screen: boolean, quality?: import("./quality.js").Quality}} MediaState quality: how the participant's page grades its connection */
 /** @typedef {{id: string, nickname: string, media: MediaState}} Peer */
 /** @typedef {{iceServers: RTCIceServer[], iceTransportPolicy: RTCIceTransportPolicy, iceTtl: number | null}} IceAck iceTtl: seconds the TURN credentials last (null: none) */
+/** @typedef {{id: string, url: string, ticket: string, name: string, size: number, expires: number}} Upload leave to PUT one file's bytes */
 /** @typedef {"mesh" | "sfu"} CallMode peer to peer, or through the SFU (docs/sfu.md) */
 /** @typedef {EnterAck & IceAck & {peers: Peer[], uploadBudgetKbps: number, mode?: CallMode}} JoinAck */
 /** @typedef {{mid: string, kind: "audio" | "video", id: string, source: "camera" | "screen"}} SfuStream */
@@ -253,6 +255,19 @@ export class ChatConnection extends Emitter {
     async sendDirect(to, text, room = this.#room ?? "") {
         const ack = await this.#request("direct_message", room, to, text);
         return ack.message;
+    }
+
+    /**
+     * Asks to put a file into the room's chat (docs/protocol.md, "Files in the chat"): resolves with
+     * where and how to PUT its bytes (`url`, `ticket`) and the name it will show under.
+     * @param {string} name
+     * @param {number} size in bytes
+     * @param {string} [room] defaults to the room we are in
+     * @returns {Promise<Upload>}
+     */
+    async requestUpload(name, size, room = this.#room ?? "") {
+        const ack = await this.#request("upload_file", room, { name, size });
+        return ack.upload;
     }
 
     /**

@@ -6,6 +6,7 @@ import { ChatLog } from "./chat.js";
 import { config } from "./config.js";
 import { DirectMessages } from "./directs.js";
 import { byId, el, setFormError, showError } from "./dom.js";
+import { FileSender } from "./files.js";
 import { errorText, t } from "./i18n.js";
 import { HandsView } from "./hands.js";
 import { MemberList } from "./members.js";
@@ -41,6 +42,16 @@ new CallStateView(connection, { members, grid: call.grid });
 new WaitingList(connection, {
     section: byId("waiting-section"), list: byId("waiting-list"), admitAll: /** @type {HTMLButtonElement} */ (byId("admit-all")),
     chat, sounds, room: () => room,
+});
+new FileSender(connection, {
+    button: /** @type {HTMLButtonElement} */ (byId("attach-button")),
+    input: /** @type {HTMLInputElement} */ (byId("file-input")),
+    list: byId("uploads"),
+    dropZone: byId("messages").parentElement ?? byId("messages"),
+    messageInput,
+    maxBytes: config.limits.fileBytes ?? 0,
+    room: () => room,
+    sent: (message) => chat.addMessage(message, true),
 });
 new HandsView(connection, {
     button: /** @type {HTMLButtonElement} */ (byId("hand-button")), members, grid: call.grid, chat,

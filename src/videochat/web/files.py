@@ -1,0 +1,128 @@
+"""`/files/<id>`: the bytes of a file in a room's chat. PUT stores them, with the ticket `upload_file`
+gave (events/files.py); GET and HEAD serve them, to members of the file's room only.
+
+Who asks a GET is told by the cookie `videochat_browser`: the browser id the page holds (identity.py),
+which the page sets for this path alone. The server checks it, then whether that browser is in the
+file's room now, on every request: a link passed on, or kept after leaving, opens nothing.
+
+What is served is never shown as a page of ours: always an attachment, as an image type only when
+the file's first bytes are one (model/files.py), with `nosniff` and a CSP that allows nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from videochat.events.chat import Chat
+from videochat.events.files import Files
+from videochat.events.identity import BrowserIds
+from videochat.model.errors import UserError, failure, ok
+from videochat.model.files import FILE_ID
+from videochat.model.rooms import Registry
+from videochat.storage.uploads import Uploads
+
+log = logging.getLogger(__name__)
+
+BROWSER_COOKIE = "videochat_browser"
+TICKET_HEADER = "x-upload-ticket"
+IDLE_SECONDS = 30.0  # an upload that sends nothing for this long is dropped
+UPLOAD_SECONDS = 3600.0  # and one that takes longer than this (a trickle holding a reservation)
+STATUS = {
+    "invalid_ticket": 403,
+    "not_in_room": 403,
+    "file_too_large": 413,
+    "too_many_uploads": 429,
+    "uploads_full": 507,
+    "upload_incomplete": 400,
+}
+TOO_SLOW = UserError("upload_incomplete", f"The upload took longer than {UPLOAD_SECONDS:.0f} s and was dropped.")
+DOWNLOAD_HEADERS = {
+    "Cache-Control": "private, no-store",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+class FileRoutes:
+    def __init__(self, files: Files, chat: Chat, uploads: Uploads, identities: BrowserIds, registry: Registry) -> None:
+        self.files = files
+        self.chat = chat
+        self.uploads = uploads
+        self.identities = identities
+        self.registry = registry
+        self.idle_seconds = IDLE_SECONDS
+
+    def routes(self) -> list[Route]:
+        return [Route("/files/{file_id}", self.serve, methods=["GET", "HEAD", "PUT"])]
+
+    async def serve(self, request: Request) -> Response:
+        if request.method == "PUT":
+            return await self.upload(request)
+        return await self.download(request)
+
+    async def upload(self, request: Request) -> Response:
+        file_id = request.path_params["file_id"]
+        try:
+            ticket = self.files.check(request.headers.get(TICKET_HEADER), file_id)
+            length = request.headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) > ticket.size:
+                raise UserError("file_too_large", f"This upload's ticket is for {ticket.size} bytes.")
+            with self.files.under_way(ticket), self.uploads.reserve(ticket.size):
+                async with asyncio.timeout(UPLOAD_SECONDS):
+                    stored = await self.uploads.receive(
+                        file_id, ticket.room, ticket.name, ticket.size, self._stream(request)
+                    )
+            if not self.registry.is_member(ticket.sid, ticket.room):  # left (or was removed) meanwhile
+                self.uploads.discard(stored)
+                raise UserError("not_in_room", f"You are no longer in room {ticket.room!r}.")
+            message = await self.chat.file_message(ticket.sid, stored)
+        except UserError as error:
+            return JSONResponse(failure(error), status_code=STATUS.get(error.code, 400))
+        except TimeoutError:
+            return JSONResponse(failure(TOO_SLOW), status_code=400)
+        except ClientDisconnect:
+            log.info("upload cancelled", extra={"id": file_id})
+            return Response(status_code=400)  # nobody reads it; nothing was kept
+        return JSONResponse(ok(message=message), status_code=201)
+
+    async def _stream(self, request: Request) -> AsyncIterator[bytes]:
+        chunks = request.stream().__aiter__()
+        while True:
+            try:
+                async with asyncio.timeout(self.idle_seconds):
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise UserError(
+                    "upload_incomplete", f"Nothing came for {self.idle_seconds:.0f} s; the upload was dropped."
+                ) from None
+            yield chunk
+
+    async def download(self, request: Request) -> Response:
+        file_id = request.path_params["file_id"]
+        found = await self.uploads.find(file_id) if FILE_ID.fullmatch(file_id) else None
+        if found is None:
+            return PlainTextResponse("No such file: it may have left the room's chat history.\n", status_code=404)
+        stored, path = found
+        if not self._member_of(request, stored.room):
+            return PlainTextResponse(
+                "Only the people in the room can download its files: enter the room, then try again.\n",
+                status_code=403,
+            )
+        return FileResponse(path, media_type=stored.type, filename=stored.name, headers=DOWNLOAD_HEADERS)
+
+    def _member_of(self, request: Request, room: str) -> bool:
+        token = request.cookies.get(BROWSER_COOKIE)
+        browser = self.identities.verify(token, time.time()) if token else None
+        if browser is None:
+            return False
+        return any(member.key == browser.key for member in self.registry.members(room))
