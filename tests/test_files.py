@@ -165,6 +165,11 @@ async def test_uploads_that_are_not_allowed_are_refused_and_nothing_is_stored(co
         reply = await client.call("upload_file", *args)
         assert reply["ok"] is False and reply["error"]["code"] == code, (args, reply)
 
+    # asked for as often as chat messages may be sent (--message-burst 20, then --message-rate)
+    asked = [await cho.call("upload_file", f"{room}-other", {"name": "x.txt", "size": 1}) for _ in range(30)]
+    assert {reply["error"]["code"] for reply in asked if not reply["ok"]} == {"rate_limited"}, asked
+    assert sum(not reply["ok"] for reply in asked) >= 5, asked
+
     url = live_server.url
     first = (await ana.call("upload_file", room, {"name": "a.txt", "size": 5}))["upload"]
     second = (await ana.call("upload_file", room, {"name": "b.txt", "size": 5}))["upload"]
