@@ -145,6 +145,7 @@ class VideochatApp:
             self.events.policy.cap(self.instances is not None),
             settings.upload_budget_kbps,
             settings.max_upload_bytes,
+            settings.last_n,
         )
         self.pages = Pages(self.events.room_list.public, page_config)
         self.files = FileRoutes(self.events.files, self.events.chat, self.uploads, self.identities, self.registry)

@@ -149,6 +149,14 @@ class Settings:
     max_sfu_call_size: int = field(
         default=50, metadata=_meta("Most participants of a call on the SFU; the next one is refused (and may chat).")
     )
+    last_n: int = field(
+        default=9,
+        metadata=_meta(
+            "In a call on the SFU, each person receives the camera video of at most this many others: "
+            "those they pinned, then the most recent speakers; the others show their name (their sound "
+            "goes on). 0: everyone's."
+        ),
+    )
     # Operations: the admin UI, metrics, logs (docs/operations.md)
     admin_username: str = field(
         default="admin", metadata=_meta("User name the Socket.IO Admin UI at /admin/ logs in with.")
@@ -542,6 +550,8 @@ class Settings:
 
     def _validate_calls(self) -> None:
         self._validate_sfu()
+        if self.last_n < 0:
+            raise SettingsError(f"last-n must be 0 (everyone's video) or more, got {self.last_n}")
         for url in self.stun_url_list:
             if not url.startswith(("stun:", "stuns:")):
                 raise SettingsError(f"stun-urls: expected stun: or stuns: URLs, got {url!r}")

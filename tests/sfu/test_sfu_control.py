@@ -284,6 +284,9 @@ async def test_sfu_events_check_the_caller_and_their_arguments(sfu_server, room)
             ("sfu_layers", {"room": room, "layers": [{"mid": "0", "substream": 7}]}),
             ("sfu_layers", {"room": room, "layers": [{"mid": "0", "substream": True}]}),
             ("sfu_layers", {"room": room, "layers": [{"mid": "0", "substream": 1}] * 65}),
+            ("sfu_layers", {"room": room, "layers": [{"mid": "0", "send": True}]}),
+            ("sfu_layers", {"room": room, "layers": [{"mid": "0", "send": 0}]}),
+            ("sfu_layers", {"room": room, "layers": [{"mid": "0", "send": False, "substream": 1}]}),
             ("sfu_status", {"room": room, "ok": True}),
         ]
         codes = [await code(member, event, request) for event, request in bad]

@@ -196,13 +196,10 @@ class SfuSignaling:
         room, request = await self._request(event.sid, request)
         layers = request.get("layers")
         if not isinstance(layers, list) or not 0 < len(layers) <= 64:
-            raise UserError("invalid_sfu_request", "layers must be a list of 1 to 64 {mid, substream}.")
-        choices: list[tuple[str, int]] = []
+            raise UserError("invalid_sfu_request", "layers must be a list of 1 to 64 {mid, substream} or {mid, send}.")
+        choices: list[tuple[str, int | None]] = []
         for item in layers:
-            mid, layer = (item.get("mid"), item.get("substream")) if isinstance(item, dict) else (None, None)
-            if not isinstance(mid, str) or len(mid) > 16 or layer not in (0, 1, 2) or isinstance(layer, bool):
-                raise UserError("invalid_sfu_request", "each layer is {mid: a stream's mid, substream: 0, 1 or 2}.")
-            choices.append((mid, layer))
+            choices.append(_layer_choice(item))
         with refused_by_sfu():
             await self.calls.layers(room, event.sid, choices)
         return ok(room=room)
@@ -257,3 +254,19 @@ class refused_by_sfu:
     def __exit__(self, kind: object, error: BaseException | None, tb: object) -> None:
         if isinstance(error, SfuFailed):
             raise UserError("sfu_failed", str(error)) from None
+
+
+def _layer_choice(item: Any) -> tuple[str, int | None]:
+    """One item of sfu_layers: (mid, the simulcast layer to receive), or (mid, None): receive
+    nothing of it for now (--last-n: Janus stops forwarding that stream until a layer is asked)."""
+    refused = UserError(
+        "invalid_sfu_request", "each layer is {mid: a stream's mid, substream: 0, 1 or 2} or {mid, send: false}."
+    )
+    if not isinstance(item, dict) or not isinstance(item.get("mid"), str) or len(item["mid"]) > 16:
+        raise refused
+    if set(item) == {"mid", "send"} and item["send"] is False:
+        return item["mid"], None
+    layer = item.get("substream")
+    if set(item) != {"mid", "substream"} or layer not in (0, 1, 2) or isinstance(layer, bool):
+        raise refused
+    return item["mid"], layer

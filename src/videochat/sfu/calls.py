@@ -341,8 +341,9 @@ class SfuCalls:
             streams.append({"mid": str(stream["mid"]), "kind": stream["type"], "id": owner[0], "source": owner[1]})
         return streams
 
-    async def layers(self, room: str, sid: str, choices: list[tuple[str, int]]) -> None:
-        """The simulcast layer (0 the smallest) the sid receives on each of its video mids."""
+    async def layers(self, room: str, sid: str, choices: list[tuple[str, int | None]]) -> None:
+        """The simulcast layer (0 the smallest) the sid receives on each of its video mids; None:
+        nothing of that mid (Janus stops forwarding it, and starts again with a keyframe)."""
         call = self._call(room)
         sub = call.subscribers.get(sid)
         if sub is None or sub.handle is None:
@@ -352,7 +353,13 @@ class SfuCalls:
             raise SfuFailed(f"No stream {unknown[0]!r} is sent to you.")
         try:
             await sub.handle.message(
-                {"request": "configure", "streams": [{"mid": mid, "substream": layer} for mid, layer in choices]}
+                {
+                    "request": "configure",
+                    "streams": [
+                        {"mid": mid, "send": False} if layer is None else {"mid": mid, "send": True, "substream": layer}
+                        for mid, layer in choices
+                    ],
+                }
             )
         except JanusError as error:
             log.warning("configure refused: %s", error.reason, extra={"room": room, "sid": sid})

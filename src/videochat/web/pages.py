@@ -43,6 +43,7 @@ class PageConfig:
     max_call_size: int
     upload_budget_kbps: int
     max_upload_bytes: int = 0  # the largest file in the chat (0: files are off)
+    last_n: int = 0  # on the SFU, the most others whose camera video a page receives (0: everyone's)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -55,6 +56,7 @@ class PageConfig:
                 "callSize": self.max_call_size,
                 "uploadBudgetKbps": self.upload_budget_kbps,
                 "fileBytes": self.max_upload_bytes,
+                "lastN": self.last_n,
             },
             "errors": {"password": sorted(PASSWORD_REFUSALS), "entry": sorted(ENTRY_REFUSALS)},
             "reactions": list(REACTIONS),

@@ -6,6 +6,7 @@ import { CallControls, controlState, listenToPushToTalk, listenToShortcuts } fro
 import { byId, whenIdle } from "./dom.js";
 import { Emitter } from "./events.js";
 import { errorText, t } from "./i18n.js";
+import { LastN } from "./lastn.js";
 import { AudioLevels, LocalMedia } from "./media.js";
 import { Mesh } from "./peers.js";
 import { PreJoin } from "./prejoin.js";
@@ -70,6 +71,9 @@ export class Call extends Emitter {
         this.levels = new AudioLevels();
         this.mesh = new Mesh((event, payload, toId) => connection.signal(event, payload, toId), config.limits);
         this.grid = new CallGrid(byId("tiles"));
+        /** Whose camera video we receive on the SFU (--last-n). */
+        this.lastN = new LastN(config.limits.lastN ?? 0);
+        this.grid.on("pin", ({ id }) => this.#togglePin(id));
         if (this.media.chosen.audiooutput && LocalMedia.canChooseSpeaker) this.grid.setSink(this.media.chosen.audiooutput);
         this.view = byId("call");
         this.message = { box: byId("call-message"), text: byId("call-message-text") };
@@ -257,6 +261,7 @@ export class Call extends Emitter {
             if (this.grid.has(`${member.id}:screen`)) this.grid.remove(`${member.id}:screen`);
             if (you < member.id) this.mesh.connect(member.id); // of each pair, the lower id offers
         }
+        this.#fitLayers(); // a mesh receives everyone's video
     }
 
     /** What we send to the SFU follows our media: camera and microphone, and the screen apart. */
@@ -285,14 +290,34 @@ export class Call extends Emitter {
 
     /** Each received video at the layer its tile needs. */
     #fitLayers() {
+        const items = /** @type {HTMLElement[]} */ ([...this.grid.list.children]);
+        const people = items.map((item) => item.dataset.peerId ?? "").filter((key) => key && key !== SELF && !key.endsWith(":screen"));
+        // On the SFU, the camera video of --last-n people only (lastn.js); the mesh receives everyone.
+        const received = this.#sfu ? this.lastN.choose(people) : new Set(people);
+        for (const id of people) this.grid.setPaused(id, !received.has(id));
         if (!this.#sfu) return;
         /** @type {Map<string, number>} */
         const heights = new Map();
-        for (const item of /** @type {HTMLElement[]} */ ([...this.grid.list.children])) {
+        for (const item of items) {
             const key = item.dataset.peerId;
             if (key) heights.set(key, item.clientHeight);
         }
-        this.#sfu.fit(heights);
+        this.#sfu.fit(heights, (id) => received.has(id));
+    }
+
+    /** The pin of a tile pressed: pinned, it is received and featured; pressed again, not. @param {string} id */
+    #togglePin(id) {
+        const pinned = !this.lastN.isPinned(id);
+        this.lastN.pin(id, pinned);
+        this.grid.setPinned(id, pinned);
+        for (const other of [...this.grid.list.children].map((item) => /** @type {HTMLElement} */ (item).dataset.peerId ?? "")) {
+            if (pinned && other !== id && this.lastN.isPinned(other)) {
+                this.lastN.pin(other, false); // one pinned at a time, as in Meet: the big tile is theirs
+                this.grid.setPinned(other, false);
+            }
+        }
+        this.grid.feature(pinned ? id : "");
+        this.#fitLayers();
     }
 
     /**
@@ -382,7 +407,9 @@ export class Call extends Emitter {
             // they have spoken for a moment and the last change is a few seconds old: a tile that
             // jumped at every cough would change everyone's received layers all the time.
             window.setTimeout(() => {
-                if (this.#mode !== "sfu" || speakingSince.get(id) !== now || id === featured) return;
+                if (this.#mode !== "sfu" || speakingSince.get(id) !== now) return;
+                if (this.lastN.spoke(id)) this.#fitLayers(); // a recent speaker: their video comes (--last-n)
+                if (id === featured || [...this.grid.list.querySelectorAll("[data-pinned]")].length) return; // a pin holds the big tile
                 if (performance.now() - featuredAt < FEATURE_HOLD_MS && featured) return;
                 featured = id;
                 featuredAt = performance.now();
@@ -503,8 +530,10 @@ export class Call extends Emitter {
             mesh.remove(id);
             if (this.grid.has(`${id}:screen`)) this.grid.remove(`${id}:screen`);
             this.levels.unwatch(id);
+            this.lastN.forget(id);
             this.grid.remove(id);
             this.#sizeChanged();
+            this.#fitLayers();
             this.dispatch("left", { id, nickname });
         });
         connection.on("callrejoin", (ack) => this.#enter(ack));

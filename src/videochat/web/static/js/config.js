@@ -8,9 +8,10 @@ import { byId } from "./dom.js";
 /**
  * The server's limits: lengths in code points (room, nickname, message, password), the largest
  * member cap an owner may set, the call's size and each browser's upload budget in a call, the
- * largest file in the chat in bytes (0: the server takes no files).
+ * largest file in the chat in bytes (0: the server takes no files), and on the SFU the most people
+ * whose camera video a page receives (--last-n; 0: everyone's).
  * @typedef {{room: number, nickname: number, message: number, password: number, members: number,
- *     callSize: number, uploadBudgetKbps: number, fileBytes: number}} Limits
+ *     callSize: number, uploadBudgetKbps: number, fileBytes: number, lastN: number}} Limits
  */
 /**
  * Error codes the page acts on: `password`, the room asks for its password (again); `entry`, the

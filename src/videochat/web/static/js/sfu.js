@@ -13,6 +13,8 @@ import { Emitter } from "./events.js";
 // a slower start on a busy machine is not: ICE up and DTLS late is left to finish (or to the
 // server's fresh subscription)
 const CONNECT_MS = 20_000;
+/** A video stream received not at all (--last-n): what `fit` remembers for it instead of a layer. */
+const OFF = -1;
 /** @typedef {(event: string, request: object) => Promise<any>} SfuRequest */
 
 /**
@@ -91,7 +93,7 @@ export class SfuLink extends Emitter {
     #mids = new Map();
     /** @type {Map<string, MediaStream>} key -> stream */
     #streams = new Map();
-    /** @type {Map<string, number>} mid -> layer asked for */
+    /** @type {Map<string, number>} mid -> layer asked for (OFF: none) */
     #layers = new Map();
     #closed = false;
     #failed = false;
@@ -244,19 +246,22 @@ export class SfuLink extends Emitter {
     }
 
     /**
-     * The size each stream is shown at: the layer that fits it is asked for (changes only).
+     * The size each stream is shown at: the layer that fits it is asked for (changes only); the
+     * camera video of someone `receives` says no to is not received at all (--last-n, lastn.js).
      * @param {Map<string, number>} heights key -> CSS pixels of its tile's height
+     * @param {(id: string) => boolean} [receives] whether to receive this person's camera video
      */
-    async fit(heights) {
+    async fit(heights, receives = () => true) {
         const changes = [];
         for (const [mid, stream] of this.#mids) {
             if (stream.kind !== "video") continue;
             const height = heights.get(streamKey(stream));
             if (height === undefined) continue;
-            const layer = layerFor(height, globalThis.devicePixelRatio ?? 1);
+            const off = stream.source === "camera" && !receives(stream.id);
+            const layer = off ? OFF : layerFor(height, globalThis.devicePixelRatio ?? 1);
             if (this.#layers.get(mid) !== layer) {
                 this.#layers.set(mid, layer);
-                changes.push({ mid, substream: layer });
+                changes.push(off ? { mid, send: false } : { mid, substream: layer });
             }
         }
         if (changes.length) await this.request("sfu_layers", { layers: changes }).catch(() => {});

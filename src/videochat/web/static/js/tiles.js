@@ -21,6 +21,7 @@ const REACTION_MS = 4000;
  * same state elsewhere: the people list, callstate.js).
  * @typedef {object} GridEvents
  * @property {{id: string}} changed
+ * @property {{id: string}} pin the pin button of a tile was pressed (call.js decides)
  */
 
 /** @extends {Emitter<GridEvents>} */
@@ -65,6 +66,14 @@ export class CallGrid extends Emitter {
                     el("span", { className: "tile-quality quality-bars", attrs: { role: "img" } }, [el("i"), el("i"), el("i")]),
                 ]),
             ]);
+            if (!mine) {
+                const pin = el("button", {
+                    className: "icon-button tile-pin", text: "📌",
+                    attrs: { type: "button", "data-testid": "tile-pin", "aria-pressed": "false" },
+                });
+                pin.addEventListener("click", () => this.dispatch("pin", { id }));
+                item.append(pin);
+            }
             tile = { item, video, name, media, state: mine ? "connected" : "connecting" };
             this.#tiles.set(id, tile);
             if (mine) this.list.prepend(item);
@@ -188,6 +197,26 @@ export class CallGrid extends Emitter {
         else delete tile.item.dataset.hand;
     }
 
+    /** A pinned tile (call.js: always received, featured). @param {string} id @param {boolean} pinned */
+    setPinned(id, pinned) {
+        const tile = this.#tiles.get(id);
+        if (!tile) return;
+        tile.item.toggleAttribute("data-pinned", pinned);
+        this.#render(id);
+    }
+
+    /**
+     * A tile whose video is not received for now (--last-n, lastn.js): it shows the name.
+     * @param {string} id
+     * @param {boolean} paused
+     */
+    setPaused(id, paused) {
+        const tile = this.#tiles.get(id);
+        if (!tile || (tile.item.dataset.paused === "true") === paused) return;
+        tile.item.dataset.paused = String(paused);
+        this.#render(id);
+    }
+
     setSpeaking(id, speaking) {
         const item = this.#tiles.get(id)?.item;
         if (!item || item.hasAttribute("data-speaking") === speaking) return;
@@ -277,6 +306,14 @@ export class CallGrid extends Emitter {
         if (media.screen) parts.push(t("screen_indicator"));
         if (stateText && !mine) parts.push(stateText);
         if (qualityText) parts.push(qualityText);
+        if (item.dataset.paused === "true") parts.push(t("video_paused"));
+        const pin = item.querySelector(".tile-pin");
+        if (pin) {
+            const pinned = item.hasAttribute("data-pinned");
+            pin.setAttribute("aria-pressed", String(pinned));
+            pin.setAttribute("aria-label", t(pinned ? "unpin_tile" : "pin_tile", { name: shown }));
+            pin.setAttribute("title", t(pinned ? "unpin_tile" : "pin_tile", { name: shown }));
+        }
         item.setAttribute("aria-label", parts.join(", "));
     }
 
