@@ -21,7 +21,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # Tests whose media goes through Janus run in a network namespace of their own (tests/sfu/netns,
 # which sets VIDEOCHAT_NETNS to the namespace's address); the test command runs them there after the
 # rest. Elsewhere they are left out, and in the namespace only they run.
-NETNS_TESTS = ("tests/sfu/media/", "tests/browser/test_call_sfu.py")
+NETNS_TESTS = ("tests/sfu/media/", "tests/browser/test_call_sfu.py", "tests/browser/test_call_recording.py")
 NETNS = os.environ.get("VIDEOCHAT_NETNS")
 
 

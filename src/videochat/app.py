@@ -146,6 +146,7 @@ class VideochatApp:
             settings.upload_budget_kbps,
             settings.max_upload_bytes,
             settings.last_n,
+            recording=self.instances is not None,
         )
         self.pages = Pages(self.events.room_list.public, page_config)
         self.files = FileRoutes(self.events.files, self.events.chat, self.uploads, self.identities, self.registry)

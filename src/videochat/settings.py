@@ -399,6 +399,14 @@ class Settings:
         ),
     )
 
+    recordings_dir: Path | None = field(
+        default=None,
+        metadata=_meta(
+            "Folder of the calls' recordings (default: recordings in the data folder); Janus writes "
+            "there, so a Janus run elsewhere needs it shared (docs/recording.md)."
+        ),
+    )
+
     # the admin namespace
     admin_login_failures: int = field(
         default=10,
@@ -622,6 +630,10 @@ class Settings:
     @property
     def uploads_max_bytes(self) -> int:
         return int(self.uploads_max_gb * 1024 * 1024 * 1024)
+
+    @property
+    def recordings_path(self) -> Path:
+        return self.recordings_dir if self.recordings_dir is not None else self.data_dir / "recordings"
 
     @property
     def uploads_path(self) -> Path:

@@ -53,6 +53,16 @@ def test_a_call_past_the_mesh_cap_moves_even_when_sfu_from_is_higher():
     assert not CallPolicy(sfu_from=0, max_call_size=6, max_sfu_call_size=50).join(MESH, (6, 6), True, True).allowed
 
 
+def test_a_recorded_room_s_call_goes_on_the_sfu_whatever_its_size():
+    policy = CallPolicy(sfu_from=3, max_call_size=6, max_sfu_call_size=50)
+    assert policy.join(MESH, (0, 0), True, True, forced=True).move_to_sfu  # the first person already
+    assert policy.join(MESH, (1, 1), True, True, forced=True).move_to_sfu
+    assert policy.join(MESH, (1, 1), False, True, forced=True).code == "sfu_required"  # a classic client
+    assert policy.join(MESH, (1, 0), True, True, forced=True).code == "sfu_required"  # one is in it
+    assert not policy.join(MESH, (1, 1), True, False, forced=True).move_to_sfu  # no SFU: nothing to force
+    assert policy.join(SFU, (3, 3), True, True, forced=True) == policy.join(SFU, (3, 3), True, True)
+
+
 # the local Janus
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import socketio
@@ -31,6 +32,8 @@ class Departures:
     owners: Owners
     calls: Calls
     room_list: RoomList
+    # what else ends with the room's last member (a recording under way: events/recordings.py)
+    on_emptied: Callable[[str], Awaitable[None]] | None = None
 
     async def leave(self, sid: str, name: str) -> None:
         """Take a member out of a room (leaving it, or removed by its owner) and tell everyone."""
@@ -97,6 +100,8 @@ class Departures:
     async def room_emptied(self, room: str) -> None:
         """The last member left: the history's countdown starts (--history-retention), and the
         room's policy stays while anything of the room does."""
+        if self.on_emptied is not None:
+            await self.on_emptied(room)
         remains = await self._remains(room)  # before room_emptied: the history may forget what it saw
         if self.registry.has_room(room):
             return  # someone entered while the history was asked

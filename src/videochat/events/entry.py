@@ -9,6 +9,7 @@ someone arrived (in the room, or in its call), `arrived` when the room gained a 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import socketio
@@ -36,6 +37,8 @@ class Entry:
     departures: Departures
     room_list: RoomList
     max_call_size: int
+    # the room's recording under way, or None (events/recordings.py sets it)
+    recording: Callable[[str], dict | None] = lambda room: None
 
     async def enter(self, sid: str, name: str, count: int, is_new: bool, *, private: bool = False) -> dict:
         """The ack of an entry the room model has made (`count` members now; `is_new`: `sid` was not
@@ -72,6 +75,8 @@ class Entry:
             inCall=[p.member.id for p in self.registry.participants(name)],
             hands=[{"id": p.member.id, "hand": p.hand} for p in self.registry.raised_hands(name)],
             maxCallSize=self.max_call_size,
+            # before joining the call, people see that it is recorded (docs/recording.md)
+            recording=self.recording(name),
         )
 
     async def welcome(self, member: dict, name: str, count: int, info: dict) -> None:

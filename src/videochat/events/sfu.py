@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,10 @@ class SfuSignaling:
     _opening: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     # rooms where a participant's media could not reach the SFU: no second try until the call ends
     refused: set[str] = field(default_factory=set)
+    # rooms whose calls go on the SFU whatever their size (recorded: events/recordings.py)
+    forced: Collection[str] = ()
+    # a call on the SFU ended (its last participant left)
+    call_ended: Callable[[str], Awaitable[None]] | None = None
 
     @staticmethod
     def register_off(sio: Server) -> None:
@@ -114,6 +119,8 @@ class SfuSignaling:
         if self.registry.count_participants(room) == 0:
             self.refused.discard(room)
             await self.calls.close(room)
+            if self.call_ended is not None:
+                await self.call_ended(room)
 
     async def instance_down(self, instance: Instance) -> None:
         """Janus died: its calls move to a healthy instance (or the same one restarted) and

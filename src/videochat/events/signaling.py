@@ -74,7 +74,13 @@ class Signaling:
         verdict = (
             JoinVerdict(True)
             if self.registry.in_call(sid, name)
-            else self.policy.join(mode, self.registry.call_sizes(name), speaks_sfu, sfu_available)
+            else self.policy.join(
+                mode,
+                self.registry.call_sizes(name),
+                speaks_sfu,
+                sfu_available,
+                forced=self.sfu is not None and name in self.sfu.forced,
+            )
         )
         if not verdict.allowed:
             raise self._refusal(verdict.code, name, mode)

@@ -32,6 +32,7 @@ from videochat.events.moderation import Moderation
 from videochat.events.owners import Owners
 from videochat.events.reactions import Reactions
 from videochat.events.realtime import Server, refuse_unknown_events
+from videochat.events.recordings import Recordings
 from videochat.events.roomlist import RoomList
 from videochat.events.rooms import Rooms
 from videochat.events.sessions import Sessions
@@ -131,6 +132,11 @@ class EventHandlers:
         self.sessions = Sessions(sio, registry, limiter, identities, self.departures)
         self.rooms = Rooms(sio, registry, limits, self.admission, self.entry, self.departures, self.room_list)
         self.chat = Chat(sio, registry, limits, history)
+        self.recordings = Recordings(sio, registry, limits, self.owners, self.sfu, settings.recordings_path.resolve())
+        self.entry.recording = self.recordings.state
+        self.departures.on_emptied = self.recordings.call_ended
+        if self.sfu is not None:
+            self.sfu.call_ended = self.recordings.call_ended
         self.files = Files(sio, registry, limits, uploads, Tickets(identities.mac), settings.max_upload_bytes)
         self.reactions = Reactions(sio, registry, limits)
         self.hands = Hands(sio, registry, limits, self.owners)
@@ -164,6 +170,7 @@ class EventHandlers:
             self.rooms,
             self.chat,
             self.files,
+            self.recordings,
             self.reactions,
             self.hands,
             self.moderation,

@@ -28,9 +28,19 @@ class CallPolicy:
     max_call_size: int  # the mesh's cap
     max_sfu_call_size: int
 
-    def join(self, mode: str, sizes: tuple[int, int], joiner_sfu: bool, sfu_available: bool) -> JoinVerdict:
-        """May one more person join? `sizes`: (participants, of which speak the SFU events)."""
+    def join(
+        self, mode: str, sizes: tuple[int, int], joiner_sfu: bool, sfu_available: bool, forced: bool = False
+    ) -> JoinVerdict:
+        """May one more person join? `sizes`: (participants, of which speak the SFU events).
+        `forced`: the call goes on the SFU whatever its size (a recorded room); whoever cannot
+        is refused."""
         count, capable = sizes
+        if forced and sfu_available and mode != SFU:
+            if not joiner_sfu or capable < count:
+                return JoinVerdict(False, "sfu_required")
+            if count >= self.max_sfu_call_size:
+                return JoinVerdict(False, "call_full")
+            return JoinVerdict(True, move_to_sfu=True)
         if mode == SFU:
             if not joiner_sfu:
                 return JoinVerdict(False, "sfu_required")

@@ -44,6 +44,8 @@ CODES: dict[str, str] = {
     "uploads_full": "the server's room for files (--uploads-max-gb, or the disk) is taken",
     "invalid_ticket": "an upload's ticket that is forged, expired, for another file, or used already",
     "upload_incomplete": "an upload that ended before every byte its ticket announced came",
+    # Recording a call (docs/recording.md).
+    "recording_unavailable": "recording needs the SFU, which is off or unreachable, or someone in the call cannot use it",
     # Calls: signaling.
     "call_full": "the call has --max-call-size participants already (--max-sfu-call-size on the SFU)",
     "not_in_call": "the socket is not a participant of that room's call",

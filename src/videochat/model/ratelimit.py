@@ -32,6 +32,8 @@ EVENT_KINDS = {
     "sfu_candidate": "signal",
     "sfu_layers": "other",
     "sfu_status": "join",
+    "start_recording": "join",  # the call may move to the SFU: it costs what a join does
+    "stop_recording": "join",
 }
 KINDS = ("message", "join", "nickname", "signal", "other")
 DESCRIPTIONS = {

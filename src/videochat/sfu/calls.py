@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from videochat.sfu.instances import Instance, Instances
 from videochat.sfu.janus import Handle, JanusError
@@ -34,6 +36,9 @@ RETRY_SECONDS = (1.0, 2.0, 5.0)  # a subscription Janus refused is tried again, 
 EARLY_CANDIDATES = 64  # candidates kept for a handle that does not exist yet
 
 Send = Callable[[str, str, dict], Awaitable[None]]  # (sid, event, payload)
+# a publisher's streams began to be recorded: (room, sid, source, the files' base path; Janus adds
+# -audio-<n>.mjr and -video-<n>.mjr)
+Recorded = Callable[[str, str, str, Path], None]
 
 
 class SfuFailed(Exception):
@@ -87,6 +92,10 @@ class SfuCalls:
         self.bitrate_bps = bitrate_bps
         self.max_publishers = max_publishers
         self.calls: dict[str, SfuCall] = {}
+        # calls being recorded: room -> the folder Janus writes their streams to (docs/recording.md)
+        self.recording: dict[str, Path] = {}
+        self.recorded: Recorded | None = None
+        self._file_numbers = itertools.count(1)
 
     def on(self, room: str) -> SfuCall | None:
         return self.calls.get(room)
@@ -173,7 +182,11 @@ class SfuCalls:
             )
             publisher.feed = int(joined["id"])
             call.instance.publishers += 1
-            _, answer = await handle.message({"request": "publish", "audio": True, "video": True}, offer)
+            body: dict = {"request": "publish", "audio": True, "video": True}
+            base = self._record_base(room, publisher)
+            if base is not None:
+                body |= {"record": True, "filename": str(base)}
+            _, answer = await handle.message(body, offer)
             if not answer or answer.get("type") != "answer":
                 raise JanusError(0, "no answer to the offer")
         except (JanusError, AssertionError, KeyError, ValueError) as error:
@@ -181,7 +194,42 @@ class SfuCalls:
             log.warning("Janus refused a publisher: %s", reason, extra={"room": room, "sid": sid})
             await self.unpublish(room, sid, source)
             raise SfuFailed("The SFU did not take your stream.") from None
+        if base is not None and self.recorded is not None:
+            self.recorded(room, sid, source, base)
         return {"type": "answer", "sdp": str(answer.get("sdp", ""))}
+
+    # recording (docs/recording.md): Janus writes each stream a publisher sends to its own file
+
+    async def set_recording(self, room: str, folder: Path | None) -> None:
+        """Record every stream of the call into `folder` from now on (its publishers now, and those
+        who publish later), or stop recording (None)."""
+        if folder is None:
+            self.recording.pop(room, None)
+        else:
+            self.recording[room] = folder
+        call = self.calls.get(room)
+        if call is None:
+            return
+        for publisher in list(call.publishers.values()):
+            if publisher.handle is None or publisher.feed is None:
+                continue  # still joining: its publish request records (or not) as the call now does
+            base = self._record_base(room, publisher)
+            request: dict = {"request": "configure", "record": base is not None}
+            if base is not None:
+                request["filename"] = str(base)
+            try:
+                await publisher.handle.message(request)
+            except JanusError as error:
+                log.warning("Janus would not record a stream: %s", error.reason, extra={"room": room})
+                continue
+            if base is not None and self.recorded is not None:
+                self.recorded(room, publisher.sid, publisher.source, base)
+
+    def _record_base(self, room: str, publisher: Publisher) -> Path | None:
+        folder = self.recording.get(room)
+        if folder is None:
+            return None
+        return folder / f"{next(self._file_numbers):04d}-{publisher.source}"
 
     def _flowing(self, call: SfuCall, publisher: Publisher) -> None:
         if not publisher.flowing and call.publishers.get((publisher.sid, publisher.source)) is publisher:

@@ -44,6 +44,7 @@ class PageConfig:
     upload_budget_kbps: int
     max_upload_bytes: int = 0  # the largest file in the chat (0: files are off)
     last_n: int = 0  # on the SFU, the most others whose camera video a page receives (0: everyone's)
+    recording: bool = False  # calls can be recorded (there is an SFU)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -60,6 +61,7 @@ class PageConfig:
             },
             "errors": {"password": sorted(PASSWORD_REFUSALS), "entry": sorted(ENTRY_REFUSALS)},
             "reactions": list(REACTIONS),
+            "recording": self.recording,
         }
 
 

@@ -13,12 +13,13 @@ import { browserId, saveBrowserId } from "./storage.js";
 /** @typedef {{owner: string | null, locked: boolean, private: boolean, maxMembers: number | null, knock?: boolean}} RoomSettings knock: newcomers wait until the owner lets them in */
 /** @typedef {{id: string, nickname: string, since: number}} Knock someone waiting to enter, since when (the server's clock, seconds) */
 /** @typedef {{id: string, hand: number}} Hand a raised hand: whose, and when it went up (the server's clock, seconds) */
-/** @typedef {{ok: true, room: string, you: Member, count: number, members: Member[], history: Message[], inCall?: string[], hands?: Hand[], maxCallSize?: number}} EnterAck inCall: ids of the call's participants; hands: their raised hands */
+/** @typedef {{ok: true, room: string, you: Member, count: number, members: Member[], history: Message[], inCall?: string[], hands?: Hand[], maxCallSize?: number, recording?: Recording | null}} EnterAck inCall: ids of the call's participants; hands: their raised hands */
 /** @typedef {{room: string, member: Member, count: number, call: boolean}} Presence call: they joined the call */
 /** @typedef {"connecting" | "connected" | "reconnecting" | "disconnected"} Status */
 /** @typedef {{audio: boolean, video: boolean, screen: boolean, quality?: import("./quality.js").Quality}} MediaState quality: how the participant's page grades its connection */
 /** @typedef {{id: string, nickname: string, media: MediaState}} Peer */
 /** @typedef {{iceServers: RTCIceServer[], iceTransportPolicy: RTCIceTransportPolicy, iceTtl: number | null}} IceAck iceTtl: seconds the TURN credentials last (null: none) */
+/** @typedef {{id: string, by: Member, since: number}} Recording a recording under way: who started it, when (ms) */
 /** @typedef {{id: string, url: string, ticket: string, name: string, size: number, expires: number}} Upload leave to PUT one file's bytes */
 /** @typedef {"mesh" | "sfu"} CallMode peer to peer, or through the SFU (docs/sfu.md) */
 /** @typedef {EnterAck & IceAck & {peers: Peer[], uploadBudgetKbps: number, mode?: CallMode}} JoinAck */
@@ -81,6 +82,8 @@ export class ProtocolError extends Error {
  * @property {{room: string, by: Member, seconds: number}} removed the owner removed us from our
  *     room (we stay connected, and do not go back in by ourselves)
  * @property {{room: string, by: Member}} muterequest the owner asks us to mute our microphone
+ * @property {{room: string, recording: Recording | null, by?: Member, reason?: string}} recording our
+ *     room's call began (recording) or stopped (null) being recorded: by the owner, or the call ended
  * @property {{room: string, waiting: Knock[]}} knock to the room's owner: who waits to enter now
  *     (the whole list, the first to ask first)
  * @property {{room: string, by: Member | null}} admitted the owner let us in: enter again
@@ -258,6 +261,20 @@ export class ChatConnection extends Emitter {
     }
 
     /**
+     * The room's owner starts recording its call (docs/recording.md); resolves with the recording.
+     * @param {string} [room]
+     * @returns {Promise<Recording>}
+     */
+    async startRecording(room = this.#room ?? "") {
+        return (await this.#request("start_recording", room)).recording;
+    }
+
+    /** The room's owner stops recording its call. @param {string} [room] */
+    async stopRecording(room = this.#room ?? "") {
+        await this.#request("stop_recording", room);
+    }
+
+    /**
      * Asks to put a file into the room's chat (docs/protocol.md, "Files in the chat"): resolves with
      * where and how to PUT its bytes (`url`, `ticket`) and the name it will show under.
      * @param {string} name
@@ -431,6 +448,9 @@ export class ChatConnection extends Emitter {
             if (typeof info.hand === "number") this.#hands.set(info.id, info.hand);
             else this.#hands.delete(info.id);
             this.#handsChanged({ changed: info.id, by: info.by ?? null });
+        });
+        socket.on("recording", (info) => {
+            if (info?.room === this.#room) this.dispatch("recording", info);
         });
         socket.on("reaction", (info) => {
             if (this.#call && info?.room === this.#call.room && typeof info.emoji === "string") this.dispatch("reaction", info);

@@ -11,6 +11,7 @@ import { errorText, t } from "./i18n.js";
 import { HandsView } from "./hands.js";
 import { MemberList } from "./members.js";
 import { RoomAccess, takeEntryOptions } from "./moderation.js";
+import { RecordingView } from "./recording.js";
 import { ChatConnection } from "./protocol.js";
 import { Sounds } from "./sounds.js";
 import { showStatus } from "./status.js";
@@ -42,6 +43,13 @@ new CallStateView(connection, { members, grid: call.grid });
 new WaitingList(connection, {
     section: byId("waiting-section"), list: byId("waiting-list"), admitAll: /** @type {HTMLButtonElement} */ (byId("admit-all")),
     chat, sounds, room: () => room,
+});
+const recording = new RecordingView(connection, {
+    badge: byId("recording-badge"),
+    prejoinNote: byId("prejoin-recording"),
+    button: /** @type {HTMLButtonElement | null} */ (document.getElementById("record-button")),
+    chat,
+    room: () => room,
 });
 new FileSender(connection, {
     button: /** @type {HTMLButtonElement} */ (byId("attach-button")),
@@ -88,6 +96,7 @@ function showRoom(ack, rejoined) {
     members.reset(ack.members, ack.you);
     followDirect();
     access.entered(ack);
+    recording.entered(ack);
     renameInput.value = ack.you.nickname;
     chat.addHistory(ack.history, isMine);
     chat.addNotice(rejoined ? t("notice_reconnected") : t("notice_you_joined", { room }), "info");
