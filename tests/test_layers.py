@@ -21,7 +21,7 @@ LAYERS = [
     ["videochat.web"],
     ["videochat.cluster"],
     ["videochat.events"],
-    ["videochat.sfu", "videochat.storage"],
+    ["videochat.sfu", "videochat.storage", "videochat.recording"],
     ["videochat.fastpath", "videochat.ops"],
     ["videochat.transport"],
     ["videochat.settings"],

@@ -53,8 +53,8 @@ async def test_every_listed_event_is_sent_by_the_running_server(fresh_server):
         await owner.wait_for("server_shutdown")
         received = knocked | {name for client in (owner, guest) for name, _ in client.events}
         # the SFU's events need a Janus: tests/sfu/test_sfu_control.py makes the server send them, and
-        # tests/sfu/media/test_recording.py `recording` (a recording needs the SFU)
-        expected = set(OUTGOING) - {"call_mode", "sfu_offer", "recording"}
+        # tests/sfu/media/test_recording.py `recording` and `recording_file` (a recording needs the SFU)
+        expected = set(OUTGOING) - {"call_mode", "sfu_offer", "recording", "recording_file"}
         assert received == expected, {
             "listed, never sent": expected - received,
             "sent, not listed": received - set(OUTGOING),

@@ -47,6 +47,7 @@ from videochat.web.admin import Admin
 from videochat.web.files import FileRoutes
 from videochat.web.lobby import Lobby
 from videochat.web.pages import SOCKET_IO_CLIENT_FILES, STATIC_DIR, VENDOR_DIR, PageConfig, Pages, socket_io_client
+from videochat.web.recordings import RecordingRoutes
 from videochat.web.security import HostPolicy, OriginPolicy, SecurityHeaders, TrustedHosts, machine_names
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ class VideochatApp:
         )
         self.pages = Pages(self.events.room_list.public, page_config)
         self.files = FileRoutes(self.events.files, self.events.chat, self.uploads, self.identities, self.registry)
+        self.recordings = RecordingRoutes(self.events.recordings, self.identities)
         self._tasks: set[asyncio.Task] = set()
         self.engineio = socketio.ASGIApp(self.sio, socketio_path="socket.io")
         self.web = Starlette(
@@ -159,6 +161,7 @@ class VideochatApp:
                 Route("/r/{room:path}", self.pages.room),
                 Route("/api/rooms", self.pages.api_rooms),
                 *self.files.routes(),
+                *self.recordings.routes(),
                 *[Route(path, socket_io_client) for path in SOCKET_IO_CLIENT_FILES],
                 Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
                 *self._operations_routes(),
@@ -264,9 +267,11 @@ class VideochatApp:
         self._start(self._expire_history_forever(takes_files), "videochat-history-expiry")
         if self.instances is not None:
             await self.instances.start()
+        await self.events.recordings.open()
         try:
             yield
         finally:
+            await _step("recordings", self.events.recordings.close())
             if self.instances is not None:
                 await _step("Janus", self.instances.stop())
             for task in self._tasks:

@@ -67,3 +67,25 @@ async def test_the_owner_records_and_every_page_shows_it_before_and_in_the_call(
         await expect(page.get_by_test_id("recording-badge")).to_be_hidden()
         await expect(page.locator("#messages .notice", has_text="Ana stopped recording the call.")).to_have_count(1)
     await expect(note).to_be_hidden()
+
+    # whoever recorded finds it in "Your recordings": the file being made, then played in the page,
+    # downloaded and deleted; nobody else has the list
+    item = ana.get_by_test_id("recording-item")
+    await expect(item).to_have_count(1)
+    await expect(item).to_have_attribute("data-state", "ready", timeout=120_000)
+    await expect(ben.get_by_test_id("recordings")).to_be_hidden()
+    await ana.get_by_test_id("recording-play").click()
+    video = ana.get_by_test_id("recording-video")
+    await expect(video).to_be_visible()
+    await ana.wait_for_function(
+        "() => { const v = document.querySelector('[data-testid=recording-video]'); return v && v.readyState >= 1 && v.duration > 1; }",
+        timeout=CALL_TIMEOUT_MS,
+    )
+    async with ana.expect_download() as download_info:
+        await ana.get_by_test_id("recording-download").click()
+    download = await download_info.value
+    assert download.suggested_filename.endswith(".mp4")
+    assert (await download.path()).stat().st_size > 10_000
+    ana.once("dialog", lambda dialog: dialog.accept())
+    await ana.get_by_test_id("recording-delete").click()
+    await expect(ana.get_by_test_id("recordings")).to_be_hidden()

@@ -38,6 +38,7 @@ OUTGOING: Mapping[str, str] = MappingProxyType(
         "hand": "a call participant's hand went up or down",
         "peer_left": "someone left the call of one of the client's rooms",
         "recording": "the room's call began or stopped being recorded (docs/recording.md)",
+        "recording_file": "to whoever started a recording: how its processing goes, and when it is ready",
         # calls through the SFU (docs/protocol.md, "Calls through the SFU")
         "call_mode": "the call moved between peer to peer and the SFU (or to another SFU instance)",
         "sfu_offer": "the SFU's offer of the streams the client receives; answered with sfu_answer",

@@ -14,8 +14,9 @@ import asyncio
 import json
 import logging
 import secrets
+import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,12 @@ from videochat.model.callmode import MESH, SFU
 from videochat.model.errors import UserError, ok
 from videochat.model.rooms import Registry
 from videochat.model.validation import Limits
+from videochat.recording.process import ProcessingFailed, process
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "recording.json"
+PROGRESS_STEP = 0.05  # the owner hears of the processing's progress in steps of this share
 
 
 @dataclass
@@ -42,10 +45,32 @@ class Recording:
     started: float  # Unix time
     stopped: float | None = None
     streams: list[dict[str, Any]] = field(default_factory=list)  # {sid, nickname, source, base, started}
+    state: str = "recording"  # then "processing", then "ready" or "failed"
+    progress: float = 0.0  # of the processing, 0 to 1
+    error: str | None = None
 
     def public(self) -> dict[str, Any]:
         """What members are told of it."""
         return {"id": self.id, "by": self.by, "since": int(self.started * 1000)}
+
+    def summary(self) -> dict[str, Any]:
+        """What its owner is told of it (list_recordings, recording_file)."""
+        ready = self.state == "ready"
+        return {
+            "id": self.id,
+            "room": self.room,
+            "since": int(self.started * 1000),
+            "duration": round(self.stopped - self.started, 1) if self.stopped is not None else None,
+            "state": self.state,
+            "progress": round(self.progress, 3),
+            **({"error": self.error} if self.error else {}),
+            **({"url": f"/recordings/{self.id}"} if ready else {}),
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Recording:
+        names = {f.name for f in fields(cls)}
+        return cls(**{name: value for name, value in data.items() if name in names})
 
 
 @dataclass(eq=False, repr=False)
@@ -57,6 +82,9 @@ class Recordings:
     sfu: SfuSignaling | None
     folder: Path  # --recordings-dir
     active: dict[str, Recording] = field(default_factory=dict)  # room -> its recording under way
+    known: dict[str, Recording] = field(default_factory=dict)  # every recording kept, by id
+    _tasks: dict[str, asyncio.Task] = field(default_factory=dict)  # processings under way, by id
+    _one_at_a_time: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
     def __post_init__(self) -> None:
         if self.sfu is not None:
@@ -64,8 +92,37 @@ class Recordings:
             self.sfu.forced = self.active.keys()  # a recorded room's call is on the SFU
 
     def register(self) -> None:
-        for event, handler in (("start_recording", self.start_recording), ("stop_recording", self.stop_recording)):
+        for event, handler in (
+            ("start_recording", self.start_recording),
+            ("stop_recording", self.stop_recording),
+            ("list_recordings", self.list_recordings),
+            ("delete_recording", self.delete_recording),
+        ):
             event_handler(self.sio, event)(handler)
+
+    # lifecycle
+
+    async def open(self) -> None:
+        """Read what is kept; what a stopped (or killed) server left unprocessed is processed now."""
+        found = await asyncio.to_thread(_read_all, self.folder)
+        self.known.update({recording.id: recording for recording in found})
+        for recording in found:
+            if recording.state in ("recording", "processing"):
+                if recording.stopped is None:  # the server died while recording: it ended then
+                    recording.stopped = await asyncio.to_thread(_last_written, self.folder / recording.id, recording)
+                log.info("processing a recording left unprocessed", extra={"id": recording.id})
+                self._process_later(recording)
+
+    async def close(self) -> None:
+        """The server stops: recordings under way stop, and are processed at the next start."""
+        for room in list(self.active):
+            recording = self.active.pop(room)
+            recording.stopped = time.time()
+            recording.state = "processing"
+            self._save(recording)
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
     def state(self, room: str) -> dict[str, Any] | None:
         """The room's recording under way, as the entry ack gives it (None: not recorded)."""
@@ -88,6 +145,7 @@ class Recordings:
         member = self.registry.member(event.sid)
         assert member is not None
         recording = Recording(secrets.token_hex(16), name, member.as_dict(), member.key, time.time())
+        self.known[recording.id] = recording
         await asyncio.to_thread(
             _private_folders, self.folder, self.folder / recording.id, self.folder / recording.id / "raw"
         )
@@ -113,15 +171,102 @@ class Recordings:
         if recording is None:
             return
         recording.stopped = time.time()
+        recording.state = "processing"
         if self.sfu is not None:
             await self.sfu.calls.set_recording(room, None)
         self._save(recording)
+        self._process_later(recording)
         log.info("recording stopped", extra={"room": room, "id": recording.id, "reason": reason or "asked"})
         member = self.registry.member(by) if by is not None else None
         await self._tell(room, by=member.as_dict() if member is not None else None, reason=reason)
 
     async def call_ended(self, room: str) -> None:
         await self.stop(room, reason="call_ended")
+
+    # the recordings kept: their owner lists, plays (web/recordings.py) and deletes them
+
+    async def list_recordings(self, event: Event, room: Any = None, *_: Any) -> dict:
+        """The recordings of `room` that this browser started, the newest first."""
+        name = self._member_of(event.sid, room)
+        key = self._key(event.sid)
+        mine = [r for r in self.known.values() if r.room == name and key is not None and r.by_key == key]
+        return ok(room=name, recordings=[r.summary() for r in sorted(mine, key=lambda r: -r.started)])
+
+    async def delete_recording(self, event: Event, room: Any = None, recording_id: Any = None, *_: Any) -> dict:
+        name = self._member_of(event.sid, room)
+        recording = self.known.get(recording_id) if isinstance(recording_id, str) else None
+        key = self._key(event.sid)
+        if recording is None or recording.room != name or key is None or recording.by_key != key:
+            raise UserError("unknown_recording", "There is no such recording of yours in this room.")
+        if self.active.get(name) is recording:
+            raise UserError("unknown_recording", "This recording is under way: stop it first.")
+        task = self._tasks.pop(recording.id, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        del self.known[recording.id]
+        await asyncio.to_thread(shutil.rmtree, self.folder / recording.id, ignore_errors=True)
+        log.info("recording deleted", extra={"room": name, "id": recording.id})
+        return ok(room=name, id=recording.id)
+
+    def owned_by(self, recording_id: str, key: str | None) -> Recording | None:
+        """The recording `recording_id`, if the browser of `key` started it (web/recordings.py)."""
+        recording = self.known.get(recording_id)
+        return recording if recording is not None and key is not None and recording.by_key == key else None
+
+    # processing: one at a time, in the background (recording/process.py)
+
+    def _process_later(self, recording: Recording) -> None:
+        recording.state, recording.progress, recording.error = "processing", 0.0, None
+        self._tasks[recording.id] = asyncio.create_task(
+            self._process(recording), name=f"videochat-recording-{recording.id}"
+        )
+
+    async def _process(self, recording: Recording) -> None:
+        told = -1.0
+
+        def progress(share: float) -> None:
+            nonlocal told
+            recording.progress = share
+            if share - told >= PROGRESS_STEP or share >= 1.0:
+                told = share
+                self._tell_owner(recording)
+
+        try:
+            async with self._one_at_a_time:
+                assert recording.stopped is not None
+                await process(self.folder / recording.id, recording.started, recording.stopped, progress)
+            recording.state = "ready"
+            log.info("recording ready", extra={"id": recording.id, "room": recording.room})
+        except ProcessingFailed as error:
+            recording.state, recording.error = "failed", str(error)
+            log.warning("recording failed", extra={"id": recording.id, "reason": str(error)})
+        except asyncio.CancelledError:
+            raise  # the server stops (processed at the next start) or the recording was deleted
+        except Exception:
+            log.exception("processing a recording failed", extra={"id": recording.id})
+            recording.state, recording.error = "failed", "The recording could not be processed; its raw files are kept."
+        finally:
+            self._tasks.pop(recording.id, None)
+        if recording.id in self.known:
+            self._save(recording)
+            self._tell_owner(recording)
+
+    def _tell_owner(self, recording: Recording) -> None:
+        """`recording_file` to the pages of whoever started it, in its room now."""
+        for member in self.registry.members(recording.room):
+            if member.key is not None and member.key == recording.by_key:
+                asyncio.ensure_future(self.sio.emit("recording_file", recording.summary(), to=member.id))
+
+    def _member_of(self, sid: str, room: Any) -> str:
+        name = self.limits.room(room)
+        if not self.registry.is_member(sid, name):
+            raise UserError("not_in_room", f"You are not in room {name!r}.")
+        return name
+
+    def _key(self, sid: str) -> str | None:
+        member = self.registry.member(sid)
+        return member.key if member is not None else None
 
     def _owned(self, sid: str, room: Any) -> str:
         name = self.limits.room(room)
@@ -162,6 +307,25 @@ class Recordings:
         if reason is not None:
             info["reason"] = reason
         await self.sio.emit("recording", info, room=chat_room(room))
+
+
+def _read_all(folder: Path) -> list[Recording]:
+    """Every recording kept in `folder` (a folder without a readable recording.json is skipped)."""
+    found: list[Recording] = []
+    if not folder.is_dir():
+        return found
+    for entry in folder.iterdir():
+        try:
+            found.append(Recording.from_data(json.loads((entry / MANIFEST).read_text(encoding="utf-8"))))
+        except (OSError, ValueError, TypeError):
+            continue
+    return found
+
+
+def _last_written(folder: Path, recording: Recording) -> float:
+    """When the last raw file of a recording cut off by a crash was last written."""
+    times = [path.stat().st_mtime for path in (folder / "raw").glob("*.mjr")]
+    return max([recording.started, *times])
 
 
 def _private_folders(*folders: Path) -> None:

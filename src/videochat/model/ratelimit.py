@@ -34,6 +34,7 @@ EVENT_KINDS = {
     "sfu_status": "join",
     "start_recording": "join",  # the call may move to the SFU: it costs what a join does
     "stop_recording": "join",
+    "delete_recording": "join",
 }
 KINDS = ("message", "join", "nickname", "signal", "other")
 DESCRIPTIONS = {

@@ -1,9 +1,9 @@
 """`/files/<id>`: the bytes of a file in a room's chat. PUT stores them, with the ticket `upload_file`
 gave (events/files.py); GET and HEAD serve them, to members of the file's room only.
 
-Who asks a GET is told by the cookie `videochat_browser`: the browser id the page holds (identity.py),
-which the page sets for this path alone. The server checks it, then whether that browser is in the
-file's room now, on every request: a link passed on, or kept after leaving, opens nothing.
+Who asks a GET is told by the cookie `videochat_browser` (web/cookies.py); the server checks it,
+then whether that browser is in the file's room now, on every request: a link passed on, or kept
+after leaving, opens nothing.
 
 What is served is never shown as a page of ours: always an attachment, as an image type only when
 the file's first bytes are one (model/files.py), with `nosniff` and a CSP that allows nothing.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 
 from starlette.requests import ClientDisconnect, Request
@@ -27,10 +26,10 @@ from videochat.model.errors import UserError, failure, ok
 from videochat.model.files import FILE_ID
 from videochat.model.rooms import Registry
 from videochat.storage.uploads import Uploads
+from videochat.web.cookies import browser_key
 
 log = logging.getLogger(__name__)
 
-BROWSER_COOKIE = "videochat_browser"
 TICKET_HEADER = "x-upload-ticket"
 IDLE_SECONDS = 30.0  # an upload that sends nothing for this long is dropped
 UPLOAD_SECONDS = 3600.0  # and one that takes longer than this (a trickle holding a reservation)
@@ -121,8 +120,5 @@ class FileRoutes:
         return FileResponse(path, media_type=stored.type, filename=stored.name, headers=DOWNLOAD_HEADERS)
 
     def _member_of(self, request: Request, room: str) -> bool:
-        token = request.cookies.get(BROWSER_COOKIE)
-        browser = self.identities.verify(token, time.time()) if token else None
-        if browser is None:
-            return False
-        return any(member.key == browser.key for member in self.registry.members(room))
+        key = browser_key(request, self.identities)
+        return key is not None and any(member.key == key for member in self.registry.members(room))

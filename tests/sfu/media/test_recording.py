@@ -5,8 +5,12 @@ inside a network namespace of its own (tests/sfu/netns)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
+import subprocess
 
+import httpx
 import pytest
 
 from videochat.peer import Peer
@@ -117,5 +121,173 @@ async def test_a_recording_stops_when_its_call_ends_and_needs_the_sfu(sfu_server
         assert (await owner.call("enter_room", "plain"))["ok"]
         reply = await owner.call("start_recording", "plain")
         assert reply["ok"] is False and reply["error"]["code"] == "recording_unavailable", reply
+    finally:
+        await owner.disconnect()
+
+
+# --- the one playable file -------------------------------------------------------------------
+
+RECORD_SECONDS = 10.0
+COOKIE = "videochat_browser"
+
+
+def probe(path) -> dict:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type,width,height", "-of", "json",
+         str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return json.loads(out)
+
+
+def mean_volume(path) -> float:
+    err = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-i", str(path), "-af", "volumedetect", "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    ).stderr  # fmt: skip
+    line = next(line for line in err.splitlines() if "mean_volume" in line)
+    return float(line.split("mean_volume:")[1].split("dB")[0])
+
+
+def cell_brightness(path, at: float) -> list[float]:
+    """The mean brightness (0-255) of each cell of the 2x2 grid in the frame at `at` seconds."""
+    width, height = 64, 36
+    raw = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{at}", "-i", str(path), "-frames:v", "1",
+         "-vf", f"scale={width}:{height}", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    assert len(raw) == width * height, len(raw)
+    cells = []
+    for row in range(2):
+        for column in range(2):
+            values = [
+                raw[y * width + x]
+                for y in range(row * height // 2 + 2, (row + 1) * height // 2 - 2)
+                for x in range(column * width // 2 + 2, (column + 1) * width // 2 - 2)
+            ]
+            cells.append(sum(values) / len(values))
+    return cells
+
+
+async def test_a_recording_becomes_one_playable_file_its_owner_alone_can_open(sfu_server):
+    """Three people for the whole recording and one who comes and goes in the middle: one MP4 of
+    the recording's length, every voice in it, each person's tile in the grid while they were
+    there; progress told to the owner; the file for the owner's browser alone."""
+    server = sfu_server
+    room = "processed"
+    owner = await Recorder(server.url).connect()
+    member = await Recorder(server.url).connect()
+    stayers = [Peer(server.url, room, name=f"S{i}") for i in range(2)]
+    visitor = Peer(server.url, room, name="Visitor")
+    try:
+        assert (await owner.call("enter_room", room))["ok"]
+        assert (await member.call("enter_room", room))["ok"]
+        owner_id = (await owner.call("browser_id"))["browserId"]
+        member_id = (await member.call("browser_id"))["browserId"]
+        for peer in stayers:
+            await peer.start()
+        recording = (await owner.call("start_recording", room))["recording"]
+        raw = server.data_dir / "recordings" / recording["id"] / "raw"
+        await eventually(lambda: len(raw_files(raw)) >= 4, timeout=30, what="the two stayers recorded")
+        await asyncio.sleep(RECORD_SECONDS * 0.3)  # the recording's timeline: the visitor comes after 3 s
+        await visitor.start()
+        await eventually(lambda: len(raw_files(raw)) >= 6, timeout=30, what="the visitor recorded")
+        await asyncio.sleep(RECORD_SECONDS * 0.3)  # and stays 3 s
+        await visitor.stop()
+        await asyncio.sleep(RECORD_SECONDS * 0.35)  # the rest of the recording's length
+        assert (await owner.call("stop_recording", room))["ok"]
+
+        # processed in the background: the owner sees it progress, then ready
+        (ready,) = await owner.wait_for("recording_file", lambda info: info["state"] != "processing", timeout=120)
+        assert ready["state"] == "ready", (ready, server.log[-3000:])
+        assert ready["url"] == f"/recordings/{recording['id']}" and ready["room"] == room
+        assert any(info["state"] == "processing" for (info,) in owner.received("recording_file"))
+        assert not member.received("recording_file")
+        folder = server.data_dir / "recordings" / recording["id"]
+        output = folder / "recording.mp4"
+        info = probe(output)
+        assert {s["codec_type"] for s in info["streams"]} == {"video", "audio"}
+        duration = float(info["format"]["duration"])
+        assert abs(duration - ready["duration"]) <= 1.0 and RECORD_SECONDS - 1 <= duration <= RECORD_SECONDS + 4
+        assert mean_volume(output) > -60, "every voice is mixed in: not silence"
+        # the grid (2x2 for three people): the stayers all along, the visitor only in the middle
+        middle = cell_brightness(output, duration * 0.45)
+        assert min(middle[:3]) > 20, middle
+        for at in (0.5, duration - 0.7):
+            cells = cell_brightness(output, at)
+            assert min(cells[:2]) > 20 and cells[2] < 10, (at, cells)  # black: 5 (video black is 16 of 235)
+        assert sorted(p.name for p in (folder / "tracks").iterdir()) == sorted(
+            name.replace(".mjr", ".opus" if "audio" in name else ".webm") for name in raw_files(raw)
+        )
+
+        # its owner alone lists, plays (with seeking) and deletes it
+        listed = (await owner.call("list_recordings", room))["recordings"]
+        assert [r["id"] for r in listed] == [recording["id"]] and listed[0]["state"] == "ready"
+        assert (await member.call("list_recordings", room))["recordings"] == []
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            whole = await http.get(ready["url"], headers={"Cookie": f"{COOKIE}={owner_id}"})
+            assert whole.status_code == 200 and whole.content == output.read_bytes()
+            assert whole.headers["content-type"] == "video/mp4"
+            assert whole.headers["content-disposition"].startswith("attachment;")
+            part = await http.get(ready["url"], headers={"Cookie": f"{COOKIE}={owner_id}", "Range": "bytes=0-99"})
+            assert part.status_code == 206 and len(part.content) == 100
+            track = sorted((folder / "tracks").iterdir())[0].name
+            assert (
+                await http.get(f"{ready['url']}/tracks/{track}", headers={"Cookie": f"{COOKIE}={owner_id}"})
+            ).status_code == 200
+            for cookie in (f"{COOKIE}={member_id}", "", f"{COOKIE}={owner_id[:-3]}AAA"):
+                refused = await http.get(ready["url"], headers={"Cookie": cookie} if cookie else {})
+                assert refused.status_code == 403, cookie
+            for path in (f"{ready['url']}/tracks/..%2F..%2Frecording.json", f"{ready['url']}/tracks/recording.json",
+                         "/recordings/" + "0" * 32, f"/recordings/{recording['id'].upper()}"):  # fmt: skip
+                response = await http.get(path, headers={"Cookie": f"{COOKIE}={owner_id}"})
+                assert response.status_code in (403, 404) and b"by_key" not in response.content, path
+        refused = await member.call("delete_recording", room, recording["id"])
+        assert refused["error"]["code"] == "unknown_recording"
+        assert (await owner.call("delete_recording", room, recording["id"]))["ok"]
+        assert not folder.exists()
+        assert (await owner.call("list_recordings", room))["recordings"] == []
+    finally:
+        for peer in (*stayers, visitor):
+            await peer.stop()
+        for client in (owner, member):
+            await client.disconnect()
+
+
+async def test_a_server_killed_while_recording_processes_the_raw_files_when_it_starts_again(sfu_server):
+    server = sfu_server
+    owner = await Recorder(server.url).connect()
+    peers = [Peer(server.url, "killed", name=f"K{i}") for i in range(2)]
+    try:
+        assert (await owner.call("enter_room", "killed"))["ok"]
+        owner_id = (await owner.call("browser_id"))["browserId"]
+        for peer in peers:
+            await peer.start()
+        recording = (await owner.call("start_recording", "killed"))["recording"]
+        raw = server.data_dir / "recordings" / recording["id"] / "raw"
+        await eventually(lambda: len(raw_files(raw)) >= 4, timeout=30, what="both recorded")
+        sizes = raw_files(raw)
+        await eventually(lambda: all(raw_files(raw)[n] > 20_000 + s for n, s in sizes.items()), timeout=30,
+                         what="a few seconds recorded")  # fmt: skip
+    finally:
+        for peer in peers:
+            await peer.stop()
+        await owner.disconnect()
+    server.stop(signal.SIGKILL)
+    server.start()
+    owner = await Recorder(server.url, auth={"browserId": owner_id}).connect()
+    try:
+        assert (await owner.call("enter_room", "killed"))["ok"]
+
+        async def ready() -> bool:
+            (listed,) = (await owner.call("list_recordings", "killed"))["recordings"]
+            assert listed["state"] in ("processing", "ready"), listed
+            return listed["state"] == "ready"
+
+        await eventually(ready, timeout=120, what="the recording processed after the restart")
+        info = probe(server.data_dir / "recordings" / recording["id"] / "recording.mp4")
+        assert {s["codec_type"] for s in info["streams"]} == {"video", "audio"}
+        assert float(info["format"]["duration"]) >= 1.0
     finally:
         await owner.disconnect()

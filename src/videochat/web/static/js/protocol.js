@@ -20,6 +20,10 @@ import { browserId, saveBrowserId } from "./storage.js";
 /** @typedef {{id: string, nickname: string, media: MediaState}} Peer */
 /** @typedef {{iceServers: RTCIceServer[], iceTransportPolicy: RTCIceTransportPolicy, iceTtl: number | null}} IceAck iceTtl: seconds the TURN credentials last (null: none) */
 /** @typedef {{id: string, by: Member, since: number}} Recording a recording under way: who started it, when (ms) */
+/**
+ * @typedef {{id: string, room: string, since: number, duration: number | null, state: "recording" | "processing" | "ready" | "failed",
+ *     progress: number, error?: string, url?: string}} RecordingFile a recording we made, as its file goes
+ */
 /** @typedef {{id: string, url: string, ticket: string, name: string, size: number, expires: number}} Upload leave to PUT one file's bytes */
 /** @typedef {"mesh" | "sfu"} CallMode peer to peer, or through the SFU (docs/sfu.md) */
 /** @typedef {EnterAck & IceAck & {peers: Peer[], uploadBudgetKbps: number, mode?: CallMode}} JoinAck */
@@ -84,6 +88,7 @@ export class ProtocolError extends Error {
  * @property {{room: string, by: Member}} muterequest the owner asks us to mute our microphone
  * @property {{room: string, recording: Recording | null, by?: Member, reason?: string}} recording our
  *     room's call began (recording) or stopped (null) being recorded: by the owner, or the call ended
+ * @property {RecordingFile} recordingfile one of our recordings of this room: its processing, or ready
  * @property {{room: string, waiting: Knock[]}} knock to the room's owner: who waits to enter now
  *     (the whole list, the first to ask first)
  * @property {{room: string, by: Member | null}} admitted the owner let us in: enter again
@@ -274,6 +279,16 @@ export class ChatConnection extends Emitter {
         await this.#request("stop_recording", room);
     }
 
+    /** The recordings of the room this browser made, the newest first. @returns {Promise<RecordingFile[]>} */
+    async listRecordings(room = this.#room ?? "") {
+        return (await this.#request("list_recordings", room)).recordings;
+    }
+
+    /** @param {string} id */
+    async deleteRecording(id, room = this.#room ?? "") {
+        await this.#request("delete_recording", room, id);
+    }
+
     /**
      * Asks to put a file into the room's chat (docs/protocol.md, "Files in the chat"): resolves with
      * where and how to PUT its bytes (`url`, `ticket`) and the name it will show under.
@@ -451,6 +466,9 @@ export class ChatConnection extends Emitter {
         });
         socket.on("recording", (info) => {
             if (info?.room === this.#room) this.dispatch("recording", info);
+        });
+        socket.on("recording_file", (info) => {
+            if (info?.room === this.#room) this.dispatch("recordingfile", info);
         });
         socket.on("reaction", (info) => {
             if (this.#call && info?.room === this.#call.room && typeof info.emoji === "string") this.dispatch("reaction", info);

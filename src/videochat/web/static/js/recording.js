@@ -1,8 +1,9 @@
 // Recording the call (docs/recording.md): everyone in the room sees that it is recorded (a badge by
 // the room's name, a note before joining the call, a line in the chat); the owner starts and stops
-// it from the room's settings.
+// it from the room's settings; whoever recorded finds the recordings in "Your recordings": the
+// file being made (a progress bar), then played in the page, downloaded or deleted.
 
-import { showError } from "./dom.js";
+import { el, formatTime, showError } from "./dom.js";
 import { errorText, t } from "./i18n.js";
 
 export class RecordingView {
@@ -69,6 +70,104 @@ export class RecordingView {
             showError(errorText(error));
         } finally {
             this.button.disabled = false;
+        }
+    }
+}
+
+/** "Your recordings": this browser's recordings of the room, as their files are made. */
+export class RecordingList {
+    /** @type {Map<string, HTMLElement>} id -> its item */
+    #items = new Map();
+
+    /**
+     * @param {import("./protocol.js").ChatConnection} connection
+     * @param {{section: HTMLElement, list: HTMLElement}} parts
+     */
+    constructor(connection, { section, list }) {
+        this.connection = connection;
+        this.section = section;
+        this.list = list;
+        connection.on("recordingfile", (file) => this.#show(file));
+    }
+
+    /** In the room (again): what is kept. */
+    async load() {
+        try {
+            const files = await this.connection.listRecordings();
+            for (const item of this.#items.values()) item.remove();
+            this.#items.clear();
+            for (const file of [...files].reverse()) this.#show(file);
+        } catch {
+            // an older server, or offline: the list stays as it was
+        }
+    }
+
+    /** @param {import("./protocol.js").RecordingFile} file */
+    #show(file) {
+        const old = this.#items.get(file.id);
+        const item = this.#item(file);
+        if (old) {
+            const video = old.querySelector("video");
+            if (video && file.state === "ready") item.querySelector(".recording-player")?.replaceWith(video.parentElement ?? video);
+            old.replaceWith(item);
+        } else {
+            this.list.prepend(item);
+        }
+        this.#items.set(file.id, item);
+        this.section.hidden = this.#items.size === 0;
+    }
+
+    /** @param {import("./protocol.js").RecordingFile} file */
+    #item(file) {
+        const when = formatTime(file.since);
+        const title = t("recording_item", { first: when });
+        const meta = file.duration !== null ? ` · ${t("recording_duration", { count: Math.round(file.duration) })}` : "";
+        const parts = [el("p", { className: "recording-title", text: title + meta })];
+        if (file.state === "processing" || file.state === "recording") {
+            parts.push(el("p", { className: "recording-state", text: t("recording_processing") }));
+            parts.push(el("progress", {
+                className: "recording-progress",
+                attrs: { max: "1", value: String(file.progress ?? 0), "data-testid": "recording-progress", "aria-label": t("recording_processing") },
+            }));
+        } else if (file.state === "failed") {
+            parts.push(el("p", { className: "recording-error", text: file.error ?? "", attrs: { role: "alert" } }));
+        }
+        const actions = el("div", { className: "recording-actions" });
+        if (file.state === "ready" && file.url) {
+            const url = file.url;
+            const player = el("div", { className: "recording-player" });
+            const play = el("button", { className: "button small", text: t("recording_play"), attrs: { type: "button", "data-testid": "recording-play", "aria-expanded": "false" } });
+            play.addEventListener("click", () => {
+                const open = player.firstElementChild !== null;
+                if (open) player.replaceChildren();
+                else player.append(el("video", { className: "recording-video", attrs: { src: url, controls: "", preload: "metadata", "data-testid": "recording-video" } }));
+                play.textContent = t(open ? "recording_play" : "recording_hide");
+                play.setAttribute("aria-expanded", String(!open));
+            });
+            actions.append(play, el("a", { className: "button small", text: t("recording_download"), attrs: { href: url, download: "", "data-testid": "recording-download" } }));
+            parts.push(player);
+        }
+        if (file.state !== "recording") {
+            const remove = /** @type {HTMLButtonElement} */ (el("button", { className: "button small danger", text: t("recording_delete"), attrs: { type: "button", "data-testid": "recording-delete" } }));
+            remove.addEventListener("click", () => this.#delete(file.id, remove));
+            actions.append(remove);
+        }
+        parts.push(actions);
+        return el("li", { className: "recording-item", attrs: { "data-testid": "recording-item", "data-state": file.state, "data-id": file.id } }, parts);
+    }
+
+    /** @param {string} id @param {HTMLButtonElement} button */
+    async #delete(id, button) {
+        if (!window.confirm(t("recording_delete_confirm"))) return;
+        button.disabled = true;
+        try {
+            await this.connection.deleteRecording(id);
+            this.#items.get(id)?.remove();
+            this.#items.delete(id);
+            this.section.hidden = this.#items.size === 0;
+        } catch (error) {
+            button.disabled = false;
+            showError(errorText(error));
         }
     }
 }

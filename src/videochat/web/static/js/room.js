@@ -11,7 +11,7 @@ import { errorText, t } from "./i18n.js";
 import { HandsView } from "./hands.js";
 import { MemberList } from "./members.js";
 import { RoomAccess, takeEntryOptions } from "./moderation.js";
-import { RecordingView } from "./recording.js";
+import { RecordingList, RecordingView } from "./recording.js";
 import { ChatConnection } from "./protocol.js";
 import { Sounds } from "./sounds.js";
 import { showStatus } from "./status.js";
@@ -51,6 +51,7 @@ const recording = new RecordingView(connection, {
     chat,
     room: () => room,
 });
+const recordings = new RecordingList(connection, { section: byId("recordings-section"), list: byId("recordings-list") });
 new FileSender(connection, {
     button: /** @type {HTMLButtonElement} */ (byId("attach-button")),
     input: /** @type {HTMLInputElement} */ (byId("file-input")),
@@ -97,6 +98,7 @@ function showRoom(ack, rejoined) {
     followDirect();
     access.entered(ack);
     recording.entered(ack);
+    recordings.load();
     renameInput.value = ack.you.nickname;
     chat.addHistory(ack.history, isMine);
     chat.addNotice(rejoined ? t("notice_reconnected") : t("notice_you_joined", { room }), "info");

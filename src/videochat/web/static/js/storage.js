@@ -92,11 +92,14 @@ export function browserId() {
 export function saveBrowserId(id) {
     if (typeof id !== "string" || !BROWSER_ID.test(id)) return;
     sessionBrowserId = id;
-    // The chat's files are served to the members of their room, known by this id: it goes with
-    // requests for /files/ alone, never to another site (docs/protocol.md, "GET /files/<id>").
+    // The chat's files are served to the members of their room, and recordings to whoever started
+    // them, known by this id: it goes with requests for those paths alone, never to another site
+    // (docs/protocol.md, "GET /files/<id>"; docs/recording.md).
     if (typeof document !== "undefined") {
         const secure = globalThis.location?.protocol === "https:" ? "; Secure" : "";
-        document.cookie = `videochat_browser=${id}; Path=/files/; Max-Age=31536000; SameSite=Strict${secure}`;
+        for (const path of ["/files/", "/recordings/"]) {
+            document.cookie = `videochat_browser=${id}; Path=${path}; Max-Age=31536000; SameSite=Strict${secure}`;
+        }
     }
     try {
         localStorage.setItem(BROWSER_ID_KEY, id);

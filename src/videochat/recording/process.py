@@ -1,0 +1,120 @@
+"""Making a recording's one playable file from Janus's files of each stream, off the event loop (the
+programs run as child processes; this only waits for them and reads their progress).
+
+    raw/*.mjr  --janus-pp-rec-->  tracks/*.opus, tracks/*.webm  (each stream, playable; kept for
+                                  anyone who wants to edit)
+    tracks/*   --ffmpeg-->        recording.mp4 (compose.py: the grid, the mix)
+
+Each stream's place in time is its .mjr header's creation time (`janus-pp-rec -j`, microseconds of
+the clock of the machine Janus runs on) against the recording's start. The raw files are never
+changed: a processing that fails can be run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from videochat.recording.compose import Track, ffmpeg_arguments
+
+log = logging.getLogger(__name__)
+
+PP_REC = "janus-pp-rec"  # Debian's janus-tools
+FFMPEG = "ffmpeg"
+OUTPUT = "recording.mp4"
+TRACKS = "tracks"
+TRACK_SHARE = 0.3  # of the progress: making the tracks; the rest is ffmpeg's
+ERROR_TAIL = 600  # characters of a program's error output kept for the log
+
+
+class ProcessingFailed(Exception):
+    """Why a recording could not be made into its file (said to its owner; the details are logged)."""
+
+
+def available() -> bool:
+    return shutil.which(PP_REC) is not None and shutil.which(FFMPEG) is not None
+
+
+async def process(folder: Path, started: float, stopped: float, progress: Callable[[float], None]) -> Path:
+    """Make `folder`'s recording.mp4 (the recording ran from `started` to `stopped`, Unix time)."""
+    if not available():
+        raise ProcessingFailed("The server cannot process recordings: janus-tools and ffmpeg are not installed.")
+    tracks_folder = folder / TRACKS
+    await asyncio.to_thread(tracks_folder.mkdir, mode=0o700, exist_ok=True)
+    raw = sorted((folder / "raw").glob("*.mjr"))
+    tracks: list[Track] = []
+    for number, mjr in enumerate(raw, 1):
+        track = await _track(mjr, tracks_folder, started)
+        if track is not None:
+            tracks.append(track)
+        progress(TRACK_SHARE * number / len(raw))
+    if not tracks:
+        raise ProcessingFailed("Nothing was recorded: nobody sent sound or video while the call was recorded.")
+    duration = max(1.0, stopped - started)
+    partial = folder / f".part-{OUTPUT}"
+    await _compose(tracks, duration, partial, progress)
+    output = folder / OUTPUT
+    partial.replace(output)
+    progress(1.0)
+    return output
+
+
+async def _track(mjr: Path, folder: Path, started: float) -> Track | None:
+    """One stream made playable, or None if it holds nothing (a stream that never sent a packet)."""
+    code, out, err = await _run(PP_REC, "-j", str(mjr))
+    header = next((line for line in reversed(out.splitlines()) if line.startswith("{")), "")
+    try:
+        info = json.loads(header)
+        kind = {"a": "audio", "v": "video"}[info["t"]]
+        began = int(info["s"]) / 1_000_000
+    except (ValueError, KeyError, TypeError):
+        log.warning("a recorded stream has no header", extra={"file": mjr.name, "reason": err[-ERROR_TAIL:]})
+        return None
+    target = folder / f"{mjr.stem}.{'opus' if kind == 'audio' else 'webm'}"
+    code, _, err = await _run(PP_REC, str(mjr), str(target))
+    if code != 0 or not target.exists() or target.stat().st_size == 0:
+        log.warning("a recorded stream could not be converted", extra={"file": mjr.name, "reason": err[-ERROR_TAIL:]})
+        target.unlink(missing_ok=True)
+        return None
+    return Track(target, kind, max(0.0, began - started))
+
+
+async def _compose(tracks: list[Track], duration: float, output: Path, progress: Callable[[float], None]) -> None:
+    process = await asyncio.create_subprocess_exec(
+        FFMPEG,
+        *ffmpeg_arguments(tracks, duration, output),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    errors = asyncio.create_task(process.stderr.read())
+    try:
+        async for line in process.stdout:
+            name, _, value = line.decode("ascii", "replace").strip().partition("=")
+            if name == "out_time_us" and value.isdigit():
+                done = min(1.0, int(value) / 1_000_000 / duration)
+                progress(TRACK_SHARE + (1 - TRACK_SHARE) * done)
+        code = await process.wait()
+    except BaseException:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        output.unlink(missing_ok=True)
+        raise
+    err = (await errors).decode("utf-8", "replace")
+    if code != 0:
+        output.unlink(missing_ok=True)
+        log.warning("ffmpeg failed on a recording", extra={"code": code, "reason": err[-ERROR_TAIL:]})
+        raise ProcessingFailed("The recording could not be made into a video file; its raw files are kept.")
+
+
+async def _run(*command: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL
+    )
+    out, err = await process.communicate()
+    return process.returncode or 0, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")

@@ -1,0 +1,45 @@
+"""recording/compose.py: the grid and ffmpeg's arguments for a recording's one file (pure; the
+file itself is made and checked with a real Janus and ffmpeg in tests/sfu/media/test_recording.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from videochat.recording.compose import HEIGHT, WIDTH, Track, ffmpeg_arguments, grid
+
+
+@pytest.mark.parametrize("count, columns, rows", [(1, 1, 1), (2, 2, 1), (3, 2, 2), (4, 2, 2), (5, 3, 2), (10, 4, 3)])
+def test_the_grid_is_as_square_as_fits_and_its_cells_do_not_overlap(count, columns, rows):
+    cells = grid(count)
+    assert len(cells) == count
+    assert {x for x, _, _, _ in cells} <= {i * (WIDTH // columns // 2 * 2) for i in range(columns)}
+    assert len({y for _, y, _, _ in cells}) == rows
+    for x, y, width, height in cells:
+        assert width % 2 == 0 and height % 2 == 0  # H.264 in 4:2:0 needs even sizes
+        assert x + width <= WIDTH and y + height <= HEIGHT
+    assert len({(x, y) for x, y, _, _ in cells}) == count
+    assert grid(0) == []
+
+
+def test_each_stream_starts_at_its_offset_and_every_voice_is_mixed(tmp_path: Path):
+    tracks = [
+        Track(tmp_path / "a.webm", "video", 0.0),
+        Track(tmp_path / "a.opus", "audio", 0.0),
+        Track(tmp_path / "b.webm", "video", 3.25),
+        Track(tmp_path / "b.opus", "audio", 3.25),
+    ]
+    arguments = ffmpeg_arguments(tracks, 9.5, tmp_path / "out.mp4")
+    inputs = [arguments[i + 1] for i, value in enumerate(arguments) if value == "-i"]
+    assert inputs == [str(tmp_path / name) for name in ("a.webm", "b.webm", "a.opus", "b.opus")]  # videos first
+    graph = arguments[arguments.index("-filter_complex") + 1]
+    assert "color=c=black:s=1280x720:r=15:d=9.500" in graph
+    assert "[1:v]setpts=PTS-STARTPTS+3.250/TB" in graph and "[3:a]adelay=3250:all=1" in graph
+    assert graph.count("overlay=") == 2 and "eof_action=pass" in graph  # gone when their stream ends
+    assert "amix=inputs=2" in graph and "normalize=0" in graph
+    assert arguments[-1] == str(tmp_path / "out.mp4") and "+faststart" in arguments
+    assert arguments[arguments.index("-t") + 1] == "9.500"
+    # a recording without sound: no audio map
+    silent = ffmpeg_arguments([Track(tmp_path / "a.webm", "video", 0.0)], 2.0, tmp_path / "out.mp4")
+    assert "amix" not in silent[silent.index("-filter_complex") + 1] and "-c:a" not in silent
