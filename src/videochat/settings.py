@@ -406,6 +406,19 @@ class Settings:
             "there, so a Janus run elsewhere needs it shared (docs/recording.md)."
         ),
     )
+    recordings_retention: float = field(
+        default=30.0,
+        metadata=_meta(
+            "Days a recording is kept once its file is made; then it is deleted. 0 keeps them until deleted."
+        ),
+    )
+    recordings_max_gb: float = field(
+        default=20.0,
+        metadata=_meta(
+            "Most disk the recordings take together, in GiB: a recording under way when it is reached stops "
+            "(what was recorded is kept and made into its file), and none starts until there is room again."
+        ),
+    )
 
     # the admin namespace
     admin_login_failures: int = field(
@@ -613,7 +626,11 @@ class Settings:
         return _secret(self.janus_secret, self.janus_secret_file, "janus-secret")
 
     def _validate_history(self) -> None:
-        """The bounds on all history together and on the chat's files (docs/security.md)."""
+        """The bounds on all history together, on the chat's files and on recordings (docs/security.md)."""
+        if not 0 <= self.recordings_retention <= 36500:
+            raise SettingsError(f"recordings-retention must be 0 (keep) to 36500 days, got {self.recordings_retention}")
+        if not 0 < self.recordings_max_gb <= 1024**2:
+            raise SettingsError(f"recordings-max-gb must be more than 0, got {self.recordings_max_gb}")
         if not self.history_max_mb > 0:
             raise SettingsError(f"history-max-mb must be more than 0, got {self.history_max_mb}")
         if not 0 <= self.max_upload_mb <= 4096:
@@ -630,6 +647,10 @@ class Settings:
     @property
     def uploads_max_bytes(self) -> int:
         return int(self.uploads_max_gb * 1024 * 1024 * 1024)
+
+    @property
+    def recordings_max_bytes(self) -> int:
+        return int(self.recordings_max_gb * 1024**3)
 
     @property
     def recordings_path(self) -> Path:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import secrets
 import shutil
 import time
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "recording.json"
 PROGRESS_STEP = 0.05  # the owner hears of the processing's progress in steps of this share
+WATCH_SECONDS = 2.0  # while recording, the disk is looked at this often (--recordings-max-gb)
+IDLE_WATCH_SECONDS = 60.0  # otherwise, for recordings past --recordings-retention
+MIN_FREE_BYTES = 512 * 1024**2  # the disk keeps this much free, whatever --recordings-max-gb says
 
 
 @dataclass
@@ -48,6 +52,7 @@ class Recording:
     state: str = "recording"  # then "processing", then "ready" or "failed"
     progress: float = 0.0  # of the processing, 0 to 1
     error: str | None = None
+    finished: float | None = None  # when its processing ended (Unix time): --recordings-retention counts from it
 
     def public(self) -> dict[str, Any]:
         """What members are told of it."""
@@ -81,10 +86,13 @@ class Recordings:
     owners: Owners
     sfu: SfuSignaling | None
     folder: Path  # --recordings-dir
+    max_bytes: int = 20 * 1024**3  # --recordings-max-gb
+    retention: float = 30 * 86400.0  # --recordings-retention, in seconds (0: kept until deleted)
     active: dict[str, Recording] = field(default_factory=dict)  # room -> its recording under way
     known: dict[str, Recording] = field(default_factory=dict)  # every recording kept, by id
     _tasks: dict[str, asyncio.Task] = field(default_factory=dict)  # processings under way, by id
     _one_at_a_time: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    _watch: asyncio.Task | None = None
 
     def __post_init__(self) -> None:
         if self.sfu is not None:
@@ -97,6 +105,7 @@ class Recordings:
             ("stop_recording", self.stop_recording),
             ("list_recordings", self.list_recordings),
             ("delete_recording", self.delete_recording),
+            ("retry_recording", self.retry_recording),
         ):
             event_handler(self.sio, event)(handler)
 
@@ -112,6 +121,7 @@ class Recordings:
                     recording.stopped = await asyncio.to_thread(_last_written, self.folder / recording.id, recording)
                 log.info("processing a recording left unprocessed", extra={"id": recording.id})
                 self._process_later(recording)
+        self._watch = asyncio.create_task(self._watch_forever(), name="videochat-recordings-watch")
 
     async def close(self) -> None:
         """The server stops: recordings under way stop, and are processed at the next start."""
@@ -120,9 +130,10 @@ class Recordings:
             recording.stopped = time.time()
             recording.state = "processing"
             self._save(recording)
-        for task in self._tasks.values():
+        tasks = [*self._tasks.values(), *([self._watch] if self._watch is not None else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def state(self, room: str) -> dict[str, Any] | None:
         """The room's recording under way, as the entry ack gives it (None: not recorded)."""
@@ -133,6 +144,8 @@ class Recordings:
         name = self._owned(event.sid, room)
         if name in self.active:
             return ok(room=name, recording=self.active[name].public())
+        if not await self._room_left():
+            raise UserError("recordings_full", "The server's room for recordings is full; delete some first.")
         if self.sfu is None or not self.sfu.available(name):
             raise UserError(
                 "recording_unavailable", "Recording needs the media server (SFU), which is not available now."
@@ -193,11 +206,7 @@ class Recordings:
         return ok(room=name, recordings=[r.summary() for r in sorted(mine, key=lambda r: -r.started)])
 
     async def delete_recording(self, event: Event, room: Any = None, recording_id: Any = None, *_: Any) -> dict:
-        name = self._member_of(event.sid, room)
-        recording = self.known.get(recording_id) if isinstance(recording_id, str) else None
-        key = self._key(event.sid)
-        if recording is None or recording.room != name or key is None or recording.by_key != key:
-            raise UserError("unknown_recording", "There is no such recording of yours in this room.")
+        name, recording = self._mine(event.sid, room, recording_id)
         if self.active.get(name) is recording:
             raise UserError("unknown_recording", "This recording is under way: stop it first.")
         task = self._tasks.pop(recording.id, None)
@@ -208,6 +217,43 @@ class Recordings:
         await asyncio.to_thread(shutil.rmtree, self.folder / recording.id, ignore_errors=True)
         log.info("recording deleted", extra={"room": name, "id": recording.id})
         return ok(room=name, id=recording.id)
+
+    async def retry_recording(self, event: Event, room: Any = None, recording_id: Any = None, *_: Any) -> dict:
+        """Make the file of a recording whose processing failed again (its raw files were kept)."""
+        name, recording = self._mine(event.sid, room, recording_id)
+        if recording.state == "failed":
+            self._process_later(recording)
+            self._save(recording)
+        return ok(room=name, recording=recording.summary())
+
+    # the bounds: --recordings-max-gb while recording, --recordings-retention always
+
+    async def _watch_forever(self) -> None:
+        while True:
+            idle = max(0.5, min(IDLE_WATCH_SECONDS, self.retention / 4)) if self.retention > 0 else IDLE_WATCH_SECONDS
+            await asyncio.sleep(WATCH_SECONDS if self.active else idle)
+            try:
+                if self.active and not await self._room_left():
+                    log.warning("recordings reached --recordings-max-gb: stopping those under way")
+                    for room in list(self.active):
+                        await self.stop(room, reason="quota")
+                await self._expire(time.time())
+            except Exception:
+                log.exception("watching the recordings failed; trying again")
+
+    async def _room_left(self) -> bool:
+        used, free = await asyncio.to_thread(_usage, self.folder)
+        return used < self.max_bytes and free > MIN_FREE_BYTES
+
+    async def _expire(self, now: float) -> None:
+        if self.retention <= 0:
+            return
+        for recording in list(self.known.values()):
+            ended = recording.finished if recording.state in ("ready", "failed") else None
+            if ended is not None and ended < now - self.retention and recording.id not in self._tasks:
+                del self.known[recording.id]
+                await asyncio.to_thread(shutil.rmtree, self.folder / recording.id, True)
+                log.info("recording expired", extra={"id": recording.id, "room": recording.room})
 
     def owned_by(self, recording_id: str, key: str | None) -> Recording | None:
         """The recording `recording_id`, if the browser of `key` started it (web/recordings.py)."""
@@ -248,6 +294,7 @@ class Recordings:
             recording.state, recording.error = "failed", "The recording could not be processed; its raw files are kept."
         finally:
             self._tasks.pop(recording.id, None)
+        recording.finished = time.time()
         if recording.id in self.known:
             self._save(recording)
             self._tell_owner(recording)
@@ -257,6 +304,15 @@ class Recordings:
         for member in self.registry.members(recording.room):
             if member.key is not None and member.key == recording.by_key:
                 asyncio.ensure_future(self.sio.emit("recording_file", recording.summary(), to=member.id))
+
+    def _mine(self, sid: str, room: Any, recording_id: Any) -> tuple[str, Recording]:
+        """The room, and the recording of it this browser started (unknown_recording otherwise)."""
+        name = self._member_of(sid, room)
+        recording = self.known.get(recording_id) if isinstance(recording_id, str) else None
+        key = self._key(sid)
+        if recording is None or recording.room != name or key is None or recording.by_key != key:
+            raise UserError("unknown_recording", "There is no such recording of yours in this room.")
+        return name, recording
 
     def _member_of(self, sid: str, room: Any) -> str:
         name = self.limits.room(room)
@@ -320,6 +376,23 @@ def _read_all(folder: Path) -> list[Recording]:
         except (OSError, ValueError, TypeError):
             continue
     return found
+
+
+def _usage(folder: Path) -> tuple[int, int]:
+    """(bytes the recordings take, bytes free on their disk)."""
+    used = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                used += os.stat(os.path.join(root, name)).st_size
+            except FileNotFoundError:
+                continue
+    existing = next((path for path in (folder, *folder.parents) if path.exists()), folder)
+    try:
+        free = shutil.disk_usage(existing).free
+    except OSError:
+        free = 0
+    return used, free
 
 
 def _last_written(folder: Path, recording: Recording) -> float:

@@ -132,7 +132,16 @@ class EventHandlers:
         self.sessions = Sessions(sio, registry, limiter, identities, self.departures)
         self.rooms = Rooms(sio, registry, limits, self.admission, self.entry, self.departures, self.room_list)
         self.chat = Chat(sio, registry, limits, history)
-        self.recordings = Recordings(sio, registry, limits, self.owners, self.sfu, settings.recordings_path.resolve())
+        self.recordings = Recordings(
+            sio,
+            registry,
+            limits,
+            self.owners,
+            self.sfu,
+            settings.recordings_path.resolve(),
+            max_bytes=settings.recordings_max_bytes,
+            retention=settings.recordings_retention * 86400,
+        )
         self.entry.recording = self.recordings.state
         self.departures.on_emptied = self.recordings.call_ended
         if self.sfu is not None:

@@ -46,6 +46,7 @@ CODES: dict[str, str] = {
     "upload_incomplete": "an upload that ended before every byte its ticket announced came",
     # Recording a call (docs/recording.md).
     "recording_unavailable": "recording needs the SFU, which is off or unreachable, or someone in the call cannot use it",
+    "recordings_full": "the recordings take --recordings-max-gb already, or the disk is nearly full",
     "unknown_recording": "no such recording of this browser's in the room (or it is under way)",
     # Calls: signaling.
     "call_full": "the call has --max-call-size participants already (--max-sfu-call-size on the SFU)",

@@ -35,6 +35,7 @@ EVENT_KINDS = {
     "start_recording": "join",  # the call may move to the SFU: it costs what a join does
     "stop_recording": "join",
     "delete_recording": "join",
+    "retry_recording": "join",
 }
 KINDS = ("message", "join", "nickname", "signal", "other")
 DESCRIPTIONS = {

@@ -291,3 +291,62 @@ async def test_a_server_killed_while_recording_processes_the_raw_files_when_it_s
         assert float(info["format"]["duration"]) >= 1.0
     finally:
         await owner.disconnect()
+
+
+async def test_the_quota_stops_a_recording_keeping_what_was_recorded_and_old_ones_expire(server_factory):
+    """--recordings-max-gb of 1 MiB: the recording stops with a reason, its file is made all the
+    same, and no other starts; --recordings-retention of 9 s: then it is deleted."""
+    server = server_factory(
+        "--sfu-from", "3", "--recordings-max-gb", "0.001", "--recordings-retention", "0.0001",
+        env={"VIDEOCHAT_JANUS": "auto"},
+    )  # fmt: skip
+    owner = await Recorder(server.url).connect()
+    peers = [Peer(server.url, "full", name=f"Q{i}") for i in range(2)]
+    try:
+        assert (await owner.call("enter_room", "full"))["ok"]
+        for peer in peers:
+            await peer.start()
+        recording = (await owner.call("start_recording", "full"))["recording"]
+        (stopped,) = await owner.wait_for("recording", lambda info: info["recording"] is None, timeout=60)
+        assert stopped == {"room": "full", "recording": None, "reason": "quota"}
+        (ready,) = await owner.wait_for("recording_file", lambda info: info["state"] != "processing", timeout=120)
+        assert ready["state"] == "ready", ready
+        folder = server.data_dir / "recordings" / recording["id"]
+        info = probe(folder / "recording.mp4")
+        assert {s["codec_type"] for s in info["streams"]} == {"video", "audio"}
+        refused = await owner.call("start_recording", "full")
+        assert refused["ok"] is False and refused["error"]["code"] == "recordings_full", refused
+        await eventually(lambda: not folder.exists(), timeout=30, what="the recording expired")
+        assert (await owner.call("list_recordings", "full"))["recordings"] == []
+    finally:
+        for peer in peers:
+            await peer.stop()
+        await owner.disconnect()
+
+
+async def test_a_failed_processing_says_why_and_can_be_tried_again(sfu_server):
+    """Recorded while nobody was in the call: nothing to make a file of. The owner is told why,
+    the folder is kept, and a retry runs it again (and says so again)."""
+    server = sfu_server
+    owner = await Recorder(server.url).connect()
+    try:
+        assert (await owner.call("enter_room", "empty-call"))["ok"]
+        recording = (await owner.call("start_recording", "empty-call"))["recording"]
+        assert (await owner.call("stop_recording", "empty-call"))["ok"]
+        (failed,) = await owner.wait_for("recording_file", lambda info: info["state"] == "failed", timeout=60)
+        assert failed["error"].startswith("Nothing was recorded"), failed
+        assert (server.data_dir / "recordings" / recording["id"] / "recording.json").exists()
+        again = await owner.call("retry_recording", "empty-call", recording["id"])
+        assert again["ok"] and again["recording"]["state"] == "processing", again
+        await owner.wait_for(
+            "recording_file", lambda info: info["state"] == "failed" and len(owner.received("recording_file")) > 1
+        )
+        stranger = await Recorder(server.url).connect()
+        try:
+            assert (await stranger.call("enter_room", "empty-call"))["ok"]
+            refused = await stranger.call("retry_recording", "empty-call", recording["id"])
+            assert refused["error"]["code"] == "unknown_recording"
+        finally:
+            await stranger.disconnect()
+    finally:
+        await owner.disconnect()

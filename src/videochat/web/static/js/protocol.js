@@ -289,6 +289,11 @@ export class ChatConnection extends Emitter {
         await this.#request("delete_recording", room, id);
     }
 
+    /** Makes a failed recording's file again. @param {string} id @returns {Promise<RecordingFile>} */
+    async retryRecording(id, room = this.#room ?? "") {
+        return (await this.#request("retry_recording", room, id)).recording;
+    }
+
     /**
      * Asks to put a file into the room's chat (docs/protocol.md, "Files in the chat"): resolves with
      * where and how to PUT its bytes (`url`, `ticket`) and the name it will show under.

@@ -29,6 +29,7 @@ export class RecordingView {
         connection.on("recording", (info) => {
             this.#show(info.recording);
             if (info.recording) this.chat.addNotice(t("notice_recording_started", { name: info.recording.by.nickname }), "recording");
+            else if (info.reason === "quota") this.chat.addNotice(t("notice_recording_quota"), "recording");
             else if (info.reason) this.chat.addNotice(t("notice_recording_ended"), "recording");
             else this.chat.addNotice(t("notice_recording_stopped", { name: info.by?.nickname ?? "" }), "recording");
         });
@@ -146,6 +147,19 @@ export class RecordingList {
             });
             actions.append(play, el("a", { className: "button small", text: t("recording_download"), attrs: { href: url, download: "", "data-testid": "recording-download" } }));
             parts.push(player);
+        }
+        if (file.state === "failed") {
+            const retry = /** @type {HTMLButtonElement} */ (el("button", { className: "button small", text: t("recording_retry"), attrs: { type: "button", "data-testid": "recording-retry" } }));
+            retry.addEventListener("click", async () => {
+                retry.disabled = true;
+                try {
+                    this.#show(await this.connection.retryRecording(file.id));
+                } catch (error) {
+                    retry.disabled = false;
+                    showError(errorText(error));
+                }
+            });
+            actions.append(retry);
         }
         if (file.state !== "recording") {
             const remove = /** @type {HTMLButtonElement} */ (el("button", { className: "button small danger", text: t("recording_delete"), attrs: { type: "button", "data-testid": "recording-delete" } }));
