@@ -151,8 +151,8 @@ class VideochatApp:
         )
         self.pages = Pages(self.events.room_list.public, page_config)
         self.files = FileRoutes(self.events.files, self.events.chat, self.uploads, self.identities, self.registry)
-        self.recordings = RecordingRoutes(self.events.recordings, self.identities)
         self._tasks: set[asyncio.Task] = set()
+        self.recordings = RecordingRoutes(self.events.recordings, self.identities, self.admin)
         self.engineio = socketio.ASGIApp(self.sio, socketio_path="socket.io")
         self.web = Starlette(
             routes=[

@@ -207,16 +207,22 @@ class Recordings:
 
     async def delete_recording(self, event: Event, room: Any = None, recording_id: Any = None, *_: Any) -> dict:
         name, recording = self._mine(event.sid, room, recording_id)
-        if self.active.get(name) is recording:
+        if not await self.delete(recording):
             raise UserError("unknown_recording", "This recording is under way: stop it first.")
+        return ok(room=name, id=recording.id)
+
+    async def delete(self, recording: Recording) -> bool:
+        """Delete a recording and its folder (False: it is under way; stop it first)."""
+        if self.active.get(recording.room) is recording:
+            return False
         task = self._tasks.pop(recording.id, None)
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        del self.known[recording.id]
+        self.known.pop(recording.id, None)
         await asyncio.to_thread(shutil.rmtree, self.folder / recording.id, ignore_errors=True)
-        log.info("recording deleted", extra={"room": name, "id": recording.id})
-        return ok(room=name, id=recording.id)
+        log.info("recording deleted", extra={"room": recording.room, "id": recording.id})
+        return True
 
     async def retry_recording(self, event: Event, room: Any = None, recording_id: Any = None, *_: Any) -> dict:
         """Make the file of a recording whose processing failed again (its raw files were kept)."""

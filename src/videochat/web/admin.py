@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextvars
 import hashlib
 import hmac
@@ -309,10 +310,11 @@ class Admin:
         self.enabled = password is not None
         self.ui_dir = ui_dir
         self.instrumentation = None
+        self.auth: AdminAuth | None = None
         if password is None:
             return
         # what sio.instrument() makes, with the changes of Instrumentation
-        auth = AdminAuth(username, password, metrics, LoginBrake(login_failures, login_interval))
+        self.auth = auth = AdminAuth(username, password, metrics, LoginBrake(login_failures, login_interval))
         self.instrumentation = Instrumentation(
             sio, auth=auth.check, mode="development", read_only=read_only, namespace=ADMIN_NAMESPACE
         )
@@ -329,6 +331,24 @@ class Admin:
             await asyncio.gather(task, return_exceptions=True)
             instrumentation.stats_task = None
 
+    async def refusal(self, request: Request) -> Response | None:
+        """An HTTP admin request's answer if its Basic credentials (the admin UI's user name and
+        password, braked per address as logins are) do not let it in; None if they do."""
+        if self.auth is None:
+            return PlainTextResponse("The admin surface is off: no admin password is set.\n", status_code=404)
+        username, password = _basic_credentials(request.headers.get("authorization", ""))
+        token = _login_address.set(request.client.host if request.client else "")
+        try:
+            await self.auth.check({"username": username, "password": password} if password is not None else {})
+        except ConnectionRefusedError as error:
+            status = 429 if "too many" in str(error) else 401
+            return PlainTextResponse(
+                f"{error}\n", status_code=status, headers={"WWW-Authenticate": 'Basic realm="videochat admin"'}
+            )
+        finally:
+            _login_address.reset(token)
+        return None
+
     async def index(self, request: Request) -> Response:
         if not self.enabled:
             return PlainTextResponse(
@@ -344,6 +364,17 @@ class Admin:
 
 _EXTERNAL_STYLESHEET = re.compile(r'<link\b[^>]*\bhref="https?://[^"]*"[^>]*>')
 _FIRST_SCRIPT = re.compile(r"<script\b")
+
+
+def _basic_credentials(header: str) -> tuple[str | None, str | None]:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or len(encoded) > 4 * LONGEST_PASSWORD:
+        return None, None
+    try:
+        username, colon, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    return (username, password) if colon else (None, None)
 
 
 def _served_from_here(html: str) -> str:

@@ -1,18 +1,22 @@
 """`/recordings/<id>`: a recording's file (recording.mp4), and `/recordings/<id>/tracks/<name>` the
 playable file of each stream in it, to the browser that started the recording only (its cookie:
-web/cookies.py), checked on every request. Attachments, with Range (seeking in a player)."""
+web/cookies.py), checked on every request. Attachments, with Range (seeking in a player).
+`/admin/recordings` lists every recording, and `/admin/recordings/<id>` serves or deletes one, to
+the operator: the admin UI's user name and password (HTTP Basic), braked per address as its logins."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from videochat.events.identity import BrowserIds
 from videochat.events.recordings import Recordings
 from videochat.recording.process import OUTPUT, TRACKS
+from videochat.web.admin import Admin
 from videochat.web.cookies import browser_key
 
 RECORDING_ID = re.compile(r"[0-9a-f]{32}")
@@ -27,15 +31,48 @@ TYPES = {"mp4": "video/mp4", "webm": "video/webm", "opus": "audio/ogg"}
 
 
 class RecordingRoutes:
-    def __init__(self, recordings: Recordings, identities: BrowserIds) -> None:
+    def __init__(self, recordings: Recordings, identities: BrowserIds, admin: Admin) -> None:
         self.recordings = recordings
         self.identities = identities
+        self.admin = admin
 
     def routes(self) -> list[Route]:
         return [
             Route("/recordings/{recording_id}", self.recording, methods=["GET", "HEAD"]),
             Route("/recordings/{recording_id}/tracks/{name}", self.track, methods=["GET", "HEAD"]),
+            # the operator's: every recording, with the admin UI's credentials (HTTP Basic)
+            Route("/admin/recordings", self.admin_list, methods=["GET"]),
+            Route("/admin/recordings/{recording_id}", self.admin_one, methods=["GET", "HEAD", "DELETE"]),
         ]
+
+    async def admin_list(self, request: Request) -> Response:
+        refused = await self.admin.refusal(request)
+        if refused is not None:
+            return refused
+        listed = sorted(self.recordings.known.values(), key=lambda r: -r.started)
+        return JSONResponse(
+            {"recordings": [{**r.summary(), "by": r.by, "size": _size(self.recordings.folder / r.id)} for r in listed]},
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def admin_one(self, request: Request) -> Response:
+        refused = await self.admin.refusal(request)
+        if refused is not None:
+            return refused
+        recording_id = request.path_params["recording_id"]
+        recording = self.recordings.known.get(recording_id) if RECORDING_ID.fullmatch(recording_id) else None
+        if recording is None:
+            return NOT_FOUND
+        if request.method == "DELETE":
+            if not await self.recordings.delete(recording):
+                return PlainTextResponse(
+                    "This recording is under way: its room's owner stops it first.\n", status_code=409
+                )
+            return JSONResponse({"ok": True, "id": recording_id})
+        path = self.recordings.folder / recording_id / OUTPUT
+        if recording.state != "ready" or not path.is_file():
+            return NOT_FOUND
+        return FileResponse(path, media_type="video/mp4", filename=f"recording-{recording_id[:8]}.mp4", headers=HEADERS)
 
     async def recording(self, request: Request) -> Response:
         return self._serve(request, OUTPUT)
@@ -60,6 +97,10 @@ class RecordingRoutes:
         filename = f"recording-{recording.room}-{recording_id[:8]}{path.suffix}" if relative == OUTPUT else path.name
         # an attachment when opened; a <video> of the owner's page plays it all the same
         return FileResponse(path, media_type=kind, filename=filename, headers=HEADERS)
+
+
+def _size(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
 NOT_FOUND = PlainTextResponse("No such recording file (it may still be processing, or deleted).\n", status_code=404)

@@ -15,12 +15,14 @@ import pytest
 
 from videochat.peer import Peer
 
-from support import Recorder, eventually
+from support import ADMIN_PASSWORD, Recorder, eventually
 
 
 @pytest.fixture
 def sfu_server(server_factory):
-    return server_factory("--sfu-from", "3", env={"VIDEOCHAT_JANUS": "auto"})
+    return server_factory(
+        "--sfu-from", "3", env={"VIDEOCHAT_JANUS": "auto", "VIDEOCHAT_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    )
 
 
 def raw_files(folder) -> dict[str, int]:
@@ -243,6 +245,10 @@ async def test_a_recording_becomes_one_playable_file_its_owner_alone_can_open(sf
                          "/recordings/" + "0" * 32, f"/recordings/{recording['id'].upper()}"):  # fmt: skip
                 response = await http.get(path, headers={"Cookie": f"{COOKIE}={owner_id}"})
                 assert response.status_code in (403, 404) and b"by_key" not in response.content, path
+            # the operator too, with the admin credentials
+            operator = await http.get(f"/admin/recordings/{recording['id']}", auth=("admin", ADMIN_PASSWORD))
+            assert operator.status_code == 200 and operator.content == output.read_bytes()
+            assert (await http.get(f"/admin/recordings/{recording['id']}")).status_code == 401
         refused = await member.call("delete_recording", room, recording["id"])
         assert refused["error"]["code"] == "unknown_recording"
         assert (await owner.call("delete_recording", room, recording["id"]))["ok"]
@@ -324,10 +330,13 @@ async def test_the_quota_stops_a_recording_keeping_what_was_recorded_and_old_one
         await owner.disconnect()
 
 
-async def test_a_failed_processing_says_why_and_can_be_tried_again(sfu_server):
+async def test_a_failed_processing_says_why_and_can_be_tried_again_and_the_operator_sees_all(server_factory):
     """Recorded while nobody was in the call: nothing to make a file of. The owner is told why,
-    the folder is kept, and a retry runs it again (and says so again)."""
-    server = sfu_server
+    the folder is kept, and a retry runs it again (and says so again). The operator lists and
+    deletes it over HTTP with the admin credentials, and nobody else can."""
+    server = server_factory(
+        "--sfu-from", "3", env={"VIDEOCHAT_JANUS": "auto", "VIDEOCHAT_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    )
     owner = await Recorder(server.url).connect()
     try:
         assert (await owner.call("enter_room", "empty-call"))["ok"]
@@ -348,5 +357,19 @@ async def test_a_failed_processing_says_why_and_can_be_tried_again(sfu_server):
             assert refused["error"]["code"] == "unknown_recording"
         finally:
             await stranger.disconnect()
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            for auth in (None, ("admin", "wrong"), ("someone", ADMIN_PASSWORD)):
+                refused = await http.get("/admin/recordings", auth=auth)
+                assert refused.status_code == 401 and "WWW-Authenticate" in refused.headers, auth
+                assert recording["id"] not in refused.text
+            listed = (await http.get("/admin/recordings", auth=("admin", ADMIN_PASSWORD))).json()["recordings"]
+            assert [(r["id"], r["room"], r["state"]) for r in listed] == [(recording["id"], "empty-call", "failed")]
+            assert (
+                await http.delete(f"/admin/recordings/{recording['id']}", auth=("admin", "wrong"))
+            ).status_code == 401
+            deleted = await http.delete(f"/admin/recordings/{recording['id']}", auth=("admin", ADMIN_PASSWORD))
+            assert deleted.json() == {"ok": True, "id": recording["id"]}
+            assert not (server.data_dir / "recordings" / recording["id"]).exists()
+            assert (await owner.call("list_recordings", "empty-call"))["recordings"] == []
     finally:
         await owner.disconnect()
