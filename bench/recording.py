@@ -24,9 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).parent))
 from callsetup import _tree, stat_cpu_seconds  # noqa: E402
-from support import SHARED_ADDRESS, Recorder, ServerProcess  # noqa: E402
 
 from videochat.peer import Peer  # noqa: E402
+
+from support import SHARED_ADDRESS, Recorder, ServerProcess  # noqa: E402
 
 
 def cpu_seconds(pids: list[int]) -> float:
