@@ -6,6 +6,9 @@ takes it all back. A real server running a real Janus, in a network namespace of
 
 from __future__ import annotations
 
+import json
+import subprocess
+
 import pytest
 from actions import enter_room
 from call_actions import CALL_TIMEOUT_MS, enter_and_join_call, open_call_page, wait_remote_videos_play
@@ -85,7 +88,16 @@ async def test_the_owner_records_and_every_page_shows_it_before_and_in_the_call(
         await ana.get_by_test_id("recording-download").click()
     download = await download_info.value
     assert download.suggested_filename.endswith(".mp4")
-    assert (await download.path()).stat().st_size > 10_000
+    saved = await download.path()
+    # the pages' fake cameras and microphones are in it: a video and a sound stream, as long as recorded
+    probe = json.loads(
+        subprocess.run(
+            ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type", "-of", "json", str(saved)],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    )  # fmt: skip
+    assert sorted(s["codec_type"] for s in probe["streams"]) == ["audio", "video"]
+    assert float(probe["format"]["duration"]) >= 1.0
     ana.once("dialog", lambda dialog: dialog.accept())
     await ana.get_by_test_id("recording-delete").click()
     await expect(ana.get_by_test_id("recordings")).to_be_hidden()
