@@ -38,6 +38,7 @@ PROGRESS_STEP = 0.05  # the owner hears of the processing's progress in steps of
 WATCH_SECONDS = 2.0  # while recording, the disk is looked at this often (--recordings-max-gb)
 IDLE_WATCH_SECONDS = 60.0  # otherwise, for recordings past --recordings-retention
 MIN_FREE_BYTES = 512 * 1024**2  # the disk keeps this much free, whatever --recordings-max-gb says
+MAX_RECORDINGS = 10_000  # kept at once, whatever their size: each is a folder, and a line in memory
 
 
 @dataclass
@@ -144,7 +145,9 @@ class Recordings:
         name = self._owned(event.sid, room)
         if name in self.active:
             return ok(room=name, recording=self.active[name].public())
-        if not await self._room_left():
+        if not self.registry.participants(name):
+            raise UserError("recording_unavailable", "Nobody is in the call yet: join it (or wait for someone), then record.")
+        if len(self.known) >= MAX_RECORDINGS or not await self._room_left():
             raise UserError("recordings_full", "The server's room for recordings is full; delete some first.")
         if self.sfu is None or not self.sfu.available(name):
             raise UserError(

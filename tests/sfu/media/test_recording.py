@@ -331,16 +331,26 @@ async def test_the_quota_stops_a_recording_keeping_what_was_recorded_and_old_one
 
 
 async def test_a_failed_processing_says_why_and_can_be_tried_again_and_the_operator_sees_all(server_factory):
-    """Recorded while nobody was in the call: nothing to make a file of. The owner is told why,
-    the folder is kept, and a retry runs it again (and says so again). The operator lists and
-    deletes it over HTTP with the admin credentials, and nobody else can."""
+    """A recording whose raw files were lost (deleted while Janus wrote them): nothing to make a
+    file of. The owner is told why, the folder is kept, and a retry runs it again (and says so
+    again). A recording needs someone in the call. The operator lists and deletes it over HTTP with
+    the admin credentials, and nobody else can."""
     server = server_factory(
         "--sfu-from", "3", env={"VIDEOCHAT_JANUS": "auto", "VIDEOCHAT_ADMIN_PASSWORD": ADMIN_PASSWORD}
     )
     owner = await Recorder(server.url).connect()
+    peer = Peer(server.url, "empty-call", name="Lost")
     try:
         assert (await owner.call("enter_room", "empty-call"))["ok"]
+        refused = await owner.call("start_recording", "empty-call")
+        assert refused["error"]["code"] == "recording_unavailable" and "Nobody" in refused["error"]["message"]
+        assert not (server.data_dir / "recordings").exists() or not any((server.data_dir / "recordings").iterdir())
+        await peer.start()
         recording = (await owner.call("start_recording", "empty-call"))["recording"]
+        raw = server.data_dir / "recordings" / recording["id"] / "raw"
+        await eventually(lambda: len(raw_files(raw)) >= 2, timeout=30, what="the peer recorded")
+        for path in raw.glob("*.mjr"):
+            path.unlink()  # lost (Janus writes on into the unlinked files)
         assert (await owner.call("stop_recording", "empty-call"))["ok"]
         (failed,) = await owner.wait_for("recording_file", lambda info: info["state"] == "failed", timeout=60)
         assert failed["error"].startswith("Nothing was recorded"), failed
@@ -372,4 +382,5 @@ async def test_a_failed_processing_says_why_and_can_be_tried_again_and_the_opera
             assert not (server.data_dir / "recordings" / recording["id"]).exists()
             assert (await owner.call("list_recordings", "empty-call"))["recordings"] == []
     finally:
+        await peer.stop()
         await owner.disconnect()
