@@ -43,3 +43,19 @@ def test_each_stream_starts_at_its_offset_and_every_voice_is_mixed(tmp_path: Pat
     # a recording without sound: no audio map
     silent = ffmpeg_arguments([Track(tmp_path / "a.webm", "video", 0.0)], 2.0, tmp_path / "out.mp4")
     assert "amix" not in silent[silent.index("-filter_complex") + 1] and "-c:a" not in silent
+
+
+def test_the_videos_of_one_person_share_a_cell(tmp_path: Path):
+    """A person whose stream was sent again (a call moved to another Janus): one cell, not two."""
+    tracks = [
+        Track(tmp_path / "0001.webm", "video", 0.0, "ana:camera"),
+        Track(tmp_path / "0002.webm", "video", 0.0, "ben:camera"),
+        Track(tmp_path / "0003.webm", "video", 4.0, "ana:camera"),
+        Track(tmp_path / "0004.webm", "video", 4.0, "ben:camera"),
+    ]
+    arguments = ffmpeg_arguments(tracks, 8.0, tmp_path / "out.mp4")
+    graph = arguments[arguments.index("-filter_complex") + 1]
+    placed = [part.split("overlay=")[1].split(":eof")[0] for part in graph.split(";") if "overlay=" in part]
+    half = WIDTH // 2
+    assert placed == ["x=0:y=0", f"x={half}:y=0", "x=0:y=0", f"x={half}:y=0"]
+    assert f"scale={half}:{HEIGHT}" in graph  # two cells: side by side, full height

@@ -146,7 +146,9 @@ class Recordings:
         if name in self.active:
             return ok(room=name, recording=self.active[name].public())
         if not self.registry.participants(name):
-            raise UserError("recording_unavailable", "Nobody is in the call yet: join it (or wait for someone), then record.")
+            raise UserError(
+                "recording_unavailable", "Nobody is in the call yet: join it (or wait for someone), then record."
+            )
         if len(self.known) >= MAX_RECORDINGS or not await self._room_left():
             raise UserError("recordings_full", "The server's room for recordings is full; delete some first.")
         if self.sfu is None or not self.sfu.available(name):
@@ -290,7 +292,8 @@ class Recordings:
         try:
             async with self._one_at_a_time:
                 assert recording.stopped is not None
-                await process(self.folder / recording.id, recording.started, recording.stopped, progress)
+                owners = {s["base"]: f"{s['sid']}:{s['source']}" for s in recording.streams}
+                await process(self.folder / recording.id, recording.started, recording.stopped, progress, owners)
             recording.state = "ready"
             log.info("recording ready", extra={"id": recording.id, "room": recording.room})
         except ProcessingFailed as error:

@@ -24,6 +24,9 @@ class Track:
     path: Path
     kind: str  # "audio" or "video"
     offset: float
+    # whose it is (a connection's camera, or screen): the videos of one owner share a cell, so that
+    # a stream sent again (its camera restarted, the call moved to another Janus) goes on in place
+    owner: str = ""
 
 
 def grid(count: int) -> list[tuple[int, int, int, int]]:
@@ -41,13 +44,16 @@ def ffmpeg_arguments(tracks: list[Track], duration: float, output: Path) -> list
     seconds long, writing its progress to standard output (`-progress pipe:1`)."""
     videos = [t for t in tracks if t.kind == "video"]
     audios = [t for t in tracks if t.kind == "audio"]
+    owners = list(dict.fromkeys(t.owner or str(t.path) for t in videos))  # in order of first appearance
+    cells = dict(zip(owners, grid(len(owners)), strict=True))
     ordered = videos + audios
     arguments = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
     for track in ordered:
         arguments += ["-i", str(track.path)]
     filters = [f"color=c=black:s={WIDTH}x{HEIGHT}:r={FRAME_RATE}:d={duration:.3f}[base]"]
     canvas = "base"
-    for index, ((x, y, width, height), track) in enumerate(zip(grid(len(videos)), videos, strict=True)):
+    for index, track in enumerate(videos):
+        x, y, width, height = cells[track.owner or str(track.path)]
         filters.append(
             f"[{index}:v]setpts=PTS-STARTPTS+{track.offset:.3f}/TB,"
             f"scale={width}:{height}:force_original_aspect_ratio=decrease,"

@@ -39,8 +39,15 @@ def available() -> bool:
     return shutil.which(PP_REC) is not None and shutil.which(FFMPEG) is not None
 
 
-async def process(folder: Path, started: float, stopped: float, progress: Callable[[float], None]) -> Path:
-    """Make `folder`'s recording.mp4 (the recording ran from `started` to `stopped`, Unix time)."""
+async def process(
+    folder: Path,
+    started: float,
+    stopped: float,
+    progress: Callable[[float], None],
+    owners: dict[str, str] | None = None,
+) -> Path:
+    """Make `folder`'s recording.mp4 (the recording ran from `started` to `stopped`, Unix time).
+    `owners`: whose each stream is, by its files' base name ("0001-camera"): their videos share a cell."""
     if not available():
         raise ProcessingFailed("The server cannot process recordings: janus-tools and ffmpeg are not installed.")
     tracks_folder = folder / TRACKS
@@ -50,7 +57,8 @@ async def process(folder: Path, started: float, stopped: float, progress: Callab
     for number, mjr in enumerate(raw, 1):
         track = await _track(mjr, tracks_folder, started)
         if track is not None:
-            tracks.append(track)
+            base = "-".join(mjr.stem.split("-")[:2])
+            tracks.append(Track(track.path, track.kind, track.offset, (owners or {}).get(base, base)))
         progress(TRACK_SHARE * number / len(raw))
     if not tracks:
         raise ProcessingFailed("Nothing was recorded: nobody sent sound or video while the call was recorded.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 
@@ -384,3 +385,62 @@ async def test_a_failed_processing_says_why_and_can_be_tried_again_and_the_opera
     finally:
         await peer.stop()
         await owner.disconnect()
+
+
+async def test_a_recording_goes_on_when_its_janus_is_killed_and_each_person_keeps_one_tile(sfu_server):
+    """kill -9 of Janus while recording: the call moves to the restarted one, the streams are
+    recorded again there (new files), and the file shows each person in one tile throughout, not
+    one tile per file."""
+    server = sfu_server
+    owner = await Recorder(server.url).connect()
+    peers = [Peer(server.url, "moved", name=f"M{i}") for i in range(2)]
+    try:
+        assert (await owner.call("enter_room", "moved"))["ok"]
+        for peer in peers:
+            await peer.start()
+        recording = (await owner.call("start_recording", "moved"))["recording"]
+        raw = server.data_dir / "recordings" / recording["id"] / "raw"
+        await eventually(lambda: len(raw_files(raw)) >= 4, timeout=30, what="both recorded")
+        sizes = raw_files(raw)
+        await eventually(lambda: all(raw_files(raw)[n] > s + 20_000 for n, s in sizes.items()), timeout=30,
+                         what="a few seconds recorded before the kill")  # fmt: skip
+        janus = int(
+            next(line for line in server.log.splitlines() if "Janus started" in line).split("pid=")[1].split()[0]
+        )
+        moves = [peer.sfu_moves for peer in peers]
+        os.kill(janus, signal.SIGKILL)
+        await eventually(lambda: all(p.sfu_moves > m for p, m in zip(peers, moves, strict=True)), timeout=30,
+                         what="publishing again")  # fmt: skip
+        await eventually(lambda: len(raw_files(raw)) >= 8, timeout=30, what="recorded again on the new Janus")
+        later = raw_files(raw)
+        await eventually(lambda: all(raw_files(raw)[n] > s + 20_000 for n, s in later.items() if n not in sizes),
+                         timeout=30, what="a few seconds recorded after the move")  # fmt: skip
+        assert (await owner.call("stop_recording", "moved"))["ok"]
+        (ready,) = await owner.wait_for("recording_file", lambda info: info["state"] != "processing", timeout=120)
+        assert ready["state"] == "ready", ready
+        output = server.data_dir / "recordings" / recording["id"] / "recording.mp4"
+        duration = float(probe(output)["format"]["duration"])
+        # two people, two tiles side by side (each picture letterboxed to the middle half of the
+        # height), both lit before and after the move; one tile per file would be a 2x2 grid whose
+        # upper row is dark after the move and whose lower row is dark before it
+        for at, band in ((duration * 0.15, (0.55, 0.72)), (duration * 0.9, (0.28, 0.45))):
+            left, right = halves_brightness(output, at, band)
+            assert left > 20 and right > 20, (at, band, left, right)
+    finally:
+        for peer in peers:
+            await peer.stop()
+        await owner.disconnect()
+
+
+def halves_brightness(path, at: float, band: tuple[float, float]) -> tuple[float, float]:
+    """The mean brightness of the left and right halves of the frame at `at` seconds, within the
+    horizontal band `band` (shares of the height from the top)."""
+    width, height = 64, 36
+    raw = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{at}", "-i", str(path), "-frames:v", "1",
+         "-vf", f"scale={width}:{height}", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    rows = range(round(band[0] * height), round(band[1] * height))
+    halves = [[raw[y * width + x] for y in rows for x in range(h * 32 + 4, h * 32 + 28)] for h in (0, 1)]
+    return sum(halves[0]) / len(halves[0]), sum(halves[1]) / len(halves[1])
