@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from videochat.recording.compose import HEIGHT, WIDTH, Track, ffmpeg_arguments, grid
+from videochat.recording.compose import HEIGHT, WIDTH, Label, Track, ffmpeg_arguments, grid
 
 
 @pytest.mark.parametrize("count, columns, rows", [(1, 1, 1), (2, 2, 1), (3, 2, 2), (4, 2, 2), (5, 3, 2), (10, 4, 3)])
@@ -59,3 +59,24 @@ def test_the_videos_of_one_person_share_a_cell(tmp_path: Path):
     half = WIDTH // 2
     assert placed == ["x=0:y=0", f"x={half}:y=0", "x=0:y=0", f"x={half}:y=0"]
     assert f"scale={half}:{HEIGHT}" in graph  # two cells: side by side, full height
+
+
+def test_names_are_read_from_files_and_shown_while_their_video_is_there(tmp_path: Path):
+    """A name is never put into the filter graph itself (what people type could end it and add
+    filters of their own): drawtext reads it from a file, verbatim (expansion=none)."""
+    tracks = [
+        Track(tmp_path / "0001.webm", "video", 1.5, "ana:camera", duration=4.0),
+        Track(tmp_path / "0002.webm", "video", 0.0, "ben:camera"),
+    ]
+    labels = [Label("ana:camera", tmp_path / "label-0.txt"), Label("ben:camera", tmp_path / "label-1.txt")]
+    font = tmp_path / "font.ttf"
+    arguments = ffmpeg_arguments(tracks, 8.0, tmp_path / "out.mp4", labels, font)
+    graph = arguments[arguments.index("-filter_complex") + 1]
+    assert graph.count("drawtext=") == 2 and graph.count("expansion=none") == 2
+    assert f"textfile='{tmp_path / 'label-0.txt'}'" in graph and f"fontfile='{font}'" in graph
+    assert "enable='between(t,1.500,5.500)'" in graph  # ana: from her start for her video's length
+    assert "enable='between(t,0.000,8.000)'" in graph  # ben: length unknown, to the end
+    assert arguments[arguments.index("-map") + 1] == "[n1]"  # the names are on what is encoded
+    # no font: no names
+    plain = ffmpeg_arguments(tracks, 8.0, tmp_path / "out.mp4", labels, None)
+    assert "drawtext" not in plain[plain.index("-filter_complex") + 1]

@@ -293,7 +293,8 @@ class Recordings:
             async with self._one_at_a_time:
                 assert recording.stopped is not None
                 owners = {s["base"]: f"{s['sid']}:{s['source']}" for s in recording.streams}
-                await process(self.folder / recording.id, recording.started, recording.stopped, progress, owners)
+                names = {f"{s['sid']}:{s['source']}": _label(s) for s in recording.streams}
+                await process(self.folder / recording.id, recording.started, recording.stopped, progress, owners, names)
             recording.state = "ready"
             log.info("recording ready", extra={"id": recording.id, "room": recording.room})
         except ProcessingFailed as error:
@@ -375,6 +376,12 @@ class Recordings:
         if reason is not None:
             info["reason"] = reason
         await self.sio.emit("recording", info, room=chat_room(room))
+
+
+def _label(stream: dict[str, Any]) -> str:
+    """What a stream's tile says in the recording's file: the name, and "(screen)" for a screen."""
+    name = str(stream.get("nickname", ""))
+    return f"{name} (screen)" if stream.get("source") == "screen" else name
 
 
 def _read_all(folder: Path) -> list[Recording]:

@@ -10,6 +10,7 @@ ends): what every browser and VLC plays.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,15 @@ class Track:
     # whose it is (a connection's camera, or screen): the videos of one owner share a cell, so that
     # a stream sent again (its camera restarted, the call moved to another Janus) goes on in place
     owner: str = ""
+    duration: float | None = None  # seconds, if known (ffprobe): how long its owner's name shows
+
+
+@dataclass(frozen=True)
+class Label:
+    """A name written at the foot of its owner's cell while their video is there."""
+
+    owner: str
+    textfile: Path  # the name, in a file of its own: drawtext reads it as it is (no escaping)
 
 
 def grid(count: int) -> list[tuple[int, int, int, int]]:
@@ -39,9 +49,12 @@ def grid(count: int) -> list[tuple[int, int, int, int]]:
     return [((i % columns) * width, (i // columns) * height, width, height) for i in range(count)]
 
 
-def ffmpeg_arguments(tracks: list[Track], duration: float, output: Path) -> list[str]:
+def ffmpeg_arguments(
+    tracks: list[Track], duration: float, output: Path, labels: Sequence[Label] = (), font: Path | None = None
+) -> list[str]:
     """ffmpeg's arguments (without the program) that compose `tracks` into `output`, `duration`
-    seconds long, writing its progress to standard output (`-progress pipe:1`)."""
+    seconds long, writing its progress to standard output (`-progress pipe:1`); with a `font`, each
+    owner's `labels` at the foot of their cell."""
     videos = [t for t in tracks if t.kind == "video"]
     audios = [t for t in tracks if t.kind == "audio"]
     owners = list(dict.fromkeys(t.owner or str(t.path) for t in videos))  # in order of first appearance
@@ -61,12 +74,26 @@ def ffmpeg_arguments(tracks: list[Track], duration: float, output: Path) -> list
         )
         filters.append(f"[{canvas}][v{index}]overlay=x={x}:y={y}:eof_action=pass[c{index}]")
         canvas = f"c{index}"
+    for number, label in enumerate(labels if font is not None else ()):
+        owned = [t for t in videos if (t.owner or str(t.path)) == label.owner]
+        if not owned:
+            continue
+        x, y, width, height = cells[label.owner]
+        start = min(t.offset for t in owned)
+        end = max(t.offset + (t.duration if t.duration is not None else duration) for t in owned)
+        size = max(12, height // 14)
+        filters.append(
+            f"[{canvas}]drawtext=fontfile='{font}':textfile='{label.textfile}':expansion=none:"
+            f"fontsize={size}:fontcolor=white:box=1:boxcolor=black@0.55:boxborderw={size // 3}:"
+            f"x={x + size // 2}:y={y + height - size * 2}:enable='between(t,{start:.3f},{end:.3f})'[n{number}]"
+        )
+        canvas = f"n{number}"
     mixed = ""
     if audios:
         for index, track in enumerate(audios):
             filters.append(f"[{len(videos) + index}:a]adelay={round(track.offset * 1000)}:all=1[a{index}]")
-        labels = "".join(f"[a{index}]" for index in range(len(audios)))
-        filters.append(f"{labels}amix=inputs={len(audios)}:duration=longest:normalize=0[mix]")
+        inputs = "".join(f"[a{index}]" for index in range(len(audios)))
+        filters.append(f"{inputs}amix=inputs={len(audios)}:duration=longest:normalize=0[mix]")
         mixed = "mix"
     arguments += ["-filter_complex", ";".join(filters), "-map", f"[{canvas}]"]
     if mixed:

@@ -19,14 +19,19 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from videochat.recording.compose import Track, ffmpeg_arguments
+from videochat.recording.compose import Label, Track, ffmpeg_arguments
 
 log = logging.getLogger(__name__)
 
 PP_REC = "janus-pp-rec"  # Debian's janus-tools
 FFMPEG = "ffmpeg"
+FFPROBE = "ffprobe"
+# names are written with it (Debian's fonts-dejavu-core); without it the tiles have no names
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+LONGEST_LABEL = 64  # characters of a name on a tile
 OUTPUT = "recording.mp4"
 TRACKS = "tracks"
+LABELS = "labels"  # the names on the tiles, a file each
 TRACK_SHARE = 0.3  # of the progress: making the tracks; the rest is ffmpeg's
 ERROR_TAIL = 600  # characters of a program's error output kept for the log
 
@@ -45,9 +50,11 @@ async def process(
     stopped: float,
     progress: Callable[[float], None],
     owners: dict[str, str] | None = None,
+    names: dict[str, str] | None = None,
 ) -> Path:
     """Make `folder`'s recording.mp4 (the recording ran from `started` to `stopped`, Unix time).
-    `owners`: whose each stream is, by its files' base name ("0001-camera"): their videos share a cell."""
+    `owners`: whose each stream is, by its files' base name ("0001-camera"): their videos share a
+    cell; `names`: what to write on each owner's cell."""
     if not available():
         raise ProcessingFailed("The server cannot process recordings: janus-tools and ffmpeg are not installed.")
     tracks_folder = folder / TRACKS
@@ -63,8 +70,9 @@ async def process(
     if not tracks:
         raise ProcessingFailed("Nothing was recorded: nobody sent sound or video while the call was recorded.")
     duration = max(1.0, stopped - started)
+    labels = await asyncio.to_thread(_labels, folder / LABELS, names or {})
     partial = folder / f".part-{OUTPUT}"
-    await _compose(tracks, duration, partial, progress)
+    await _compose(tracks, duration, partial, progress, labels)
     output = folder / OUTPUT
     partial.replace(output)
     progress(1.0)
@@ -88,13 +96,35 @@ async def _track(mjr: Path, folder: Path, started: float) -> Track | None:
         log.warning("a recorded stream could not be converted", extra={"file": mjr.name, "reason": err[-ERROR_TAIL:]})
         target.unlink(missing_ok=True)
         return None
-    return Track(target, kind, max(0.0, began - started))
+    code, out, _ = await _run(FFPROBE, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(target))
+    try:
+        length: float | None = float(out.strip())
+    except ValueError:
+        length = None
+    return Track(target, kind, max(0.0, began - started), duration=length)
 
 
-async def _compose(tracks: list[Track], duration: float, output: Path, progress: Callable[[float], None]) -> None:
+def _labels(folder: Path, names: dict[str, str]) -> list[Label]:
+    """A file with each owner's name (drawtext reads it verbatim: no escaping of what people typed)."""
+    folder.mkdir(mode=0o700, exist_ok=True)
+    labels = []
+    for number, (owner, name) in enumerate(names.items()):
+        text = " ".join(name.split())[:LONGEST_LABEL]  # one line
+        if not text:
+            continue
+        path = folder / f"label-{number}.txt"
+        path.write_text(text, encoding="utf-8")
+        labels.append(Label(owner, path))
+    return labels
+
+
+async def _compose(
+    tracks: list[Track], duration: float, output: Path, progress: Callable[[float], None], labels: list[Label]
+) -> None:
+    font = FONT if FONT.is_file() else None
     process = await asyncio.create_subprocess_exec(
         FFMPEG,
-        *ffmpeg_arguments(tracks, duration, output),
+        *ffmpeg_arguments(tracks, duration, output, labels, font),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
