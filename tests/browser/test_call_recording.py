@@ -30,14 +30,17 @@ async def test_the_owner_records_and_every_page_shows_it_before_and_in_the_call(
     for page in (ana, ben):
         await wait_remote_videos_play(page, 1)
         await expect(page.get_by_test_id("recording-badge")).to_be_hidden()
-    # only the owner has the button (in the room's settings)
+    # only the owner has the buttons (in the room's settings, and in the call bar)
     await expect(ben.get_by_test_id("record-button")).to_be_hidden()
+    await expect(ben.get_by_test_id("call-record")).to_be_hidden()
+    await expect(ana.get_by_test_id("call-record")).to_be_visible()
     await ana.locator("#settings-details summary").click()
     record = ana.get_by_test_id("record-button")
     await expect(record).to_have_attribute("aria-pressed", "false")
     await record.click()
     await expect(record).to_have_attribute("aria-pressed", "true")
     await expect(record).to_have_text("Stop recording")
+    await expect(ana.get_by_test_id("call-record")).to_have_attribute("aria-pressed", "true")
     for page in (ana, ben):
         badge = page.get_by_test_id("recording-badge")
         await expect(badge).to_be_visible()
@@ -63,8 +66,8 @@ async def test_the_owner_records_and_every_page_shows_it_before_and_in_the_call(
     await expect(cho.get_by_test_id("recording-badge")).to_be_visible()
     await expect(cho.locator("#messages .notice", has_text="This call is being recorded.")).to_have_count(1)
 
-    # stopped: every page says so, and the note goes
-    await record.click()
+    # stopped (from the call bar this time): every page says so, and the note goes
+    await ana.get_by_test_id("call-record").click()
     await expect(record).to_have_attribute("aria-pressed", "false")
     for page in (ana, ben, cho):
         await expect(page.get_by_test_id("recording-badge")).to_be_hidden()

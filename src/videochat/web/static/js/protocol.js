@@ -13,7 +13,7 @@ import { browserId, saveBrowserId } from "./storage.js";
 /** @typedef {{owner: string | null, locked: boolean, private: boolean, maxMembers: number | null, knock?: boolean}} RoomSettings knock: newcomers wait until the owner lets them in */
 /** @typedef {{id: string, nickname: string, since: number}} Knock someone waiting to enter, since when (the server's clock, seconds) */
 /** @typedef {{id: string, hand: number}} Hand a raised hand: whose, and when it went up (the server's clock, seconds) */
-/** @typedef {{ok: true, room: string, you: Member, count: number, members: Member[], history: Message[], inCall?: string[], hands?: Hand[], maxCallSize?: number, recording?: Recording | null}} EnterAck inCall: ids of the call's participants; hands: their raised hands */
+/** @typedef {{ok: true, room: string, you: Member, count: number, members: Member[], history: Message[], inCall?: string[], hands?: Hand[], maxCallSize?: number, recording?: Recording | null, settings?: RoomSettings}} EnterAck inCall: ids of the call's participants; hands: their raised hands */
 /** @typedef {{room: string, member: Member, count: number, call: boolean}} Presence call: they joined the call */
 /** @typedef {"connecting" | "connected" | "reconnecting" | "disconnected"} Status */
 /** @typedef {{audio: boolean, video: boolean, screen: boolean, quality?: import("./quality.js").Quality}} MediaState quality: how the participant's page grades its connection */

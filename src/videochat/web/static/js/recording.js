@@ -15,17 +15,20 @@ export class RecordingView {
      * @param {object} parts
      * @param {HTMLElement} parts.badge shown while recorded
      * @param {HTMLElement} parts.prejoinNote shown before joining a recorded call
-     * @param {HTMLButtonElement | null} parts.button the owner's (null: the server cannot record)
+     * @param {HTMLButtonElement[]} parts.buttons the owner's, in the room's settings and the call bar
+     *     (none: the server cannot record)
      * @param {import("./chat.js").ChatLog} parts.chat
      * @param {() => string} parts.room
      */
-    constructor(connection, { badge, prejoinNote, button, chat, room }) {
+    constructor(connection, { badge, prejoinNote, buttons, chat, room }) {
         this.connection = connection;
         this.badge = badge;
         this.prejoinNote = prejoinNote;
-        this.button = button;
+        this.buttons = buttons;
         this.chat = chat;
         this.room = room;
+        /** Whether we own the room: the call bar's button is the owner's alone. */
+        this.owner = false;
         connection.on("recording", (info) => {
             this.#show(info.recording);
             if (info.recording) this.chat.addNotice(t("notice_recording_started", { name: info.recording.by.nickname }), "recording");
@@ -33,12 +36,20 @@ export class RecordingView {
             else if (info.reason) this.chat.addNotice(t("notice_recording_ended"), "recording");
             else this.chat.addNotice(t("notice_recording_stopped", { name: info.by?.nickname ?? "" }), "recording");
         });
-        button?.addEventListener("click", () => this.#toggle());
+        for (const button of buttons) button.addEventListener("click", () => this.#toggle(button));
+        connection.on("roomupdate", (update) => this.#ownerIs(update.owner));
+    }
+
+    /** @param {string | null | undefined} owner the room's owner's member id */
+    #ownerIs(owner) {
+        this.owner = Boolean(owner) && owner === this.connection.you?.id;
+        for (const button of this.buttons) if (button.closest(".call-bar")) button.hidden = !this.owner;
     }
 
     /** Entered (or back after a reconnect): the room's recording as the ack says. @param {import("./protocol.js").EnterAck} ack */
     entered(ack) {
         const was = this.#recording?.id;
+        this.#ownerIs(ack.settings?.owner);
         this.#show(ack.recording ?? null);
         if (ack.recording && ack.recording.id !== was) this.chat.addNotice(t("notice_recording_on"), "recording");
     }
@@ -55,22 +66,23 @@ export class RecordingView {
         this.badge.title = by;
         this.badge.setAttribute("aria-label", by);
         this.prejoinNote.hidden = !recording;
-        if (this.button) {
-            this.button.textContent = t(recording ? "record_stop" : "record_start");
-            this.button.setAttribute("aria-pressed", String(Boolean(recording)));
+        for (const button of this.buttons) {
+            button.textContent = t(recording ? "record_stop" : "record_start");
+            button.setAttribute("aria-pressed", String(Boolean(recording)));
         }
     }
 
-    async #toggle() {
-        if (!this.button || this.button.disabled) return;
-        this.button.disabled = true;
+    /** @param {HTMLButtonElement} button */
+    async #toggle(button) {
+        if (button.disabled) return;
+        button.disabled = true;
         try {
             if (this.#recording) await this.connection.stopRecording(this.room());
             else this.#show(await this.connection.startRecording(this.room()));
         } catch (error) {
             showError(errorText(error));
         } finally {
-            this.button.disabled = false;
+            button.disabled = false;
         }
     }
 }

@@ -47,7 +47,7 @@ new WaitingList(connection, {
 const recording = new RecordingView(connection, {
     badge: byId("recording-badge"),
     prejoinNote: byId("prejoin-recording"),
-    button: /** @type {HTMLButtonElement | null} */ (document.getElementById("record-button")),
+    buttons: /** @type {HTMLButtonElement[]} */ (["record-button", "call-record"].map((id) => document.getElementById(id)).filter(Boolean)),
     chat,
     room: () => room,
 });
