@@ -6,6 +6,7 @@ page makes (and counts their offers), so that a test can read getStats() and sig
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from actions import enter_room
@@ -126,6 +127,34 @@ async def wait_remote_videos_play(page: Page, count: int) -> None:
     )
 
 
+# An async predicate run over and over, one run at a time; the last answer is what is waited on.
+_ASYNC_CHECK = """([key, arg]) => {
+    const checks = (window.__asyncChecks ??= new Map());
+    let check = checks.get(key);
+    if (!check) checks.set(key, (check = { busy: false, answer: false, error: null }));
+    if (check.error) throw new Error(check.error);
+    if (!check.busy) {
+        check.busy = true;
+        (CHECK)(arg).then((answer) => { check.answer = answer; }, (error) => { check.error = String(error); })
+            .finally(() => { check.busy = false; });
+    }
+    return check.answer;
+}"""
+
+
+async def wait_for_async(
+    page: Page, check: str, arg: Any = None, *, timeout: float = CALL_TIMEOUT_MS, polling: float = 250
+) -> Any:
+    """`page.wait_for_function` for an async `check` (a JS function of `arg` returning a promise).
+    Playwright does not await a predicate's promise: a pending promise is truthy, and the wait
+    would end at once whatever the check says. Here the check runs again and again in the page, one
+    run at a time, and the wait ends on its first truthy answer (returned)."""
+    handle = await page.wait_for_function(
+        _ASYNC_CHECK.replace("CHECK", check), arg=[uuid.uuid4().hex, arg], timeout=timeout, polling=polling
+    )
+    return await handle.json_value()
+
+
 async def wait_media_flows(page: Page, connections: int, *, audio: bool = True, video: bool = True) -> None:
     """Every one of `connections` connected peer connections receives more audio and video than before."""
     await page.wait_for_function(
@@ -134,16 +163,28 @@ async def wait_media_flows(page: Page, connections: int, *, audio: bool = True, 
         timeout=CALL_TIMEOUT_MS,
     )
     before = await page.evaluate(READ_INBOUND)
-    await page.wait_for_function(
+    try:
+        await _media_flowing(page, before, audio, video)
+    except Exception as error:
+        who = await page.evaluate(
+            "() => [...document.querySelectorAll('#tiles .call-tile .tile-name')].map((n) => n.textContent)"
+        )
+        raise AssertionError(
+            f"media does not flow on every connection of the page with tiles {who}: before {before}, "
+            f"now {await page.evaluate(READ_INBOUND)}"
+        ) from error
+
+
+async def _media_flowing(page: Page, before: list, audio: bool, video: bool) -> None:
+    await wait_for_async(
+        page,
         f"""async ([before, audio, video]) => {{
             const now = await ({READ_INBOUND})();
             return now.length === before.length && now.every((entry, i) =>
                 (!audio || (entry.audioBytes > before[i].audioBytes && entry.audioSamples > before[i].audioSamples))
                 && (!video || (entry.videoBytes > before[i].videoBytes && entry.videoFrames > before[i].videoFrames)));
         }}""",
-        arg=[before, audio, video],
-        timeout=CALL_TIMEOUT_MS,
-        polling=250,
+        [before, audio, video],
     )
 
 

@@ -240,8 +240,12 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
             arg=[spare, label],
             timeout=CALL_TIMEOUT_MS,
         )
-        for page in (bob, carol):
-            await wait_media_flows(page, 2)
+    # Frames come from the last camera, one no other page holds. On fake_device_1 (which another page
+    # of this one browser had opened) Alice's track stayed live and unmuted yet her encoder got no
+    # frame (framesEncoded stood still): the waits here did not wait until now, so that never showed.
+    # People have cameras of their own; the pages of this test share three.
+    for page in (bob, carol):
+        await wait_media_flows(page, 2)
     assert await offers_so_far(alice) == offers
     assert await alice.evaluate("(i) => window.__pcs[i].signalingState", spare) == "have-local-offer"  # still a spare
     # The others' sound goes to the chosen speaker.

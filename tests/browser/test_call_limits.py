@@ -12,6 +12,7 @@ from call_actions import (
     open_call_page,
     remote_tiles,
     tile_of,
+    wait_for_async,
     wait_media_flows,
 )
 from chromium import CHROMIUM_FLAGS, Chromium
@@ -120,10 +121,10 @@ async def test_call_full_and_blocked_camera_still_chat_and_watch(
             timeout=CALL_TIMEOUT_MS,
         )
         sent = await erin.evaluate(AUDIO_SENT)
-        await erin.wait_for_function(
+        await wait_for_async(
+            erin,
             f"async (before) => {{ const now = await ({AUDIO_SENT})(); return now.every((bytes, i) => bytes > before[i]); }}",
-            arg=sent,
-            timeout=CALL_TIMEOUT_MS,
+            sent,
         )
         await expect(tile_of(erin, "Alice")).to_have_attribute("data-video", "true")
 

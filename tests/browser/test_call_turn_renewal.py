@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 
 from call_actions import (
-    CALL_TIMEOUT_MS,
     LINKS,
     enter_and_join_call,
     open_call_page,
     selected_candidate_types,
+    wait_for_async,
     wait_media_flows,
     wait_remote_videos_play,
 )
@@ -72,10 +72,10 @@ async def test_a_call_renews_its_turn_credentials_and_restarts_ice_after_they_ex
     # an ICE restart now needs new allocations: they are made with the renewed credentials
     before = await alice.evaluate(RELAYS_IN_USE)
     await alice.evaluate(f"() => {LINKS}.forEach((pc) => pc.restartIce())")
-    await alice.wait_for_function(
+    await wait_for_async(
+        alice,
         f"(before) => ({RELAYS_IN_USE})().then((now) => now.length === 1 && now[0] !== before[0])",
-        arg=before,
-        timeout=CALL_TIMEOUT_MS,
+        before,
         polling=200,
     )
     for page in (alice, bob):
