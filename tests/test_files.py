@@ -343,3 +343,28 @@ async def test_a_server_without_files_says_so(tmp_path):
     finally:
         await ana.disconnect()
         server.stop()
+
+
+async def test_an_upload_may_take_longer_than_the_request_timeout(server_factory):
+    """--request-timeout bounds a request's head and body; a file's bytes take as long as the
+    uploader's line needs, within web/files.py's own bounds (idle 30 s, an hour)."""
+    server = server_factory("--request-timeout", "2")
+    ana = await Recorder(server.url).connect()
+    try:
+        assert (await ana.call("enter_room", "slow"))["ok"]
+        upload = (await ana.call("upload_file", "slow", {"name": "slow.bin", "size": 6}))["upload"]
+        host, port = urlsplit(server.url).hostname, urlsplit(server.url).port
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(
+            f"PUT {upload['url']} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: 6\r\n"
+            f"X-Upload-Ticket: {upload['ticket']}\r\n\r\nabc".encode()
+        )
+        await writer.drain()
+        await asyncio.sleep(3)  # a slow line: the rest comes after --request-timeout has passed
+        writer.write(b"def")
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), 10)
+        writer.close()
+        assert status.startswith(b"HTTP/1.1 201"), status
+    finally:
+        await ana.disconnect()

@@ -49,6 +49,9 @@ REFUSAL = (
 )
 
 
+STREAMED_UPLOADS = "/files/"  # PUTs here are held to web/files.py's bounds, not --request-timeout
+
+
 class AddressCap:
     """How many TCP connections each client address holds; `admit` refuses one over `limit` (0: no
     limit). Pure bookkeeping, keyed by the transport so that a connection is released once, by
@@ -147,6 +150,15 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._start_deadline()
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        scope = getattr(self, "scope", None) or {}
+        if scope.get("method") == "PUT" and str(scope.get("path", "")).startswith(STREAMED_UPLOADS):
+            # a file's bytes take as long as the uploader's line needs (25 MB at 1 Mbit/s: over three
+            # minutes): the app bounds them itself, with its ticket, an idle limit and a total one
+            # (web/files.py)
+            self._stop_deadline()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()

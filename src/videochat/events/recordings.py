@@ -39,6 +39,8 @@ WATCH_SECONDS = 2.0  # while recording, the disk is looked at this often (--reco
 IDLE_WATCH_SECONDS = 60.0  # otherwise, for recordings past --recordings-retention
 MIN_FREE_BYTES = 512 * 1024**2  # the disk keeps this much free, whatever --recordings-max-gb says
 MAX_RECORDINGS = 10_000  # kept at once, whatever their size: each is a folder, and a line in memory
+MAX_PER_BROWSER = 50  # kept at once by whoever started them (its browser id)
+MAX_STREAMS = 200  # streams recorded in one recording (a publisher republishing in a loop: no more)
 
 
 @dataclass
@@ -94,6 +96,8 @@ class Recordings:
     _tasks: dict[str, asyncio.Task] = field(default_factory=dict)  # processings under way, by id
     _one_at_a_time: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     _watch: asyncio.Task | None = None
+    _starting: set[str] = field(default_factory=set)  # rooms whose recording is being started
+    _told: set[asyncio.Task] = field(default_factory=set)  # recording_file emits under way
 
     def __post_init__(self) -> None:
         if self.sfu is not None:
@@ -145,6 +149,15 @@ class Recordings:
         name = self._owned(event.sid, room)
         if name in self.active:
             return ok(room=name, recording=self.active[name].public())
+        if name in self._starting:
+            raise UserError("recording_unavailable", "Recording is starting already.")
+        self._starting.add(name)
+        try:
+            return await self._start(event.sid, name)
+        finally:
+            self._starting.discard(name)
+
+    async def _start(self, sid: str, name: str) -> dict:
         if not self.registry.participants(name):
             raise UserError(
                 "recording_unavailable", "Nobody is in the call yet: join it (or wait for someone), then record."
@@ -160,20 +173,28 @@ class Recordings:
             raise UserError(
                 "recording_unavailable", "Someone in the call uses an app that cannot send through the media server."
             )
-        member = self.registry.member(event.sid)
+        member = self.registry.member(sid)
         assert member is not None
+        key = member.key
+        if key is not None and sum(r.by_key == key for r in self.known.values()) >= MAX_PER_BROWSER:
+            raise UserError("recordings_full", f"You keep {MAX_PER_BROWSER} recordings already; delete some first.")
         recording = Recording(secrets.token_hex(16), name, member.as_dict(), member.key, time.time())
         self.known[recording.id] = recording
         await asyncio.to_thread(
             _private_folders, self.folder, self.folder / recording.id, self.folder / recording.id / "raw"
         )
+        if not self.registry.participants(name) or self.owners.owner_of(name) != sid:
+            # the call ended, or the room changed hands, while the folder was made
+            self.known.pop(recording.id, None)
+            await asyncio.to_thread(shutil.rmtree, self.folder / recording.id, True)
+            raise UserError("recording_unavailable", "The call changed meanwhile; try again.")
         self.active[name] = recording
         self._save(recording)
         await self.sfu.calls.set_recording(name, self.folder / recording.id / "raw")
         if participants and self.registry.call_mode(name) == MESH:
             self.registry.set_call_mode(name, SFU)
             await self.sfu.to_sfu(name)  # its publishers record from their first packet
-        log.info("recording started", extra={"room": name, "sid": event.sid, "id": recording.id})
+        log.info("recording started", extra={"room": name, "sid": sid, "id": recording.id})
         await self._tell(name)
         return ok(room=name, recording=recording.public())
 
@@ -200,6 +221,9 @@ class Recordings:
 
     async def call_ended(self, room: str) -> None:
         await self.stop(room, reason="call_ended")
+
+    async def sfu_lost(self, room: str) -> None:
+        await self.stop(room, reason="sfu_lost")
 
     # the recordings kept: their owner lists, plays (web/recordings.py) and deletes them
 
@@ -316,7 +340,9 @@ class Recordings:
         """`recording_file` to the pages of whoever started it, in its room now."""
         for member in self.registry.members(recording.room):
             if member.key is not None and member.key == recording.by_key:
-                asyncio.ensure_future(self.sio.emit("recording_file", recording.summary(), to=member.id))
+                task = asyncio.ensure_future(self.sio.emit("recording_file", recording.summary(), to=member.id))
+                self._told.add(task)
+                task.add_done_callback(self._told.discard)
 
     def _mine(self, sid: str, room: Any, recording_id: Any) -> tuple[str, Recording]:
         """The room, and the recording of it this browser started (unknown_recording otherwise)."""
@@ -347,7 +373,7 @@ class Recordings:
 
     def _stream_recorded(self, room: str, sid: str, source: str, base: Path) -> None:
         recording = self.active.get(room)
-        if recording is None:
+        if recording is None or len(recording.streams) >= MAX_STREAMS:
             return
         member = self.registry.member(sid)
         recording.streams.append(

@@ -49,6 +49,8 @@ class SfuSignaling:
     forced: Collection[str] = ()
     # a call on the SFU ended (its last participant left)
     call_ended: Callable[[str], Awaitable[None]] | None = None
+    # a call went back to peer to peer (the SFU failed it, or its media could not reach it)
+    left_sfu: Callable[[str], Awaitable[None]] | None = None
 
     @staticmethod
     def register_off(sio: Server) -> None:
@@ -105,6 +107,8 @@ class SfuSignaling:
     async def to_mesh(self, room: str, reason: str) -> None:
         self.registry.set_call_mode(room, MESH)
         self.calls.forget(room)
+        if self.left_sfu is not None:  # a recording needs the SFU: it stops, and says why
+            await self.left_sfu(room)
         log.info("call back to peer to peer", extra={"room": room, "reason": reason})
         await self.sio.emit("call_mode", {"room": room, "mode": MESH, "reason": reason}, room=call_room(room))
 

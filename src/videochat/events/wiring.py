@@ -146,6 +146,7 @@ class EventHandlers:
         self.departures.on_emptied = self.recordings.call_ended
         if self.sfu is not None:
             self.sfu.call_ended = self.recordings.call_ended
+            self.sfu.left_sfu = self.recordings.sfu_lost
         self.files = Files(sio, registry, limits, uploads, Tickets(identities.mac), settings.max_upload_bytes)
         self.reactions = Reactions(sio, registry, limits)
         self.hands = Hands(sio, registry, limits, self.owners)

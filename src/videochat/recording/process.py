@@ -34,6 +34,8 @@ TRACKS = "tracks"
 LABELS = "labels"  # the names on the tiles, a file each
 TRACK_SHARE = 0.3  # of the progress: making the tracks; the rest is ffmpeg's
 ERROR_TAIL = 600  # characters of a program's error output kept for the log
+STEP_SECONDS = 600.0  # janus-pp-rec or ffprobe on one stream: longer is a program that hangs
+COMPOSE_SECONDS_PER_SECOND = 10.0  # ffmpeg may take ten times the recording's length (and 10 minutes more)
 
 
 class ProcessingFailed(Exception):
@@ -81,7 +83,11 @@ async def process(
 
 async def _track(mjr: Path, folder: Path, started: float) -> Track | None:
     """One stream made playable, or None if it holds nothing (a stream that never sent a packet)."""
-    code, out, err = await _run(PP_REC, "-j", str(mjr))
+    try:
+        code, out, err = await _run(PP_REC, "-j", str(mjr))
+    except TimeoutError:
+        log.warning("reading a recorded stream's header took too long", extra={"file": mjr.name})
+        return None
     header = next((line for line in reversed(out.splitlines()) if line.startswith("{")), "")
     try:
         info = json.loads(header)
@@ -91,12 +97,20 @@ async def _track(mjr: Path, folder: Path, started: float) -> Track | None:
         log.warning("a recorded stream has no header", extra={"file": mjr.name, "reason": err[-ERROR_TAIL:]})
         return None
     target = folder / f"{mjr.stem}.{'opus' if kind == 'audio' else 'webm'}"
-    code, _, err = await _run(PP_REC, str(mjr), str(target))
+    try:
+        code, _, err = await _run(PP_REC, str(mjr), str(target))
+    except TimeoutError:
+        code, err = 1, "timed out"
     if code != 0 or not target.exists() or target.stat().st_size == 0:
         log.warning("a recorded stream could not be converted", extra={"file": mjr.name, "reason": err[-ERROR_TAIL:]})
         target.unlink(missing_ok=True)
         return None
-    code, out, _ = await _run(FFPROBE, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(target))
+    try:
+        code, out, _ = await _run(
+            FFPROBE, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(target)
+        )
+    except TimeoutError:
+        out = ""
     try:
         length: float | None = float(out.strip())
     except ValueError:
@@ -131,17 +145,22 @@ async def _compose(
     assert process.stdout is not None and process.stderr is not None
     errors = asyncio.create_task(process.stderr.read())
     try:
-        async for line in process.stdout:
-            name, _, value = line.decode("ascii", "replace").strip().partition("=")
-            if name == "out_time_us" and value.isdigit():
-                done = min(1.0, int(value) / 1_000_000 / duration)
-                progress(TRACK_SHARE + (1 - TRACK_SHARE) * done)
-        code = await process.wait()
-    except BaseException:
+        async with asyncio.timeout(STEP_SECONDS + COMPOSE_SECONDS_PER_SECOND * duration):
+            async for line in process.stdout:
+                name, _, value = line.decode("ascii", "replace").strip().partition("=")
+                if name == "out_time_us" and value.isdigit():
+                    done = min(1.0, int(value) / 1_000_000 / duration)
+                    progress(TRACK_SHARE + (1 - TRACK_SHARE) * done)
+            code = await process.wait()
+    except BaseException as error:
         if process.returncode is None:
             process.kill()
             await process.wait()
+        errors.cancel()
+        await asyncio.gather(errors, return_exceptions=True)
         output.unlink(missing_ok=True)
+        if isinstance(error, TimeoutError):
+            raise ProcessingFailed("Making the video file took far too long; its raw files are kept.") from None
         raise
     err = (await errors).decode("utf-8", "replace")
     if code != 0:
@@ -150,9 +169,17 @@ async def _compose(
         raise ProcessingFailed("The recording could not be made into a video file; its raw files are kept.")
 
 
-async def _run(*command: str) -> tuple[int, str, str]:
+async def _run(*command: str, timeout: float = STEP_SECONDS) -> tuple[int, str, str]:
+    """Run a program to its end (killed if it takes longer than `timeout`, or if we are cancelled)."""
     process = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL
     )
-    out, err = await process.communicate()
+    try:
+        async with asyncio.timeout(timeout):
+            out, err = await process.communicate()
+    except BaseException:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
     return process.returncode or 0, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")

@@ -95,7 +95,8 @@ class SfuCalls:
         # calls being recorded: room -> the folder Janus writes their streams to (docs/recording.md)
         self.recording: dict[str, Path] = {}
         self.recorded: Recorded | None = None
-        self._file_numbers = itertools.count(1)
+        self.max_recorded_streams = 200  # streams one recording takes (a republishing loop: no more)
+        self._file_numbers: dict[Path, itertools.count] = {}
 
     def on(self, room: str) -> SfuCall | None:
         return self.calls.get(room)
@@ -204,7 +205,9 @@ class SfuCalls:
         """Record every stream of the call into `folder` from now on (its publishers now, and those
         who publish later), or stop recording (None)."""
         if folder is None:
-            self.recording.pop(room, None)
+            stopped = self.recording.pop(room, None)
+            if stopped is not None:
+                self._file_numbers.pop(stopped, None)
         else:
             self.recording[room] = folder
         call = self.calls.get(room)
@@ -229,7 +232,10 @@ class SfuCalls:
         folder = self.recording.get(room)
         if folder is None:
             return None
-        return folder / f"{next(self._file_numbers):04d}-{publisher.source}"
+        number = next(self._file_numbers.setdefault(folder, itertools.count(1)))
+        if number > self.max_recorded_streams:
+            return None  # recorded no more: the recording keeps what it has
+        return folder / f"{number:04d}-{publisher.source}"
 
     def _flowing(self, call: SfuCall, publisher: Publisher) -> None:
         if not publisher.flowing and call.publishers.get((publisher.sid, publisher.source)) is publisher:

@@ -58,6 +58,7 @@ class FileRoutes:
         self.identities = identities
         self.registry = registry
         self.idle_seconds = IDLE_SECONDS
+        self._receiving: set[str] = set()  # file ids whose bytes are coming in this process
 
     def routes(self) -> list[Route]:
         return [Route("/files/{file_id}", self.serve, methods=["GET", "HEAD", "PUT"])]
@@ -71,14 +72,20 @@ class FileRoutes:
         file_id = request.path_params["file_id"]
         try:
             ticket = self.files.check(request.headers.get(TICKET_HEADER), file_id)
+            if await self.uploads.find(file_id) is not None or file_id in self._receiving:
+                raise UserError("invalid_ticket", "This upload's ticket was used already; ask again.")
             length = request.headers.get("content-length")
             if length is not None and length.isdigit() and int(length) > ticket.size:
                 raise UserError("file_too_large", f"This upload's ticket is for {ticket.size} bytes.")
-            with self.files.under_way(ticket), self.uploads.reserve(ticket.size):
-                async with asyncio.timeout(UPLOAD_SECONDS):
-                    stored = await self.uploads.receive(
-                        file_id, ticket.room, ticket.name, ticket.size, self._stream(request)
-                    )
+            self._receiving.add(file_id)
+            try:
+                with self.files.under_way(ticket), self.uploads.reserve(ticket.size):
+                    async with asyncio.timeout(UPLOAD_SECONDS):
+                        stored = await self.uploads.receive(
+                            file_id, ticket.room, ticket.name, ticket.size, self._stream(request)
+                        )
+            finally:
+                self._receiving.discard(file_id)
             if not self.registry.is_member(ticket.sid, ticket.room):  # left (or was removed) meanwhile
                 self.uploads.discard(stored)
                 raise UserError("not_in_room", f"You are no longer in room {ticket.room!r}.")

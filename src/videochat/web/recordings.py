@@ -6,6 +6,7 @@ the operator: the admin UI's user name and password (HTTP Basic), braked per add
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from videochat.web.admin import Admin
 from videochat.web.cookies import browser_key
 
 RECORDING_ID = re.compile(r"[0-9a-f]{32}")
-TRACK_NAME = re.compile(r"[0-9]{4}-(camera|screen)-(audio|video)-[0-9]{1,2}\.(opus|webm)")
+TRACK_NAME = re.compile(r"[0-9]{4,6}-(camera|screen)-(audio|video)-[0-9]{1,2}\.(opus|webm)")
 HEADERS = {
     "Cache-Control": "private, no-store",
     "Content-Security-Policy": "default-src 'none'; media-src 'self'; sandbox",
@@ -50,8 +51,9 @@ class RecordingRoutes:
         if refused is not None:
             return refused
         listed = sorted(self.recordings.known.values(), key=lambda r: -r.started)
+        sizes = await asyncio.to_thread(lambda: [_size(self.recordings.folder / r.id) for r in listed])
         return JSONResponse(
-            {"recordings": [{**r.summary(), "by": r.by, "size": _size(self.recordings.folder / r.id)} for r in listed]},
+            {"recordings": [{**r.summary(), "by": r.by, "size": size} for r, size in zip(listed, sizes, strict=True)]},
             headers={"Cache-Control": "no-store"},
         )
 
@@ -100,7 +102,14 @@ class RecordingRoutes:
 
 
 def _size(folder: Path) -> int:
-    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+    """Bytes of a recording's files (one deleted meanwhile counts nothing)."""
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            total += path.stat().st_size if path.is_file() else 0
+        except OSError:
+            continue
+    return total
 
 
 NOT_FOUND = PlainTextResponse("No such recording file (it may still be processing, or deleted).\n", status_code=404)

@@ -444,3 +444,31 @@ def halves_brightness(path, at: float, band: tuple[float, float]) -> tuple[float
     rows = range(round(band[0] * height), round(band[1] * height))
     halves = [[raw[y * width + x] for y in rows for x in range(h * 32 + 4, h * 32 + 28)] for h in (0, 1)]
     return sum(halves[0]) / len(halves[0]), sum(halves[1]) / len(halves[1])
+
+
+async def test_two_starts_at_once_make_one_recording_and_a_call_leaving_the_sfu_stops_it(sfu_server):
+    """Both of the owner's buttons pressed at once: one recording. Then a participant whose media
+    cannot reach Janus takes the call back to peer to peer: the recording stops and says why,
+    rather than showing "● Recording" while nothing is written."""
+    server = sfu_server
+    owner = await Recorder(server.url).connect()
+    peer = Peer(server.url, "twice", name="Talker")
+    stranded = await Recorder(server.url).connect()
+    try:
+        assert (await owner.call("enter_room", "twice"))["ok"]
+        await peer.start()
+        replies = await asyncio.gather(*(owner.call("start_recording", "twice") for _ in range(3)))
+        started = [reply["recording"]["id"] for reply in replies if reply["ok"]]
+        assert started and len(set(started)) == 1, replies
+        assert all(r["error"]["code"] == "recording_unavailable" for r in replies if not r["ok"]), replies
+        assert [p.name for p in (server.data_dir / "recordings").iterdir()] == started
+        # someone joins the recorded call on the SFU but never sends it anything, and says so
+        await eventually(lambda: peer.mode == "sfu", timeout=30, what="the call on the SFU")
+        assert (await stranded.call("join_room", "twice", {"sfu": True}))["ok"]
+        assert (await stranded.call("sfu_status", {"room": "twice", "ok": False}))["mode"] == "mesh"
+        (stopped,) = await owner.wait_for("recording", lambda info: info["recording"] is None, timeout=20)
+        assert stopped == {"room": "twice", "recording": None, "reason": "sfu_lost"}
+    finally:
+        await peer.stop()
+        for client in (owner, stranded):
+            await client.disconnect()

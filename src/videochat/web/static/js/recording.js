@@ -33,6 +33,7 @@ export class RecordingView {
             this.#show(info.recording);
             if (info.recording) this.chat.addNotice(t("notice_recording_started", { name: info.recording.by.nickname }), "recording");
             else if (info.reason === "quota") this.chat.addNotice(t("notice_recording_quota"), "recording");
+            else if (info.reason === "sfu_lost") this.chat.addNotice(t("notice_recording_sfu_lost"), "recording");
             else if (info.reason) this.chat.addNotice(t("notice_recording_ended"), "recording");
             else this.chat.addNotice(t("notice_recording_stopped", { name: info.by?.nickname ?? "" }), "recording");
         });
@@ -118,10 +119,9 @@ export class RecordingList {
     /** @param {import("./protocol.js").RecordingFile} file */
     #show(file) {
         const old = this.#items.get(file.id);
+        if (old?.dataset.state === "ready" && file.state === "ready") return; // as shown (its player may be playing)
         const item = this.#item(file);
         if (old) {
-            const video = old.querySelector("video");
-            if (video && file.state === "ready") item.querySelector(".recording-player")?.replaceWith(video.parentElement ?? video);
             old.replaceWith(item);
         } else {
             this.list.prepend(item);
