@@ -8,6 +8,9 @@ import { t } from "./i18n.js";
 /** The id of our own tile. */
 export const SELF = "self";
 
+/** The longest a tile waits for a new stream's first frame before it shows the stream anyway. */
+const FIRST_FRAME_WAIT_MS = 4000;
+
 /** How long a reaction shows over a tile (its animation in call.css lasts as long). */
 const REACTION_MS = 4000;
 
@@ -128,11 +131,14 @@ export class CallGrid extends Emitter {
                 this.setStream(id, stream);
                 resolve();
             };
-            // the first frame painted (where the browser tells), else the start of playing
+            // the first frame painted (where the browser tells), else the start of playing; and at
+            // the latest after FIRST_FRAME_WAIT_MS: a video not received for now (--last-n) never
+            // paints, and its sound must play (and be heard speaking) all the same
             const frames = /** @type {{requestVideoFrameCallback?: Function}} */ (/** @type {unknown} */ (probe));
             if (frames.requestVideoFrameCallback) probe.requestVideoFrameCallback(show);
             else probe.addEventListener("playing", show, { once: true });
             probe.play().catch(show);
+            setTimeout(show, FIRST_FRAME_WAIT_MS);
         });
     }
 
