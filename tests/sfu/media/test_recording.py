@@ -152,25 +152,37 @@ def mean_volume(path) -> float:
     return float(line.split("mean_volume:")[1].split("dB")[0])
 
 
-def cell_brightness(path, at: float) -> list[float]:
-    """The mean brightness (0-255) of each cell of the 2x2 grid in the frame at `at` seconds."""
-    width, height = 64, 36
+FRAME_WIDTH, FRAME_HEIGHT = 64, 36  # a frame shrunk to this for brightness measures
+
+
+def gray_frame(path, at: float) -> bytes:
+    """The frame at `at` seconds, FRAME_WIDTH x FRAME_HEIGHT, one byte of brightness a pixel."""
     raw = subprocess.run(
         ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{at}", "-i", str(path), "-frames:v", "1",
-         "-vf", f"scale={width}:{height}", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+         "-vf", f"scale={FRAME_WIDTH}:{FRAME_HEIGHT}", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
         capture_output=True, check=True,
     ).stdout  # fmt: skip
-    assert len(raw) == width * height, len(raw)
-    cells = []
-    for row in range(2):
-        for column in range(2):
-            values = [
-                raw[y * width + x]
-                for y in range(row * height // 2 + 2, (row + 1) * height // 2 - 2)
-                for x in range(column * width // 2 + 2, (column + 1) * width // 2 - 2)
-            ]
-            cells.append(sum(values) / len(values))
-    return cells
+    assert len(raw) == FRAME_WIDTH * FRAME_HEIGHT, len(raw)
+    return raw
+
+
+def brightness(raw: bytes, rows: range, columns: range) -> float:
+    values = [raw[y * FRAME_WIDTH + x] for y in rows for x in columns]
+    return sum(values) / len(values)
+
+
+def cell_brightness(path, at: float) -> list[float]:
+    """The mean brightness (0-255) of each cell of the 2x2 grid in the frame at `at` seconds."""
+    raw, width, height = gray_frame(path, at), FRAME_WIDTH, FRAME_HEIGHT
+    return [
+        brightness(
+            raw,
+            range(row * height // 2 + 2, (row + 1) * height // 2 - 2),
+            range(column * width // 2 + 2, (column + 1) * width // 2 - 2),
+        )
+        for row in range(2)
+        for column in range(2)
+    ]
 
 
 async def test_a_recording_becomes_one_playable_file_its_owner_alone_can_open(sfu_server):
@@ -435,15 +447,11 @@ async def test_a_recording_goes_on_when_its_janus_is_killed_and_each_person_keep
 def halves_brightness(path, at: float, band: tuple[float, float]) -> tuple[float, float]:
     """The mean brightness of the left and right halves of the frame at `at` seconds, within the
     horizontal band `band` (shares of the height from the top)."""
-    width, height = 64, 36
-    raw = subprocess.run(
-        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{at}", "-i", str(path), "-frames:v", "1",
-         "-vf", f"scale={width}:{height}", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
-        capture_output=True, check=True,
-    ).stdout  # fmt: skip
-    rows = range(round(band[0] * height), round(band[1] * height))
-    halves = [[raw[y * width + x] for y in rows for x in range(h * 32 + 4, h * 32 + 28)] for h in (0, 1)]
-    return sum(halves[0]) / len(halves[0]), sum(halves[1]) / len(halves[1])
+    raw = gray_frame(path, at)
+    rows = range(round(band[0] * FRAME_HEIGHT), round(band[1] * FRAME_HEIGHT))
+    half = FRAME_WIDTH // 2
+    left, right = (brightness(raw, rows, range(h * half + 4, h * half + half - 4)) for h in (0, 1))
+    return left, right
 
 
 async def test_two_starts_at_once_make_one_recording_and_a_call_leaving_the_sfu_stops_it(sfu_server):
