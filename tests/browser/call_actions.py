@@ -188,6 +188,17 @@ async def _media_flowing(page: Page, before: list, audio: bool, video: bool) -> 
     )
 
 
+async def wait_sound_received(page: Page, seconds: float) -> None:
+    """`seconds` more of sound reach the page, summed over its connected peer connections (at
+    48 kHz): a clock made of media, for a test that needs a call to have gone on for a while."""
+    before = sum(entry["audioSamples"] for entry in await page.evaluate(READ_INBOUND))
+    await wait_for_async(
+        page,
+        f"""async (target) => (await ({READ_INBOUND})()).reduce((sum, e) => sum + e.audioSamples, 0) >= target""",
+        before + int(seconds * 48_000),
+    )
+
+
 async def offers_so_far(page: Page) -> list[int]:
     return await page.evaluate(f"() => {LINKS}.map((pc) => pc.__offers)")
 

@@ -11,7 +11,13 @@ import subprocess
 
 import pytest
 from actions import enter_room
-from call_actions import CALL_TIMEOUT_MS, enter_and_join_call, open_call_page, wait_remote_videos_play
+from call_actions import (
+    CALL_TIMEOUT_MS,
+    enter_and_join_call,
+    open_call_page,
+    wait_remote_videos_play,
+    wait_sound_received,
+)
 from playwright.async_api import expect
 
 
@@ -66,7 +72,9 @@ async def test_the_owner_records_and_every_page_shows_it_before_and_in_the_call(
     await expect(cho.get_by_test_id("recording-badge")).to_be_visible()
     await expect(cho.locator("#messages .notice", has_text="This call is being recorded.")).to_have_count(1)
 
-    # stopped (from the call bar this time): every page says so, and the note goes
+    # stopped (from the call bar this time) once Ben heard 3 s through Janus, so the file has them:
+    # every page says so, and the note goes
+    await wait_sound_received(ben, 3)
     await ana.get_by_test_id("call-record").click()
     await expect(record).to_have_attribute("aria-pressed", "false")
     for page in (ana, ben, cho):
@@ -83,10 +91,17 @@ async def test_the_owner_records_and_every_page_shows_it_before_and_in_the_call(
     await ana.get_by_test_id("recording-play").click()
     video = ana.get_by_test_id("recording-video")
     await expect(video).to_be_visible()
-    await ana.wait_for_function(
-        "() => { const v = document.querySelector('[data-testid=recording-video]'); return v && v.readyState >= 1 && v.duration > 1; }",
-        timeout=CALL_TIMEOUT_MS,
-    )
+    try:
+        await ana.wait_for_function(
+            "() => { const v = document.querySelector('[data-testid=recording-video]'); return v && v.readyState >= 1 && v.duration > 2; }",
+            timeout=CALL_TIMEOUT_MS,
+        )
+    except Exception as error:
+        state = await ana.evaluate(
+            "() => { const v = document.querySelector('[data-testid=recording-video]');"
+            " return v && {ready: v.readyState, network: v.networkState, duration: v.duration, error: v.error?.code, src: v.src}; }"
+        )
+        raise AssertionError(f"the recording does not play in the page: {state}") from error
     async with ana.expect_download() as download_info:
         await ana.get_by_test_id("recording-download").click()
     download = await download_info.value
@@ -100,7 +115,7 @@ async def test_the_owner_records_and_every_page_shows_it_before_and_in_the_call(
         ).stdout
     )  # fmt: skip
     assert sorted(s["codec_type"] for s in probe["streams"]) == ["audio", "video"]
-    assert float(probe["format"]["duration"]) >= 1.0
+    assert float(probe["format"]["duration"]) >= 2.0
     ana.once("dialog", lambda dialog: dialog.accept())
     await ana.get_by_test_id("recording-delete").click()
     await expect(ana.get_by_test_id("recordings")).to_be_hidden()
