@@ -198,6 +198,25 @@ async def test_uploads_that_are_not_allowed_are_refused_and_nothing_is_stored(co
     assert not any(name.startswith(".part-") for name in stored_files(uploads_dir(live_server)))
 
 
+async def test_an_upload_goes_on_when_its_page_reconnects(connect, live_server, room):
+    """The ticket names the browser as well as the connection: a page whose Socket.IO connection
+    dropped and came back (a new connection, the same browser id) while its bytes went up still
+    posts the file, as its new connection. Another browser's connection in the room does not count
+    (test_uploads_that_are_not_allowed_are_refused_and_nothing_is_stored)."""
+    ana, ben = await members(connect, room, "Ana", "Ben")
+    ana_id = (await ana.call("browser_id"))["browserId"]
+    reply = (await ana.call("upload_file", room, {"name": "late.txt", "size": 5}))["upload"]
+    await ana.disconnect()
+    await ben.wait_for("bye", lambda *args: True)  # Ana's old connection left the room
+    again = await connect(auth={"browserId": ana_id})
+    assert (await again.call("nickname", "Ana"))["ok"]
+    assert (await again.call("enter_room", room))["ok"]
+    got, answer = await put(live_server.url, reply, b"hello")
+    assert got == 201, answer
+    assert answer["message"]["author"] == {"id": again.sid, "nickname": "Ana"}
+    await ben.wait_for("new_message", lambda line, message: message["id"] == answer["message"]["id"])
+
+
 async def test_an_upload_cut_off_in_the_middle_leaves_nothing(connect, live_server, room):
     ana, ben = await members(connect, room, "Ana", "Ben")
     size = 2 * 1024 * 1024
@@ -368,3 +387,26 @@ async def test_an_upload_may_take_longer_than_the_request_timeout(server_factory
         assert status.startswith(b"HTTP/1.1 201"), status
     finally:
         await ana.disconnect()
+
+
+async def test_a_kept_file_deleted_just_before_its_answer_is_not_found(tmp_path):
+    """A sweep (or an owner's delete, or another process) may delete a file between its lookup and
+    the answer: web/attachments.py answers `missing` (a 404 page), never a server error."""
+    from starlette.responses import PlainTextResponse
+
+    from videochat.web.attachments import attachment
+
+    missing = PlainTextResponse("gone", status_code=404)
+    path = tmp_path / "kept"
+    path.write_bytes(b"x" * 10)
+
+    async def answer(at: Path):
+        return await attachment(at, media_type="image/png", filename="a.png", headers={"X-A": "1"}, missing=missing)
+
+    found = await answer(path)
+    assert found is not missing
+    assert (found.headers["content-length"], found.headers["x-a"]) == ("10", "1")
+    assert found.headers["content-disposition"].startswith("attachment")
+    path.unlink()
+    assert await answer(path) is missing
+    assert await answer(tmp_path) is missing  # a folder is no file either

@@ -67,7 +67,9 @@ class Files:
             raise UserError("uploads_full", "The server has no more room for files now; try again later.")
         if not self.budget.take(address, size, time.monotonic()):
             raise UserError("too_many_uploads", "You have uploaded a lot in a short time; wait a minute and try again.")
-        ticket = Ticket(new_file_id(), name, sid, shown_name, size, time.time() + TICKET_SECONDS)
+        member = self.registry.member(sid)
+        key = member.key if member is not None else None
+        ticket = Ticket(new_file_id(), name, sid, shown_name, size, time.time() + TICKET_SECONDS, key)
         return ok(
             upload={
                 "id": ticket.id,
@@ -80,11 +82,21 @@ class Files:
         )
 
     def check(self, token: object, file_id: str) -> Ticket:
-        """The ticket of a PUT, if valid and its connection still in its room."""
+        """The ticket of a PUT, if valid and its browser still in its room."""
         ticket = self.tickets.check(token, file_id, time.time())
-        if not self.registry.is_member(ticket.sid, ticket.room):
-            raise UserError("not_in_room", f"You are no longer in room {ticket.room!r}.")
+        self.uploader(ticket)
         return ticket
+
+    def uploader(self, ticket: Ticket) -> str:
+        """The connection the file is from: the ticket's, or, if that page reconnected meanwhile,
+        the new connection of the same browser in the room. not_in_room if the browser left."""
+        if self.registry.is_member(ticket.sid, ticket.room):
+            return ticket.sid
+        if ticket.key is not None:
+            for member in self.registry.members(ticket.room):
+                if member.key == ticket.key:
+                    return member.id
+        raise UserError("not_in_room", f"You are no longer in room {ticket.room!r}.")
 
     @contextlib.contextmanager
     def under_way(self, ticket: Ticket) -> Iterator[None]:

@@ -99,7 +99,9 @@ def new_file_id() -> str:
 
 @dataclass(frozen=True)
 class Ticket:
-    """Leave to upload one file: its id, the room and connection it is for, its name and size."""
+    """Leave to upload one file: its id, the room and connection it is for, its name and size, and
+    the browser (its identity key) whose connection that is: a page that reconnects while its bytes
+    go up is the same person with a new connection."""
 
     id: str
     room: str
@@ -107,6 +109,7 @@ class Ticket:
     name: str
     size: int
     expires: float  # Unix time
+    key: str | None = None
 
 
 _CONTEXT = b"videochat upload ticket 1\n"
@@ -120,7 +123,7 @@ class Tickets:
 
     def issue(self, ticket: Ticket) -> str:
         body = json.dumps(
-            [ticket.id, ticket.room, ticket.sid, ticket.name, ticket.size, round(ticket.expires)],
+            [ticket.id, ticket.room, ticket.sid, ticket.name, ticket.size, round(ticket.expires), ticket.key],
             ensure_ascii=False,
             separators=(",", ":"),
         ).encode()
@@ -140,10 +143,10 @@ class Tickets:
             raise refused from None
         if not hmac.compare_digest(self._mac(_CONTEXT + body)[:16], mac):
             raise refused
-        id_, room, sid, name, size, expires = json.loads(body)
+        id_, room, sid, name, size, expires, key = json.loads(body)
         if id_ != file_id or expires < now:
             raise refused
-        return Ticket(id_, room, sid, name, size, float(expires))
+        return Ticket(id_, room, sid, name, size, float(expires), key)
 
 
 class UploadBudget:

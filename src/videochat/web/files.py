@@ -16,7 +16,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from videochat.events.chat import Chat
@@ -26,6 +26,7 @@ from videochat.model.errors import UserError, failure, ok
 from videochat.model.files import FILE_ID
 from videochat.model.rooms import Registry
 from videochat.storage.uploads import Uploads
+from videochat.web.attachments import attachment
 from videochat.web.cookies import browser_key
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ DOWNLOAD_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+GONE = PlainTextResponse("No such file: it may have left the room's chat history.\n", status_code=404)
 
 
 class FileRoutes:
@@ -86,10 +88,12 @@ class FileRoutes:
                         )
             finally:
                 self._receiving.discard(file_id)
-            if not self.registry.is_member(ticket.sid, ticket.room):  # left (or was removed) meanwhile
+            try:
+                sender = self.files.uploader(ticket)
+            except UserError:  # left (or was removed) meanwhile
                 self.uploads.discard(stored)
-                raise UserError("not_in_room", f"You are no longer in room {ticket.room!r}.")
-            message = await self.chat.file_message(ticket.sid, stored)
+                raise
+            message = await self.chat.file_message(sender, stored)
         except UserError as error:
             return JSONResponse(failure(error), status_code=STATUS.get(error.code, 400))
         except TimeoutError:
@@ -117,14 +121,16 @@ class FileRoutes:
         file_id = request.path_params["file_id"]
         found = await self.uploads.find(file_id) if FILE_ID.fullmatch(file_id) else None
         if found is None:
-            return PlainTextResponse("No such file: it may have left the room's chat history.\n", status_code=404)
+            return GONE
         stored, path = found
         if not self._member_of(request, stored.room):
             return PlainTextResponse(
                 "Only the people in the room can download its files: enter the room, then try again.\n",
                 status_code=403,
             )
-        return FileResponse(path, media_type=stored.type, filename=stored.name, headers=DOWNLOAD_HEADERS)
+        return await attachment(
+            path, media_type=stored.type, filename=stored.name, headers=DOWNLOAD_HEADERS, missing=GONE
+        )
 
     def _member_of(self, request: Request, room: str) -> bool:
         key = browser_key(request, self.identities)

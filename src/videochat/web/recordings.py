@@ -11,13 +11,14 @@ import re
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from videochat.events.identity import BrowserIds
 from videochat.events.recordings import Recordings
 from videochat.recording.process import OUTPUT, TRACKS
 from videochat.web.admin import Admin
+from videochat.web.attachments import attachment
 from videochat.web.cookies import browser_key
 
 RECORDING_ID = re.compile(r"[0-9a-f]{32}")
@@ -71,21 +72,26 @@ class RecordingRoutes:
                     "This recording is under way: its room's owner stops it first.\n", status_code=409
                 )
             return JSONResponse({"ok": True, "id": recording_id})
-        path = self.recordings.folder / recording_id / OUTPUT
-        if recording.state != "ready" or not path.is_file():
+        if recording.state != "ready":
             return NOT_FOUND
-        return FileResponse(path, media_type="video/mp4", filename=f"recording-{recording_id[:8]}.mp4", headers=HEADERS)
+        return await attachment(
+            self.recordings.folder / recording_id / OUTPUT,
+            media_type="video/mp4",
+            filename=f"recording-{recording_id[:8]}.mp4",
+            headers=HEADERS,
+            missing=NOT_FOUND,
+        )
 
     async def recording(self, request: Request) -> Response:
-        return self._serve(request, OUTPUT)
+        return await self._serve(request, OUTPUT)
 
     async def track(self, request: Request) -> Response:
         name = request.path_params["name"]
         if not TRACK_NAME.fullmatch(name):
             return NOT_FOUND
-        return self._serve(request, f"{TRACKS}/{name}")
+        return await self._serve(request, f"{TRACKS}/{name}")
 
-    def _serve(self, request: Request, relative: str) -> Response:
+    async def _serve(self, request: Request, relative: str) -> Response:
         recording_id = request.path_params["recording_id"]
         if not RECORDING_ID.fullmatch(recording_id):
             return NOT_FOUND
@@ -93,12 +99,12 @@ class RecordingRoutes:
         if recording is None:
             return REFUSED
         path = self.recordings.folder / recording_id / relative
-        if recording.state != "ready" or not path.is_file():
+        if recording.state != "ready":
             return NOT_FOUND
         kind = TYPES[path.suffix.lstrip(".")]
         filename = f"recording-{recording.room}-{recording_id[:8]}{path.suffix}" if relative == OUTPUT else path.name
         # an attachment when opened; a <video> of the owner's page plays it all the same
-        return FileResponse(path, media_type=kind, filename=filename, headers=HEADERS)
+        return await attachment(path, media_type=kind, filename=filename, headers=HEADERS, missing=NOT_FOUND)
 
 
 def _size(folder: Path) -> int:
