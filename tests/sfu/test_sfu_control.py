@@ -102,13 +102,22 @@ async def test_the_local_janus_is_private_and_its_secrets_are_never_shown(server
     config = files["janus.jcfg"].read_text()
     secret = re.search(r'api_secret = "([^"]+)"', config)[1]
     admin_key = re.search(r'admin_key = "([^"]+)"', files["janus.plugin.videoroom.jcfg"].read_text())[1]
+    admin_secret = re.search(r'admin_secret = "([^"]+)"', config)[1]
     transport = files["janus.transport.websockets.jcfg"].read_text()
-    assert 'ws_ip = "127.0.0.1"' in transport and "admin_ws = false" in transport
+    assert 'ws_ip = "127.0.0.1"' in transport and 'admin_ws_ip = "127.0.0.1"' in transport
     assert "libjanus_http.so" in config and "libjanus_streaming.so" in config  # disabled
     # never on a command line, never in the log
     argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().decode()
-    assert secret not in argv and admin_key not in argv
-    assert secret not in server.log and admin_key not in server.log
+    assert all(hidden not in argv and hidden not in server.log for hidden in (secret, admin_key, admin_secret))
+    # the admin API (its traffic figures: sfu/traffic.py) refuses whoever lacks its secret
+    admin_port = int(re.search(r"admin_ws_port = (\d+)", transport)[1])
+    for wrong in (None, secret):
+        intruder = Janus(f"ws://127.0.0.1:{admin_port}", wrong, admin=True)
+        await intruder.connect()
+        with pytest.raises(JanusError) as refused:
+            await intruder.admin_request({"janus": "list_sessions"})
+        assert refused.value.code == 403, refused.value
+        await intruder.close()
     # the API refuses whoever lacks the secret
     port = int(re.search(r"ws_port = (\d+)", transport)[1])
     stranger = Janus(f"ws://127.0.0.1:{port}")
@@ -342,3 +351,18 @@ async def test_many_clients_flooding_publish_are_rate_limited_and_janus_keeps_se
     finally:
         for client in members:
             await client.disconnect()
+
+
+def test_traffic_figures_are_read_from_what_janus_answers_whatever_its_shape():
+    """sfu/traffic.py sums each stream's `bytes_lastsec` in (`in`, `in-1`, ... of simulcast) and out;
+    an answer of another shape (another Janus version, a handle gone) counts for nothing."""
+    from videochat.sfu.traffic import stream_rates
+
+    stream = {"stats": {"in": {"bytes_lastsec": 100}, "in-1": {"bytes_lastsec": 20}, "out": {"bytes_lastsec": 7}}}
+    answer = {"info": {"webrtc": {"media": {"0": stream, "1": {"stats": {"out": {"bytes_lastsec": 3}}}}}}}
+    assert stream_rates(answer) == (120, 10)
+    for odd in ({}, {"info": None}, {"info": {"webrtc": {"media": []}}}, {"info": {"webrtc": {"media": {"0": 5}}}},
+                {"info": {"webrtc": {"media": {"0": {"stats": {"in": {"bytes_lastsec": "9"}, "out": [1]}}}}}},
+                {"info": {"webrtc": {"media": {"0": {"stats": {"in": {"bytes_lastsec": -4}}}}}}},
+                {"info": {"webrtc": {"media": {"0": {"stats": {"in": {"bytes_lastsec": True}}}}}}}):  # fmt: skip
+        assert stream_rates(odd) == (0, 0), odd

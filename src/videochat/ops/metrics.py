@@ -148,7 +148,7 @@ class LiveState:
 
 class SfuState:
     """Gauges of the Janus instances (sfu/instances.py's snapshot), per instance: up, calls,
-    publishers, subscribers. The instance label is "local" or host:port, never a secret."""
+    publishers, subscribers, the bitrates in and out (sfu/traffic.py). The instance label is "local" or host:port, never a secret."""
 
     def __init__(self, snapshot: Callable[[], list[dict]]) -> None:
         self.snapshot = snapshot
@@ -166,10 +166,22 @@ class SfuState:
             "subscribers": GaugeMetricFamily(
                 "videochat_janus_subscribers", "People receiving from the instance.", labels=["instance"]
             ),
+            "received_bps": GaugeMetricFamily(
+                "videochat_janus_received_bitrate",
+                "Bits per second the instance receives from this server's publishers (a Janus run by "
+                "videochat; 0 for one run elsewhere).",
+                labels=["instance"],
+            ),
+            "forwarded_bps": GaugeMetricFamily(
+                "videochat_janus_forwarded_bitrate",
+                "Bits per second the instance forwards to this server's subscribers (a Janus run by "
+                "videochat; 0 for one run elsewhere).",
+                labels=["instance"],
+            ),
         }
         for instance in self.snapshot():
             families["up"].add_metric([instance["name"]], 1 if instance["healthy"] else 0)
-            for key in ("calls", "publishers", "subscribers"):
+            for key in ("calls", "publishers", "subscribers", "received_bps", "forwarded_bps"):
                 families[key].add_metric([instance["name"]], instance[key])
         yield from families.values()
 

@@ -3,7 +3,8 @@
 `--janus auto` runs one local Janus (local.py); `--janus URL[,URL...]` uses instances run elsewhere,
 with the secret from VIDEOCHAT_JANUS_SECRET or --janus-secret-file (their `api_secret`, and the
 VideoRoom's `admin_key`). Each instance keeps one API session with a control handle (rooms are
-created and destroyed through it). A call goes to the healthy instance with the fewest calls.
+created and destroyed through it). A call goes to the healthy instance with the fewest calls. The
+local Janus's traffic is read through its admin API (traffic.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 
 from videochat.sfu.janus import Handle, Janus, JanusError
 from videochat.sfu.local import LocalJanus
+from videochat.sfu.traffic import TrafficWatch
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,10 @@ class Instance:
     publishers: int = 0
     subscribers: int = 0
     up: asyncio.Event = field(default_factory=asyncio.Event)
+    # its admin API (url, secret), for traffic.py: known for a Janus videochat runs
+    admin: Callable[[], tuple[str, str] | None] = lambda: None
+    received_bps: int = 0  # bits/s from publishers and to subscribers, this server's streams
+    forwarded_bps: int = 0
 
 
 def instance_name(url: str) -> str:
@@ -77,6 +83,7 @@ class Instances:
                     secret=lambda: local.api_secret,
                     admin_key=lambda: local.admin_key,
                     local=local,
+                    admin=lambda: (local.admin_url, local.admin_secret) if local.admin_url else None,
                 )
             ]
         )
@@ -92,6 +99,9 @@ class Instances:
                     instance.local = None
                     continue
             self._tasks.append(asyncio.create_task(self._keep_connected(instance), name=f"janus-{instance.name}"))
+            if instance.local is not None:
+                watch = TrafficWatch(instance)
+                self._tasks.append(asyncio.create_task(watch.run(), name=f"janus-{instance.name}-traffic"))
         # the first connection is worth a short wait, so that the first call finds the SFU
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wait_healthy(), 3.0)
@@ -130,6 +140,8 @@ class Instances:
                 "calls": i.calls,
                 "publishers": i.publishers,
                 "subscribers": i.subscribers,
+                "received_bps": i.received_bps,
+                "forwarded_bps": i.forwarded_bps,
                 **({} if i.healthy else {"reason": i.reason}),
             }
             for i in self.all

@@ -40,9 +40,13 @@ Listener = Callable[[dict], None]
 
 
 class Janus:
-    def __init__(self, url: str, api_secret: str | None = None) -> None:
+    """A session of the API; with `admin=True` a connection to the admin API instead (no session:
+    `admin_request`, its secret sent as `admin_secret`)."""
+
+    def __init__(self, url: str, api_secret: str | None = None, *, admin: bool = False) -> None:
         self.url = url
         self._secret = api_secret
+        self._admin = admin
         self._ws: ClientConnection | None = None
         self.session: int | None = None
         self._pending: dict[str, tuple[asyncio.Future[dict], bool]] = {}
@@ -55,11 +59,15 @@ class Janus:
     async def connect(self, timeout: float = 5.0) -> None:
         self._ws = await asyncio.wait_for(
             websockets.connect(
-                self.url, subprotocols=[websockets.Subprotocol("janus-protocol")], max_size=MAX_MESSAGE_BYTES
+                self.url,
+                subprotocols=[websockets.Subprotocol("janus-admin-protocol" if self._admin else "janus-protocol")],
+                max_size=MAX_MESSAGE_BYTES,
             ),
             timeout,
         )
         self._tasks.append(asyncio.create_task(self._read_forever(), name="videochat-janus-reader"))
+        if self._admin:
+            return
         try:
             created = await self._request({"janus": "create"})
         except BaseException:
@@ -74,6 +82,11 @@ class Janus:
 
     async def info(self) -> dict:
         return await self._request({"janus": "info"})
+
+    async def admin_request(self, body: dict) -> dict:
+        """A request of the admin API (`list_handles`, `handle_info`, ...): its answer."""
+        assert self._admin, "an admin request goes to the admin API"
+        return await self._request(body)
 
     async def close(self) -> None:
         if self._ws is not None:
@@ -111,7 +124,7 @@ class Janus:
     async def _send(self, body: dict) -> None:
         assert self._ws is not None
         if self._secret is not None:
-            body = {**body, "apisecret": self._secret}
+            body = {**body, ("admin_secret" if self._admin else "apisecret"): self._secret}
         try:
             await self._ws.send(json.dumps(body))
         except websockets.ConnectionClosed as error:

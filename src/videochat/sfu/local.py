@@ -2,8 +2,9 @@
 folder; the child process, restarted when it dies and stopped with the server.
 
 The configuration keeps only what videochat drives: the VideoRoom plugin and the WebSocket
-transport on 127.0.0.1 (a free port), no HTTP, no admin API, no event handlers. The API secret and
-the VideoRoom admin key are new at every start and only ever written to the 0600 files Janus reads.
+transport on 127.0.0.1 (a free port; the admin API on another, for traffic figures), no HTTP, no
+event handlers. The API secret, the admin secret and the VideoRoom admin key are new at every start
+and only ever written to the 0600 files Janus reads.
 """
 
 from __future__ import annotations
@@ -46,8 +47,12 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def render_config(config: LocalConfig, port: int, api_secret: str, admin_key: str) -> dict[str, str]:
-    """The files of Janus's configuration folder, by name."""
+def render_config(
+    config: LocalConfig, port: int, api_secret: str, admin_key: str, admin: tuple[int, str] | None = None
+) -> dict[str, str]:
+    """The files of Janus's configuration folder, by name. `admin` (port, secret): the admin API on
+    127.0.0.1 too (its traffic figures: traffic.py); None: no admin API."""
+    admin_port, admin_secret = admin if admin is not None else (0, secrets.token_urlsafe(24))
     nat = ["\tignore_mdns = true", "\tfull_trickle = false", '\tice_ignore_list = "vmnet"']
     if config.public_ip:
         nat.append(f"\tnat_1_1_mapping = {_quote(config.public_ip)}")
@@ -61,7 +66,7 @@ def render_config(config: LocalConfig, port: int, api_secret: str, admin_key: st
             '\tserver_name = "videochat"',
             "\tsession_timeout = 60",
             f"\tapi_secret = {_quote(api_secret)}",
-            f"\tadmin_secret = {_quote(secrets.token_urlsafe(24))}",
+            f"\tadmin_secret = {_quote(admin_secret)}",
             '\tprotected_folders = ["/bin", "/boot", "/dev", "/etc", "/lib", "/proc", "/root", "/sys"]',
             "}",
             "media: {",
@@ -97,7 +102,11 @@ def render_config(config: LocalConfig, port: int, api_secret: str, admin_key: st
             "\twss = false",
             "}",
             "admin: {",
-            "\tadmin_ws = false",
+            *(
+                ["\tadmin_ws = true", f"\tadmin_ws_port = {admin_port}", '\tadmin_ws_ip = "127.0.0.1"']
+                if admin is not None
+                else ["\tadmin_ws = false"]
+            ),
             "\tadmin_wss = false",
             "}",
             "",
@@ -127,6 +136,8 @@ class LocalJanus:
         self.url = ""
         self.api_secret = ""
         self.admin_key = ""
+        self.admin_url = ""  # the admin API (traffic figures), with its own secret
+        self.admin_secret = ""
         self.process: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task | None = None
         self._stopping = False
@@ -144,10 +155,12 @@ class LocalJanus:
         folder = self.config.folder
         folder.mkdir(parents=True, exist_ok=True)
         os.chmod(folder, 0o700)
-        port = free_port()
+        port, admin_port = free_port(), free_port()
         self.api_secret = secrets.token_urlsafe(32)
         self.admin_key = secrets.token_urlsafe(32)
-        for name, text in render_config(self.config, port, self.api_secret, self.admin_key).items():
+        self.admin_secret = secrets.token_urlsafe(32)
+        files = render_config(self.config, port, self.api_secret, self.admin_key, (admin_port, self.admin_secret))
+        for name, text in files.items():
             path = folder / name
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
@@ -155,6 +168,7 @@ class LocalJanus:
             with os.fdopen(fd, "w") as file:
                 file.write(text)
         self.url = f"ws://127.0.0.1:{port}"
+        self.admin_url = f"ws://127.0.0.1:{admin_port}"
         # the secrets are in the files only: never in argv (visible in `ps`) or in our logs
         self.process = await asyncio.create_subprocess_exec(
             self.config.program,

@@ -13,7 +13,7 @@ import pytest
 
 from videochat.peer import Peer
 
-from support import Recorder, scrape
+from support import Recorder, eventually, scrape
 
 NETNS_ADDRESS = os.environ.get("VIDEOCHAT_NETNS", "")
 
@@ -61,6 +61,47 @@ async def test_a_call_of_three_moves_to_the_sfu_and_everyone_receives_everyone(s
     finally:
         for peer in peers:
             await peer.stop()
+
+
+async def test_metrics_show_the_bitrate_the_local_janus_receives_and_forwards(sfu_server):
+    """Three people on the SFU: Janus receives each one's stream and forwards it to the two others,
+    so /metrics shows about twice as many bits/s going out as coming in (read from Janus's admin
+    API, sfu/traffic.py); when the call ends, both fall to 0."""
+    server = sfu_server()
+    peers = [Peer(server.url, "sfu-traffic", name=f"T{i}") for i in range(3)]
+    local = frozenset({("instance", "local")})
+
+    async def rates() -> tuple[float, float]:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            metrics = scrape((await http.get("/metrics")).text)
+        return metrics[("videochat_janus_received_bitrate", local)], metrics[
+            ("videochat_janus_forwarded_bitrate", local)
+        ]
+
+    try:
+        assert await rates() == (0, 0)
+        for peer in peers:
+            await peer.start()
+        await until(lambda: all(p.mode == "sfu" for p in peers), what="the move to the SFU")
+        await until(
+            lambda: all(len(p.peers) == 2 and all(r.sfu_frames >= 20 for r in p.peers.values()) for p in peers),
+            what="everyone receiving everyone through the SFU",
+        )
+
+        async def flowing():
+            received, forwarded = await rates()
+            return (received, forwarded) if received > 50_000 and forwarded > 50_000 else None
+
+        received, forwarded = await eventually(flowing, timeout=20, what="the bitrates in /metrics")
+        assert 1.2 < forwarded / received < 3.0, (received, forwarded)
+    finally:
+        for peer in peers:
+            await peer.stop()
+
+    async def quiet() -> bool:
+        return await rates() == (0, 0)
+
+    await eventually(quiet, timeout=20, what="the bitrates back to 0")
 
 
 async def test_senders_only_reach_the_others_through_the_sfu_receive_nothing_and_drop_their_mesh(sfu_server):
