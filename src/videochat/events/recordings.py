@@ -30,6 +30,7 @@ from videochat.model.errors import UserError, ok
 from videochat.model.rooms import Registry
 from videochat.model.validation import Limits
 from videochat.recording.process import ProcessingFailed, process
+from videochat.recording.turns import FairTurns
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class Recordings:
     active: dict[str, Recording] = field(default_factory=dict)  # room -> its recording under way
     known: dict[str, Recording] = field(default_factory=dict)  # every recording kept, by id
     _tasks: dict[str, asyncio.Task] = field(default_factory=dict)  # processings under way, by id
-    _one_at_a_time: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    _turns: FairTurns = field(default_factory=FairTurns)  # processing: one at a time, in turns
     _watch: asyncio.Task | None = None
     _starting: set[str] = field(default_factory=set)  # rooms whose recording is being started
     _told: set[asyncio.Task] = field(default_factory=set)  # recording_file emits under way
@@ -295,7 +296,8 @@ class Recordings:
         recording = self.known.get(recording_id)
         return recording if recording is not None and key is not None and recording.by_key == key else None
 
-    # processing: one at a time, in the background (recording/process.py)
+    # processing: one at a time, in turns between those who recorded, in the background
+    # (recording/turns.py, recording/process.py)
 
     def _process_later(self, recording: Recording) -> None:
         recording.state, recording.progress, recording.error = "processing", 0.0, None
@@ -314,7 +316,7 @@ class Recordings:
                 self._tell_owner(recording)
 
         try:
-            async with self._one_at_a_time:
+            async with self._turns.turn(recording.by_key or recording.id):
                 assert recording.stopped is not None
                 owners = {s["base"]: f"{s['sid']}:{s['source']}" for s in recording.streams}
                 names = {f"{s['sid']}:{s['source']}": _label(s) for s in recording.streams}
