@@ -17,7 +17,7 @@ import pytest
 from videochat.model.callmode import MESH, SFU, CallPolicy
 from videochat.sfu.janus import Janus, JanusError
 
-from support import Recorder, eventually, scrape
+from support import Recorder, attacker_addresses, eventually, scrape
 
 SFU_ON = {"VIDEOCHAT_JANUS": "auto"}
 OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"}
@@ -350,6 +350,85 @@ async def test_many_clients_flooding_publish_are_rate_limited_and_janus_keeps_se
             assert (await http.get("/readyz")).json()["checks"]["sfu"] == "ok"
     finally:
         for client in members:
+            await client.disconnect()
+
+
+async def test_attackers_at_several_addresses_cannot_touch_a_room_s_recording_and_are_bounded_in_their_own(
+    sfu_server, room
+):
+    """Six attackers, each from its own address, enter a recorded room and throw every recording
+    event at it (right and wrong arguments, the recording's real id, paths): nothing but refusals
+    and an empty list; the recording goes on, nobody is told otherwise. In rooms of their own (where
+    they may record), start/stop as fast as they can is braked by the join rate, and each browser's
+    recordings stay under its cap; the owner's recording is then processed all the same."""
+    owner, _ = await join(sfu_server, room)
+    ben, _ = await join(sfu_server, room)
+    attackers = [await Recorder(sfu_server.url, source=source).connect() for source in attacker_addresses(6)]
+    try:
+        started = await owner.call("start_recording", room)
+        assert started["ok"], started
+        recording_id = started["recording"]["id"]
+        for attacker in attackers:
+            assert (await attacker.call("enter_room", room))["ok"]
+        attempts = [
+            ("start_recording", room),
+            ("stop_recording", room),
+            ("delete_recording", room, recording_id),
+            ("retry_recording", room, recording_id),
+            ("delete_recording", room, "../" * 8 + "etc"),
+            ("retry_recording", room, {"id": recording_id}),
+            ("start_recording", {"room": room}),
+            ("stop_recording", None),
+            ("delete_recording", f"{room}/..", recording_id),
+        ]
+        replies = await asyncio.gather(
+            *(attacker.call(*attempt, timeout=30) for attacker in attackers for _ in range(3) for attempt in attempts)
+        )
+        codes = {reply["error"]["code"] for reply in replies}
+        assert not any(reply["ok"] for reply in replies)
+        assert codes <= {"not_owner", "unknown_recording", "invalid_room", "not_in_room", "rate_limited"}, codes
+        for attacker in attackers:
+            listed = await attacker.call("list_recordings", room)
+            assert listed == {"ok": True, "room": room, "recordings": []} or listed["error"]["code"] == "rate_limited"
+        # the recording went on: nobody heard otherwise, and its owner still has it
+        await ben.barrier()
+        assert all(info["recording"] is not None for (info,) in ben.received("recording"))
+        (mine,) = (await owner.call("list_recordings", room))["recordings"]
+        assert (mine["id"], mine["state"]) == (recording_id, "recording")
+
+        # in rooms of their own (new connections from the same addresses), each as fast as it can:
+        # braked by the join rate, and each browser's recordings bounded
+        async def record_in_a_loop(source: str, index: int) -> tuple[Recorder, str, list[str]]:
+            attacker = await Recorder(sfu_server.url, source=source).connect()
+            attackers.append(attacker)
+            own = f"{room}-own-{index}"
+            assert (await attacker.call("join_room", own, {"sfu": True}))["ok"]
+            codes = []
+            for _ in range(15):
+                for event in ("start_recording", "stop_recording"):
+                    reply = await attacker.call(event, own, timeout=30)
+                    codes.append("ok" if reply["ok"] else reply["error"]["code"])
+            return attacker, own, codes
+
+        loops = await asyncio.gather(*(record_in_a_loop(a, i) for i, a in enumerate(attacker_addresses(6))))
+        for attacker, own, codes in loops:
+            assert "rate_limited" in codes, codes
+            assert set(codes) <= {"ok", "rate_limited", "recording_unavailable"}, codes
+            assert 4 <= codes.count("ok") <= 2 * 12, codes  # the join rate's burst (10) and 2/s meanwhile
+            kept = (await attacker.call("list_recordings", own))["recordings"]
+            assert 2 <= len(kept) <= 12, kept
+        async with httpx.AsyncClient(base_url=sfu_server.url) as http:
+            assert (await http.get("/readyz")).json()["checks"]["sfu"] == "ok"
+        # the owner's recording is made (nothing was sent to Janus: it fails, saying why) meanwhile
+        assert (await owner.call("stop_recording", room))["ok"]
+
+        async def settled():
+            (mine,) = (await owner.call("list_recordings", room))["recordings"]
+            return mine["state"] in ("ready", "failed") and mine
+
+        assert (await eventually(settled, timeout=60, what="the owner's recording processed"))["id"] == recording_id
+    finally:
+        for client in (owner, ben, *attackers):
             await client.disconnect()
 
 
