@@ -49,6 +49,11 @@ class ServerProcess:
     def log(self) -> str:
         return "".join(self.lines)
 
+    async def wait_log(self, *texts: str, timeout: float = 10.0) -> None:
+        """Every one of `texts` is in the log: its lines come through a pipe and a reader thread, a
+        moment after the server wrote them (a reply may well arrive first)."""
+        await eventually(lambda: all(text in self.log for text in texts) or None, timeout, f"{texts} in the log")
+
     def start(self) -> ServerProcess:
         command = [
             sys.executable,

@@ -59,7 +59,7 @@ async def test_the_owner_records_and_every_page_shows_it_before_and_in_the_call(
             timeout=CALL_TIMEOUT_MS,
         )
         await wait_remote_videos_play(page, 1)
-    assert "recording started" in sfu_videochat.log
+    await sfu_videochat.wait_log("recording started")
 
     # someone entering sees it before joining the call, beside the Join button
     cho = await open_call_page(new_user, "Cho")

@@ -57,7 +57,7 @@ async def test_a_call_of_three_moves_to_the_sfu_and_everyone_receives_everyone(s
                 )
         # make before break: the mesh connections are gone once the SFU carries the media
         await until(lambda: all(r.pc is None for p in peers for r in p.peers.values()), what="the mesh closing")
-        assert "call on Janus" in server.log
+        await server.wait_log("call on Janus")
     finally:
         for peer in peers:
             await peer.stop()
@@ -154,7 +154,8 @@ async def test_janus_killed_mid_call_is_restarted_and_the_call_resumes_there(sfu
             what="media through the restarted Janus",
         )
         print(f"\nmedia flowing again {loop.time() - killed_at:.1f} s after kill -9 of Janus")
-        assert "call moved" in server.log and all(p.mode == "sfu" for p in peers)
+        await server.wait_log("call moved")
+        assert all(p.mode == "sfu" for p in peers)
     finally:
         for peer in peers:
             await peer.stop()
@@ -174,7 +175,7 @@ async def test_when_media_cannot_reach_janus_the_call_goes_back_to_a_mesh(sfu_se
         await until(lambda: all(p.mode == "mesh" for p in peers), timeout=90, what="the call back to a mesh")
         await peers[0].wait_for_media(peers[1].id, kinds=("video",), frames=10, timeout=60)
         await peers[1].wait_for_media(peers[0].id, kinds=("video",), frames=10, timeout=60)
-        assert "media cannot reach the SFU" in server.log and "call back to peer to peer" in server.log
+        await server.wait_log("media cannot reach the SFU", "call back to peer to peer")
         # it stays a mesh until the call empties: a fourth does not move it again
         fourth = Peer(server.url, "sfu-unreachable", name="U3")
         peers.append(fourth)
@@ -285,7 +286,7 @@ async def test_an_offer_left_unanswered_is_followed_by_a_fresh_subscription_that
         await until(
             lambda: frames.count("video") >= 10 and frames.count("audio") >= 10, what="media on the fresh subscription"
         )
-        assert "subscribing afresh" in server.log
+        await server.wait_log("subscribing afresh")
         for task in tasks:
             task.cancel()
     finally:
@@ -342,6 +343,7 @@ async def test_calls_spread_over_two_janus_and_move_when_one_is_killed(server_fa
                 await peer.start()
         everyone = [peer for peers in calls.values() for peer in peers]
         await until(lambda: all(p.mode == "sfu" for p in everyone), what="both calls on the SFU")
+        await server.wait_log(*(f"call on Janus room={room}" for room in calls))
         placed = {
             room: next(
                 line.split("janus=")[1].split()[0]
@@ -369,7 +371,7 @@ async def test_calls_spread_over_two_janus_and_move_when_one_is_killed(server_fa
                     await until(lambda p=peer, o=other: p.peers[o.id].sfu_frames >= 10, what="media after the move")
         print(f"\nthe call moved to the other Janus; media flowing {loop.time() - killed_at:.1f} s after kill -9")
         survivor = second if victim is first else first
-        assert f"call moved room=north janus={survivor.name}" in server.log
+        await server.wait_log(f"call moved room=north janus={survivor.name}")
         async with httpx.AsyncClient(base_url=server.url) as http:
             ready = (await http.get("/readyz")).json()
             metrics = scrape((await http.get("/metrics")).text)
