@@ -37,6 +37,7 @@ class Label:
 
     owner: str
     textfile: Path  # the name, in a file of its own: drawtext reads it as it is (no escaping)
+    font: Path  # a font file that has the name's letters
 
 
 def grid(count: int) -> list[tuple[int, int, int, int]]:
@@ -49,12 +50,10 @@ def grid(count: int) -> list[tuple[int, int, int, int]]:
     return [((i % columns) * width, (i // columns) * height, width, height) for i in range(count)]
 
 
-def ffmpeg_arguments(
-    tracks: list[Track], duration: float, output: Path, labels: Sequence[Label] = (), font: Path | None = None
-) -> list[str]:
+def ffmpeg_arguments(tracks: list[Track], duration: float, output: Path, labels: Sequence[Label] = ()) -> list[str]:
     """ffmpeg's arguments (without the program) that compose `tracks` into `output`, `duration`
-    seconds long, writing its progress to standard output (`-progress pipe:1`); with a `font`, each
-    owner's `labels` at the foot of their cell."""
+    seconds long, writing its progress to standard output (`-progress pipe:1`), each owner's
+    `labels` at the foot of their cell."""
     videos = [t for t in tracks if t.kind == "video"]
     audios = [t for t in tracks if t.kind == "audio"]
     owners = list(dict.fromkeys(t.owner or str(t.path) for t in videos))  # in order of first appearance
@@ -74,7 +73,7 @@ def ffmpeg_arguments(
         )
         filters.append(f"[{canvas}][v{index}]overlay=x={x}:y={y}:eof_action=pass[c{index}]")
         canvas = f"c{index}"
-    for number, label in enumerate(labels if font is not None else ()):
+    for number, label in enumerate(labels):
         owned = [t for t in videos if (t.owner or str(t.path)) == label.owner]
         if not owned:
             continue
@@ -83,7 +82,7 @@ def ffmpeg_arguments(
         end = max(t.offset + (t.duration if t.duration is not None else duration) for t in owned)
         size = max(12, height // 14)
         filters.append(
-            f"[{canvas}]drawtext=fontfile='{font}':textfile='{label.textfile}':expansion=none:"
+            f"[{canvas}]drawtext=fontfile='{label.font}':textfile='{label.textfile}':expansion=none:"
             f"fontsize={size}:fontcolor=white:box=1:boxcolor=black@0.55:boxborderw={size // 3}:"
             f"x={x + size // 2}:y={y + height - size * 2}:enable='between(t,{start:.3f},{end:.3f})'[n{number}]"
         )

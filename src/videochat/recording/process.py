@@ -26,8 +26,21 @@ log = logging.getLogger(__name__)
 PP_REC = "janus-pp-rec"  # Debian's janus-tools
 FFMPEG = "ffmpeg"
 FFPROBE = "ffprobe"
-# names are written with it (Debian's fonts-dejavu-core); without it the tiles have no names
+# names are written with DejaVu Sans (Debian's fonts-dejavu-core: Latin, Greek, Cyrillic, ...),
+# those with Korean, Chinese or Japanese letters with WenQuanYi Micro Hei (fonts-wqy-microhei: those
+# and Latin too); a name whose font is missing is not written
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+CJK_RANGES = (
+    (0x1100, 0x11FF),  # Hangul Jamo
+    (0x2E80, 0x9FFF),  # CJK radicals and symbols, kana, Hangul compatibility Jamo, CJK ideographs
+    (0xA960, 0xA97F),  # Hangul Jamo extended-A
+    (0xAC00, 0xD7FF),  # Hangul syllables, Jamo extended-B
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFE30, 0xFE4F),  # CJK compatibility forms
+    (0xFF00, 0xFFEF),  # half- and full-width forms
+    (0x20000, 0x3FFFF),  # CJK ideographs, extensions B and beyond
+)
 LONGEST_LABEL = 64  # characters of a name on a tile
 OUTPUT = "recording.mp4"
 TRACKS = "tracks"
@@ -118,27 +131,34 @@ async def _track(mjr: Path, folder: Path, started: float) -> Track | None:
     return Track(target, kind, max(0.0, began - started), duration=length)
 
 
+def font_for(text: str) -> Path | None:
+    """The font that has `text`'s letters (CJK_FONT for Korean, Chinese, Japanese), if installed."""
+    wide = any(low <= ord(letter) <= high for letter in text for low, high in CJK_RANGES)
+    font = CJK_FONT if wide else FONT
+    return font if font.is_file() else None
+
+
 def _labels(folder: Path, names: dict[str, str]) -> list[Label]:
     """A file with each owner's name (drawtext reads it verbatim: no escaping of what people typed)."""
     folder.mkdir(mode=0o700, exist_ok=True)
     labels = []
     for number, (owner, name) in enumerate(names.items()):
         text = " ".join(name.split())[:LONGEST_LABEL]  # one line
-        if not text:
+        font = font_for(text)
+        if not text or font is None:
             continue
         path = folder / f"label-{number}.txt"
         path.write_text(text, encoding="utf-8")
-        labels.append(Label(owner, path))
+        labels.append(Label(owner, path, font))
     return labels
 
 
 async def _compose(
     tracks: list[Track], duration: float, output: Path, progress: Callable[[float], None], labels: list[Label]
 ) -> None:
-    font = FONT if FONT.is_file() else None
     process = await asyncio.create_subprocess_exec(
         FFMPEG,
-        *ffmpeg_arguments(tracks, duration, output, labels, font),
+        *ffmpeg_arguments(tracks, duration, output, labels),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
