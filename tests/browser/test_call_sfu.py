@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 
+import httpx
 import pytest
 from actions import enter_room
 from call_actions import (
@@ -24,6 +25,8 @@ from call_actions import (
 )
 from chromium import CHROMIUM_FLAGS, Chromium
 from playwright.async_api import Page, expect
+
+from support import eventually, scrape
 
 # Per page: its open connections that were negotiated, and what each receives of video
 CONNECTIONS = "() => window.__pcs.filter((pc) => pc.connectionState === 'connected').length"
@@ -151,10 +154,22 @@ async def test_a_call_moves_to_the_sfu_live_and_keeps_everyone_seeing_everyone(
         ana,
         f"async () => {{ const v = await ({INBOUND_VIDEO})(); return v.length >= 3 && v.every((x) => x.height > 0 && x.height <= 180); }}",
     )
-    # Made big again, the tiles should get the full layer back; they do not yet: Ben's page sends
-    # its 360p and 180p layers (the 90p one not at all), and Janus went on forwarding 180p after
-    # the tiles grew to 600 px. This wait did not wait before (an async predicate passes at once,
-    # see call_actions.wait_for_async), so the failure never showed. Open in issue 18.
+    # made big again, the full layer comes back (360p: the fake camera's full size). Janus switches
+    # on that layer's next keyframe and asks for one at most once a second, forgetting a request
+    # made sooner; the server asks again for a layer not reached (sfu/calls.py, NUDGE_SECONDS)
+    await ana.evaluate(SIZE_TILES, 600)
+    await wait_for_async(
+        ana,
+        f"async () => {{ const v = await ({INBOUND_VIDEO})(); return v.length >= 3 && v.every((x) => x.height >= 300); }}",
+    )
+    # /metrics counts every simulcast layer Janus receives (the four pages send two each)
+
+    async def received_bitrate():
+        async with httpx.AsyncClient(base_url=sfu_videochat.url) as http:
+            metrics = scrape((await http.get("/metrics")).text)
+        return metrics[("videochat_janus_received_bitrate", frozenset({("instance", "local")}))] > 500_000
+
+    await eventually(received_bitrate, timeout=20, what="the layers' bitrate in /metrics")
 
     # the screen is a second stream: the others see it and Ben's camera
     ben = pages[1]

@@ -433,13 +433,25 @@ async def test_attackers_at_several_addresses_cannot_touch_a_room_s_recording_an
 
 
 def test_traffic_figures_are_read_from_what_janus_answers_whatever_its_shape():
-    """sfu/traffic.py sums each stream's `bytes_lastsec` in (`in`, `in-1`, ... of simulcast) and out;
-    an answer of another shape (another Janus version, a handle gone) counts for nothing."""
+    """sfu/traffic.py sums each stream's `bytes_lastsec` in (with a simulcast sender's layers, as
+    Janus 1.1 nests them) and out; an answer of another shape (another Janus version, a handle
+    gone) counts for nothing."""
     from videochat.sfu.traffic import stream_rates
 
-    stream = {"stats": {"in": {"bytes_lastsec": 100}, "in-1": {"bytes_lastsec": 20}, "out": {"bytes_lastsec": 7}}}
-    answer = {"info": {"webrtc": {"media": {"0": stream, "1": {"stats": {"out": {"bytes_lastsec": 3}}}}}}}
-    assert stream_rates(answer) == (120, 10)
+    simulcast = {
+        "bytes_lastsec": 0,
+        "video-simulcast-1": {"bytes_lastsec": 18_000},
+        "video-simulcast-2": {"bytes_lastsec": 37_000},
+    }
+    stream = {"stats": {"in": simulcast, "out": {"bytes_lastsec": 7}}}
+    answer = {
+        "info": {
+            "webrtc": {
+                "media": {"0": stream, "1": {"stats": {"in": {"bytes_lastsec": 100}, "out": {"bytes_lastsec": 3}}}}
+            }
+        }
+    }
+    assert stream_rates(answer) == (55_100, 10)
     for odd in ({}, {"info": None}, {"info": {"webrtc": {"media": []}}}, {"info": {"webrtc": {"media": {"0": 5}}}},
                 {"info": {"webrtc": {"media": {"0": {"stats": {"in": {"bytes_lastsec": "9"}, "out": [1]}}}}}},
                 {"info": {"webrtc": {"media": {"0": {"stats": {"in": {"bytes_lastsec": -4}}}}}}},

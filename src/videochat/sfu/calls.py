@@ -33,6 +33,10 @@ ANSWER_SECONDS = 20.0
 # (Janus refuses subscriptions to a publisher whose connection is not: "No such feed").
 FLOWING_AFTER_SECONDS = 1.5
 RETRY_SECONDS = (1.0, 2.0, 5.0)  # a subscription Janus refused is tried again, then given up
+# A layer asked for and not reached (Janus switches on the new layer's next keyframe, asks the sender
+# for one, but at most once a second, and forgets a request made sooner: a tile grown just after a
+# change stayed on the small layer) is asked for again then.
+NUDGE_SECONDS = (1.2, 3.0)
 EARLY_CANDIDATES = 64  # candidates kept for a handle that does not exist yet
 
 Send = Callable[[str, str, dict], Awaitable[None]]  # (sid, event, payload)
@@ -69,6 +73,9 @@ class Subscriber:
     task: asyncio.Task | None = None
     early: list[dict | None] = field(default_factory=list)
     failures: int = 0  # Janus refusals in a row
+    layers: dict[str, int] = field(default_factory=dict)  # mid -> the simulcast layer asked for
+    current: dict[str, int] = field(default_factory=dict)  # mid -> the layer Janus forwards (its events)
+    nudge: asyncio.TimerHandle | None = None
 
 
 @dataclass(eq=False)
@@ -97,6 +104,7 @@ class SfuCalls:
         self.recorded: Recorded | None = None
         self.max_recorded_streams = 200  # streams one recording takes (a republishing loop: no more)
         self._file_numbers: dict[Path, itertools.count] = {}
+        self._nudging: set[asyncio.Task] = set()
 
     def on(self, room: str) -> SfuCall | None:
         return self.calls.get(room)
@@ -329,6 +337,9 @@ class SfuCalls:
         """The subscriber's Janus handle goes; the next reconciliation starts a new one."""
         handle, sub.handle = sub.handle, None
         sub.feeds, sub.mids, sub.answer, sub.early = set(), {}, None, []
+        sub.layers, sub.current = {}, {}
+        if sub.nudge is not None:
+            sub.nudge.cancel()
         if handle is not None:
             call.instance.subscribers = max(0, call.instance.subscribers - 1)
             await handle.detach()
@@ -346,6 +357,7 @@ class SfuCalls:
             if not add:
                 return
             sub.handle = await janus.attach()
+            sub.handle.listen(lambda message: self._subscriber_event(sub, message))
             call.instance.subscribers += 1
             await self._flush_early(sub.handle, sub)
             body = {
@@ -418,6 +430,49 @@ class SfuCalls:
         except JanusError as error:
             log.warning("configure refused: %s", error.reason, extra={"room": room, "sid": sid})
             raise SfuFailed("The SFU did not change the layers.") from None
+        for mid, layer in choices:
+            if layer is None:
+                sub.layers.pop(mid, None)
+            else:
+                sub.layers[mid] = layer
+        self._nudge_later(call, sub, 0)
+
+    @staticmethod
+    def _subscriber_event(sub: Subscriber, message: dict) -> None:
+        """Janus tells a subscriber which layer it now forwards on a mid."""
+        data = (message.get("plugindata") or {}).get("data") or {}
+        layer = data.get("substream")
+        if data.get("videoroom") == "event" and isinstance(layer, int) and "mid" in data:
+            sub.current[str(data["mid"])] = layer
+
+    def _nudge_later(self, call: SfuCall, sub: Subscriber, attempt: int) -> None:
+        if sub.nudge is not None:
+            sub.nudge.cancel()
+        sub.nudge = asyncio.get_running_loop().call_later(
+            NUDGE_SECONDS[attempt],
+            lambda: self._start_nudge(call, sub, attempt),
+        )
+
+    def _start_nudge(self, call: SfuCall, sub: Subscriber, attempt: int) -> None:
+        task = asyncio.create_task(self._nudge(call, sub, attempt), name=f"videochat-sfu-nudge-{sub.sid}")
+        self._nudging.add(task)
+        task.add_done_callback(self._nudging.discard)
+
+    async def _nudge(self, call: SfuCall, sub: Subscriber, attempt: int) -> None:
+        """Ask again for the layers not reached yet: Janus then asks their senders for a keyframe."""
+        sub.nudge = None
+        stuck = [(mid, layer) for mid, layer in sub.layers.items() if sub.current.get(mid) != layer and mid in sub.mids]
+        if not stuck or sub.handle is None or call.subscribers.get(sub.sid) is not sub:
+            return
+        try:
+            await sub.handle.message(
+                {"request": "configure", "streams": [{"mid": mid, "send": True, "substream": n} for mid, n in stuck]}
+            )
+        except JanusError as error:
+            log.info("asking again for layers failed: %s", error.reason, extra={"room": call.room, "sid": sub.sid})
+            return
+        if attempt + 1 < len(NUDGE_SECONDS):
+            self._nudge_later(call, sub, attempt + 1)
 
     # candidates
 
@@ -471,6 +526,8 @@ class SfuCalls:
             sub.task.cancel()
         if sub.answer is not None and not sub.answer.done():
             sub.answer.cancel()
+        if sub.nudge is not None:
+            sub.nudge.cancel()
 
     def _call(self, room: str) -> SfuCall:
         call = self.calls.get(room)

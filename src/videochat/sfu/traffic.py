@@ -26,20 +26,29 @@ MOST_HANDLES = 600  # a poll reads at most this many handles (50 people: ~150)
 AT_ONCE = 16  # handle_info requests in flight together
 
 
+def _rate(figures: object) -> int:
+    rate = figures.get("bytes_lastsec") if isinstance(figures, dict) else None
+    return rate if isinstance(rate, int) and not isinstance(rate, bool) and rate >= 0 else 0
+
+
 def stream_rates(answer: dict) -> tuple[int, int]:
     """(bytes received, bytes sent) in the last second by the streams of one `handle_info` answer.
-    Janus names a stream's figures `in` and `out` (`in-1`, ... for simulcast layers)."""
+    Janus gives a stream's figures as `in` and `out`; a simulcast sender's layers above the first
+    are inside `in`, as `video-simulcast-1` and `video-simulcast-2`."""
     media = ((answer.get("info") or {}).get("webrtc") or {}).get("media")
     received = sent = 0
     for stream in media.values() if isinstance(media, dict) else ():
         stats = stream.get("stats") if isinstance(stream, dict) else None
-        for name, figures in stats.items() if isinstance(stats, dict) else ():
-            rate = figures.get("bytes_lastsec") if isinstance(figures, dict) else None
-            if not isinstance(rate, int) or isinstance(rate, bool) or rate < 0:
-                continue
-            if name.startswith("in"):
+        if not isinstance(stats, dict):
+            continue
+        for direction in ("in", "out"):
+            figures = stats.get(direction)
+            rate = _rate(figures)
+            if isinstance(figures, dict):
+                rate += sum(_rate(layer) for name, layer in figures.items() if name.startswith("video-simulcast-"))
+            if direction == "in":
                 received += rate
-            elif name.startswith("out"):
+            else:
                 sent += rate
     return received, sent
 
