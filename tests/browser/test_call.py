@@ -15,6 +15,7 @@ from call_actions import (
     sender_track,
     tile_of,
     wait_answering_connections,
+    wait_for_async,
     wait_media_flows,
     wait_remote_videos_play,
     wait_spare_connection,
@@ -248,12 +249,16 @@ async def test_call_three_people_see_hear_and_control(live_server, new_user, roo
         await wait_media_flows(page, 2)
     assert await offers_so_far(alice) == offers
     assert await alice.evaluate("(i) => window.__pcs[i].signalingState", spare) == "have-local-offer"  # still a spare
-    # The others' sound goes to the chosen speaker.
+    # The others' sound (each tile's <audio>: its <video> is muted) goes to the chosen speaker.
     speaker = alice.locator("#speaker-select")
     output = (await speaker.locator("option").all())[1]
     await speaker.select_option(await output.get_attribute("value"))
     await alice.wait_for_function(
-        "(id) => [...document.querySelectorAll('#tiles .call-tile:not(.mine) video')].every((v) => v.sinkId === id)",
+        """(id) => {
+            const sounds = [...document.querySelectorAll('#tiles .call-tile:not(.mine) audio')];
+            return sounds.length === 2 && sounds.every((a) => a.sinkId === id && !a.muted && a.srcObject)
+                && [...document.querySelectorAll('#tiles .call-tile video')].every((v) => v.muted);
+        }""",
         arg=await output.get_attribute("value"),
     )
     assert await alice.evaluate(f"() => {LINKS}.every((pc) => pc.signalingState === 'stable')")
@@ -430,3 +435,41 @@ async def test_call_sender_limits_set_again_after_the_browser_refused_them(live_
     await alice.wait_for_function("(n) => window.__refused === n", arg=REFUSALS, timeout=CALL_TIMEOUT_MS)
     # Two people: the whole budget but the audio, the camera at its full size and frame rate.
     await alice.wait_for_function(VIDEO_SENT_AS, arg=[(2500 - 64) * 1000, 720, 30], timeout=CALL_TIMEOUT_MS)
+
+
+# The sound received from the person of a tile (the track its page plays), summed as heard: the energy of
+# the samples decoded and played (inbound-rtp totalAudioEnergy; 0 when they come out silent).
+HEARD_ENERGY = """async (name) => {
+    const tile = [...document.querySelectorAll("#tiles .call-tile:not(.mine)")]
+        .find((item) => item.querySelector(".tile-name")?.textContent.trim() === name);
+    const track = (tile?.querySelector("audio") ?? tile?.querySelector("video"))?.srcObject?.getAudioTracks()[0];
+    if (!track) return -1;
+    for (const pc of window.__pcs) {
+        const receiver = pc.getReceivers().find((r) => r.track === track);
+        if (!receiver) continue;
+        let energy = 0;
+        (await receiver.getStats()).forEach((r) => { if (r.type === "inbound-rtp") energy = r.totalAudioEnergy ?? 0; });
+        return energy;
+    }
+    return -1;
+}"""
+
+
+async def test_someone_whose_camera_is_off_before_a_newcomer_comes_is_heard_by_them(
+    live_server, new_user, room_name, room_url
+):
+    """Carol joins after Bob turned his camera off: she never receives a frame of his video. A tile
+    playing sound and video in one <video> played no sound then (Chromium waits for a first frame);
+    each tile's sound plays from an <audio> of its own."""
+    url = room_url(live_server.url, room_name)
+    alice, bob, carol = [await open_call_page(new_user, name) for name in ("Alice", "Bob", "Carol")]
+    await enter_and_join_call(alice, url, "Alice")
+    await enter_and_join_call(bob, url, "Bob")
+    await wait_remote_videos_play(alice, 1)
+    await bob.locator("#camera-button").click()
+    await expect(tile_of(alice, "Bob")).to_have_attribute("data-video", "false")
+    await enter_and_join_call(carol, url, "Carol")
+    await expect(tile_of(carol, "Bob")).to_have_attribute("data-video", "false")
+    # Bob's fake microphone beeps: what Carol's page plays of him is not silence
+    await wait_for_async(carol, f"async () => (await ({HEARD_ENERGY})('Bob')) > 0.05")
+    assert await carol.evaluate("() => document.querySelector('#tiles .call-tile:not(.mine) video').muted")

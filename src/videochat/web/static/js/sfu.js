@@ -60,6 +60,39 @@ export function layerFor(height, pixelRatio = 1) {
     return 0;
 }
 
+/** @typedef {{energy: number, duration: number}} Energy a received sound's totals (inbound-rtp) */
+const ENERGY_READ_MS = 100; // one statistics read serves every person's level in a tick
+
+/**
+ * The level (0 to 1, as audioLevel) of a received sound between two readings of its totals:
+ * totalAudioEnergy adds level² × seconds, so this is the root mean square over the interval.
+ * @param {Energy} before @param {Energy} after
+ */
+export function levelBetween(before, after) {
+    const seconds = after.duration - before.duration;
+    if (!(seconds > 0)) return 0;
+    return Math.min(1, Math.sqrt(Math.max(0, after.energy - before.energy) / seconds));
+}
+
+/**
+ * Each received sound's totals, by mid. @param {RTCPeerConnection} pc
+ * @returns {Promise<Map<string, Energy>>}
+ */
+async function readEnergy(pc) {
+    /** @type {Map<string, Energy>} */
+    const totals = new Map();
+    try {
+        (await pc.getStats()).forEach((report) => {
+            if (report.type === "inbound-rtp" && report.kind === "audio" && report.mid != null) {
+                totals.set(String(report.mid), { energy: report.totalAudioEnergy ?? 0, duration: report.totalSamplesDuration ?? 0 });
+            }
+        });
+    } catch {
+        // closed meanwhile: nobody's level is known
+    }
+    return totals;
+}
+
 /**
  * The streams of a receiving connection, by who sends them: `${id}` for a camera, `${id}:screen` for
  * a screen. @param {SfuStream} stream
@@ -95,6 +128,10 @@ export class SfuLink extends Emitter {
     #streams = new Map();
     /** @type {Map<string, number>} mid -> layer asked for (OFF: none) */
     #layers = new Map();
+    /** @type {{pc: RTCPeerConnection, at: number, energy: Promise<Map<string, Energy>>} | null} the last read */
+    #audio = null;
+    /** @type {Map<string, Energy>} mid -> its sound energy when audioLevel last read it */
+    #energy = new Map();
     #closed = false;
     #failed = false;
     #queued = 0; // offers waiting for their turn
@@ -243,6 +280,7 @@ export class SfuLink extends Emitter {
             }
         }
         for (const mid of [...this.#layers.keys()]) if (!this.#mids.has(mid)) this.#layers.delete(mid);
+        for (const mid of [...this.#energy.keys()]) if (!this.#mids.has(mid)) this.#energy.delete(mid);
     }
 
     /**
@@ -268,15 +306,26 @@ export class SfuLink extends Emitter {
     }
 
     /**
-     * How loud someone's microphone is as we receive it (0 to 1; null if we receive none).
+     * How loud someone's microphone was as we received it since the last call (0 to 1; null if we
+     * receive none): the level over the whole interval, from the receiving connection's sound
+     * energy (read once for everyone per tick), not the level of the last packet, which a short
+     * sound between two reads never shows (a call of 50 people reads this five times a second).
      * @param {string} id
+     * @returns {Promise<number | null>}
      */
-    audioLevel(id) {
+    async audioLevel(id) {
         const mid = [...this.#mids.values()].find((s) => s.id === id && s.kind === "audio" && s.source === "camera")?.mid;
-        const receiver = this.#subscriber?.getTransceivers().find((t) => t.mid === mid)?.receiver;
-        if (!receiver) return null;
-        const [source] = receiver.getSynchronizationSources();
-        return source?.audioLevel ?? 0;
+        const pc = this.#subscriber;
+        if (!mid || !pc) return null;
+        const now = performance.now();
+        if (!this.#audio || this.#audio.pc !== pc || now - this.#audio.at > ENERGY_READ_MS) {
+            this.#audio = { pc, at: now, energy: readEnergy(pc) };
+        }
+        const reading = (await this.#audio.energy).get(mid);
+        if (!reading) return 0;
+        const last = this.#energy.get(mid);
+        this.#energy.set(mid, reading);
+        return last ? levelBetween(last, reading) : 0;
     }
 
     /**

@@ -29,7 +29,7 @@ const REACTION_MS = 4000;
 
 /** @extends {Emitter<GridEvents>} */
 export class CallGrid extends Emitter {
-    /** @type {Map<string, {item: HTMLElement, video: HTMLVideoElement, name: string, media: MediaState, state: string}>} */
+    /** @type {Map<string, {item: HTMLElement, video: HTMLVideoElement, audio: HTMLAudioElement | null, name: string, media: MediaState, state: string}>} */
     #tiles = new Map();
     #sinkId = "";
     /** @type {Map<string, number>} raised hands: tile id -> place in the line */
@@ -56,9 +56,15 @@ export class CallGrid extends Emitter {
             const video = /** @type {HTMLVideoElement} */ (el("video", { className: "tile-video", attrs: { playsinline: "", autoplay: "" } }));
             video.autoplay = true;
             video.playsInline = true;
-            video.muted = mine; // our own sound would echo
+            // The sound plays from an <audio> of its own: a <video> whose video track has no frame
+            // (a camera off, a video not received for now: --last-n) plays no sound either, in
+            // Chromium. Our own tile has none: our sound would echo.
+            video.muted = true;
+            const audio = mine ? null : /** @type {HTMLAudioElement} */ (el("audio", { className: "tile-audio", attrs: { autoplay: "", hidden: "" } }));
+            if (audio) audio.autoplay = true;
             const item = el("li", { className: mine ? "call-tile mine" : "call-tile", attrs: { "data-peer-id": id } }, [
                 video,
+                ...(audio ? [audio] : []),
                 el("div", { className: "tile-placeholder" }),
                 el("p", { className: "tile-state", attrs: { "aria-live": "polite" } }),
                 el("div", { className: "tile-label" }, [
@@ -77,11 +83,11 @@ export class CallGrid extends Emitter {
                 pin.addEventListener("click", () => this.dispatch("pin", { id }));
                 item.append(pin);
             }
-            tile = { item, video, name, media, state: mine ? "connected" : "connecting" };
+            tile = { item, video, audio, name, media, state: mine ? "connected" : "connecting" };
             this.#tiles.set(id, tile);
             if (mine) this.list.prepend(item);
             else this.list.append(item);
-            if (!mine && this.#sinkId) this.#applySink(video);
+            if (audio && this.#sinkId) this.#applySink(audio);
         }
         tile.name = name;
         tile.media = { ...media };
@@ -104,6 +110,10 @@ export class CallGrid extends Emitter {
         if (tile.video.srcObject !== stream) tile.video.srcObject = stream;
         // A track added to a playing stream needs no new play(); a first one does.
         tile.video.play().catch(() => {});
+        if (tile.audio) {
+            if (tile.audio.srcObject !== stream) tile.audio.srcObject = stream;
+            tile.audio.play().catch(() => {});
+        }
     }
 
     /**
@@ -256,6 +266,7 @@ export class CallGrid extends Emitter {
         const tile = this.#tiles.get(id);
         if (!tile) return;
         tile.video.srcObject = null;
+        if (tile.audio) tile.audio.srcObject = null;
         tile.item.remove();
         this.#tiles.delete(id);
         this.#layout();
@@ -269,11 +280,12 @@ export class CallGrid extends Emitter {
     /** Sends the others' sound to a chosen output, where the browser can. */
     setSink(deviceId) {
         this.#sinkId = deviceId;
-        for (const [id, tile] of this.#tiles) if (id !== SELF) this.#applySink(tile.video);
+        for (const tile of this.#tiles.values()) if (tile.audio) this.#applySink(tile.audio);
     }
 
-    #applySink(video) {
-        if (typeof video.setSinkId === "function") video.setSinkId(this.#sinkId).catch(() => {});
+    /** @param {HTMLAudioElement} audio */
+    #applySink(audio) {
+        if (typeof audio.setSinkId === "function") audio.setSinkId(this.#sinkId).catch(() => {});
     }
 
     #render(id) {
