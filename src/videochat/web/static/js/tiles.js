@@ -111,8 +111,14 @@ export class CallGrid extends Emitter {
         // A track added to a playing stream needs no new play(); a first one does.
         tile.video.play().catch(() => {});
         if (tile.audio) {
-            if (tile.audio.srcObject !== stream) tile.audio.srcObject = stream;
-            tile.audio.play().catch(() => {});
+            // a stream of the sound alone, made again whenever its tracks change: an element given
+            // a stream before its sound track was added may never play that track
+            const sound = stream.getAudioTracks();
+            const playing = /** @type {MediaStream | null} */ (tile.audio.srcObject)?.getTracks() ?? [];
+            if (sound.length !== playing.length || sound.some((track) => !playing.includes(track))) {
+                tile.audio.srcObject = sound.length ? new MediaStream(sound) : null;
+            }
+            if (sound.length) tile.audio.play().catch(() => {});
         }
     }
 
