@@ -143,7 +143,10 @@ class Tickets:
             raise refused from None
         if not hmac.compare_digest(self._mac(_CONTEXT + body)[:16], mac):
             raise refused
-        id_, room, sid, name, size, expires, key = json.loads(body)
+        try:  # signed by us, but maybe by an older version (six fields) during an upgrade
+            id_, room, sid, name, size, expires, key = json.loads(body)
+        except ValueError:
+            raise refused from None
         if id_ != file_id or expires < now:
             raise refused
         return Ticket(id_, room, sid, name, size, float(expires), key)

@@ -3,7 +3,7 @@ to subscribers, summed over this server's handles on it, read every few seconds 
 (`list_handles`, then `handle_info`: each stream's bytes of the last second).
 
 Only a Janus that videochat runs itself (`--janus auto`) has an admin API videochat knows; the
-figures of instances run elsewhere are their operator's (docs/sfu.md, "Watching it")."""
+figures of instances run elsewhere are their operator's (docs/sfu.md, "Janus run elsewhere")."""
 
 from __future__ import annotations
 
