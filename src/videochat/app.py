@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from videochat.cluster.sfu import SharedSfu
 from videochat.cluster.sync import Cluster
 from videochat.events.ice import IceServers
 from videochat.events.identity import BrowserIds
@@ -138,6 +139,11 @@ class VideochatApp:
         if self.cluster is not None:
             self.cluster.attach(self.registry, self.access, self.history, self.events.room_list, self.events.departures)
             self.sio.before_ack = self.cluster.bus.flush
+            if self.events.sfu is not None:  # every process agrees where each call on the SFU lives
+                self.cluster.sfu = self.events.sfu.shared = SharedSfu(
+                    self.cluster.pid, self.cluster.bus, self.cluster.redis
+                )
+                self.cluster.sfu.sfu = self.events.sfu
         self.metrics.count_calls_with(self.registry.count_calls)
         self.lobby = Lobby(self.limits, self.limiter, self.origins)
         self._init_operations(settings)
@@ -224,11 +230,13 @@ class VideochatApp:
         """The Janus instances calls may move to (docs/sfu.md), or None: calls stay peer to peer."""
         if settings.janus == "off" or settings.sfu_from == 0:
             return None
-        if self.cluster is not None:
-            log.warning("the SFU is not used with --redis yet (docs/sfu.md): calls stay peer to peer")
-            return None
         if settings.janus_urls:
             return Instances.remote(settings.janus_urls, settings.janus_remote_secret())
+        if self.cluster is not None:
+            # a Janus each process would run for itself cannot carry a call whose people are spread
+            # over the processes: they share Janus instances run elsewhere
+            log.warning("with --redis the SFU needs --janus URL (docs/sfu.md): calls stay peer to peer")
+            return None
         if not LocalJanus.available():
             log.warning("the janus program is not installed (bash scripts/setup installs it): calls stay peer to peer")
             return None

@@ -13,6 +13,7 @@ that starts, or comes back after losing Redis, can read it all:
     videochat:bans           hash: [room, who] -> [until, since] (Unix time)
     videochat:browser-id-secret  what signs browser ids (identity.py)
     videochat:history:<room> list: the room's recent messages (redis_history.py)
+    videochat:sfu-calls      hash: where each call on the SFU lives (cluster/sfu.py)
 
 A member's snapshot carries a version its process counts up, so a copy takes only newer ones. A
 process that misses its heartbeats for `dead_after` seconds (kill -9, a lost machine) is taken for
@@ -34,6 +35,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
+from videochat.cluster.sfu import OPS as SFU_OPS
+from videochat.cluster.sfu import SharedSfu
 from videochat.fastpath.broadcast import BroadcastManager
 from videochat.fastpath.manager import IndexedRooms
 from videochat.model.rooms import Member
@@ -109,6 +112,7 @@ class Cluster:
         self.history: History
         self.room_list: RoomList
         self.departures: Departures
+        self.sfu: SharedSfu | None = None  # calls on the SFU (events/sfu.py), when it is on
 
     def clock(self) -> float:
         """When a member enters a room (orders members across processes): Unix time, never the
@@ -213,9 +217,15 @@ class Cluster:
     async def _apply(self, ops: list) -> None:
         rooms_changed = False
         waiting_changed: set[str] = set()  # rooms whose waiting list changed: their owner hears, here
+        calls_left: set[str] = set()  # rooms whose calls someone of another process left
         for op in ops:
             kind = op[0]
-            if kind == "member":
+            if kind in ("member", "gone") and self.sfu is not None:
+                calls_left |= self._calls_of(op[1]["id"] if kind == "member" else op[1])
+            if kind in SFU_OPS:
+                if self.sfu is not None:
+                    self.sfu.apply(op)
+            elif kind == "member":
                 waiting_changed |= self._knocks_changed(op[1])
                 rooms_changed |= self._take(op[1])
             elif kind == "gone":
@@ -240,8 +250,15 @@ class Cluster:
                 rooms_changed |= kind == "policy"
         for room in waiting_changed:
             await self.departures.owners.tell_waiting(room, local=True)
+        for room in calls_left:
+            if self.sfu is not None and self.registry.count_participants(room) == 0:
+                await self.sfu.emptied(room)
         if rooms_changed:  # after the events that follow these changes on the channel (bye, welcome)
             await self.room_list.changed(after=EVENTS_FIRST)
+
+    def _calls_of(self, member_id: str) -> set[str]:
+        member = self.registry.member(member_id)
+        return {room for room in member.rooms if self.registry.in_call(member_id, room)} if member else set()
 
     def _knocks_changed(self, state: dict) -> set[str]:
         """The rooms whose waiting list a member's new snapshot changes (as this copy has it)."""
@@ -420,6 +437,8 @@ class Cluster:
         if not self.bus.up:
             raise RedisUnavailable(self.reason)
         await self._read_the_others(now)
+        if self.sfu is not None:
+            await self.sfu.read()
         self.synced = True
         self.reason = "in sync"
         self._first_sync.set()

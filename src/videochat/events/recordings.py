@@ -169,6 +169,10 @@ class Recordings:
             raise UserError(
                 "recording_unavailable", "Recording needs the media server (SFU), which is not available now."
             )
+        if self.sfu.shared is not None:
+            raise UserError(
+                "recording_unavailable", "Recording is not available yet when several server processes share calls."
+            )
         participants = self.registry.participants(name)
         if any(not p.sfu for p in participants):
             raise UserError(

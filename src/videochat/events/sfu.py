@@ -4,15 +4,23 @@ a call between the mesh and the SFU (model/callmode.py decides, this applies).
 Every event checks what the mesh's relays check (the sender is a participant of that room's call)
 and that the call is on the SFU; the rest is sfu/calls.py's. docs/protocol.md, "Calls through the
 SFU"; docs/sfu.md.
+
+With several processes (--redis, `shared`: cluster/sfu.py) a call has one placement (the Janus
+instance and room) that every process agrees on: the process whose join moves the call opens a
+Janus room and claims the placement; if another process claimed first, it takes theirs. The others
+hear of it before the call's people hear `call_mode`, and each subscribes its own people. Each
+process tells the others which feeds its people publish; the process that sees the call empty
+destroys the Janus room and frees the placement.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from videochat.events.channels import call_room
 from videochat.events.realtime import Event, Server, event_handler
@@ -21,7 +29,7 @@ from videochat.model.callmode import MESH, SFU, CallPolicy
 from videochat.model.errors import UserError, ok
 from videochat.model.rooms import Registry
 from videochat.model.validation import Limits
-from videochat.sfu.calls import SOURCES, SfuCalls, SfuFailed
+from videochat.sfu.calls import SOURCES, SfuCall, SfuCalls, SfuFailed
 from videochat.sfu.instances import Instance, Instances
 
 log = logging.getLogger(__name__)
@@ -29,6 +37,23 @@ log = logging.getLogger(__name__)
 TARGETS = (*SOURCES, "subscriber")
 EVENTS = ("sfu_publish", "sfu_unpublish", "sfu_answer", "sfu_candidate", "sfu_layers", "sfu_status")
 MOVE_WAIT_SECONDS = 5.0  # a call whose Janus died waits this long for one (a local Janus restarts in ~1 s)
+
+
+class Shared(Protocol):
+    """Calls on the SFU shared by several processes (cluster/sfu.py)."""
+
+    async def claim(self, room: str, placement: dict, replacing: dict | None = None) -> dict:
+        """The call's placement: `placement` if none is set (or the one set is `replacing`), else
+        the one set. Raises if the processes cannot agree (Redis is away)."""
+        ...
+
+    async def release(self, room: str, placement: dict) -> None:
+        """Forget the placement, if it is still this one."""
+        ...
+
+    def tell(self, *op: Any) -> None:
+        """A change for the other processes' SfuSignaling (`elsewhere`), in order with the events."""
+        ...
 
 
 @dataclass(eq=False, repr=False)
@@ -51,6 +76,10 @@ class SfuSignaling:
     call_ended: Callable[[str], Awaitable[None]] | None = None
     # a call went back to peer to peer (the SFU failed it, or its media could not reach it)
     left_sfu: Callable[[str], Awaitable[None]] | None = None
+    # several processes (--redis): where calls live is agreed through it
+    shared: Shared | None = None
+    _claiming: set[str] = field(default_factory=set)
+    _tasks: set[asyncio.Task] = field(default_factory=set)
 
     @staticmethod
     def register_off(sio: Server) -> None:
@@ -73,6 +102,7 @@ class SfuSignaling:
         ):
             event_handler(self.sio, event)(fn)
         self.instances.on_down = self.instance_down
+        self.calls.feeds_changed = self._tell_feeds  # (--redis only: the others hear)
 
     def available(self, room: str) -> bool:
         return room not in self.refused and self.instances.available()
@@ -87,8 +117,14 @@ class SfuSignaling:
         opening: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._opening[room] = opening
         try:
-            await self.sio.emit("call_mode", {"room": room, "mode": SFU}, room=call_room(room))
-            await self.calls.open(room)
+            if self.shared is None:
+                await self.sio.emit("call_mode", {"room": room, "mode": SFU}, room=call_room(room))
+                await self.calls.open(room)
+            elif await self._open_shared(room):
+                # the other processes know where the call is before its people hear of the move
+                await self.sio.emit("call_mode", {"room": room, "mode": SFU}, room=call_room(room))
+            else:
+                return  # another process moved it at the same time: its move is the one
         except SfuFailed as error:
             opening.set_exception(error)
             opening.exception()  # retrieved: waiters get it, nobody else must
@@ -99,18 +135,150 @@ class SfuSignaling:
         opening.set_result(None)
         if self.registry.call_mode(room) != SFU:
             # the call ended while Janus opened its room: nobody will close that room but us
-            await self.calls.close(room)
+            await self._end(room)
             return
-        for participant in self.registry.participants(room):
-            self.calls.subscribe(room, participant.member.id)
+        self._subscribe_ours(room)
 
-    async def to_mesh(self, room: str, reason: str) -> None:
+    def _subscribe_ours(self, room: str) -> None:
+        """This process's participants receive everyone else's streams (the others' processes
+        subscribe theirs)."""
+        for participant in self.registry.participants(room):
+            if participant.member.origin == self.registry.origin:
+                self.calls.subscribe(room, participant.member.id)
+
+    async def _open_shared(self, room: str, instance: Instance | None = None, replacing: dict | None = None) -> bool:
+        """--redis: open a Janus room and claim the call's placement with it (`replacing` a placement
+        whose Janus died). True if it is the call's now; False if another process's placement won
+        (this process takes it, and its Janus room goes)."""
+        assert self.shared is not None
+        self._claiming.add(room)  # another process's placement heard meanwhile: the claim decides
+        try:
+            call = await self.calls.open(room, instance)
+            try:
+                placement = await self.shared.claim(room, call.placement(), replacing)
+            except Exception as error:
+                log.warning("the processes could not agree where a call goes: %s", error, extra={"room": room})
+                await self.calls.discard(call)
+                raise SfuFailed("The servers could not agree where this call goes.") from None
+        finally:
+            self._claiming.discard(room)
+        if placement == call.placement():
+            self.shared.tell("sfu_call", room, placement)
+            return True
+        await self.calls.discard(call)
+        target = self.instances.named(placement["instance"])
+        if target is None or not await self.calls.exists(target, placement["number"]):
+            # left behind by a call that ended without anyone to free it (or on a Janus gone): freed,
+            # and this process tries again
+            log.info("a stale call placement was freed", extra={"room": room})
+            await self.shared.release(room, placement)
+            if replacing is None:
+                return await self._open_shared(room, instance, placement)
+            raise SfuFailed("The servers could not agree where this call goes.")
+        self._attach(room, placement)
+        return False
+
+    def _attach(self, room: str, placement: dict) -> None:
+        """A call another process placed (--redis): this process's people join it there."""
+        call = self.calls.on(room)
+        if call is not None and call.placement() == placement:
+            return
+        instance = self.instances.named(str(placement.get("instance")))
+        if instance is None:
+            log.warning("a call is on a Janus this process does not know", extra={"room": room})
+            return
+        if call is not None:
+            self.calls.forget(room)
+        self.calls.attach(room, instance, int(placement["number"]), str(placement["pin"]), str(placement["secret"]))
+        self._subscribe_ours(room)
+        assert self.shared is not None
+        self.shared.tell("sfu_ask", room, placement["number"])  # who publishes what there already
+
+    async def to_mesh(self, room: str, reason: str, *, close: bool = False) -> None:
+        """Back to peer to peer; `close`: its Janus room goes too (else Janus is gone already)."""
         self.registry.set_call_mode(room, MESH)
-        self.calls.forget(room)
+        call = self.calls.on(room)
+        if close:
+            await self.calls.close(room)
+        else:
+            self.calls.forget(room)
+        if self.shared is not None and call is not None:
+            self.shared.tell("sfu_off", room, call.number, reason)
+            self._later(self.shared.release(room, call.placement()), room)
         if self.left_sfu is not None:  # a recording needs the SFU: it stops, and says why
             await self.left_sfu(room)
         log.info("call back to peer to peer", extra={"room": room, "reason": reason})
         await self.sio.emit("call_mode", {"room": room, "mode": MESH, "reason": reason}, room=call_room(room))
+
+    async def _end(self, room: str) -> None:
+        """The call is over (or never was): its Janus room goes, and (--redis) its placement."""
+        call = self.calls.on(room)
+        await self.calls.close(room)
+        if self.shared is not None and call is not None:
+            self.shared.tell("sfu_off", room, call.number, "")
+            with contextlib.suppress(Exception):  # a stale placement is freed by whoever meets it
+                await self.shared.release(room, call.placement())
+
+    def _later(self, work: Awaitable[None], room: str) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception as error:
+                log.warning("an SFU step for another process failed: %s", error, extra={"room": room})
+
+        task = asyncio.create_task(run(), name=f"videochat-sfu-{room}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # what the other processes tell (--redis: cluster/sfu.py)
+
+    def elsewhere(self, origin: str, op: list) -> None:
+        """Another process's change to a call; nothing here waits on Janus (the Redis channel waits)."""
+        kind, room = op[0], op[1]
+        if kind == "sfu_call":
+            if self.registry.count_participants(room) and room not in self._claiming:
+                self.registry.set_call_mode(room, SFU)
+                self._attach(room, op[2])
+            return
+        call = self.calls.on(room)
+        if call is None or call.number != op[2]:
+            return
+        if kind == "sfu_feeds":
+            feeds = {
+                int(feed): (str(who[0]), str(who[1]))
+                for feed, who in op[3].items()
+                if self.registry.in_call(str(who[0]), room)
+            }
+            self.calls.set_remote(call, origin, feeds)
+        elif kind == "sfu_ask":
+            self._tell_feeds(call)
+        elif kind == "sfu_off":
+            reason = op[3]
+            if reason:  # back to peer to peer: this process's people leave Janus too
+                self.registry.set_call_mode(room, MESH)
+                if reason == "sfu_unreachable":
+                    self.refused.add(room)
+                self._later(self.calls.close(room, destroy=False), room)
+            else:
+                self.calls.forget(room)
+
+    def placed(self, room: str, placement: dict) -> None:
+        """A placement read from Redis (this process (re)joined the others): a call in progress is
+        on the SFU there."""
+        if self.registry.count_participants(room) and self.calls.on(room) is None:
+            self.registry.set_call_mode(room, SFU)
+            self._attach(room, placement)
+
+    async def call_emptied(self, room: str) -> None:
+        """The other processes' changes emptied a call this process holds (its people left before)."""
+        if self.registry.count_participants(room) == 0 and self.calls.on(room) is not None:
+            self.refused.discard(room)
+            await self._end(room)
+
+    def _tell_feeds(self, call: SfuCall) -> None:
+        if self.shared is not None:
+            feeds = {str(feed): list(who) for feed, who in call.local_feeds().items()}
+            self.shared.tell("sfu_feeds", call.room, call.number, feeds)
 
     def joined(self, room: str, sid: str) -> None:
         """A participant joined a call on the SFU: it receives everyone else's streams."""
@@ -118,20 +286,27 @@ class SfuSignaling:
             self.calls.subscribe(room, sid)
 
     async def left(self, room: str, sid: str) -> None:
-        """A participant left the call (signaling.py, departures): its handles go; an empty call's room too."""
+        """A participant left the call (signaling.py, departures; or a process that died): its
+        handles go; an empty call's room too."""
         await self.calls.leave(room, sid)
+        call = self.calls.on(room)
+        if call is not None:
+            self.calls.drop_remote(call, sid)
         if self.registry.count_participants(room) == 0:
             self.refused.discard(room)
-            await self.calls.close(room)
+            await self._end(room)
             if self.call_ended is not None:
                 await self.call_ended(room)
 
     async def instance_down(self, instance: Instance) -> None:
         """Janus died: its calls move to a healthy instance (or the same one restarted) and
         everyone publishes again; without one in time, a call that fits a mesh goes back to it."""
-        rooms = [room for room, call in list(self.calls.calls.items()) if call.instance is instance]
-        for room in rooms:
+        lost = {room: call for room, call in list(self.calls.calls.items()) if call.instance is instance}
+        for room in lost:
             self.calls.forget(room)
+        # --redis: each process moves the calls its own people are in (the first to claim a new
+        # placement wins; the others take it)
+        rooms = [room for room in lost if self.shared is None or self._has_ours(room)]
         if not rooms:
             return
         try:
@@ -143,17 +318,26 @@ class SfuSignaling:
                 continue
             if target is not None:
                 try:
-                    await self.calls.open(room, target)
+                    if self.shared is None:
+                        await self.calls.open(room, target)
+                    elif self.calls.on(room) is None:  # (else another process moved it, and said so)
+                        await self._open_shared(room, target, replacing=lost[room].placement())
                 except SfuFailed:
                     pass
                 else:
                     if self.registry.call_mode(room) != SFU:  # it ended meanwhile
-                        await self.calls.close(room)
+                        await self._end(room)
                         continue
-                    log.info("call moved", extra={"room": room, "janus": target.name})
-                    await self.sio.emit("call_mode", {"room": room, "mode": SFU, "moved": True}, room=call_room(room))
-                    for participant in self.registry.participants(room):
-                        self.calls.subscribe(room, participant.member.id)
+                    moved = self.calls.on(room)
+                    log.info("call moved", extra={"room": room, "janus": moved.instance.name if moved else "?"})
+                    # (--redis: each process tells its own people)
+                    await self.sio.emit(
+                        "call_mode",
+                        {"room": room, "mode": SFU, "moved": True},
+                        room=call_room(room),
+                        ignore_queue=self.shared is not None,
+                    )
+                    self._subscribe_ours(room)
                     continue
             if self.policy.fits_mesh(self.registry.count_participants(room)):
                 await self.to_mesh(room, "sfu_lost")
@@ -162,6 +346,9 @@ class SfuSignaling:
                 await self.sio.emit(
                     "call_mode", {"room": room, "mode": SFU, "reason": "sfu_lost"}, room=call_room(room)
                 )
+
+    def _has_ours(self, room: str) -> bool:
+        return any(p.member.origin == self.registry.origin for p in self.registry.participants(room))
 
     # events
 
@@ -233,8 +420,7 @@ class SfuSignaling:
                 "Your connection cannot reach the media server, and this call is too big to run without it.",
             )
         self.refused.add(room)
-        await self.calls.close(room)
-        await self.to_mesh(room, "sfu_unreachable")
+        await self.to_mesh(room, "sfu_unreachable", close=True)
         return ok(room=room, mode=MESH)
 
     # helpers

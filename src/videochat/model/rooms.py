@@ -409,6 +409,7 @@ class Registry:
             if member_id in self._calls.get(room, ())
         }
         hands = {room: self._calls[room][member_id].hand for room in calls if self._calls[room][member_id].hand}
+        sfu = sorted(room for room in calls if self._calls[room][member_id].sfu)
         return {
             "id": member.id,
             "nickname": member.nickname,
@@ -421,6 +422,7 @@ class Registry:
             "rooms": dict(member.rooms),
             "calls": calls,
             "hands": hands,
+            "sfu": sfu,
             "knocks": dict(member.knocks),
             "admitted": sorted(member.admitted),
         }
@@ -457,16 +459,18 @@ class Registry:
         for room in knocks.keys() - member.knocks.keys():
             self._knocks.setdefault(room, {})[member_id] = member
         member.knocks, member.admitted = dict(knocks), set(state.get("admitted", ()))
-        hands = state.get("hands", {})
+        hands, sfu = state.get("hands", {}), set(state.get("sfu", ()))
         for room in rooms:
             media = state["calls"].get(room)
             if media is None:
                 self._drop_participant(member_id, room)
             elif member_id in self._calls.get(room, ()):
-                self._calls[room][member_id].media = Media(**media)
-                self._calls[room][member_id].hand = hands.get(room)
+                participant = self._calls[room][member_id]
+                participant.media, participant.hand, participant.sfu = Media(**media), hands.get(room), room in sfu
             else:
-                self._calls.setdefault(room, {})[member_id] = Participant(member, Media(**media), hand=hands.get(room))
+                self._calls.setdefault(room, {})[member_id] = Participant(
+                    member, Media(**media), sfu=room in sfu, hand=hands.get(room)
+                )
         return departures
 
     def forget(self, member_id: str) -> tuple[Member | None, list[Departure]]:

@@ -5,6 +5,10 @@ Nothing of Janus reaches a browser but SDP: room numbers, pins, secrets and feed
 person's subscription is reconciled by one task at a time: it wants every feed of the call but its
 own, and each change (join, subscribe, unsubscribe) gives a new offer that goes to the browser
 (`send`) and waits for its answer before the next change.
+
+With several processes (--redis) each process holds its own handles on the same Janus room
+(`attach`), and learns the feeds the others' people publish from them (`SfuCall.remote`, kept by
+events/sfu.py); `feeds_changed` tells it when this process's own feeds change.
 """
 
 from __future__ import annotations
@@ -87,9 +91,21 @@ class SfuCall:
     secret: str
     publishers: dict[tuple[str, str], Publisher] = field(default_factory=dict)
     subscribers: dict[str, Subscriber] = field(default_factory=dict)
+    # feeds published through the other processes (--redis), by process: feed -> (sid, source)
+    remote: dict[str, dict[int, tuple[str, str]]] = field(default_factory=dict)
+
+    def local_feeds(self) -> dict[int, tuple[str, str]]:
+        return {p.feed: (p.sid, p.source) for p in self.publishers.values() if p.feed is not None and p.flowing}
 
     def feeds(self) -> dict[int, tuple[str, str]]:
-        return {p.feed: (p.sid, p.source) for p in self.publishers.values() if p.feed is not None and p.flowing}
+        feeds = self.local_feeds()
+        for theirs in self.remote.values():
+            feeds.update(theirs)
+        return feeds
+
+    def placement(self) -> dict:
+        """Where the call lives, for the other processes (never for a browser)."""
+        return {"instance": self.instance.name, "number": self.number, "pin": self.pin, "secret": self.secret}
 
 
 class SfuCalls:
@@ -102,6 +118,8 @@ class SfuCalls:
         # calls being recorded: room -> the folder Janus writes their streams to (docs/recording.md)
         self.recording: dict[str, Path] = {}
         self.recorded: Recorded | None = None
+        # this process's own flowing feeds of a call changed (--redis: the others hear of it)
+        self.feeds_changed: Callable[[SfuCall], None] | None = None
         self.max_recorded_streams = 200  # streams one recording takes (a republishing loop: no more)
         self._file_numbers: dict[Path, itertools.count] = {}
         self._nudging: set[asyncio.Task] = set()
@@ -146,13 +164,39 @@ class SfuCalls:
         log.info("call on Janus", extra={"room": room, "janus": instance.name})
         return call
 
-    async def close(self, room: str) -> None:
-        call = self.calls.pop(room, None)
-        if call is None:
-            return
+    def attach(self, room: str, instance: Instance, number: int, pin: str, secret: str) -> SfuCall:
+        """A call another process opened on `instance` (--redis): this process's people join it there."""
+        call = SfuCall(room, instance, number, pin, secret)
+        instance.calls += 1
+        self.calls[room] = call
+        log.info("call on Janus", extra={"room": room, "janus": instance.name, "opened": "elsewhere"})
+        return call
+
+    async def exists(self, instance: Instance, number: int) -> bool:
+        """Whether Janus still has that room (a placement another process left behind may be stale)."""
+        if instance.control is None or not instance.healthy:
+            return False
+        try:
+            data, _ = await instance.control.message({"request": "exists", "room": number})
+        except JanusError:
+            return False
+        return data.get("exists") is True
+
+    async def close(self, room: str, *, destroy: bool = True) -> None:
+        """The call's handles here go, and (`destroy`) its Janus room; without, the room stays for the
+        other processes' people (--redis)."""
+        call = self.calls.get(room)
+        if call is not None:
+            await self.discard(call, destroy=destroy)
+
+    async def discard(self, call: SfuCall, *, destroy: bool = True) -> None:
+        """`close` for this very call (not another one of its room that took its place)."""
+        if self.calls.get(call.room) is call:
+            del self.calls[call.room]
+        room = call.room
         await self._drop(call)
         control = call.instance.control
-        if control is not None and call.instance.healthy:
+        if destroy and control is not None and call.instance.healthy:
             with contextlib.suppress(JanusError):
                 await control.message({"request": "destroy", "room": call.number, "secret": call.secret})
         log.info("call off Janus", extra={"room": room, "janus": call.instance.name})
@@ -248,7 +292,12 @@ class SfuCalls:
     def _flowing(self, call: SfuCall, publisher: Publisher) -> None:
         if not publisher.flowing and call.publishers.get((publisher.sid, publisher.source)) is publisher:
             publisher.flowing = True
-            self._want_changed(call)
+            self._local_feeds_changed(call)
+
+    def _local_feeds_changed(self, call: SfuCall) -> None:
+        self._want_changed(call)
+        if self.feeds_changed is not None and self.calls.get(call.room) is call:
+            self.feeds_changed(call)
 
     def _publisher_event(self, call: SfuCall, publisher: Publisher, message: dict) -> None:
         kind = message.get("janus")
@@ -280,7 +329,7 @@ class SfuCalls:
             publisher.timer.cancel()
         if publisher.feed is not None:
             call.instance.publishers = max(0, call.instance.publishers - 1)
-            self._want_changed(call)
+            self._local_feeds_changed(call)
         if publisher.handle is not None:
             await publisher.handle.detach()
 
@@ -293,6 +342,22 @@ class SfuCalls:
             call.subscribers[sid] = sub = Subscriber(sid)
             sub.task = asyncio.create_task(self._reconcile_forever(call, sub), name=f"videochat-sfu-sub-{sid}")
         call.subscribers[sid].wake.set()
+
+    def set_remote(self, call: SfuCall, origin: str, feeds: dict[int, tuple[str, str]]) -> None:
+        """The feeds another process's people publish in this call now (all of them: it replaces)."""
+        if call.remote.get(origin, {}) != feeds:
+            if feeds:
+                call.remote[origin] = feeds
+            else:
+                call.remote.pop(origin, None)
+            self._want_changed(call)
+
+    def drop_remote(self, call: SfuCall, sid: str) -> None:
+        """Someone of another process left the call: their feeds go, whatever that process says later."""
+        for origin, feeds in list(call.remote.items()):
+            kept = {feed: who for feed, who in feeds.items() if who[0] != sid}
+            if kept != feeds:
+                self.set_remote(call, origin, kept)
 
     def _want_changed(self, call: SfuCall) -> None:
         for sub in call.subscribers.values():

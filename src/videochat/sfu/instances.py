@@ -121,6 +121,9 @@ class Instances:
         healthy = [i for i in self.all if i.healthy]
         return min(healthy, key=lambda i: (i.calls, i.publishers + i.subscribers), default=None)
 
+    def named(self, name: str) -> Instance | None:
+        return next((i for i in self.all if i.name == name), None)
+
     def available(self) -> bool:
         return any(i.healthy for i in self.all)
 
