@@ -488,3 +488,35 @@ async def test_last_n_receives_the_recent_speakers_and_the_pinned_only(
         await expect(tile_of(ana, pinned)).to_have_attribute("data-paused", "true")
     finally:
         await light.close()
+
+
+async def test_a_python_peer_receives_every_page_s_video_and_sound_through_the_sfu(
+    sfu_videochat, new_user, room_name, room_url
+):
+    """Three Chromium pages (two of them moved from a mesh) and a `videochat.peer.Peer` (aiortc):
+    the peer decodes every page's simulcast video and receives their sound. It failed in about
+    two runs of five: aiortc gave a stream its own never-connected transport when Janus's first
+    offer left it out of the BUNDLE group, and a peer that asked for the smallest layer stayed
+    stuck when Chromium stopped sending that layer (docs/peer.md)."""
+    from videochat.peer import Peer
+
+    url = room_url(sfu_videochat.url, room_name)
+    pages = []
+    for name in ("Ana", "Ben", "Cho"):
+        page = await open_call_page(new_user, name)
+        await enter_and_join_call(page, url, name)
+        pages.append(page)
+    peer = Peer(sfu_videochat.url, room_name, name="Robot")
+    try:
+        await peer.start()
+        await eventually(lambda: peer.mode == "sfu" or None, timeout=30, what="the peer on the SFU")
+        for name in ("Ana", "Ben", "Cho"):
+            await eventually(
+                lambda n=name: (
+                    (r := peer.peer_named(n)) is not None and r.frames["video"] >= 30 and r.frames["audio"] >= 30
+                ),
+                timeout=40,
+                what=f"{name}'s video and sound decoded by the peer ({peer.describe()})",
+            )
+    finally:
+        await peer.stop()

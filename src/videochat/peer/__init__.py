@@ -29,6 +29,7 @@ import aiohttp
 import socketio
 from aiortc import (
     MediaStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
     RTCIceTransportPolicy,
@@ -466,9 +467,15 @@ class Peer:
             except (PeerError, TimeoutError, socketio.exceptions.SocketIOError) as error:
                 log.warning("the call cannot go back to peer to peer: %s", error)
 
-        return SfuSession(
-            self.room, self._new_pc, call, self._sfu_frame, failed, self.receive_video, self.receive_audio
-        )
+        async def new_pc() -> RTCPeerConnection:
+            # Janus bundles every stream on one transport. aiortc gives a transceiver that an offer
+            # leaves out of its BUNDLE group (a stream Janus had not set up yet) a transport of
+            # its own, never connected: that person's video was received by nobody (their packets,
+            # routed by payload type, went to another person's decoder). Max-bundle puts it on
+            # the one transport whatever the offer says.
+            return await self._new_pc(RTCBundlePolicy.MAX_BUNDLE)
+
+        return SfuSession(self.room, new_pc, call, self._sfu_frame, failed, self.receive_video, self.receive_audio)
 
     def _sfu_frame(self, peer_id: str, kind: str) -> None:
         remote = self.peers.get(peer_id)
@@ -483,14 +490,16 @@ class Peer:
 
     # connections and media
 
-    async def _new_pc(self) -> RTCPeerConnection:
+    async def _new_pc(self, bundle: RTCBundlePolicy = RTCBundlePolicy.BALANCED) -> RTCPeerConnection:
         await self._renew_ice_servers()
         servers = [
             RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
             for s in self.ice_servers
         ]
         return RTCPeerConnection(
-            RTCConfiguration(iceServers=servers, iceTransportPolicy=_policy(self.ice_transport_policy))
+            RTCConfiguration(
+                iceServers=servers, iceTransportPolicy=_policy(self.ice_transport_policy), bundlePolicy=bundle
+            )
         )
 
     def _remote(self, peer_id: str, nickname: str) -> RemotePeer:

@@ -47,7 +47,6 @@ class SfuSession:
         self.subscriber: RTCPeerConnection | None = None
         self.streams: dict[str, dict] = {}  # mid -> {id, source, kind}
         self._lock = asyncio.Lock()
-        self._sized: set[str] = set()  # video mids whose layer was chosen
         self._tasks: set[asyncio.Task] = set()
 
     def _watch(self, pc: RTCPeerConnection) -> None:
@@ -92,7 +91,6 @@ class SfuSession:
             if pc is not None and info.get("fresh"):  # subscribed afresh (our answer came too late)
                 await pc.close()
                 pc = self.subscriber = None
-                self._sized.clear()
             if pc is None:
                 pc = self.subscriber = await self._make_pc()
                 self._watch(pc)
@@ -109,12 +107,11 @@ class SfuSession:
             await pc.setLocalDescription(await pc.createAnswer())
             answer = {"type": "answer", "sdp": pc.localDescription.sdp}
             await self._call("sfu_answer", {"room": self.room, "seq": info["seq"], "answer": answer})
-            # nothing is shown here: the smallest simulcast layer of each new video is enough
-            new = [s["mid"] for s in info.get("streams", []) if s["kind"] == "video" and s["mid"] not in self._sized]
-            if new and self.receive_video:
-                self._sized.update(new)
-                layers = [{"mid": mid, "substream": 0} for mid in new]
-                await self._call("sfu_layers", {"room": self.room, "layers": layers})
+            # No layer is chosen (Janus sends the biggest it receives, and falls back to smaller
+            # ones when a bigger one stops). Asking for the smallest left a person's video stuck
+            # for good: Janus switches a subscriber up only towards the layer asked for, so when
+            # the small layer it had switched to stopped (Chromium sends it now and then, a page
+            # starved of CPU not at all), nothing came any more.
 
     def _receive(self, pc: RTCPeerConnection, track: MediaStreamTrack) -> None:
         mid = next((t.mid for t in pc.getTransceivers() if t.receiver.track is track), None)
