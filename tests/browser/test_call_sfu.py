@@ -520,3 +520,43 @@ async def test_a_python_peer_receives_every_page_s_video_and_sound_through_the_s
             )
     finally:
         await peer.stop()
+
+
+async def test_pages_on_two_processes_share_one_call_on_the_sfu(tmp_path, redis_server, new_user, room_name, room_url):
+    """Several processes on Redis, sharing a Janus run elsewhere (docs/sfu.md, "Several
+    processes"): Ana and Cho on one process, Ben on the other. The third moves the call, every page
+    receives both others through the SFU, and a fourth on the second process comes straight in."""
+    from janus_remote import RemoteJanus
+
+    from redis_server import ProcessGroup
+
+    secret = "a secret for the test's Janus"
+    janus = RemoteJanus(tmp_path / "janus", secret, (22000, 22499))
+    secret_file = tmp_path / "janus-secret"
+    secret_file.write_text(secret + "\n")
+    group = await asyncio.to_thread(
+        ProcessGroup(
+            tmp_path / "group",
+            redis_server,
+            *("--sfu-from", "3", "--janus", janus.url, "--janus-secret-file", str(secret_file)),
+        ).start
+    )
+    try:
+        one, two = group.urls
+        people = [("Ana", one), ("Ben", two), ("Cho", one), ("Dev", two)]
+        pages = [await open_call_page(new_user, name) for name, _ in people]
+        for page, (name, url) in zip(pages[:3], people, strict=False):
+            await enter_and_join_call(page, room_url(url, room_name), name)
+        for page in pages[:3]:
+            await wait_on_sfu(page, 2)
+            await wait_remote_videos_play(page, 2)
+        await enter_and_join_call(pages[3], room_url(two, room_name), "Dev")
+        for page in pages:
+            await wait_on_sfu(page, 3)
+            await wait_remote_videos_play(page, 3)
+        for process in group.processes:  # one Janus room, opened by one process, joined by the other
+            await process.wait_log(f"call on Janus room={room_name}")
+        assert sum("opened=elsewhere" in p.log for p in group.processes) == 1
+    finally:
+        await asyncio.to_thread(group.stop)
+        janus.stop()
