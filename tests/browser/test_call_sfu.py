@@ -560,3 +560,47 @@ async def test_pages_on_two_processes_share_one_call_on_the_sfu(tmp_path, redis_
     finally:
         await asyncio.to_thread(group.stop)
         janus.stop()
+
+
+# The camera's simulcast layers but the full one stop, as a sender starved of CPU does
+STOP_SMALL_LAYERS = """async () => {
+    for (const pc of window.__pcs.filter((pc) => pc.connectionState === "connected")) {
+        for (const sender of pc.getSenders()) {
+            const parameters = sender.getParameters();
+            if ((parameters.encodings ?? []).length < 2) continue;
+            for (const encoding of parameters.encodings) encoding.active = encoding.rid === "h";
+            await sender.setParameters(parameters);
+        }
+    }
+}"""
+
+
+async def test_a_small_tile_keeps_its_video_when_the_sender_stops_the_small_layers(
+    sfu_videochat, new_user, room_name, room_url
+):
+    """Ben shows everyone small (he asks for the smallest layer); Ana's browser then sends only its
+    full layer (Chromium drops layers on a starved machine). Janus moves a subscriber up only
+    towards the layer asked for, so Ben's tile of Ana froze; the page notices its video stalled
+    and asks for the full layer, and Ana's video goes on."""
+    url = room_url(sfu_videochat.url, room_name)
+    names = ["Ana", "Ben", "Cho"]
+    pages = [await open_call_page(new_user, name) for name in names]
+    for page, name in zip(pages, names, strict=True):
+        await enter_and_join_call(page, url, name)
+    for page in pages:
+        await wait_on_sfu(page, 2)
+    ana, ben = pages[0], pages[1]
+    await ben.evaluate(SIZE_TILES, 60)
+    await wait_for_async(
+        ben,
+        f"async () => {{ const v = await ({INBOUND_VIDEO})(); return v.length >= 2 && v.every((x) => x.height > 0 && x.height <= 180); }}",
+    )
+    await ana.evaluate(STOP_SMALL_LAYERS)
+    # every video Ben receives goes on: 30 more frames each (1.5 s of the fake camera), Ana's too
+    await wait_for_async(ben, f"async () => (await ({INBOUND_VIDEO})()).some((x) => x.height > 180)")
+    before = {v["mid"]: v["frames"] for v in await ben.evaluate(INBOUND_VIDEO)}
+    await wait_for_async(
+        ben,
+        f"async (before) => (await ({INBOUND_VIDEO})()).filter((v) => v.frames >= (before[v.mid] ?? 0) + 30).length >= 2",
+        before,
+    )

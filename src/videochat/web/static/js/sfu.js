@@ -15,6 +15,12 @@ import { Emitter } from "./events.js";
 const CONNECT_MS = 20_000;
 /** A video stream received not at all (--last-n): what `fit` remembers for it instead of a layer. */
 const OFF = -1;
+// A video received on a smaller layer whose bytes stopped growing this long is asked for in full,
+// for FULL_FOR_MS: Janus moves a receiver up only towards the layer asked for, so when a sender
+// stops its small layers (Chromium does on a starved machine) a small tile froze for good.
+const STALL_MS = 2000;
+const FULL_FOR_MS = 30_000;
+const STALL_CHECK_MS = 1000;
 /** @typedef {(event: string, request: object) => Promise<any>} SfuRequest */
 
 /**
@@ -132,6 +138,12 @@ export class SfuLink extends Emitter {
     #audio = null;
     /** @type {Map<string, Energy>} mid -> its sound energy when audioLevel last read it */
     #energy = new Map();
+    /** @type {Map<string, {bytes: number, since: number}>} mid -> its video bytes, and since when that many */
+    #progress = new Map();
+    /** @type {Map<string, number>} mid -> until when it is received in full (its smaller layer stalled) */
+    #full = new Map();
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    #stallTimer;
     #closed = false;
     #failed = false;
     #queued = 0; // offers waiting for their turn
@@ -234,6 +246,7 @@ export class SfuLink extends Emitter {
             pc.close();
             pc = this.#subscriber = null;
             this.#layers.clear();
+            this.#progress.clear();
         }
         if (!pc) {
             pc = this.#subscriber = new RTCPeerConnection(this.config);
@@ -280,6 +293,8 @@ export class SfuLink extends Emitter {
             }
         }
         for (const mid of [...this.#layers.keys()]) if (!this.#mids.has(mid)) this.#layers.delete(mid);
+        for (const mid of [...this.#progress.keys()]) if (!this.#mids.has(mid)) this.#progress.delete(mid);
+        for (const mid of [...this.#full.keys()]) if (!this.#mids.has(mid)) this.#full.delete(mid);
         for (const mid of [...this.#energy.keys()]) if (!this.#mids.has(mid)) this.#energy.delete(mid);
     }
 
@@ -296,11 +311,41 @@ export class SfuLink extends Emitter {
             const height = heights.get(streamKey(stream));
             if (height === undefined) continue;
             const off = stream.source === "camera" && !receives(stream.id);
-            const layer = off ? OFF : layerFor(height, globalThis.devicePixelRatio ?? 1);
+            let layer = off ? OFF : layerFor(height, globalThis.devicePixelRatio ?? 1);
+            if (layer !== OFF && (this.#full.get(mid) ?? 0) > performance.now()) layer = 2;
             if (this.#layers.get(mid) !== layer) {
                 this.#layers.set(mid, layer);
+                this.#progress.delete(mid); // a stall is counted from this change on
                 changes.push(off ? { mid, send: false } : { mid, substream: layer });
             }
+        }
+        if (changes.length) await this.request("sfu_layers", { layers: changes }).catch(() => {});
+        this.#stallTimer ??= setInterval(() => this.#checkStalls(), STALL_CHECK_MS);
+    }
+
+    /** Videos asked for on a smaller layer that stopped coming are asked for in full (STALL_MS). */
+    async #checkStalls() {
+        const pc = this.#subscriber;
+        if (!pc || this.#closed) return;
+        const stats = await pc.getStats().catch(() => null);
+        if (!stats || pc !== this.#subscriber) return;
+        const now = performance.now();
+        const changes = [];
+        for (const report of stats.values()) {
+            if (report.type !== "inbound-rtp" || report.kind !== "video" || report.mid == null) continue;
+            const mid = String(report.mid);
+            const bytes = report.bytesReceived ?? 0;
+            const seen = this.#progress.get(mid);
+            if (!seen || bytes > seen.bytes) {
+                this.#progress.set(mid, { bytes, since: now });
+                continue;
+            }
+            const layer = this.#layers.get(mid);
+            if (layer === undefined || layer === OFF || layer >= 2 || now - seen.since < STALL_MS) continue;
+            this.#full.set(mid, now + FULL_FOR_MS);
+            this.#layers.set(mid, 2);
+            this.#progress.set(mid, { bytes, since: now });
+            changes.push({ mid, substream: 2 });
         }
         if (changes.length) await this.request("sfu_layers", { layers: changes }).catch(() => {});
     }
@@ -358,6 +403,7 @@ export class SfuLink extends Emitter {
 
     close() {
         this.#closed = true;
+        clearInterval(this.#stallTimer);
         for (const pc of this.#publishers.values()) pc.close();
         this.#publishers.clear();
         this.#subscriber?.close();
