@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { budgetShares, layerFor, levelBetween, simulcastEncodings, streamKey } from "../../src/videochat/web/static/js/sfu.js";
+import { budgetShares, layerFor, simulcastEncodings, streamKey } from "../../src/videochat/web/static/js/sfu.js";
 
 test("the camera goes up in three layers, full, half and a quarter, inside the upload budget", () => {
     const layers = simulcastEncodings(2500);
@@ -42,14 +42,3 @@ test("sharing a screen splits the upload budget: the camera's layers and the scr
     assert.ok(sharing.screen >= 300_000, "a screen needs some bitrate to be readable");
 });
 
-test("a sound's level between two reads is its mean over the interval: a short beep between reads counts", () => {
-    // a 20 ms beep at level 0.5 within 200 ms of silence: energy 0.5² × 0.02
-    const before = { energy: 1.0, duration: 10.0 };
-    const level = levelBetween(before, { energy: 1.0 + 0.25 * 0.02, duration: 10.2 });
-    assert.ok(Math.abs(level - 0.5 * Math.sqrt(0.1)) < 1e-9, String(level));
-    assert.ok(level > 0.02, "loud enough to be speaking (media.js: above 0.02)");
-    assert.equal(levelBetween(before, { energy: 1.0, duration: 10.2 }), 0); // silence
-    assert.equal(levelBetween(before, before), 0); // no time passed
-    assert.equal(levelBetween(before, { energy: 0.1, duration: 0.2 }), 0); // a new connection's totals
-    assert.equal(levelBetween(before, { energy: 9, duration: 10.1 }), 1); // never above 1
-});

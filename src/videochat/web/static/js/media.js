@@ -326,8 +326,8 @@ export class LocalMedia {
 
 /**
  * Who is speaking, for the ring on the tiles: levels read a few times a second from WebRTC's own
- * audio levels (the mesh: the level each received packet carries, and our sender's statistics)
- * rather than from Web Audio. An AudioContext runs an audio render thread (and an output stream in
+ * statistics (the energy of the sound received since the last read, levels.js; our sender's
+ * level) rather than from Web Audio. An AudioContext runs an audio render thread (and an output stream in
  * the browser's audio service) for as long as it lives, in every page of the call: about a tenth
  * of a core for a call of three on the benchmark's machine (bench/HISTORY.md).
  */

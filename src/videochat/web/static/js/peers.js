@@ -3,6 +3,7 @@
 // it stays broken, and held to the upload budget. No DOM: the call follows its events.
 
 import { Emitter } from "./events.js";
+import { energyIn, levelBetween } from "./levels.js";
 
 /** @typedef {"connecting" | "connected" | "retrying" | "failed"} LinkState */
 /** @typedef {(event: "offer" | "answer" | "ice", payload: any, toId: string) => void} Signal */
@@ -265,7 +266,7 @@ export class Mesh extends Emitter {
         if (candidate) this.#links.get(from)?.receive(() => candidate, true);
     }
 
-    /** How loud a peer is (0 to 1), from the level its last audio packets carried. */
+    /** How loud a peer is (0 to 1) since the last read, from the energy of the sound received (levels.js). */
     audioLevel(id) {
         return this.#links.get(id)?.receivedAudioLevel() ?? null;
     }
@@ -407,6 +408,8 @@ class PeerLink {
     closed = false;
     remoteFingerprint = "";
     stream = new MediaStream();
+    /** @type {import("./levels.js").Energy | null} the received sound's totals at the last read */
+    #heard = null;
     /** @type {{bitrate: number, maxHeight: number} | null} */
     #limit = null;
     /** The bitrate and scale the video sender was last given ("" for none). */
@@ -513,13 +516,17 @@ class PeerLink {
     /**
      * Nothing to read before the connection is up, and each read waits for WebRTC's threads: a
      * connection being set up (a join, the busiest moment of a page) is not asked.
-     * @returns {number | null}
+     * @returns {Promise<number | null>}
      */
-    receivedAudioLevel() {
+    async receivedAudioLevel() {
         if (this.closed || this.pc.connectionState !== "connected") return null;
         const receiver = this.#transceiver("audio")?.receiver;
         if (!receiver) return null;
-        return receiver.getSynchronizationSources?.()[0]?.audioLevel ?? null;
+        const reading = energyIn(await receiver.getStats());
+        if (!reading) return 0;
+        const last = this.#heard;
+        this.#heard = reading;
+        return last ? levelBetween(last, reading) : 0;
     }
 
     /** @returns {Promise<number | null>} */

@@ -5,8 +5,10 @@
 // the browser never talks to Janus. No DOM here: call.js shows what this tells.
 
 import { Emitter } from "./events.js";
+import { levelBetween } from "./levels.js";
 
 /** @typedef {import("./protocol.js").SfuStream} SfuStream */
+/** @typedef {import("./levels.js").Energy} Energy */
 
 /** A connection to the SFU not up by then counts as failed. */
 // ICE that has not connected by then is taken for a firewall (ICE itself gives up after about 30 s);
@@ -66,19 +68,8 @@ export function layerFor(height, pixelRatio = 1) {
     return 0;
 }
 
-/** @typedef {{energy: number, duration: number}} Energy a received sound's totals (inbound-rtp) */
 const ENERGY_READ_MS = 100; // one statistics read serves every person's level in a tick
 
-/**
- * The level (0 to 1, as audioLevel) of a received sound between two readings of its totals:
- * totalAudioEnergy adds level² × seconds, so this is the root mean square over the interval.
- * @param {Energy} before @param {Energy} after
- */
-export function levelBetween(before, after) {
-    const seconds = after.duration - before.duration;
-    if (!(seconds > 0)) return 0;
-    return Math.min(1, Math.sqrt(Math.max(0, after.energy - before.energy) / seconds));
-}
 
 /**
  * Each received sound's totals, by mid. @param {RTCPeerConnection} pc
