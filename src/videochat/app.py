@@ -22,8 +22,9 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from videochat.cluster.recordings import SharedRecordings
 from videochat.cluster.sfu import SharedSfu
-from videochat.cluster.sync import Cluster
+from videochat.cluster.sync import PROCS, Cluster
 from videochat.events.ice import IceServers
 from videochat.events.identity import BrowserIds
 from videochat.events.realtime import Server
@@ -144,6 +145,13 @@ class VideochatApp:
                     self.cluster.pid, self.cluster.bus, self.cluster.redis
                 )
                 self.cluster.sfu.sfu = self.events.sfu
+                # and on who records: the recording's folder must be one they all reach (recording.md)
+                self.cluster.recordings = SharedRecordings(
+                    self.cluster.pid, self.cluster.bus, self.cluster.redis, PROCS
+                )
+                self.cluster.recordings.recordings = self.events.recordings
+                self.events.recordings.shared = self.cluster.recordings
+                self.events.sfu.calls.file_tag = "p" + self.cluster.pid[:8]
         self.metrics.count_calls_with(self.registry.count_calls)
         self.lobby = Lobby(self.limits, self.limiter, self.origins)
         self._init_operations(settings)

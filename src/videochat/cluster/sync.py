@@ -35,6 +35,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
+from videochat.cluster.recordings import OPS as RECORDING_OPS
+from videochat.cluster.recordings import SharedRecordings
 from videochat.cluster.sfu import OPS as SFU_OPS
 from videochat.cluster.sfu import SharedSfu
 from videochat.fastpath.broadcast import BroadcastManager
@@ -113,6 +115,7 @@ class Cluster:
         self.room_list: RoomList
         self.departures: Departures
         self.sfu: SharedSfu | None = None  # calls on the SFU (events/sfu.py), when it is on
+        self.recordings: SharedRecordings | None = None  # recordings (events/recordings.py), with the SFU
 
     def clock(self) -> float:
         """When a member enters a room (orders members across processes): Unix time, never the
@@ -225,6 +228,9 @@ class Cluster:
             if kind in SFU_OPS:
                 if self.sfu is not None:
                     self.sfu.apply(op)
+            elif kind in RECORDING_OPS:
+                if self.recordings is not None:
+                    await self.recordings.apply(op)
             elif kind == "member":
                 waiting_changed |= self._knocks_changed(op[1])
                 rooms_changed |= self._take(op[1])
@@ -371,6 +377,8 @@ class Cluster:
         await self.redis.zadd(PROCS, {self.pid: now + self.dead_after})
         deadlines = await self._deadlines()
         await self._bury_the_dead(deadlines, now)
+        if self.recordings is not None:
+            await self.recordings.homes_alive({pid for pid, due in deadlines.items() if due > now} | {self.pid})
         cutoff = time.monotonic() - TOMBSTONE_SECONDS
         for member_id in [m for m, when in self._gone.items() if when < cutoff]:
             del self._gone[member_id]

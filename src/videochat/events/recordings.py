@@ -6,6 +6,12 @@ A recording needs the SFU: Janus writes each stream it receives to a file of its
 that start while the room is recorded start there. Each recording has a folder,
 `<recordings-dir>/<id>/`: `raw/` holds Janus's files, `recording.json` what they are (who sent
 each stream, when it began, when the recording stopped). docs/recording.md.
+
+With several processes (--redis, `shared`: cluster/recordings.py) the process that starts a
+recording is its home: it keeps recording.json, tells the room, and makes the file. The others
+mirror it (`elsewhere`): their people's streams are recorded into the same folder (which every
+process and Janus must reach at the same path), each stream's line goes to the home, and a stop
+they see (the call ended there, the disk is full) is asked of the home.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from videochat.events.channels import chat_room
 from videochat.events.owners import Owners
@@ -44,6 +50,20 @@ MAX_PER_BROWSER = 50  # kept at once by whoever started them (its browser id)
 MAX_STREAMS = 200  # streams recorded in one recording (a publisher republishing in a loop: no more)
 
 
+class Shared(Protocol):
+    """Recordings shared by several processes (cluster/recordings.py)."""
+
+    pid: str
+
+    def tell(self, *op: Any) -> None:
+        """A change for the other processes' Recordings (`elsewhere`), in order with the events."""
+        ...
+
+    async def alive(self) -> set[str]:
+        """The processes alive now (their heartbeats in Redis)."""
+        ...
+
+
 @dataclass
 class Recording:
     id: str
@@ -57,6 +77,7 @@ class Recording:
     progress: float = 0.0  # of the processing, 0 to 1
     error: str | None = None
     finished: float | None = None  # when its processing ended (Unix time): --recordings-retention counts from it
+    home: str | None = None  # the process that started it and makes its file (--redis; None: one process)
 
     def public(self) -> dict[str, Any]:
         """What members are told of it."""
@@ -99,6 +120,7 @@ class Recordings:
     _watch: asyncio.Task | None = None
     _starting: set[str] = field(default_factory=set)  # rooms whose recording is being started
     _told: set[asyncio.Task] = field(default_factory=set)  # recording_file emits under way
+    shared: Shared | None = None  # several processes (--redis)
 
     def __post_init__(self) -> None:
         if self.sfu is not None:
@@ -121,8 +143,13 @@ class Recordings:
         """Read what is kept; what a stopped (or killed) server left unprocessed is processed now."""
         found = await asyncio.to_thread(_read_all, self.folder)
         self.known.update({recording.id: recording for recording in found})
+        alive = await self.shared.alive() if self.shared is not None else set()
         for recording in found:
-            if recording.state in ("recording", "processing"):
+            if recording.state == "recording" and recording.home in alive:
+                await self._mirror(recording)  # another process records it now: so do this one's people
+            elif recording.state == "processing" and recording.home in alive:
+                continue  # its home makes the file
+            elif recording.state in ("recording", "processing"):
                 if recording.stopped is None:  # the server died while recording: it ended then
                     recording.stopped = await asyncio.to_thread(_last_written, self.folder / recording.id, recording)
                 log.info("processing a recording left unprocessed", extra={"id": recording.id})
@@ -133,6 +160,8 @@ class Recordings:
         """The server stops: recordings under way stop, and are processed at the next start."""
         for room in list(self.active):
             recording = self.active.pop(room)
+            if not self._home(recording):
+                continue  # its home goes on recording it
             recording.stopped = time.time()
             recording.state = "processing"
             self._save(recording)
@@ -169,10 +198,6 @@ class Recordings:
             raise UserError(
                 "recording_unavailable", "Recording needs the media server (SFU), which is not available now."
             )
-        if self.sfu.shared is not None:
-            raise UserError(
-                "recording_unavailable", "Recording is not available yet when several server processes share calls."
-            )
         participants = self.registry.participants(name)
         if any(not p.sfu for p in participants):
             raise UserError(
@@ -183,7 +208,14 @@ class Recordings:
         key = member.key
         if key is not None and sum(r.by_key == key for r in self.known.values()) >= MAX_PER_BROWSER:
             raise UserError("recordings_full", f"You keep {MAX_PER_BROWSER} recordings already; delete some first.")
-        recording = Recording(secrets.token_hex(16), name, member.as_dict(), member.key, time.time())
+        recording = Recording(
+            secrets.token_hex(16),
+            name,
+            member.as_dict(),
+            member.key,
+            time.time(),
+            home=self.shared.pid if self.shared is not None else None,
+        )
         self.known[recording.id] = recording
         await asyncio.to_thread(
             _private_folders, self.folder, self.folder / recording.id, self.folder / recording.id / "raw"
@@ -196,6 +228,8 @@ class Recordings:
         self.active[name] = recording
         self._save(recording)
         await self.sfu.calls.set_recording(name, self.folder / recording.id / "raw")
+        if self.shared is not None:  # before the move and the news: the others record from the start
+            self.shared.tell("rec_on", name, asdict(recording), str(self.folder / recording.id))
         if participants and self.registry.call_mode(name) == MESH:
             self.registry.set_call_mode(name, SFU)
             await self.sfu.to_sfu(name)  # its publishers record from their first packet
@@ -211,13 +245,24 @@ class Recordings:
 
     async def stop(self, room: str, *, by: str | None = None, reason: str | None = None) -> None:
         """Stop the room's recording (its owner asked; or the call ended: `reason`)."""
-        recording = self.active.pop(room, None)
+        recording = self.active.get(room)
         if recording is None:
             return
+        if not self._home(recording):
+            assert self.shared is not None
+            if recording.home in await self.shared.alive():
+                self.shared.tell("rec_stop", room, recording.id, by, reason)  # its home stops it, for everyone
+                return
+            await self._inherit(recording)  # its home died: this process finishes it
+        if self.active.get(room) is not recording:
+            return  # stopped meanwhile
+        del self.active[room]
         recording.stopped = time.time()
         recording.state = "processing"
         if self.sfu is not None:
             await self.sfu.calls.set_recording(room, None)
+        if self.shared is not None:
+            self.shared.tell("rec_off", room, recording.id)
         self._save(recording)
         self._process_later(recording)
         log.info("recording stopped", extra={"room": room, "id": recording.id, "reason": reason or "asked"})
@@ -382,16 +427,86 @@ class Recordings:
         if recording is None or len(recording.streams) >= MAX_STREAMS:
             return
         member = self.registry.member(sid)
-        recording.streams.append(
-            {
-                "sid": sid,
-                "nickname": member.nickname if member is not None else "",
-                "source": source,
-                "base": base.name,
-                "started": time.time(),
-            }
-        )
+        stream = {
+            "sid": sid,
+            "nickname": member.nickname if member is not None else "",
+            "source": source,
+            "base": base.name,
+            "started": time.time(),
+        }
+        recording.streams.append(stream)
+        if not self._home(recording):
+            assert self.shared is not None
+            self.shared.tell("rec_stream", recording.id, stream)  # its home keeps recording.json
+            return
         self._save(recording)
+
+    # several processes (--redis): what the others tell
+
+    def _home(self, recording: Recording) -> bool:
+        return self.shared is None or recording.home in (None, self.shared.pid)
+
+    async def _mirror(self, recording: Recording, folder: Path | None = None) -> None:
+        """A recording another process started: this process's people in the call are recorded too."""
+        self.known[recording.id] = recording
+        self.active[recording.room] = recording
+        if self.sfu is not None:
+            await self.sfu.calls.set_recording(recording.room, (folder or self.folder / recording.id) / "raw")
+
+    async def homes_alive(self, alive: set[str]) -> None:
+        """Now and then (cluster/sync.py's heartbeat): a recording whose home died goes on, and the
+        living process with the smallest id becomes its home."""
+        heir = min(alive)
+        for recording in list(self.active.values()):
+            if recording.home is None or recording.home in alive:
+                continue
+            if self.shared is not None and heir == self.shared.pid:
+                await self._inherit(recording)
+            else:
+                recording.home = heir
+
+    async def _inherit(self, recording: Recording) -> None:
+        """This process becomes the home of a recording whose home died, with every stream that
+        home wrote down and those of this process's people."""
+        assert self.shared is not None
+        log.warning("a recording's process is gone: this one finishes it", extra={"id": recording.id})
+        recording.home = self.shared.pid
+        kept = await asyncio.to_thread(_read_one, self.folder / recording.id)
+        known = {s.get("base") for s in recording.streams}
+        recording.streams += [s for s in (kept.streams if kept else []) if s.get("base") not in known]
+        self._save(recording)
+
+    async def elsewhere(self, op: list) -> None:
+        kind = op[0]
+        if kind == "rec_on":
+            started = Recording.from_data(op[2])
+            if started.room == op[1] and started.home is not None:
+                await self._mirror(started, Path(op[3]))
+        elif kind == "rec_off":
+            stopped = self.active.get(op[1])
+            if stopped is not None and stopped.id == op[2] and not self._home(stopped):
+                del self.active[op[1]]
+                stopped.state = "processing"
+                if self.sfu is not None:
+                    await self.sfu.calls.set_recording(op[1], None)
+        elif kind == "rec_stop":
+            asked = self.active.get(op[1])
+            if asked is not None and asked.id == op[2] and self._home(asked):
+                await self.stop(op[1], by=op[3] if isinstance(op[3], str) else None, reason=op[4] or None)
+        elif kind == "rec_stream":
+            recording = self.known.get(op[1])
+            stream = op[2]
+            if (
+                recording is not None
+                and self._home(recording)
+                and self.active.get(recording.room) is recording
+                and isinstance(stream, dict)
+                and len(recording.streams) < MAX_STREAMS
+            ):
+                recording.streams.append(
+                    {key: stream.get(key) for key in ("sid", "nickname", "source", "base", "started")}
+                )
+                self._save(recording)
 
     def _save(self, recording: Recording) -> None:
         """recording.json, replaced whole (small: a line per stream)."""
@@ -418,15 +533,17 @@ def _label(stream: dict[str, Any]) -> str:
 
 def _read_all(folder: Path) -> list[Recording]:
     """Every recording kept in `folder` (a folder without a readable recording.json is skipped)."""
-    found: list[Recording] = []
     if not folder.is_dir():
-        return found
-    for entry in folder.iterdir():
-        try:
-            found.append(Recording.from_data(json.loads((entry / MANIFEST).read_text(encoding="utf-8"))))
-        except (OSError, ValueError, TypeError):
-            continue
-    return found
+        return []
+    return [recording for entry in folder.iterdir() if (recording := _read_one(entry)) is not None]
+
+
+def _read_one(folder: Path) -> Recording | None:
+    """The recording kept in `folder`, or None."""
+    try:
+        return Recording.from_data(json.loads((folder / MANIFEST).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def _usage(folder: Path) -> tuple[int, int]:

@@ -274,6 +274,8 @@ class SfuSignaling:
         if self.registry.count_participants(room) == 0 and self.calls.on(room) is not None:
             self.refused.discard(room)
             await self._end(room)
+            if self.call_ended is not None:  # a recording of it stops (its home makes the file)
+                await self.call_ended(room)
 
     def _tell_feeds(self, call: SfuCall) -> None:
         if self.shared is not None:

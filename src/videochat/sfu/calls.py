@@ -122,6 +122,9 @@ class SfuCalls:
         self.feeds_changed: Callable[[SfuCall], None] | None = None
         self.max_recorded_streams = 200  # streams one recording takes (a republishing loop: no more)
         self._file_numbers: dict[Path, itertools.count] = {}
+        # told apart from the other processes' files in one recording's folder (--redis): no dash,
+        # the processing reads a stream's base name as its files' first two dash-separated parts
+        self.file_tag = ""
         self._nudging: set[asyncio.Task] = set()
 
     def on(self, room: str) -> SfuCall | None:
@@ -287,7 +290,7 @@ class SfuCalls:
         number = next(self._file_numbers.setdefault(folder, itertools.count(1)))
         if number > self.max_recorded_streams:
             return None  # recorded no more: the recording keeps what it has
-        return folder / f"{number:04d}-{publisher.source}"
+        return folder / f"{number:04d}{self.file_tag}-{publisher.source}"
 
     def _flowing(self, call: SfuCall, publisher: Publisher) -> None:
         if not publisher.flowing and call.publishers.get((publisher.sid, publisher.source)) is publisher:

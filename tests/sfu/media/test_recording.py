@@ -9,10 +9,19 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 
 import httpx
 import pytest
+from recording_media import (
+    FRAME_HEIGHT,
+    FRAME_WIDTH,
+    brightness,
+    cell_brightness,
+    gray_frame,
+    mean_volume,
+    probe,
+    raw_files,
+)
 
 from videochat.peer import Peer
 
@@ -24,10 +33,6 @@ def sfu_server(server_factory):
     return server_factory(
         "--sfu-from", "3", env={"VIDEOCHAT_JANUS": "auto", "VIDEOCHAT_ADMIN_PASSWORD": ADMIN_PASSWORD}
     )
-
-
-def raw_files(folder) -> dict[str, int]:
-    return {path.name: path.stat().st_size for path in folder.glob("*.mjr")} if folder.exists() else {}
 
 
 async def test_the_owner_records_a_call_everyone_is_told_and_janus_writes_each_stream(sfu_server):
@@ -132,57 +137,6 @@ async def test_a_recording_stops_when_its_call_ends_and_needs_the_sfu(sfu_server
 
 RECORD_SECONDS = 10.0
 COOKIE = "videochat_browser"
-
-
-def probe(path) -> dict:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type,width,height", "-of", "json",
-         str(path)],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    return json.loads(out)
-
-
-def mean_volume(path) -> float:
-    err = subprocess.run(
-        ["ffmpeg", "-hide_banner", "-nostdin", "-i", str(path), "-af", "volumedetect", "-f", "null", "-"],
-        capture_output=True, text=True, check=True,
-    ).stderr  # fmt: skip
-    line = next(line for line in err.splitlines() if "mean_volume" in line)
-    return float(line.split("mean_volume:")[1].split("dB")[0])
-
-
-FRAME_WIDTH, FRAME_HEIGHT = 64, 36  # a frame shrunk to this for brightness measures
-
-
-def gray_frame(path, at: float) -> bytes:
-    """The frame at `at` seconds, FRAME_WIDTH x FRAME_HEIGHT, one byte of brightness a pixel."""
-    raw = subprocess.run(
-        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{at}", "-i", str(path), "-frames:v", "1",
-         "-vf", f"scale={FRAME_WIDTH}:{FRAME_HEIGHT}", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
-        capture_output=True, check=True,
-    ).stdout  # fmt: skip
-    assert len(raw) == FRAME_WIDTH * FRAME_HEIGHT, len(raw)
-    return raw
-
-
-def brightness(raw: bytes, rows: range, columns: range) -> float:
-    values = [raw[y * FRAME_WIDTH + x] for y in rows for x in columns]
-    return sum(values) / len(values)
-
-
-def cell_brightness(path, at: float) -> list[float]:
-    """The mean brightness (0-255) of each cell of the 2x2 grid in the frame at `at` seconds."""
-    raw, width, height = gray_frame(path, at), FRAME_WIDTH, FRAME_HEIGHT
-    return [
-        brightness(
-            raw,
-            range(row * height // 2 + 2, (row + 1) * height // 2 - 2),
-            range(column * width // 2 + 2, (column + 1) * width // 2 - 2),
-        )
-        for row in range(2)
-        for column in range(2)
-    ]
 
 
 async def test_a_recording_becomes_one_playable_file_its_owner_alone_can_open(sfu_server):

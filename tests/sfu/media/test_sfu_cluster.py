@@ -5,13 +5,15 @@ sharing a real Janus run elsewhere (--janus URL), aiortc peers spread over both 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
+from recording_media import cell_brightness, probe, raw_files
 
 from videochat.peer import Peer
 
 from redis_server import ProcessGroup
-from support import eventually
+from support import Recorder, eventually
 
 PLACEMENTS = "videochat:sfu-calls"
 
@@ -26,6 +28,7 @@ def sfu_group(tmp_path, two_janus, redis_server):
         tmp_path / "group",
         redis_server,
         *("--sfu-from", "3", "--janus", urls, "--janus-secret-file", str(secret_file), "--redis-heartbeat", "0.5"),
+        *("--recordings-dir", str(tmp_path / "recordings")),  # one folder for all, as recording.md says
     ).start()
     yield group, instances, secret
     group.stop()
@@ -81,10 +84,6 @@ async def test_a_call_spread_over_two_processes_is_one_call_on_one_janus(sfu_gro
         assert sum("opened=elsewhere" in line for line in lines) == 1, lines
         assert len({line.split("janus=")[1].split()[0] for line in lines}) == 1, lines  # the same Janus
         assert await placement(redis_server, room) is not None
-        # recording is not shared between processes yet: the owner is told so (docs/recording.md)
-        refused = await peers[0].sio.call("start_recording", room)
-        assert refused["ok"] is False and refused["error"]["code"] == "recording_unavailable", refused
-        assert "several server processes" in refused["error"]["message"]
 
         late = Peer(b, room, name="B3")
         peers.append(late)
@@ -220,3 +219,98 @@ async def test_a_process_killed_mid_call_takes_only_its_own_people_out(sfu_group
         return await placement(redis_server, room) is None
 
     await eventually(freed, what="the placement freed")
+
+
+async def test_a_recording_of_a_call_spread_over_two_processes_is_one_file_with_everyone(
+    sfu_group, redis_server, tmp_path
+):
+    """The owner on one process records a call whose people are on both: a newcomer on the other
+    process is told before joining, both processes' people are recorded into one folder, the call
+    ending on the other process stops it, and its home makes one file with every person's tile."""
+    group, _, _ = sfu_group
+    a, b = group.urls
+    room = "recorded-spread"
+    owner = await Recorder(a).connect()
+    peers = [Peer(url, room, name=name) for url, name in ((a, "A0"), (b, "B1"), (b, "B2"))]
+    newcomer = await Recorder(b).connect()
+    try:
+        assert (await owner.call("enter_room", room))["ok"]
+        for peer in peers:
+            await peer.start()
+        await eventually(lambda: all(p.mode == "sfu" for p in peers) or None, timeout=30, what="the call on the SFU")
+        reply = await owner.call("start_recording", room)
+        assert reply["ok"], reply
+        recording = reply["recording"]
+        # the state is the same on the other process: its newcomer is told before joining the call
+        entered = await newcomer.call("enter_room", room)
+        assert entered["ok"] and entered["recording"] == recording, entered
+        folder = tmp_path / "recordings" / recording["id"]
+        raw = folder / "raw"
+        await eventually(lambda: len(raw_files(raw)) >= 6, timeout=30, what="an audio and a video file per person")
+        sizes = raw_files(raw)
+        await eventually(
+            lambda: all(raw_files(raw)[name] > size + 20_000 for name, size in sizes.items() if "video" in name),
+            timeout=30,
+            what="every video file growing",
+        )
+        # the home keeps one recording.json with every stream, whichever process recorded it
+        manifest = json.loads((folder / "recording.json").read_text())
+        # (a stream whose publishing crossed the start may be there twice: its files share one tile)
+        assert {s["nickname"] for s in manifest["streams"]} == {"A0", "B1", "B2"}, manifest
+        assert len({s["base"][4:] for s in manifest["streams"]}) == 2  # each process's files, told apart
+        # the call ends: its last people were on the other process
+        for peer in peers:
+            await peer.stop()
+        (stopped,) = await owner.wait_for("recording", lambda info: info["recording"] is None, timeout=30)
+        assert stopped.get("reason") == "call_ended", stopped
+        (ready,) = await owner.wait_for("recording_file", lambda info: info["state"] != "processing", timeout=120)
+        assert ready["state"] == "ready", (ready, group.log[-3000:])
+        output = folder / "recording.mp4"
+        info = probe(output)
+        assert {s["codec_type"] for s in info["streams"]} == {"video", "audio"}
+        cells = cell_brightness(output, float(info["format"]["duration"]) / 2)
+        assert min(cells[:3]) > 20, cells  # a 2x2 grid: the three people's tiles
+        assert sum("processing a recording" in p.log for p in group.processes) == 0  # nothing left over
+    finally:
+        for peer in peers:
+            await peer.stop()
+        await owner.disconnect()
+        await newcomer.disconnect()
+
+
+async def test_a_recording_whose_process_is_killed_is_finished_by_the_other(sfu_group, redis_server, tmp_path):
+    """kill -9 of the process where a recording started (its home): the other process's people
+    are still recorded, that process becomes its home, and the call ending there makes the file."""
+    group, _, _ = sfu_group
+    a, b = group.urls
+    room = "recorded-home-dies"
+    owner = await Recorder(a).connect()
+    here = Peer(a, room, name="A0")
+    there = [Peer(b, room, name=name) for name in ("B1", "B2")]
+    try:
+        assert (await owner.call("enter_room", room))["ok"]
+        for peer in (here, *there):
+            await peer.start()
+        await eventually(lambda: all(p.mode == "sfu" for p in (here, *there)) or None, timeout=30, what="the SFU")
+        recording = (await owner.call("start_recording", room))["recording"]
+        folder = tmp_path / "recordings" / recording["id"]
+        await eventually(lambda: len(raw_files(folder / "raw")) >= 6, timeout=30, what="everyone recorded")
+        group.processes[0].process.kill()
+        for peer in there:
+            await peer.wait_for_departure(here.id, timeout=30)
+        await group.processes[1].wait_log("a recording's process is gone", timeout=30)
+        for peer in there:
+            await peer.stop()
+
+        def made() -> dict | None:
+            kept = json.loads((folder / "recording.json").read_text())
+            return kept if kept["state"] in ("ready", "failed") else None
+
+        kept = await eventually(made, timeout=120, what="the file made by the process left")
+        assert kept["state"] == "ready", (kept, group.processes[1].log[-3000:])
+        assert {s["nickname"] for s in kept["streams"]} == {"A0", "B1", "B2"}
+        assert {s["codec_type"] for s in probe(folder / "recording.mp4")["streams"]} == {"video", "audio"}
+    finally:
+        for peer in (here, *there):
+            await peer.stop()
+        await owner.disconnect()
