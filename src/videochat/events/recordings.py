@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import time
@@ -41,6 +42,7 @@ from videochat.recording.turns import FairTurns
 log = logging.getLogger(__name__)
 
 MANIFEST = "recording.json"
+RECORDING_ID = re.compile(r"[0-9a-f]{32}")  # secrets.token_hex(16): never a path of anything else
 PROGRESS_STEP = 0.05  # the owner hears of the processing's progress in steps of this share
 WATCH_SECONDS = 2.0  # while recording, the disk is looked at this often (--recordings-max-gb)
 IDLE_WATCH_SECONDS = 60.0  # otherwise, for recordings past --recordings-retention
@@ -281,10 +283,12 @@ class Recordings:
         """The recordings of `room` that this browser started, the newest first."""
         name = self._member_of(event.sid, room)
         key = self._key(event.sid)
+        await self.refresh([r.id for r in self.known.values() if r.room == name] if self.known else [])
         mine = [r for r in self.known.values() if r.room == name and key is not None and r.by_key == key]
         return ok(room=name, recordings=[r.summary() for r in sorted(mine, key=lambda r: -r.started)])
 
     async def delete_recording(self, event: Event, room: Any = None, recording_id: Any = None, *_: Any) -> dict:
+        await self.refresh([recording_id])
         name, recording = self._mine(event.sid, room, recording_id)
         if not await self.delete(recording):
             raise UserError("unknown_recording", "This recording is under way: stop it first.")
@@ -305,6 +309,7 @@ class Recordings:
 
     async def retry_recording(self, event: Event, room: Any = None, recording_id: Any = None, *_: Any) -> dict:
         """Make the file of a recording whose processing failed again (its raw files were kept)."""
+        await self.refresh([recording_id])
         name, recording = self._mine(event.sid, room, recording_id)
         if recording.state == "failed":
             self._process_later(recording)
@@ -339,6 +344,32 @@ class Recordings:
                 del self.known[recording.id]
                 await asyncio.to_thread(shutil.rmtree, self.folder / recording.id, True)
                 log.info("recording expired", extra={"id": recording.id, "room": recording.room})
+
+    async def refresh(self, recording_ids: list[Any] | None = None) -> None:
+        """Several processes (--redis): what another process did to recordings (made their file,
+        deleted them, made new ones while this one was away) is read from their folders: the
+        given ones, or all. Those this process records or processes itself are its own truth."""
+        if self.shared is None:
+            return
+        if recording_ids is None:
+            found = await asyncio.to_thread(_read_all, self.folder)
+            on_disk = {recording.id: recording for recording in found}
+            recording_ids = sorted(set(self.known) | set(on_disk))
+        else:
+            recording_ids = [i for i in recording_ids if isinstance(i, str) and RECORDING_ID.fullmatch(i)]
+            on_disk = {}
+            for recording_id in recording_ids:
+                kept = await asyncio.to_thread(_read_one, self.folder / recording_id)
+                if kept is not None:
+                    on_disk[recording_id] = kept
+        busy = {r.id for r in self.active.values()} | set(self._tasks)
+        for recording_id in recording_ids:
+            if recording_id in busy:
+                continue
+            if recording_id in on_disk:
+                self.known[recording_id] = on_disk[recording_id]
+            else:
+                self.known.pop(recording_id, None)
 
     def owned_by(self, recording_id: str, key: str | None) -> Recording | None:
         """The recording `recording_id`, if the browser of `key` started it (web/recordings.py)."""

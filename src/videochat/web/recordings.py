@@ -15,14 +15,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from videochat.events.identity import BrowserIds
-from videochat.events.recordings import Recordings
+from videochat.events.recordings import RECORDING_ID, Recordings
 from videochat.recording.process import OUTPUT, TRACKS
 from videochat.web.admin import Admin
 from videochat.web.attachments import attachment
 from videochat.web.cookies import browser_key
 
-RECORDING_ID = re.compile(r"[0-9a-f]{32}")
-TRACK_NAME = re.compile(r"[0-9]{4,6}-(camera|screen)-(audio|video)-[0-9]{1,2}\.(opus|webm)")
+TRACK_NAME = re.compile(r"[0-9]{4,6}(p[0-9a-f]{8})?-(camera|screen)-(audio|video)-[0-9]{1,2}\.(opus|webm)")
 HEADERS = {
     "Cache-Control": "private, no-store",
     "Content-Security-Policy": "default-src 'none'; media-src 'self'; sandbox",
@@ -51,6 +50,7 @@ class RecordingRoutes:
         refused = await self.admin.refusal(request)
         if refused is not None:
             return refused
+        await self.recordings.refresh()
         listed = sorted(self.recordings.known.values(), key=lambda r: -r.started)
         sizes = await asyncio.to_thread(lambda: [_size(self.recordings.folder / r.id) for r in listed])
         return JSONResponse(
@@ -63,6 +63,8 @@ class RecordingRoutes:
         if refused is not None:
             return refused
         recording_id = request.path_params["recording_id"]
+        if RECORDING_ID.fullmatch(recording_id):
+            await self.recordings.refresh([recording_id])
         recording = self.recordings.known.get(recording_id) if RECORDING_ID.fullmatch(recording_id) else None
         if recording is None:
             return NOT_FOUND
@@ -95,6 +97,7 @@ class RecordingRoutes:
         recording_id = request.path_params["recording_id"]
         if not RECORDING_ID.fullmatch(recording_id):
             return NOT_FOUND
+        await self.recordings.refresh([recording_id])
         recording = self.recordings.owned_by(recording_id, browser_key(request, self.identities))
         if recording is None:
             return REFUSED

@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
 import pytest
 from recording_media import cell_brightness, probe, raw_files
 
 from videochat.peer import Peer
+from videochat.web.cookies import BROWSER_COOKIE as COOKIE
 
 from redis_server import ProcessGroup
 from support import Recorder, eventually
@@ -271,6 +273,19 @@ async def test_a_recording_of_a_call_spread_over_two_processes_is_one_file_with_
         cells = cell_brightness(output, float(info["format"]["duration"]) / 2)
         assert min(cells[:3]) > 20, cells  # a 2x2 grid: the three people's tiles
         assert sum("processing a recording" in p.log for p in group.processes) == 0  # nothing left over
+        # the other process serves it to its owner's browser too, and the tracks its own people made
+        owner_key = (await owner.call("browser_id"))["browserId"]
+        tagged = sorted(t.name for t in (folder / "tracks").iterdir() if t.name[4:5] == "p")
+        async with httpx.AsyncClient(base_url=b, headers={"Cookie": f"{COOKIE}={owner_key}"}) as http:
+            whole = await http.get(ready["url"])
+            assert whole.status_code == 200 and whole.content == output.read_bytes()
+            track = await http.get(f"{ready['url']}/tracks/{tagged[0]}")
+            assert track.status_code == 200 and track.content == (folder / "tracks" / tagged[0]).read_bytes()
+            assert (await http.get(ready["url"], headers={"Cookie": ""})).status_code == 403
+        # ids that are not a recording's are never read as paths, whatever a client sends
+        for wrong in ("../../recordings", "/etc", 7, None, ["x"], "a" * 32):
+            refused = await owner.call("delete_recording", room, wrong)
+            assert refused["ok"] is False and refused["error"]["code"] == "unknown_recording", (wrong, refused)
     finally:
         for peer in peers:
             await peer.stop()
