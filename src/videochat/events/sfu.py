@@ -124,6 +124,7 @@ class SfuSignaling:
                 # the other processes know where the call is before its people hear of the move
                 await self.sio.emit("call_mode", {"room": room, "mode": SFU}, room=call_room(room))
             else:
+                opening.set_result(None)  # publishers that waited go to the winner's room
                 return  # another process moved it at the same time: its move is the one
         except SfuFailed as error:
             opening.set_exception(error)
