@@ -168,11 +168,13 @@ class SfuSignaling:
             return True
         await self.calls.discard(call)
         target = self.instances.named(placement["instance"])
-        if target is None or not await self.calls.exists(target, placement["number"]):
-            # left behind by a call that ended without anyone to free it (or on a Janus gone): freed,
-            # and this process tries again
-            log.info("a stale call placement was freed", extra={"room": room})
-            await self.shared.release(room, placement)
+        there = await self.calls.exists(target, placement["number"]) if target is not None and target.healthy else False
+        if there is None:  # a healthy Janus that could not say now: not this process's to judge
+            raise SfuFailed("The media server of this call did not answer; try again.")
+        if not there:
+            # left behind by a call that ended without anyone to free it, or on a Janus that is
+            # gone or no longer configured: replaced (only if it is still that one), once
+            log.info("a stale call placement is replaced", extra={"room": room})
             if replacing is None:
                 return await self._open_shared(room, instance, placement)
             raise SfuFailed("The servers could not agree where this call goes.")

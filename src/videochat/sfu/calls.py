@@ -175,14 +175,15 @@ class SfuCalls:
         log.info("call on Janus", extra={"room": room, "janus": instance.name, "opened": "elsewhere"})
         return call
 
-    async def exists(self, instance: Instance, number: int) -> bool:
-        """Whether Janus still has that room (a placement another process left behind may be stale)."""
+    async def exists(self, instance: Instance, number: int) -> bool | None:
+        """Whether Janus still has that room (a placement another process left behind may be
+        stale); None if Janus cannot say now."""
         if instance.control is None or not instance.healthy:
-            return False
+            return None
         try:
             data, _ = await instance.control.message({"request": "exists", "room": number})
         except JanusError:
-            return False
+            return None
         return data.get("exists") is True
 
     async def close(self, room: str, *, destroy: bool = True) -> None:

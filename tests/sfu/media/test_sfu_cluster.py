@@ -329,3 +329,31 @@ async def test_a_recording_whose_process_is_killed_is_finished_by_the_other(sfu_
         for peer in (here, *there):
             await peer.stop()
         await owner.disconnect()
+
+
+@pytest.mark.parametrize("left_behind", ["a room Janus no longer has", "a Janus no longer configured"])
+async def test_a_placement_left_behind_is_replaced_by_the_next_call(sfu_group, redis_server, left_behind):
+    """A placement that outlived its call (every process stopped at once, or the operator changed
+    --janus) is noticed by the next move in that room and replaced: the call goes on the SFU."""
+    import redis.asyncio as aioredis
+
+    group, instances, _ = sfu_group
+    a, b = group.urls
+    room = "left-behind-" + ("room" if "room" in left_behind else "janus")
+    instance = instances[0].name if "room" in left_behind else "10.9.9.9:8188"
+    stale = {"instance": instance, "number": 4242, "pin": "stale", "secret": "stale"}
+    client = aioredis.Redis.from_url(redis_server.url)
+    await client.hset(PLACEMENTS, room, json.dumps(stale, sort_keys=True, separators=(",", ":")))
+    await client.aclose()
+    peers = [Peer(url, room, name=name) for url, name in ((a, "A0"), (b, "B1"), (a, "A2"))]
+    try:
+        for peer in peers:
+            await peer.start()
+        await eventually(lambda: all(p.mode == "sfu" for p in peers) or None, what="the move to the SFU")
+        await everyone_receives_everyone(peers)
+        now = json.loads(await placement(redis_server, room))
+        assert now["number"] != 4242 and now["instance"] in {j.name for j in instances}, now
+        assert any("a stale call placement is replaced" in p.log for p in group.processes)
+    finally:
+        for peer in peers:
+            await peer.stop()
