@@ -47,6 +47,14 @@ async def everyone_receives_everyone(peers: list[Peer], frames: int = 10) -> Non
                 )
 
 
+async def call_on_the_sfu(peers: list[Peer]) -> None:
+    """The peers join one after the other, the call moves to the SFU, and everyone receives everyone."""
+    for peer in peers:
+        await peer.start()
+    await eventually(lambda: all(p.mode == "sfu" for p in peers) or None, what="the move to the SFU")
+    await everyone_receives_everyone(peers)
+
+
 async def placement(redis_server, room: str) -> bytes | None:
     import redis.asyncio as aioredis
 
@@ -77,10 +85,7 @@ async def test_a_call_spread_over_two_processes_is_one_call_on_one_janus(sfu_gro
     room = "spread"
     peers = [Peer(url, room, name=name) for url, name in ((a, "A0"), (b, "B1"), (a, "A2"))]
     try:
-        for peer in peers:
-            await peer.start()
-        await eventually(lambda: all(p.mode == "sfu" for p in peers) or None, what="the move to the SFU")
-        await everyone_receives_everyone(peers)
+        await call_on_the_sfu(peers)
         lines = opened(group, room)
         assert len(lines) == 2, lines  # opened by one process, joined there by the other
         assert sum("opened=elsewhere" in line for line in lines) == 1, lines
@@ -347,10 +352,7 @@ async def test_a_placement_left_behind_is_replaced_by_the_next_call(sfu_group, r
     await client.aclose()
     peers = [Peer(url, room, name=name) for url, name in ((a, "A0"), (b, "B1"), (a, "A2"))]
     try:
-        for peer in peers:
-            await peer.start()
-        await eventually(lambda: all(p.mode == "sfu" for p in peers) or None, what="the move to the SFU")
-        await everyone_receives_everyone(peers)
+        await call_on_the_sfu(peers)
         now = json.loads(await placement(redis_server, room))
         assert now["number"] != 4242 and now["instance"] in {j.name for j in instances}, now
         assert any("a stale call placement is replaced" in p.log for p in group.processes)
