@@ -52,9 +52,10 @@ async def test_every_listed_event_is_sent_by_the_running_server(fresh_server):
         assert await asyncio.to_thread(fresh_server.stop) == 0  # server_shutdown
         await owner.wait_for("server_shutdown")
         received = knocked | {name for client in (owner, guest) for name, _ in client.events}
-        # the SFU's events need a Janus: tests/sfu/test_sfu_control.py makes the server send them, and
+        # the SFU's events need a Janus: tests/sfu/test_sfu_control.py makes the server send them
+        # (tests/browser/test_call_sfu.py `sfu_send`: the cameras that stop encoding), and
         # tests/sfu/media/test_recording.py `recording` and `recording_file` (a recording needs the SFU)
-        expected = set(OUTGOING) - {"call_mode", "sfu_offer", "recording", "recording_file"}
+        expected = set(OUTGOING) - {"call_mode", "sfu_offer", "sfu_send", "recording", "recording_file"}
         assert received == expected, {
             "listed, never sent": expected - received,
             "sent, not listed": received - set(OUTGOING),

@@ -557,9 +557,63 @@ async def test_pages_on_two_processes_share_one_call_on_the_sfu(tmp_path, redis_
         for process in group.processes:  # one Janus room, opened by one process, joined by the other
             await process.wait_log(f"call on Janus room={room_name}")
         assert sum("opened=elsewhere" in p.log for p in group.processes) == 1
+        # the processes tell each other which camera layers their people receive (sfu_needs):
+        # everyone small, every camera stops its full layer; Ben, on the second process, shows
+        # everyone big: Ana's and Cho's, on the first, come back
+        for page in pages:
+            await page.evaluate(SIZE_TILES, 60)
+        for page in pages:
+            await camera_encodes(page, {"m"})
+        await pages[1].evaluate(SIZE_TILES, 600)
+        for page in (pages[0], pages[2]):
+            await camera_encodes(page, {"h", "m"})
     finally:
         await asyncio.to_thread(group.stop)
         janus.stop()
+
+
+# What the page's camera encodes: each simulcast layer's frames so far, and whether it is on
+CAMERA_LAYERS = """async () => {
+    const camera = window.__pcs.find((pc) => pc.connectionState !== "closed" && pc.getSenders().some((s) => (s.getParameters().encodings ?? []).length > 1));
+    if (!camera) return {};
+    const sender = camera.getSenders().find((s) => (s.getParameters().encodings ?? []).length > 1);
+    const active = Object.fromEntries(sender.getParameters().encodings.map((e) => [e.rid, e.active]));
+    const layers = {};
+    (await camera.getStats()).forEach((r) => {
+        if (r.type === "outbound-rtp" && r.rid) layers[r.rid] = {frames: r.framesEncoded || 0, active: active[r.rid]};
+    });
+    return layers;
+}"""
+
+
+async def camera_encodes(page: Page, rids: set[str], seconds: float = 20) -> None:
+    """The page's camera encodes new frames of exactly `rids` (the others stand still)."""
+
+    seen: list[dict] = []
+
+    async def check() -> bool:
+        before = await page.evaluate(CAMERA_LAYERS)
+        await page.wait_for_timeout(1000)  # frames counted over a second: 20 at the fake camera's rate
+        after = await page.evaluate(CAMERA_LAYERS)
+        seen[:] = [before, after]
+        growing = {rid for rid, layer in after.items() if layer["frames"] > before.get(rid, {}).get("frames", 0) + 5}
+        return growing == rids
+
+    try:
+        await eventually(check, timeout=seconds, what=f"the camera encoding {sorted(rids)}")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; over the last second: {seen}") from None
+
+
+async def three_on_the_sfu(new_user, url: str, receiving: int = 2) -> list[Page]:
+    """Ana, Ben and Cho in a call on the SFU, each page receiving `receiving` others' video."""
+    names = ["Ana", "Ben", "Cho"]
+    pages = [await open_call_page(new_user, name) for name in names]
+    for page, name in zip(pages, names, strict=True):
+        await enter_and_join_call(page, url, name)
+    for page in pages:
+        await wait_on_sfu(page, receiving)
+    return pages
 
 
 # The camera's simulcast layers but the full one stop, as a sender starved of CPU does
@@ -582,19 +636,16 @@ async def test_a_small_tile_keeps_its_video_when_the_sender_stops_the_small_laye
     full layer (Chromium drops layers on a starved machine). Janus moves a subscriber up only
     towards the layer asked for, so Ben's tile of Ana froze; the page notices its video stalled
     and asks for the full layer, and Ana's video goes on."""
-    url = room_url(sfu_videochat.url, room_name)
-    names = ["Ana", "Ben", "Cho"]
-    pages = [await open_call_page(new_user, name) for name in names]
-    for page, name in zip(pages, names, strict=True):
-        await enter_and_join_call(page, url, name)
-    for page in pages:
-        await wait_on_sfu(page, 2)
-    ana, ben = pages[0], pages[1]
-    await ben.evaluate(SIZE_TILES, 60)
+    ana, ben, cho = await three_on_the_sfu(new_user, room_url(sfu_videochat.url, room_name))
+    for page in (ben, cho):
+        await page.evaluate(SIZE_TILES, 60)
     await wait_for_async(
         ben,
         f"async () => {{ const v = await ({INBOUND_VIDEO})(); return v.length >= 2 && v.every((x) => x.height > 0 && x.height <= 180); }}",
     )
+    # nobody shows Ana big: her camera settles on its small layer (dynacast), which her page would
+    # otherwise turn back on after the switch below
+    await camera_encodes(ana, {"m"})
     await ana.evaluate(STOP_SMALL_LAYERS)
     # every video Ben receives goes on: 30 more frames each (1.5 s of the fake camera), Ana's too
     await wait_for_async(ben, f"async () => (await ({INBOUND_VIDEO})()).some((x) => x.height > 180)")
@@ -603,4 +654,60 @@ async def test_a_small_tile_keeps_its_video_when_the_sender_stops_the_small_laye
         ben,
         f"async (before) => (await ({INBOUND_VIDEO})()).filter((v) => v.frames >= (before[v.mid] ?? 0) + 30).length >= 2",
         before,
+    )
+
+
+async def test_a_camera_stops_encoding_the_layers_nobody_receives(sfu_videochat, new_user, room_name, room_url):
+    """Dynacast: when every page shows everyone small, the cameras stop encoding their full layer
+    (the server's sfu_send); a page that shows them big gets it back, and a recording keeps every
+    layer. The fake camera is 640×360: Chromium encodes two layers of it (h 360p, m 180p)."""
+    pages = await three_on_the_sfu(new_user, room_url(sfu_videochat.url, room_name))
+    ana, ben, cho = pages
+    for page in pages:
+        await page.evaluate(SIZE_TILES, 60)
+    for page in pages:
+        await camera_encodes(page, {"m"})
+        assert (await page.evaluate(CAMERA_LAYERS))["h"]["active"] is False
+    # every video goes on, small
+    for page in pages:
+        await wait_on_sfu(page, 2)
+    # Ben shows everyone big: Ana's and Cho's full layers come back, and reach him
+    await ben.evaluate(SIZE_TILES, 600)
+    for page in (ana, cho):
+        await camera_encodes(page, {"h", "m"})
+    await wait_for_async(
+        ben,
+        f"async () => {{ const v = await ({INBOUND_VIDEO})(); return v.length >= 2 && v.every((x) => x.height >= 300); }}",
+    )
+    await camera_encodes(ben, {"m"})  # nobody shows Ben big
+    # a recording keeps every layer of everyone (Janus records the best that arrives)
+    await ana.get_by_test_id("call-record").click()
+    await sfu_videochat.wait_log("recording started")
+    await camera_encodes(ben, {"h", "m"})
+
+
+async def test_a_camera_nobody_receives_encodes_nothing(server_factory, new_user, room_name, room_url):
+    """Dynacast with --last-n 1: Ana and Ben pin Cho, Cho pins Ana, so nobody receives Ben's camera
+    video and his browser encodes none of it (the server's sfu_send with layer -1); Ana then pins
+    Ben, and his camera encodes again and reaches her."""
+    videochat = server_factory("--sfu-from", "3", "--last-n", "1", env={"VIDEOCHAT_JANUS": "auto"})
+    ana, ben, cho = await three_on_the_sfu(new_user, room_url(videochat.url, room_name), receiving=1)
+
+    async def pin(page: Page, name: str, pinned: bool) -> None:
+        button = tile_of(page, name).locator("button.tile-pin")
+        await button.click()
+        await expect(button).to_have_attribute("aria-pressed", str(pinned).lower())
+
+    for page, name in ((ana, "Cho"), (ben, "Cho"), (cho, "Ana")):
+        await pin(page, name, True)
+    await camera_encodes(ben, set())
+    assert not any(layer["active"] for layer in (await ben.evaluate(CAMERA_LAYERS)).values())
+    await camera_encodes(ana, {"m"})  # Cho receives her (a small tile: the half size)
+    await ana.evaluate(SIZE_TILES, 60)
+    await pin(ana, "Cho", False)
+    await pin(ana, "Ben", True)
+    await camera_encodes(ben, {"m"})
+    await wait_for_async(
+        ana,
+        f"async () => {{ const t = (await ({CAMERA_TILES})())['Ben']; return t && !t.paused && t.frames > 30; }}",
     )

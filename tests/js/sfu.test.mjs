@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { budgetShares, layerFor, simulcastEncodings, streamKey } from "../../src/videochat/web/static/js/sfu.js";
+import { activeLayers, budgetShares, layerFor, simulcastEncodings, streamKey } from "../../src/videochat/web/static/js/sfu.js";
 
 test("the camera goes up in three layers, full, half and a quarter, inside the upload budget", () => {
     const layers = simulcastEncodings(2500);
@@ -42,3 +42,14 @@ test("sharing a screen splits the upload budget: the camera's layers and the scr
     assert.ok(sharing.screen >= 300_000, "a screen needs some bitrate to be readable");
 });
 
+
+test("a camera encodes the layers up to the highest anyone receives, never fewer than the browser's smallest", () => {
+    const on = (upTo, smallest) => [...activeLayers(upTo, smallest)].filter(([, active]) => active).map(([rid]) => rid).sort();
+    assert.deepEqual(on(2, 0), ["h", "l", "m"], "someone receives the full size: every layer");
+    assert.deepEqual(on(1, 0), ["l", "m"]);
+    assert.deepEqual(on(0, 0), ["l"], "everyone receives the smallest");
+    // Chromium encodes two layers of a 640×360 camera: its smallest is the half size, kept
+    assert.deepEqual(on(0, 1), ["l", "m"]);
+    assert.deepEqual(on(1, 2), ["h", "l", "m"], "nothing encoded yet: every layer stays on");
+    assert.deepEqual(on(-1, 1), [], "nobody receives its video: no layer at all");
+});

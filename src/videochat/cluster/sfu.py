@@ -8,8 +8,9 @@ died), so two processes that move a call at the same moment agree on one:
 
 Every other change goes over the Redis channel in order with the Socket.IO events (an op is
 `[kind, room, ...]`, given to events/sfu.py's `SfuSignaling.elsewhere`): a call placed
-(`sfu_call`), off the SFU (`sfu_off`), the feeds a process's people publish (`sfu_feeds`, with
-the process's id in front), and a newcomer's question for them (`sfu_ask`).
+(`sfu_call`), off the SFU (`sfu_off`), the feeds a process's people publish (`sfu_feeds`) and the
+camera layers they need of the others' people (`sfu_needs`, both with the process's id in front),
+and a newcomer's question for them (`sfu_ask`).
 
 The pins and secrets stay between the processes and Redis, like the room policies and the
 history: never on the wire to a browser.
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLACEMENTS = "videochat:sfu-calls"
-OPS = ("sfu_call", "sfu_off", "sfu_feeds", "sfu_ask")
+OPS = ("sfu_call", "sfu_off", "sfu_feeds", "sfu_needs", "sfu_ask")
+MINE = ("sfu_feeds", "sfu_needs")  # ops that carry the telling process's id
 
 # KEYS[1] the hash; ARGV: room, the new placement, the placement it may replace ("" for none)
 CLAIM = """
@@ -71,7 +73,7 @@ class SharedSfu:
         await self.redis.eval(RELEASE, 1, PLACEMENTS, room, _text(placement))
 
     def tell(self, *op: Any) -> None:
-        if op[0] == "sfu_feeds":
+        if op[0] in MINE:
             op = (op[0], self.pid, *op[1:])
         self.bus.send_ops(list(op))
 
@@ -81,7 +83,7 @@ class SharedSfu:
         if self.sfu is None:
             return
         try:
-            if op[0] == "sfu_feeds":
+            if op[0] in MINE:
                 self.sfu.elsewhere(str(op[1]), [op[0], *op[2:]])
             else:
                 self.sfu.elsewhere("", op)

@@ -42,6 +42,7 @@ OUTGOING: Mapping[str, str] = MappingProxyType(
         # calls through the SFU (docs/protocol.md, "Calls through the SFU")
         "call_mode": "the call moved between peer to peer and the SFU (or to another SFU instance)",
         "sfu_offer": "the SFU's offer of the streams the client receives; answered with sfu_answer",
+        "sfu_send": "the highest simulcast layer of the client's camera that anyone receives now",
     }
 )
 

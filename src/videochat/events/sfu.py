@@ -103,6 +103,7 @@ class SfuSignaling:
             event_handler(self.sio, event)(fn)
         self.instances.on_down = self.instance_down
         self.calls.feeds_changed = self._tell_feeds  # (--redis only: the others hear)
+        self.calls.needs_changed = self._tell_needs
 
     def available(self, room: str) -> bool:
         return room not in self.refused and self.instances.available()
@@ -253,8 +254,15 @@ class SfuSignaling:
                 if self.registry.in_call(str(who[0]), room)
             }
             self.calls.set_remote(call, origin, feeds)
+        elif kind == "sfu_needs":
+            needs = {
+                str(sid): layer for sid, layer in op[3].items() if layer in (0, 1, 2) and not isinstance(layer, bool)
+            }
+            self.calls.set_remote_needs(call, origin, needs)
         elif kind == "sfu_ask":
             self._tell_feeds(call)
+            if call.told_needs is not None:
+                self._tell_needs(call, call.told_needs)
         elif kind == "sfu_off":
             reason = op[3]
             if reason:  # back to peer to peer: this process's people leave Janus too
@@ -285,6 +293,10 @@ class SfuSignaling:
             feeds = {str(feed): list(who) for feed, who in call.local_feeds().items()}
             self.shared.tell("sfu_feeds", call.room, call.number, feeds)
 
+    def _tell_needs(self, call: SfuCall, needs: dict[str, int]) -> None:
+        if self.shared is not None:
+            self.shared.tell("sfu_needs", call.room, call.number, needs)
+
     def joined(self, room: str, sid: str) -> None:
         """A participant joined a call on the SFU: it receives everyone else's streams."""
         if self.calls.on(room) is not None:
@@ -297,6 +309,8 @@ class SfuSignaling:
         call = self.calls.on(room)
         if call is not None:
             self.calls.drop_remote(call, sid)
+            if self.shared is not None:
+                self.calls.keep_origins(call, {p.member.origin or "" for p in self.registry.participants(room)})
         if self.registry.count_participants(room) == 0:
             self.refused.discard(room)
             await self._end(room)

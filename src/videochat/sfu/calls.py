@@ -41,6 +41,11 @@ RETRY_SECONDS = (1.0, 2.0, 5.0)  # a subscription Janus refused is tried again, 
 # for one, but at most once a second, and forgets a request made sooner: a tile grown just after a
 # change stayed on the small layer) is asked for again then.
 NUDGE_SECONDS = (1.2, 3.0)
+# Dynacast: a camera's simulcast layers above the highest one its receivers need are switched off
+# in its browser (`sfu_send`); a layer needed again is switched on at once, one no longer needed
+# only after this long (a tile that shrinks and grows again, a speaker that changes).
+LOWER_AFTER_SECONDS = 3.0
+TOP_LAYER = 2  # Janus's simulcast substreams: 0 the smallest; a receiver never configured asks the top
 EARLY_CANDIDATES = 64  # candidates kept for a handle that does not exist yet
 
 Send = Callable[[str, str, dict], Awaitable[None]]  # (sid, event, payload)
@@ -63,6 +68,8 @@ class Publisher:
     up: bool = False  # Janus said "webrtcup": this person's network reaches Janus
     early: list[dict | None] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
+    sends: int = TOP_LAYER  # the highest layer its browser was told to send (dynacast; all at first)
+    lowering: asyncio.TimerHandle | None = None
 
 
 @dataclass(eq=False)
@@ -79,7 +86,21 @@ class Subscriber:
     failures: int = 0  # Janus refusals in a row
     layers: dict[str, int] = field(default_factory=dict)  # mid -> the simulcast layer asked for
     current: dict[str, int] = field(default_factory=dict)  # mid -> the layer Janus forwards (its events)
+    off: set[str] = field(default_factory=set)  # video mids asked for not at all (--last-n)
+    videos: set[str] = field(default_factory=set)  # the mids that carry video
     nudge: asyncio.TimerHandle | None = None
+
+    def needs(self) -> dict[str, int]:
+        """The highest layer of each person's camera this subscriber needs: the layer it asked for,
+        or the one Janus forwards it if higher (Janus leaves that one only on a keyframe of a lower
+        one, and a camera may not send the one asked for: Chromium sends two layers at 640×360)."""
+        needs: dict[str, int] = {}
+        for mid in self.videos - self.off:
+            sid, source = self.mids.get(mid, ("", ""))
+            if source == "camera":
+                need = max(self.layers.get(mid, TOP_LAYER), self.current.get(mid, TOP_LAYER))
+                needs[sid] = max(needs.get(sid, -1), need)
+        return needs
 
 
 @dataclass(eq=False)
@@ -93,6 +114,9 @@ class SfuCall:
     subscribers: dict[str, Subscriber] = field(default_factory=dict)
     # feeds published through the other processes (--redis), by process: feed -> (sid, source)
     remote: dict[str, dict[int, tuple[str, str]]] = field(default_factory=dict)
+    # the camera layers the other processes' people need (--redis), by process: sid -> layer
+    remote_needs: dict[str, dict[str, int]] = field(default_factory=dict)
+    told_needs: dict[str, int] | None = None  # what this process last told the others it needs
 
     def local_feeds(self) -> dict[int, tuple[str, str]]:
         return {p.feed: (p.sid, p.source) for p in self.publishers.values() if p.feed is not None and p.flowing}
@@ -120,12 +144,14 @@ class SfuCalls:
         self.recorded: Recorded | None = None
         # this process's own flowing feeds of a call changed (--redis: the others hear of it)
         self.feeds_changed: Callable[[SfuCall], None] | None = None
+        # the layers this process's people need of the other processes' cameras changed (--redis)
+        self.needs_changed: Callable[[SfuCall, dict[str, int]], None] | None = None
         self.max_recorded_streams = 200  # streams one recording takes (a republishing loop: no more)
         self._file_numbers: dict[Path, itertools.count] = {}
         # told apart from the other processes' files in one recording's folder (--redis): no dash,
         # the processing reads a stream's base name as its files' first two dash-separated parts
         self.file_tag = ""
-        self._nudging: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task] = set()
 
     def on(self, room: str) -> SfuCall | None:
         return self.calls.get(room)
@@ -269,6 +295,7 @@ class SfuCalls:
         call = self.calls.get(room)
         if call is None:
             return
+        self._demand_changed(call)  # a recording keeps every layer (Janus records the best that arrives)
         for publisher in list(call.publishers.values()):
             if publisher.handle is None or publisher.feed is None:
                 continue  # still joining: its publish request records (or not) as the call now does
@@ -300,6 +327,7 @@ class SfuCalls:
 
     def _local_feeds_changed(self, call: SfuCall) -> None:
         self._want_changed(call)
+        self._demand_changed(call)
         if self.feeds_changed is not None and self.calls.get(call.room) is call:
             self.feeds_changed(call)
 
@@ -331,6 +359,8 @@ class SfuCalls:
             return
         if publisher.timer is not None:
             publisher.timer.cancel()
+        if publisher.lowering is not None:
+            publisher.lowering.cancel()
         if publisher.feed is not None:
             call.instance.publishers = max(0, call.instance.publishers - 1)
             self._local_feeds_changed(call)
@@ -355,6 +385,21 @@ class SfuCalls:
             else:
                 call.remote.pop(origin, None)
             self._want_changed(call)
+            self._demand_changed(call)
+
+    def set_remote_needs(self, call: SfuCall, origin: str, needs: dict[str, int]) -> None:
+        """The camera layers another process's people need now (all of them: it replaces)."""
+        if call.remote_needs.get(origin) != needs:
+            call.remote_needs[origin] = needs
+            self._demand_changed(call)
+
+    def keep_origins(self, call: SfuCall, origins: set[str]) -> None:
+        """Only these processes have people in the call now: what the others said goes."""
+        for origin in set(call.remote) - origins:
+            self.set_remote(call, origin, {})
+        for origin in set(call.remote_needs) - origins:
+            del call.remote_needs[origin]
+            self._demand_changed(call)
 
     def drop_remote(self, call: SfuCall, sid: str) -> None:
         """Someone of another process left the call: their feeds go, whatever that process says later."""
@@ -401,14 +446,14 @@ class SfuCalls:
             except Exception:
                 log.exception("subscription failed", extra={"room": call.room, "sid": sub.sid})
 
-    @staticmethod
-    async def _unsubscribe_all(call: SfuCall, sub: Subscriber) -> None:
+    async def _unsubscribe_all(self, call: SfuCall, sub: Subscriber) -> None:
         """The subscriber's Janus handle goes; the next reconciliation starts a new one."""
         handle, sub.handle = sub.handle, None
         sub.feeds, sub.mids, sub.answer, sub.early = set(), {}, None, []
-        sub.layers, sub.current = {}, {}
+        sub.layers, sub.current, sub.off, sub.videos = {}, {}, set(), set()
         if sub.nudge is not None:
             sub.nudge.cancel()
+        self._demand_changed(call)
         if handle is not None:
             call.instance.subscribers = max(0, call.instance.subscribers - 1)
             await handle.detach()
@@ -426,7 +471,7 @@ class SfuCalls:
             if not add:
                 return
             sub.handle = await janus.attach()
-            sub.handle.listen(lambda message: self._subscriber_event(sub, message))
+            sub.handle.listen(lambda message: self._subscriber_event(call, sub, message))
             call.instance.subscribers += 1
             await self._flush_early(sub.handle, sub)
             body = {
@@ -454,6 +499,8 @@ class SfuCalls:
         sub.answer = asyncio.get_running_loop().create_future()
         # the browser may ask for layers as soon as it has the offer
         sub.mids.update({s["mid"]: (s["id"], s["source"]) for s in streams})
+        sub.videos.update(s["mid"] for s in streams if s["kind"] == "video")
+        self._demand_changed(call)
         await self.send(
             sub.sid,
             "sfu_offer",
@@ -463,6 +510,8 @@ class SfuCalls:
         await sub.handle.message({"request": "start"}, answer)
         sub.feeds = target
         sub.mids = {s["mid"]: (s["id"], s["source"]) for s in streams}
+        sub.videos = {s["mid"] for s in streams if s["kind"] == "video"}
+        self._demand_changed(call)
         sub.wake.set()  # anything that changed while the browser answered
 
     @staticmethod
@@ -502,17 +551,95 @@ class SfuCalls:
         for mid, layer in choices:
             if layer is None:
                 sub.layers.pop(mid, None)
+                sub.off.add(mid)
             else:
                 sub.layers[mid] = layer
+                sub.off.discard(mid)
         self._nudge_later(call, sub, 0)
+        self._demand_changed(call)
 
-    @staticmethod
-    def _subscriber_event(sub: Subscriber, message: dict) -> None:
+    def _subscriber_event(self, call: SfuCall, sub: Subscriber, message: dict) -> None:
         """Janus tells a subscriber which layer it now forwards on a mid."""
         data = (message.get("plugindata") or {}).get("data") or {}
         layer = data.get("substream")
         if data.get("videoroom") == "event" and isinstance(layer, int) and "mid" in data:
-            sub.current[str(data["mid"])] = layer
+            mid = str(data["mid"])
+            if sub.current.get(mid) != layer:
+                sub.current[mid] = layer
+                self._demand_changed(call)
+
+    # dynacast: a camera sends only the simulcast layers its receivers need
+
+    def _demand_changed(self, call: SfuCall) -> None:
+        """Receivers, their layers, or the recording changed: each camera of this process is told
+        at once to send a layer needed again, and later to stop those no longer needed."""
+        if self.calls.get(call.room) is not call:
+            return
+        local = self._local_needs(call)
+        for publisher in call.publishers.values():
+            if publisher.source != "camera" or not publisher.flowing:
+                continue
+            demand = self._demand(call, publisher, local)
+            if demand >= publisher.sends:
+                if publisher.lowering is not None:
+                    publisher.lowering.cancel()
+                    publisher.lowering = None
+                if demand > publisher.sends:
+                    self._tell_sender(call, publisher, demand)
+            elif publisher.lowering is None:
+                publisher.lowering = asyncio.get_running_loop().call_later(
+                    LOWER_AFTER_SECONDS, self._lower, call, publisher
+                )
+        if self.needs_changed is not None and call.remote:
+            theirs = {sid for feeds in call.remote.values() for sid, _ in feeds.values()}
+            needs = {sid: layer for sid, layer in local.items() if sid in theirs}
+            if needs != call.told_needs:
+                call.told_needs = needs
+                self.needs_changed(call, needs)
+
+    @staticmethod
+    def _local_needs(call: SfuCall) -> dict[str, int]:
+        local: dict[str, int] = {}
+        for sub in call.subscribers.values():
+            for sid, need in sub.needs().items():
+                local[sid] = max(local.get(sid, -1), need)
+        return local
+
+    def _demand(self, call: SfuCall, publisher: Publisher, local: dict[str, int]) -> int:
+        """The highest layer of the publisher's camera anyone needs; -1: nobody receives its video
+        (--last-n paused it everywhere), its browser encodes none until someone asks again."""
+        if call.room in self.recording:
+            return TOP_LAYER  # Janus records the best layer that arrives
+        if any(origin not in call.remote_needs for origin in call.remote):
+            return TOP_LAYER  # a process that has not said what its people need yet
+        return max([local.get(publisher.sid, -1), *(n.get(publisher.sid, -1) for n in call.remote_needs.values())])
+
+    def _lower(self, call: SfuCall, publisher: Publisher) -> None:
+        publisher.lowering = None
+        if (
+            self.calls.get(call.room) is not call
+            or call.publishers.get((publisher.sid, publisher.source)) is not publisher
+        ):
+            return
+        demand = self._demand(call, publisher, self._local_needs(call))
+        if demand < publisher.sends:
+            self._tell_sender(call, publisher, demand)
+
+    def _tell_sender(self, call: SfuCall, publisher: Publisher, layer: int) -> None:
+        publisher.sends = layer
+        log.debug("camera layers", extra={"room": call.room, "sid": publisher.sid, "layer": layer})
+        self._spawn(
+            self.send(publisher.sid, "sfu_send", {"room": call.room, "source": publisher.source, "layer": layer}),
+            f"videochat-sfu-send-{publisher.sid}",
+        )
+
+    def _spawn(self, work: Awaitable[None], name: str) -> None:
+        async def run() -> None:
+            await work
+
+        task = asyncio.create_task(run(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _nudge_later(self, call: SfuCall, sub: Subscriber, attempt: int) -> None:
         if sub.nudge is not None:
@@ -523,9 +650,7 @@ class SfuCalls:
         )
 
     def _start_nudge(self, call: SfuCall, sub: Subscriber, attempt: int) -> None:
-        task = asyncio.create_task(self._nudge(call, sub, attempt), name=f"videochat-sfu-nudge-{sub.sid}")
-        self._nudging.add(task)
-        task.add_done_callback(self._nudging.discard)
+        self._spawn(self._nudge(call, sub, attempt), f"videochat-sfu-nudge-{sub.sid}")
 
     async def _nudge(self, call: SfuCall, sub: Subscriber, attempt: int) -> None:
         """Ask again for the layers not reached yet: Janus then asks their senders for a keyframe."""
@@ -583,6 +708,7 @@ class SfuCalls:
         sub = call.subscribers.pop(sid, None)
         if sub is not None:
             self._stop_reconciling(sub)
+            self._demand_changed(call)
             if sub.handle is not None:
                 call.instance.subscribers = max(0, call.instance.subscribers - 1)
                 await sub.handle.detach()

@@ -551,6 +551,9 @@ export class Call extends Emitter {
             if (!this.#sfu) this.#toSfu(false);
             this.#sfu?.offered(info);
         });
+        connection.on("sfusend", ({ source, layer }) => {
+            if (this.#inCall && source === "camera") this.#sfu?.sendUpTo(layer);
+        });
         connection.on("callrejoinfailed", (error) => {
             this.#exit();
             this.#say(errorText(error), "error");

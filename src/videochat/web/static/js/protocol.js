@@ -96,6 +96,7 @@ export class ProtocolError extends Error {
  * @property {{room: string, mode: CallMode, reason?: string, moved?: boolean}} callmode our call
  *     moved between peer to peer and the SFU (moved: to another SFU instance: publish again)
  * @property {{room: string, seq: number, offer: RTCSessionDescriptionInit, streams: SfuStream[], fresh?: boolean}} sfuoffer
+ * @property {{room: string, source: string, layer: number}} sfusend the highest layer of our camera anyone receives
  *     what we receive from the SFU changed: answer with sfu("sfu_answer", ...)
  */
 
@@ -521,6 +522,9 @@ export class ChatConnection extends Emitter {
         });
         socket.on("sfu_offer", (info) => {
             if (this.#call && info?.room === this.#call.room) this.dispatch("sfuoffer", info);
+        });
+        socket.on("sfu_send", (info) => {
+            if (this.#call && info?.room === this.#call.room) this.dispatch("sfusend", info);
         });
         socket.on("server_shutdown", (info) => {
             this.#shutdown = true;

@@ -23,6 +23,12 @@ const OFF = -1;
 const STALL_MS = 2000;
 const FULL_FOR_MS = 30_000;
 const STALL_CHECK_MS = 1000;
+/** Our camera's encodings by rid, as Janus numbers them (substream 0 the smallest). */
+const LAYER_OF_RID = new Map([
+    ["h", 2],
+    ["m", 1],
+    ["l", 0],
+]);
 /** @typedef {(event: string, request: object) => Promise<any>} SfuRequest */
 
 /**
@@ -53,6 +59,20 @@ export function budgetShares(budgetKbps, sharing) {
     if (!sharing) return { camera: simulcastEncodings(budgetKbps), screen: 0 };
     const half = budgetKbps / 2;
     return { camera: simulcastEncodings(half), screen: Math.max(300, half - 50) * 1000 };
+}
+
+/**
+ * Which of our camera's layers to send (dynacast): those up to the highest anyone receives, and
+ * never fewer than the smallest the browser really encodes (Chromium sends two layers of a 640×360
+ * camera: switching off all but `l` would send nothing); none if nobody receives any.
+ * @param {number} upTo the server's sfu_send: the highest layer anyone receives (0 the smallest,
+ *     -1 none)
+ * @param {number} smallest the smallest layer this browser has encoded frames of (2 if none yet)
+ * @returns {Map<string, boolean>} rid -> active
+ */
+export function activeLayers(upTo, smallest) {
+    const top = upTo < 0 ? -1 : Math.max(upTo, smallest);
+    return new Map([...LAYER_OF_RID].map(([rid, layer]) => [rid, layer <= top]));
 }
 
 /**
@@ -135,6 +155,10 @@ export class SfuLink extends Emitter {
     #full = new Map();
     /** @type {ReturnType<typeof setInterval> | undefined} */
     #stallTimer;
+    /** The highest layer of our camera anyone receives (the server's sfu_send; all at first). */
+    #sendUpTo = 2;
+    /** The camera's layer changes, one at a time. */
+    #sending = Promise.resolve();
     #closed = false;
     #failed = false;
     #queued = 0; // offers waiting for their turn
@@ -167,6 +191,7 @@ export class SfuLink extends Emitter {
             this.request("sfu_candidate", { target: source, candidate: candidate?.toJSON() ?? null }).catch(() => {});
         };
         if (source === "camera") {
+            this.#sendUpTo = 2; // a new connection sends every layer until the server says otherwise
             pc.addTransceiver(tracks.audio ?? "audio", { direction: "sendonly" });
             const { camera } = budgetShares(this.budgetKbps, this.#publishers.has("screen"));
             pc.addTransceiver(tracks.video ?? "video", { direction: "sendonly", sendEncodings: camera });
@@ -205,6 +230,51 @@ export class SfuLink extends Emitter {
             if (bitrate) encoding.maxBitrate = bitrate;
         }
         await sender.setParameters(parameters).catch(() => {});
+    }
+
+    /**
+     * The server's sfu_send: nobody receives our camera's layers above `layer` now; the browser
+     * stops encoding them (it starts again when told a higher one).
+     * @param {number} layer
+     */
+    sendUpTo(layer) {
+        if (![-1, 0, 1, 2].includes(layer)) return;
+        this.#sendUpTo = layer;
+        this.#sending = this.#sending.then(() => this.#applyLayers()).catch(() => {});
+        return this.#sending;
+    }
+
+    /** @param {number} [retries] */
+    async #applyLayers(retries = 10) {
+        const pc = this.#publishers.get("camera");
+        const sender = pc?.getTransceivers().find((t) => t.receiver.track.kind === "video")?.sender;
+        if (!pc || !sender) return;
+        let smallest = 2;
+        let encoded = false;
+        (await pc.getStats()).forEach((report) => {
+            const layer = LAYER_OF_RID.get(report.rid);
+            if (report.type === "outbound-rtp" && layer !== undefined && (report.framesEncoded ?? 0) > 0) {
+                smallest = Math.min(smallest, layer);
+                encoded = true;
+            }
+        });
+        if (!encoded && this.#sendUpTo >= 0 && this.#sendUpTo < 2 && retries > 0 && !this.#closed) {
+            // nothing encoded yet (a camera starting): which layers it sends is not known; later
+            setTimeout(() => {
+                this.#sending = this.#sending.then(() => this.#applyLayers(retries - 1)).catch(() => {});
+            }, 1000);
+        }
+        const active = activeLayers(this.#sendUpTo, smallest);
+        const parameters = sender.getParameters();
+        let changed = false;
+        for (const encoding of parameters.encodings ?? []) {
+            const want = encoding.rid ? active.get(encoding.rid) : undefined;
+            if (want !== undefined && encoding.active !== want) {
+                encoding.active = want;
+                changed = true;
+            }
+        }
+        if (changed) await sender.setParameters(parameters);
     }
 
     /**
