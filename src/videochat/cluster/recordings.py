@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+from videochat.cluster.procs import deadlines, redis_now
 from videochat.storage.bus import RedisBus
 
 if TYPE_CHECKING:
@@ -42,10 +43,10 @@ class SharedRecordings:
         self.bus.send_ops(list(op))
 
     async def alive(self) -> set[str]:
-        seconds, micros = await self.redis.time()
-        now = seconds + micros / 1e6
-        rows = cast(list[tuple[bytes, float]], await self.redis.zrange(self.procs, 0, -1, withscores=True))
-        return {pid.decode() for pid, deadline in rows if deadline > now} | {self.pid}
+        now = await redis_now(self.redis)
+        return {pid for pid, deadline in (await deadlines(self.redis, self.procs)).items() if deadline > now} | {
+            self.pid
+        }
 
     async def homes_alive(self, alive: set[str]) -> None:
         if self.recordings is not None:

@@ -33,8 +33,9 @@ import json
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+from videochat.cluster.procs import deadlines, redis_now
 from videochat.cluster.recordings import OPS as RECORDING_OPS
 from videochat.cluster.recordings import SharedRecordings
 from videochat.cluster.sfu import OPS as SFU_OPS
@@ -394,14 +395,10 @@ class Cluster:
             await self.redis.hdel(BANS, *expired)
 
     async def _deadlines(self) -> dict[str, float]:
-        """Each registered process and the Redis time its next heartbeat must beat."""
-        # (member, score) pairs; bytes, as the client does not decode replies (redis-py types any reply)
-        rows = cast(list[tuple[bytes, float]], await self.redis.zrange(PROCS, 0, -1, withscores=True))
-        return {pid.decode(): score for pid, score in rows}
+        return await deadlines(self.redis, PROCS)
 
     async def _now(self) -> float:
-        seconds, micros = await self.redis.time()
-        return seconds + micros / 1e6
+        return await redis_now(self.redis)
 
     async def _bury_the_dead(self, deadlines: dict[str, float], now: float) -> None:
         for pid, deadline in deadlines.items():
