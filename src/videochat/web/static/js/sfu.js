@@ -88,25 +88,22 @@ export function layerFor(height, pixelRatio = 1) {
     return 0;
 }
 
-const ENERGY_READ_MS = 100; // one statistics read serves every person's level in a tick
-
+// One statistics read of the receiving connection serves every person's level in a tick, and the
+// stall watch within its second (getStats costs: a call of 50 reads levels five times a second)
+const ENERGY_READ_MS = 100;
 
 /**
- * Each received sound's totals, by mid. @param {RTCPeerConnection} pc
- * @returns {Promise<Map<string, Energy>>}
+ * Each received sound's totals, by mid. @param {RTCStatsReport | null} stats
+ * @returns {Map<string, Energy>}
  */
-async function readEnergy(pc) {
+function energyOf(stats) {
     /** @type {Map<string, Energy>} */
     const totals = new Map();
-    try {
-        (await pc.getStats()).forEach((report) => {
-            if (report.type === "inbound-rtp" && report.kind === "audio" && report.mid != null) {
-                totals.set(String(report.mid), { energy: report.totalAudioEnergy ?? 0, duration: report.totalSamplesDuration ?? 0 });
-            }
-        });
-    } catch {
-        // closed meanwhile: nobody's level is known
-    }
+    stats?.forEach((report) => {
+        if (report.type === "inbound-rtp" && report.kind === "audio" && report.mid != null) {
+            totals.set(String(report.mid), { energy: report.totalAudioEnergy ?? 0, duration: report.totalSamplesDuration ?? 0 });
+        }
+    });
     return totals;
 }
 
@@ -145,8 +142,10 @@ export class SfuLink extends Emitter {
     #streams = new Map();
     /** @type {Map<string, number>} mid -> layer asked for (OFF: none) */
     #layers = new Map();
-    /** @type {{pc: RTCPeerConnection, at: number, energy: Promise<Map<string, Energy>>} | null} the last read */
-    #audio = null;
+    /** @type {{pc: RTCPeerConnection, at: number, stats: Promise<RTCStatsReport | null>, energy?: Map<string, Energy>} | null} the last read */
+    #read = null;
+    /** @type {object | null} the read the stall watch last looked at */
+    #stallRead = null;
     /** @type {Map<string, Energy>} mid -> its sound energy when audioLevel last read it */
     #energy = new Map();
     /** @type {Map<string, {bytes: number, since: number}>} mid -> its video bytes, and since when that many */
@@ -384,13 +383,30 @@ export class SfuLink extends Emitter {
         this.#stallTimer ??= setInterval(() => this.#checkStalls(), STALL_CHECK_MS);
     }
 
+    /**
+     * The receiving connection's statistics, read again if the last read is older than `maxAge` ms.
+     * @param {RTCPeerConnection} pc @param {number} maxAge
+     */
+    #readStats(pc, maxAge) {
+        const now = performance.now();
+        if (!this.#read || this.#read.pc !== pc || now - this.#read.at > maxAge) {
+            // closed meanwhile: nothing is known
+            this.#read = { pc, at: now, stats: pc.getStats().catch(() => null) };
+        }
+        return this.#read;
+    }
+
     /** Videos asked for on a smaller layer that stopped coming are asked for in full (STALL_MS). */
     async #checkStalls() {
         const pc = this.#subscriber;
         if (!pc || this.#closed) return;
-        const stats = await pc.getStats().catch(() => null);
+        // a read made for the levels in the last half second will do; never the same read twice
+        const read = this.#readStats(pc, STALL_CHECK_MS / 2);
+        if (read === this.#stallRead) return;
+        this.#stallRead = read;
+        const stats = await read.stats;
         if (!stats || pc !== this.#subscriber) return;
-        const now = performance.now();
+        const now = read.at;
         const changes = [];
         for (const report of stats.values()) {
             if (report.type !== "inbound-rtp" || report.kind !== "video" || report.mid == null) continue;
@@ -423,11 +439,10 @@ export class SfuLink extends Emitter {
         const mid = [...this.#mids.values()].find((s) => s.id === id && s.kind === "audio" && s.source === "camera")?.mid;
         const pc = this.#subscriber;
         if (!mid || !pc) return null;
-        const now = performance.now();
-        if (!this.#audio || this.#audio.pc !== pc || now - this.#audio.at > ENERGY_READ_MS) {
-            this.#audio = { pc, at: now, energy: readEnergy(pc) };
-        }
-        const reading = (await this.#audio.energy).get(mid);
+        const read = this.#readStats(pc, ENERGY_READ_MS);
+        const stats = await read.stats;
+        read.energy ??= energyOf(stats);
+        const reading = read.energy.get(mid);
         if (!reading) return 0;
         const last = this.#energy.get(mid);
         this.#energy.set(mid, reading);
