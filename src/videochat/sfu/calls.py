@@ -627,7 +627,7 @@ class SfuCalls:
 
     def _tell_sender(self, call: SfuCall, publisher: Publisher, layer: int) -> None:
         publisher.sends = layer
-        log.debug("camera layers", extra={"room": call.room, "sid": publisher.sid, "layer": layer})
+        log.info("camera layers", extra={"room": call.room, "sid": publisher.sid, "layer": layer})
         self._spawn(
             self.send(publisher.sid, "sfu_send", {"room": call.room, "source": publisher.source, "layer": layer}),
             f"videochat-sfu-send-{publisher.sid}",
