@@ -63,8 +63,9 @@ export function budgetShares(budgetKbps, sharing) {
 
 /**
  * Which of our camera's layers to send (dynacast): those up to the highest anyone receives, and
- * never fewer than the smallest the browser really encodes (Chromium sends two layers of a 640×360
- * camera: switching off all but `l` would send nothing); none if nobody receives any.
+ * never fewer than the smallest the browser really encodes: Chromium encodes `h` and `m` of a
+ * 640×360 camera, and Janus holds the receivers who asked for `l` on `m`, which must go on until
+ * they move (Chromium would encode `l` if it were left on alone); none if nobody receives any.
  * @param {number} upTo the server's sfu_send: the highest layer anyone receives (0 the smallest,
  *     -1 none)
  * @param {number} smallest the smallest layer this browser has encoded frames of (2 if none yet)
