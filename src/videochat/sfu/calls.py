@@ -45,6 +45,10 @@ NUDGE_SECONDS = (1.2, 3.0)
 # in its browser (`sfu_send`); a layer needed again is switched on at once, one no longer needed
 # only after this long (a tile that shrinks and grows again, a speaker that changes).
 LOWER_AFTER_SECONDS = 3.0
+# What the receivers need is worked out once for changes this close together (a new speaker:
+# Janus tells every subscriber of its layer switch, one event each; the work grows with the
+# call's size squared)
+DEMAND_SECONDS = 0.05
 TOP_LAYER = 2  # Janus's simulcast substreams: 0 the smallest; a receiver never configured asks the top
 EARLY_CANDIDATES = 64  # candidates kept for a handle that does not exist yet
 
@@ -117,6 +121,7 @@ class SfuCall:
     # the camera layers the other processes' people need (--redis), by process: sid -> layer
     remote_needs: dict[str, dict[str, int]] = field(default_factory=dict)
     told_needs: dict[str, int] | None = None  # what this process last told the others it needs
+    demand: asyncio.TimerHandle | None = None  # what the receivers need is to be worked out again
 
     def local_feeds(self) -> dict[int, tuple[str, str]]:
         return {p.feed: (p.sid, p.source) for p in self.publishers.values() if p.feed is not None and p.flowing}
@@ -572,7 +577,13 @@ class SfuCalls:
 
     def _demand_changed(self, call: SfuCall) -> None:
         """Receivers, their layers, or the recording changed: each camera of this process is told
-        at once to send a layer needed again, and later to stop those no longer needed."""
+        (within DEMAND_SECONDS) to send a layer needed again, and later to stop those no longer
+        needed."""
+        if call.demand is None:
+            call.demand = asyncio.get_running_loop().call_later(DEMAND_SECONDS, self._fit_demand, call)
+
+    def _fit_demand(self, call: SfuCall) -> None:
+        call.demand = None
         if self.calls.get(call.room) is not call:
             return
         local = self._local_needs(call)
