@@ -718,3 +718,59 @@ async def test_a_camera_nobody_receives_encodes_nothing(server_factory, new_user
         ana,
         f"async () => {{ const t = (await ({CAMERA_TILES})())['Ben']; return t && !t.paused && t.frames > 30; }}",
     )
+
+
+async def test_receivers_flipping_their_layers_cannot_make_cameras_flap(sfu_videochat, new_user, room_name, room_url):
+    """Attack: two Python peers (two connections) ask for the smallest and the full layer of every
+    camera in turn, as fast as the server takes it, for 6 s. A camera stops a layer only once nobody
+    has wanted it for LOWER_AFTER_SECONDS (sfu/calls.py), so its page is not made to restart its
+    encoders again and again; and everyone's video goes on."""
+    from videochat.peer import Peer
+
+    pages = await three_on_the_sfu(new_user, room_url(sfu_videochat.url, room_name))
+    for page in pages:
+        await page.evaluate(SIZE_TILES, 60)
+    for page in pages:
+        await camera_encodes(page, {"m"})
+    peers = [Peer(sfu_videochat.url, room_name, name=name, send_video=False) for name in ("Eve", "Mal")]
+    try:
+        for peer in peers:
+            await peer.start()
+        for peer in peers:
+            for name in ("Ana", "Ben", "Cho"):
+                await eventually(
+                    lambda p=peer, n=name: (r := p.peer_named(n)) is not None and r.frames["video"] >= 10,
+                    timeout=40,
+                    what=f"{name}'s video at {peer.name} ({peer.describe()})",
+                )
+        told_before = sfu_videochat.log.count("camera layers")
+        refused = 0
+
+        async def flip(peer: Peer) -> None:
+            nonlocal refused
+            assert peer._sfu is not None
+            mids = [m for m, s in peer._sfu.streams.items() if s["kind"] == "video"]
+            deadline = asyncio.get_running_loop().time() + 6
+            layer = 0
+            while asyncio.get_running_loop().time() < deadline:
+                layer = 2 - layer
+                reply = await peer.sio.call(
+                    "sfu_layers",
+                    {"room": room_name, "layers": [{"mid": mid, "substream": layer} for mid in mids]},
+                    timeout=10,
+                )
+                if not reply.get("ok"):
+                    refused += 1
+                    assert reply["error"]["code"] == "rate_limited", reply
+
+        await asyncio.gather(*(flip(peer) for peer in peers))
+        told = sfu_videochat.log.count("camera layers") - told_before
+        # three cameras, each at most: its full layer on, and off once (a layer wanted again within
+        # 3 s keeps it on; without that wait, 14 changes here)
+        assert told <= 3 * 2, f"{told} layer changes told to the cameras in 6 s"
+        print(f"\nflipping layers: {told} changes told to 3 cameras, {refused} requests refused as too many")
+        for page in pages:
+            await wait_on_sfu(page, 2)
+    finally:
+        for peer in peers:
+            await peer.stop()
